@@ -1,0 +1,141 @@
+/*
+ * ustack/config.h — the validated configuration of one stack.
+ *
+ * A struct us_config is what us_stack_new() consumes. It is produced by
+ * us_config_load() from YAML (config/), or filled in code after
+ * us_config_init() has set every default. All limits are compile-time
+ * constants checked below; run-time tunables carry their defaults here, in
+ * one place (see doc/CONFIG.md).
+ */
+#ifndef USTACK_CONFIG_H
+#define USTACK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+
+#define US_MAX_IFACES      8    /* interfaces per stack */
+#define US_MAX_ADDRS       8    /* IPv4 addresses per interface */
+#define US_MAX_ROUTES      64   /* static routes per stack */
+#define US_MAX_STATIC_ARP  64   /* static ARP entries per stack */
+#define US_IFNAME_MAX      16   /* stack-side interface name, with NUL */
+#define US_PATH_MAX        256  /* device / file names, with NUL */
+
+/* Defaults (doc/CONFIG.md lists them too). */
+#define US_DEFAULT_MTU           1500
+#define US_DEFAULT_ARP_TIMEOUT_S 60
+#define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
+#define US_MAX_MTU               9000
+
+enum us_log_level {
+	US_LOG_ERROR = 0,
+	US_LOG_WARN,
+	US_LOG_INFO,
+	US_LOG_DEBUG,
+	US_LOG_TRACE,
+};
+
+enum us_backend_kind {
+	US_BACKEND_TAP = 0,   /* device: TAP name (created if missing) */
+	US_BACKEND_PCAP,      /* device: existing interface, live */
+	US_BACKEND_PCAP_FILE, /* device: input pcap; output: output pcap */
+	US_BACKEND_LOOPBACK,  /* frames sent come back to the same stack */
+	US_BACKEND_PAIR,      /* device: pair name shared by two stacks */
+};
+
+/* An IPv4 address with its prefix length, as written "10.0.0.2/24". */
+struct us_cidr {
+	struct in_addr addr;  /* network byte order */
+	uint8_t prefix;       /* 0..32 */
+};
+
+/* Impairments of the pair wire (applied to frames this end sends). */
+struct us_impair {
+	double loss;          /* probability 0..1 a frame is dropped */
+	double duplicate;     /* probability a frame is sent twice */
+	double reorder;       /* probability a frame is held back behind later ones */
+	double corrupt;       /* probability one random bit is flipped */
+	uint32_t delay_ms;    /* fixed one-way delay */
+	uint32_t jitter_ms;   /* uniform extra delay 0..jitter_ms */
+	uint32_t rate_mbit;   /* serialisation rate limit, 0 = unlimited */
+};
+
+struct us_iface_config {
+	char name[US_IFNAME_MAX];     /* the stack's own name, e.g. "eth0" */
+	enum us_backend_kind backend;
+	char device[US_PATH_MAX];     /* see enum us_backend_kind */
+	char output[US_PATH_MAX];     /* pcap-file backend: where output goes ("" = discard) */
+	uint8_t mac[6];
+	bool mac_set;                 /* false: random locally administered */
+	uint32_t mtu;                 /* IP MTU, excluding the Ethernet header */
+	struct us_cidr addrs[US_MAX_ADDRS];
+	int naddrs;
+	char capture[US_PATH_MAX];    /* "" = no capture */
+	struct us_impair impair;
+	/* Where each key was found, for error messages made after parsing. */
+	int line, column;
+};
+
+struct us_route_config {
+	struct us_cidr to;            /* 0.0.0.0/0 for "default" */
+	struct in_addr via;           /* gateway; 0 = directly connected */
+	uint32_t metric;              /* lower wins among equal prefixes */
+	char iface[US_IFNAME_MAX];    /* optional: "" = found from via */
+	int line, column;
+};
+
+struct us_arp_static {
+	struct in_addr addr;
+	uint8_t mac[6];
+};
+
+struct us_config {
+	/* stack: */
+	enum us_log_level log_level;  /* default info */
+	bool seed_set;
+	uint64_t seed;
+
+	/* interfaces: */
+	struct us_iface_config ifaces[US_MAX_IFACES];
+	int nifaces;
+
+	/* routes: */
+	struct us_route_config routes[US_MAX_ROUTES];
+	int nroutes;
+
+	/* arp: */
+	uint32_t arp_timeout_s;       /* default 60 */
+	struct us_arp_static arp_static[US_MAX_STATIC_ARP];
+	int narp_static;
+
+	char source[US_PATH_MAX];     /* file it was loaded from, "" if built in code */
+};
+
+/* Set every field to its default (no interfaces). */
+void us_config_init(struct us_config *cfg);
+
+/*
+ * Parse and validate a YAML file. On error returns -1 and writes
+ * "FILE:LINE:COLUMN: message" (1-based) into err; nothing in cfg is usable.
+ */
+int us_config_load(const char *path, struct us_config *cfg, char *err, size_t errlen);
+
+/* The same from a string; name is used in error messages in place of FILE. */
+int us_config_load_string(const char *name, const char *yaml, size_t len,
+			  struct us_config *cfg, char *err, size_t errlen);
+
+/*
+ * Cross-field checks (duplicate names, routes via unreachable gateways, ...).
+ * us_config_load() runs it; code that builds a config by hand calls it.
+ */
+int us_config_validate(const struct us_config *cfg, char *err, size_t errlen);
+
+/* Print the normalized configuration as YAML (ustackd --check-config). */
+void us_config_dump(const struct us_config *cfg, FILE *out);
+
+const char *us_backend_name(enum us_backend_kind kind);
+const char *us_log_level_name(enum us_log_level level);
+
+#endif /* USTACK_CONFIG_H */

@@ -1,0 +1,92 @@
+/*
+ * ustack/stats.h — counters, one list for every layer.
+ *
+ * US_STAT_LIST is an X-macro: X(id, layer, "description"). The ids become
+ * enum us_stat_id; the names and layers are what us_stack_stats_print()
+ * prints, so the list and its printout cannot drift apart.
+ */
+#ifndef USTACK_STATS_H
+#define USTACK_STATS_H
+
+#define US_STAT_LIST(X) \
+	X(ETH_RX_FRAMES,      "eth",  "frames received") \
+	X(ETH_RX_BYTES,       "eth",  "bytes received") \
+	X(ETH_TX_FRAMES,      "eth",  "frames sent") \
+	X(ETH_TX_BYTES,       "eth",  "bytes sent") \
+	X(ETH_DROP_SHORT,     "eth",  "frames dropped: shorter than the Ethernet header") \
+	X(ETH_DROP_NOT_OURS,  "eth",  "frames dropped: destination MAC not ours") \
+	X(ETH_DROP_TYPE,      "eth",  "frames dropped: unsupported EtherType") \
+	X(ETH_DROP_NOBUF,     "eth",  "frames dropped: buffer pool empty") \
+	X(ETH_TX_ERRORS,      "eth",  "frames the backend failed to send") \
+	X(ARP_RX,             "arp",  "packets received") \
+	X(ARP_RX_REQUESTS,    "arp",  "requests received") \
+	X(ARP_RX_REPLIES,     "arp",  "replies received") \
+	X(ARP_TX_REQUESTS,    "arp",  "requests sent") \
+	X(ARP_TX_REPLIES,     "arp",  "replies sent") \
+	X(ARP_TX_GRATUITOUS,  "arp",  "gratuitous announcements sent") \
+	X(ARP_DROP_MALFORMED, "arp",  "packets dropped: malformed") \
+	X(ARP_DROP_NOT_OURS,  "arp",  "requests ignored: target not ours") \
+	X(ARP_CACHE_HITS,     "arp",  "next-hop lookups answered by the cache") \
+	X(ARP_CACHE_MISSES,   "arp",  "next-hop lookups that had to resolve") \
+	X(ARP_RESOLVE_FAILED, "arp",  "resolutions that failed after all retries") \
+	X(ARP_QUEUE_DROPS,    "arp",  "packets dropped: pending queue full or failed") \
+	X(ARP_CACHE_FULL,     "arp",  "resolutions refused: cache full") \
+	X(IP_RX,              "ip",   "packets received") \
+	X(IP_DELIVERED,       "ip",   "packets delivered to upper layers") \
+	X(IP_TX,              "ip",   "packets sent") \
+	X(IP_DROP_SHORT,      "ip",   "dropped: shorter than the header") \
+	X(IP_DROP_VERSION,    "ip",   "dropped: version not 4") \
+	X(IP_DROP_IHL,        "ip",   "dropped: bad header length") \
+	X(IP_DROP_CHECKSUM,   "ip",   "dropped: bad header checksum") \
+	X(IP_DROP_LENGTH,     "ip",   "dropped: total length beyond the frame or below the header") \
+	X(IP_DROP_TTL,        "ip",   "dropped: TTL zero") \
+	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (no forwarding)") \
+	X(IP_DROP_SRC,        "ip",   "dropped: source address broadcast or multicast") \
+	X(IP_DROP_PROTO,      "ip",   "dropped: unknown protocol") \
+	X(IP_NO_ROUTE,        "ip",   "sends refused: no route") \
+	X(IP_FRAG_RX,         "ip",   "fragments received") \
+	X(IP_FRAG_DUP,        "ip",   "fragments dropped: exact duplicate") \
+	X(IP_REASM_OK,        "ip",   "datagrams reassembled") \
+	X(IP_REASM_OVERLAP,   "ip",   "datagrams dropped: overlapping fragments") \
+	X(IP_REASM_TOO_BIG,   "ip",   "datagrams dropped: reassembled size beyond 65535") \
+	X(IP_REASM_TIMEOUT,   "ip",   "datagrams dropped: reassembly timed out") \
+	X(IP_REASM_LIMIT,     "ip",   "fragments dropped: reassembly limits reached") \
+	X(IP_REASM_BAD,       "ip",   "fragments dropped: inconsistent offsets or lengths") \
+	X(IP_FRAG_CREATED,    "ip",   "fragments created on output") \
+	X(IP_FRAG_DF,         "ip",   "sends refused: too big with DF (EMSGSIZE)") \
+	X(ICMP_RX,            "icmp", "messages received") \
+	X(ICMP_TX,            "icmp", "messages sent") \
+	X(ICMP_RX_ECHO_REQ,   "icmp", "echo requests received") \
+	X(ICMP_TX_ECHO_REP,   "icmp", "echo replies sent") \
+	X(ICMP_TX_ECHO_REQ,   "icmp", "echo requests sent") \
+	X(ICMP_RX_ECHO_REP,   "icmp", "echo replies received") \
+	X(ICMP_RX_UNREACH,    "icmp", "destination unreachable received") \
+	X(ICMP_RX_TIMEEXC,    "icmp", "time exceeded received") \
+	X(ICMP_TX_UNREACH,    "icmp", "destination unreachable sent") \
+	X(ICMP_RX_OTHER,      "icmp", "other types received and ignored") \
+	X(ICMP_DROP_SHORT,    "icmp", "dropped: truncated") \
+	X(ICMP_DROP_CHECKSUM, "icmp", "dropped: bad checksum") \
+	X(ICMP_RATELIMITED,   "icmp", "errors not sent: rate limit") \
+	X(ICMP_ECHO_NO_ENDPT, "icmp", "echo replies with no endpoint waiting") \
+	X(ICMP_ECHO_Q_FULL,   "icmp", "echo replies dropped: endpoint queue full") \
+	X(UDP_RX,             "udp",  "datagrams received") \
+	X(UDP_TX,             "udp",  "datagrams sent") \
+	X(UDP_DROP_SHORT,     "udp",  "dropped: truncated or bad length") \
+	X(UDP_DROP_CHECKSUM,  "udp",  "dropped: bad checksum") \
+	X(UDP_NO_PORT,        "udp",  "dropped: no socket on the port") \
+	X(UDP_RCVBUF_FULL,    "udp",  "dropped: receive queue full")
+
+enum us_stat_id {
+#define US_STAT_ENUM(id, layer, desc) US_STAT_##id,
+	US_STAT_LIST(US_STAT_ENUM)
+#undef US_STAT_ENUM
+	US_STAT__COUNT
+};
+
+/* "eth", "ip", ... and the description, for printing. */
+const char *us_stat_layer(enum us_stat_id id);
+const char *us_stat_desc(enum us_stat_id id);
+/* The id's name in lower case, e.g. "ip_drop_checksum". */
+const char *us_stat_name(enum us_stat_id id);
+
+#endif /* USTACK_STATS_H */

@@ -1,0 +1,110 @@
+/*
+ * ustack.h — the header a user of ustack includes.
+ *
+ * A stack (us_stack) is made from a struct us_config (ustack/config.h),
+ * then either started with its own threads (one receive thread per
+ * interface, one timer thread) or driven by the caller in deterministic
+ * mode: the caller advances a virtual clock and the stack polls its
+ * backends, so that the same input gives byte-identical output.
+ *
+ * Functions return -1 and set errno on failure unless said otherwise.
+ */
+#ifndef USTACK_USTACK_H
+#define USTACK_USTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+
+#include "ustack/config.h"
+#include "ustack/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct us_stack us_stack;
+
+/* Flags for us_stack_new(). */
+#define US_STACK_DETERMINISTIC 0x1  /* no threads, virtual clock, seeded rng */
+#define US_STACK_TRACE_FRAMES  0x2  /* log one line per frame in and out (-v) */
+
+/*
+ * Create a stack and open every interface's backend. Nothing runs yet.
+ * On failure returns NULL and writes a message into err.
+ */
+us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen);
+
+/* Threaded mode: start the receive and timer threads; send gratuitous ARP. */
+int us_stack_start(us_stack *st);
+
+/*
+ * Stop the threads (threaded mode) and wake every thread blocked in the
+ * stack's API; they return -1 with errno ESHUTDOWN. Safe to call twice.
+ */
+void us_stack_stop(us_stack *st);
+
+/* Stop if needed, close backends, free everything. */
+void us_stack_free(us_stack *st);
+
+/* Current time on the stack's clock, nanoseconds (monotonic or virtual). */
+uint64_t us_stack_now(const us_stack *st);
+
+/*
+ * Deterministic mode. us_stack_up() does what us_stack_start() does without
+ * threads (gratuitous ARP). us_stack_advance() moves the virtual clock
+ * forward by ns, in steps that stop at every timer deadline and every
+ * frame due from a backend, processing both in time order.
+ * us_stack_poll() processes every frame the backends have ready now and
+ * every timer due now; it returns how many events it handled.
+ * us_stack_input() hands the stack one frame as if it arrived on the
+ * interface with index ifindex (0-based, in config order).
+ */
+int us_stack_up(us_stack *st);
+void us_stack_advance(us_stack *st, uint64_t ns);
+int us_stack_poll(us_stack *st);
+int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len);
+
+/* Interfaces, by 0-based index in config order. */
+int us_stack_nifaces(const us_stack *st);
+int us_stack_iface_mac(const us_stack *st, int ifindex, uint8_t mac[6]);
+int us_stack_iface_index(const us_stack *st, const char *name);
+
+/* Counters (ustack/stats.h): a consistent-enough snapshot, each read atomically. */
+void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT]);
+uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
+/* Print every counter, grouped by layer, in the style of netstat -s. */
+void us_stack_stats_print(const us_stack *st, FILE *out);
+
+/*
+ * ICMP echo (ping). An echo endpoint is like a Linux ping socket: it owns an
+ * ICMP identifier and receives the replies carrying it, plus errors about
+ * its requests (destination unreachable, time exceeded, and EHOSTUNREACH
+ * when ARP resolution of the next hop fails).
+ */
+struct us_echo_reply {
+	struct in_addr from;    /* who answered (or reported the error) */
+	uint16_t seq;
+	uint8_t ttl;            /* TTL of the reply's IP header */
+	uint8_t icmp_type;      /* 0 echo reply, 3 unreachable, 11 time exceeded */
+	uint8_t icmp_code;
+	int error;              /* 0 for a reply, else EHOSTUNREACH, ENETUNREACH, ... */
+	size_t len;             /* ICMP payload length (excludes the 8-byte header) */
+	uint64_t recv_ns;       /* stack clock when it arrived */
+};
+
+/* Open an endpoint; *id receives its ICMP identifier. Returns a handle >= 0. */
+int us_ping_open(us_stack *st, uint16_t *id);
+/* Send an echo request of len payload bytes (fragmented above the MTU). */
+int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t ttl,
+		 const void *payload, size_t len);
+/* Wait up to timeout_ms (-1 forever) for a reply or error. ETIMEDOUT, ESHUTDOWN. */
+int us_ping_recv(us_stack *st, int h, struct us_echo_reply *rep, void *payload, size_t cap,
+		 int timeout_ms);
+void us_ping_close(us_stack *st, int h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* USTACK_USTACK_H */

@@ -1,0 +1,97 @@
+/*
+ * ipv4.h — IPv4 input (validate, reassemble, deliver) and output (route,
+ * fragment, hand to ARP).
+ */
+#ifndef US_IPV4_H
+#define US_IPV4_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "timer.h"
+#include "wire/ipv4.h"
+
+struct us_stack;
+struct us_netif;
+
+#define US_IP_DEFAULT_TTL   64
+#define US_IP_ID_BUCKETS    2048            /* RFC 6864 per-path ID counters */
+#define US_REASM_SLOTS      16              /* datagrams being reassembled at once */
+#define US_REASM_FRAGS      64              /* fragments remembered per datagram */
+#define US_REASM_TIMEOUT_NS (30ULL * 1000 * 1000 * 1000)
+
+/* One datagram under reassembly; its 64 KiB of storage is preallocated. */
+struct us_reasm {
+	/* Every field protected by us_ipv4.reasm_lock. */
+	enum { REASM_FREE, REASM_ACTIVE, REASM_DELIVERING } state;
+	uint32_t src, dst;      /* network order */
+	uint16_t id;
+	uint8_t proto;
+	uint8_t hdr[60];        /* IP header of the first fragment (offset 0) */
+	uint16_t hlen;          /* 0 until the first fragment came */
+	uint32_t total;         /* payload length once the last fragment came, else 0 */
+	int nfrags;
+	struct { uint16_t off, end; } frags[US_REASM_FRAGS];  /* sorted, disjoint */
+	uint64_t expires;
+	uint8_t *data;          /* 65535 bytes */
+};
+
+struct us_ipv4 {
+	_Atomic uint16_t ids[US_IP_ID_BUCKETS];   /* next IP ID per bucket */
+	uint32_t id_key;                          /* hashes (src,dst,proto) to a bucket */
+
+	pthread_mutex_t reasm_lock;               /* protects reasm[] */
+	struct us_reasm reasm[US_REASM_SLOTS];
+	uint8_t *reasm_mem;
+	struct us_timer reasm_timer;              /* sweeps timed-out datagrams */
+	struct us_stack *st;
+};
+
+int us_ipv4_init(struct us_stack *st, struct us_ipv4 *ip);
+void us_ipv4_destroy(struct us_ipv4 *ip);
+
+/* Input: p/len is the Ethernet payload. */
+void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len);
+
+/* What an upper layer asks ipv4_send for. */
+struct us_ip_tx {
+	uint32_t src;           /* network order; 0 = choose from the route */
+	uint32_t dst;
+	uint8_t proto;
+	uint8_t ttl;            /* 0 = default 64 */
+	uint8_t tos;
+	bool df;
+	int ifindex;            /* -1 = from the route; else force this interface (broadcast) */
+};
+
+/*
+ * Send one datagram whose payload is hdr (hlen bytes) then data (dlen);
+ * the caller has already filled its own checksum. Fragments above the
+ * MTU unless df (EMSGSIZE then). Returns 0 or -errno (ENETUNREACH,
+ * EMSGSIZE, ENOBUFS, EHOSTUNREACH).
+ */
+int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr, size_t hlen,
+		 const void *data, size_t dlen);
+
+/*
+ * Resolve the route for dst: interface, next hop, source address.
+ * Used by upper layers to choose source addresses and check MTU.
+ */
+int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop,
+		  uint32_t *src);
+
+/* A packet we queued could not be sent (ARP failure): tell its owner. */
+void us_ipv4_local_error(struct us_stack *st, const uint8_t *ippkt, size_t len, int err);
+
+/* Is addr one of ours on any interface (network order)? */
+bool us_ipv4_is_local(struct us_stack *st, uint32_t addr);
+
+/* Reassembly sweep; also called by tests. */
+void us_ipv4_reasm_expire(struct us_stack *st, uint64_t now);
+/* Datagrams currently under reassembly (tests, stats). */
+int us_ipv4_reasm_active(struct us_stack *st);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * link.h — the link-layer backend interface.
+ *
+ * A backend is one small table of operations plus a capability record.
+ * The stack opens one struct us_link per interface; the interface's receive
+ * thread (or us_stack_poll() in deterministic mode) calls recv, and any
+ * thread calls send under the interface's transmit mutex (netif.h), so a
+ * backend's send never runs twice at once on one link, and recv runs on one
+ * thread only. Backends never call back into the stack.
+ *
+ * Frames are whole Ethernet II frames without FCS: 14-byte header + payload.
+ */
+#ifndef US_LINK_H
+#define US_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "ustack/config.h"
+
+struct us_link;
+struct us_clock;
+
+/* Capabilities. The MTU here is the IP MTU: it EXCLUDES the 14-byte Ethernet header. */
+struct us_link_caps {
+	uint32_t mtu_max;       /* largest IP MTU the backend carries */
+	bool has_mac;           /* the device has a MAC of its own we could adopt */
+	bool can_block;         /* recv() honours timeout_ms > 0 (threaded mode) */
+};
+
+struct us_link_ops {
+	const char *name;       /* "tap", "pcap", ... as in config */
+	/*
+	 * Open per cfg (device, output, impair, mtu). Writes a one-line reason
+	 * into err on failure and returns -1; on success sets l->priv and l->caps.
+	 */
+	int (*open)(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen);
+	/* Send one frame. 0 on success, -1 with errno on failure (frame dropped). */
+	int (*send)(struct us_link *l, const uint8_t *frame, size_t len);
+	/*
+	 * Receive one frame into buf. Waits up to timeout_ms (0: don't wait).
+	 * Returns its length, 0 when nothing arrived in time, -1 with errno on
+	 * error; EOF (pcap file exhausted) is -1 with errno ENODATA. A frame
+	 * larger than cap is truncated to cap (the stack then drops it).
+	 */
+	int (*recv)(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms);
+	/*
+	 * Deterministic mode: the clock time (ns) at which the next frame will
+	 * be ready, or UINT64_MAX if none is known. NULL: frames are ready now
+	 * or never (tap, pcap).
+	 */
+	uint64_t (*next_ready)(struct us_link *l);
+	/* Wake a recv() blocked in another thread (used by stop). May be NULL. */
+	void (*wakeup)(struct us_link *l);
+	void (*close)(struct us_link *l);
+};
+
+struct us_link {
+	const struct us_link_ops *ops;
+	void *priv;                     /* backend state */
+	struct us_link_caps caps;
+	const struct us_clock *clock;   /* the stack's clock (virtual in deterministic mode) */
+	uint64_t seed;                  /* for backends with randomness (pair impairments) */
+	uint8_t mac[6];                 /* filled by open() when caps.has_mac */
+};
+
+/* Backend tables (backends/). */
+extern const struct us_link_ops us_link_tap;
+extern const struct us_link_ops us_link_pcap;
+extern const struct us_link_ops us_link_pcap_file;
+extern const struct us_link_ops us_link_loopback;
+extern const struct us_link_ops us_link_pair;
+
+const struct us_link_ops *us_link_ops_for(enum us_backend_kind kind);
+
+/*
+ * Capture: a pcap writer (LINKTYPE_ETHERNET, microsecond timestamps) that
+ * tcpdump and Wireshark read. Thread-safe: one mutex per capture file
+ * protects the FILE and its write position.
+ */
+struct us_capture;
+struct us_capture *us_capture_open(const char *path, char *err, size_t errlen);
+/* ts_ns: the stack clock; written as seconds + microseconds. */
+void us_capture_write(struct us_capture *c, uint64_t ts_ns, const uint8_t *frame, size_t len);
+void us_capture_close(struct us_capture *c);
+
+#endif /* US_LINK_H */

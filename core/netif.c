@@ -1,0 +1,254 @@
+/*
+ * netif.c — interfaces: open/close, the receive thread, Ethernet input
+ * demultiplexing, and the single transmit path (capture, trace, backend).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack.h"
+#include "wire/eth.h"
+
+#define RX_POLL_MS 200  /* receive threads re-check for stop this often */
+
+int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
+		  const struct us_iface_config *cfg, char *err, size_t errlen)
+{
+	memset(nif, 0, sizeof *nif);
+	nif->st = st;
+	nif->index = index;
+	snprintf(nif->name, sizeof nif->name, "%s", cfg->name);
+	nif->mtu = cfg->mtu ? cfg->mtu : US_DEFAULT_MTU;
+	memcpy(nif->addrs, cfg->addrs, sizeof nif->addrs);
+	nif->naddrs = cfg->naddrs;
+	if (cfg->mac_set) {
+		memcpy(nif->mac, cfg->mac, 6);
+	} else {
+		/* Random, locally administered (bit 1), unicast (bit 0 clear). */
+		uint64_t r = us_rng_u64(&st->rng);
+		for (int i = 0; i < 6; i++)
+			nif->mac[i] = (uint8_t)(r >> (8 * i));
+		nif->mac[0] = (uint8_t)((nif->mac[0] & 0xfe) | 0x02);
+	}
+	pthread_mutex_init(&nif->tx_lock, NULL);
+
+	nif->link.ops = us_link_ops_for(cfg->backend);
+	nif->link.clock = &st->clock;
+	nif->link.seed = us_rng_u64(&st->rng);
+	if (!nif->link.ops) {
+		snprintf(err, errlen, "%s: backend %s is not available", cfg->name,
+			 us_backend_name(cfg->backend));
+		return -1;
+	}
+	char berr[256] = "";
+	if (nif->link.ops->open(&nif->link, cfg, berr, sizeof berr) < 0) {
+		snprintf(err, errlen, "%s: %s", cfg->name, berr[0] ? berr : strerror(errno));
+		nif->link.ops = NULL;
+		return -1;
+	}
+	if (cfg->capture[0]) {
+		nif->capture = us_capture_open(cfg->capture, berr, sizeof berr);
+		if (!nif->capture) {
+			snprintf(err, errlen, "%s: capture: %s", cfg->name, berr);
+			nif->link.ops->close(&nif->link);
+			nif->link.ops = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void us_netif_close(struct us_netif *nif)
+{
+	if (nif->link.ops)
+		nif->link.ops->close(&nif->link);
+	nif->link.ops = NULL;
+	if (nif->capture)
+		us_capture_close(nif->capture);
+	nif->capture = NULL;
+	pthread_mutex_destroy(&nif->tx_lock);
+}
+
+static void trace_frame(struct us_netif *nif, char dir, const uint8_t *f, size_t len)
+{
+	char line[256];
+	wire_describe(f, len, line, sizeof line);
+	uint64_t now = us_now(nif->st);
+	flockfile(stderr);
+	fprintf(stderr, "%llu.%06llu %s %c %s\n", (unsigned long long)(now / US_NS_PER_SEC),
+		(unsigned long long)(now % US_NS_PER_SEC / 1000), nif->name, dir, line);
+	funlockfile(stderr);
+}
+
+int us_netif_tx(struct us_netif *nif, struct us_buf *b)
+{
+	struct us_stack *st = nif->st;
+	int rc = 0;
+	pthread_mutex_lock(&nif->tx_lock);
+	if (nif->capture)
+		us_capture_write(nif->capture, us_now(st), b->data, b->len);
+	if (nif->link.ops->send(&nif->link, b->data, b->len) < 0)
+		rc = -(errno ? errno : EIO);
+	pthread_mutex_unlock(&nif->tx_lock);
+	if (st->flags & US_STACK_TRACE_FRAMES)
+		trace_frame(nif, '>', b->data, b->len);
+	if (rc == 0) {
+		US_STAT_INC(st, ETH_TX_FRAMES);
+		US_STAT_ADD(st, ETH_TX_BYTES, b->len);
+	} else {
+		US_STAT_INC(st, ETH_TX_ERRORS);
+	}
+	us_buf_put(&st->pool, b);
+	return rc;
+}
+
+int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6], uint16_t type)
+{
+	uint8_t *h = us_buf_push(b, ETH_HLEN);
+	wire_eth_build(h, dst, nif->mac, type);
+	return us_netif_tx(nif, b);
+}
+
+void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
+{
+	struct us_stack *st = nif->st;
+	US_STAT_INC(st, ETH_RX_FRAMES);
+	US_STAT_ADD(st, ETH_RX_BYTES, len);
+	if (nif->capture)
+		us_capture_write(nif->capture, us_now(st), frame, len);
+	if (st->flags & US_STACK_TRACE_FRAMES)
+		trace_frame(nif, '<', frame, len);
+
+	struct wire_eth eth;
+	if (wire_eth_parse(frame, len, &eth) < 0) {
+		US_STAT_INC(st, ETH_DROP_SHORT);
+		return;
+	}
+	if (memcmp(eth.dst, nif->mac, 6) != 0 && memcmp(eth.dst, wire_eth_broadcast, 6) != 0) {
+		US_STAT_INC(st, ETH_DROP_NOT_OURS);
+		return;
+	}
+	switch (eth.type) {
+	case ETH_TYPE_ARP:
+		us_arp_input(nif, eth.payload, eth.payload_len);
+		break;
+	case ETH_TYPE_IPV4:
+		us_ipv4_input(nif, eth.payload, eth.payload_len);
+		break;
+	default:
+		US_STAT_INC(st, ETH_DROP_TYPE);
+		break;
+	}
+}
+
+/* Receive buffer size: the largest frame any backend may hand us. */
+#define RX_CAP 65536
+
+int us_netif_poll(struct us_netif *nif, int max)
+{
+	static _Thread_local uint8_t rx[RX_CAP];
+	int n = 0;
+	if (nif->link_eof)
+		return 0;
+	while (n < max) {
+		int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
+		if (len <= 0) {
+			if (len < 0 && errno == ENODATA)
+				nif->link_eof = true;
+			break;
+		}
+		us_netif_input(nif, rx, (size_t)len);
+		n++;
+	}
+	return n;
+}
+
+static void *rx_main(void *arg)
+{
+	struct us_netif *nif = arg;
+	struct us_stack *st = nif->st;
+	uint8_t *rx = malloc(RX_CAP);
+	if (!rx) {
+		US_ERR(st, "%s: receive thread: out of memory", nif->name);
+		return NULL;
+	}
+	unsigned errors = 0;
+	while (!atomic_load(&st->stopping)) {
+		int len = nif->link.ops->recv(&nif->link, rx, RX_CAP, RX_POLL_MS);
+		if (len > 0) {
+			us_netif_input(nif, rx, (size_t)len);
+			errors = 0;
+			continue;
+		}
+		if (len == 0 || errno == EINTR || errno == EAGAIN)
+			continue;
+		if (errno == ENODATA) {
+			US_INFO(st, "%s: input exhausted", nif->name);
+			break;
+		}
+		/* Persistent errors: log the first few, then keep trying slowly. */
+		if (++errors <= 3)
+			US_ERR(st, "%s: receive: %s", nif->name, strerror(errno));
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	free(rx);
+	return NULL;
+}
+
+int us_netif_start_rx(struct us_netif *nif)
+{
+	int rc = pthread_create(&nif->rx_thread, NULL, rx_main, nif);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	nif->rx_started = true;
+	return 0;
+}
+
+void us_netif_stop_rx(struct us_netif *nif)
+{
+	if (!nif->rx_started)
+		return;
+	if (nif->link.ops->wakeup)
+		nif->link.ops->wakeup(&nif->link);
+	pthread_join(nif->rx_thread, NULL);
+	nif->rx_started = false;
+}
+
+bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr)
+{
+	for (int i = 0; i < nif->naddrs; i++)
+		if (nif->addrs[i].addr.s_addr == addr)
+			return true;
+	return false;
+}
+
+bool us_netif_is_bcast(const struct us_netif *nif, uint32_t addr)
+{
+	uint32_t a = ntohl(addr);
+	for (int i = 0; i < nif->naddrs; i++) {
+		uint8_t p = nif->addrs[i].prefix;
+		if (p >= 31)
+			continue;       /* RFC 3021: /31 and /32 have no broadcast */
+		uint32_t m = us_prefix_mask(p);
+		uint32_t net = ntohl(nif->addrs[i].addr.s_addr) & m;
+		if (a == (net | ~m))
+			return true;
+	}
+	return false;
+}
+
+uint32_t us_netif_src_for(const struct us_netif *nif, uint32_t peer)
+{
+	uint32_t p = ntohl(peer);
+	for (int i = 0; i < nif->naddrs; i++) {
+		uint32_t m = us_prefix_mask(nif->addrs[i].prefix);
+		if ((ntohl(nif->addrs[i].addr.s_addr) & m) == (p & m))
+			return nif->addrs[i].addr.s_addr;
+	}
+	return nif->naddrs ? nif->addrs[0].addr.s_addr : 0;
+}

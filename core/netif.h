@@ -1,0 +1,69 @@
+/*
+ * netif.h — one network interface: its addresses, its backend, its
+ * receive thread, and the transmit path every layer ends in.
+ *
+ * Addresses, MAC and MTU are fixed when the stack is created and read
+ * without locks afterwards.
+ */
+#ifndef US_NETIF_H
+#define US_NETIF_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "link.h"
+#include "ustack/config.h"
+
+struct us_stack;
+
+struct us_netif {
+	struct us_stack *st;
+	int index;                      /* 0-based, config order */
+	char name[US_IFNAME_MAX];
+	uint8_t mac[6];
+	uint32_t mtu;                   /* IP MTU: excludes the Ethernet header */
+	struct us_cidr addrs[US_MAX_ADDRS];
+	int naddrs;
+
+	struct us_link link;            /* recv: receive thread only; send: under tx_lock */
+	pthread_mutex_t tx_lock;        /* protects link.ops->send and the capture's order of tx frames */
+	struct us_capture *capture;     /* NULL if none; has its own lock */
+
+	pthread_t rx_thread;
+	bool rx_started;
+	bool link_eof;                  /* pcap-file input exhausted; receive thread only */
+};
+
+/* Open the backend and capture; fill mac, mtu, addrs. */
+int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
+		  const struct us_iface_config *cfg, char *err, size_t errlen);
+void us_netif_close(struct us_netif *nif);
+
+/* Send a complete Ethernet frame in b and free b. 0 or -errno. */
+int us_netif_tx(struct us_netif *nif, struct us_buf *b);
+/* Build an Ethernet header in front of b's payload, then us_netif_tx. */
+int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6], uint16_t type);
+
+/* Process one received frame (copied into a pool buffer). Any thread. */
+void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len);
+/* Read up to max frames ready now from the backend; returns how many. */
+int us_netif_poll(struct us_netif *nif, int max);
+
+/* Address predicates; addr in network order. */
+bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr);
+/* addr is the subnet broadcast of one of nif's addresses. */
+bool us_netif_is_bcast(const struct us_netif *nif, uint32_t addr);
+/* The address of nif in the same subnet as peer, else its first, else 0. */
+uint32_t us_netif_src_for(const struct us_netif *nif, uint32_t peer);
+
+int us_netif_start_rx(struct us_netif *nif);
+void us_netif_stop_rx(struct us_netif *nif);
+
+static inline uint32_t us_prefix_mask(uint8_t prefix)
+{
+	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);   /* host order */
+}
+
+#endif

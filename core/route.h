@@ -1,0 +1,47 @@
+/*
+ * route.h — the IPv4 routing table: connected routes from interface
+ * addresses plus static routes from config; longest prefix wins, then the
+ * lowest metric, then the order configured.
+ *
+ * The table is kept sorted by (prefix length desc, metric asc), so a
+ * lookup is the first match of a short array walk (tens of entries; TCP
+ * caches its route per connection).
+ */
+#ifndef US_ROUTE_H
+#define US_ROUTE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ustack/config.h"
+
+#define US_ROUTES_MAX (US_MAX_ROUTES + US_MAX_IFACES * US_MAX_ADDRS)
+
+struct us_route {
+	uint32_t dst;           /* host order, masked */
+	uint8_t prefix;
+	uint32_t gw;            /* network order; 0 = on-link */
+	uint32_t metric;
+	int ifindex;
+};
+
+struct us_route_table {
+	pthread_rwlock_t lock;  /* protects r[] and n */
+	struct us_route r[US_ROUTES_MAX];
+	int n;
+};
+
+struct us_stack;
+
+void us_route_init(struct us_route_table *t);
+void us_route_destroy(struct us_route_table *t);
+/* Add (kept sorted). -1 with ENOSPC when full. gw network order, dst any order of host bits. */
+int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
+		 uint32_t metric, int ifindex);
+/* Find the route for dst (network order). 0 and *out filled, or -1 (ENETUNREACH). */
+int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out);
+
+/* Fill the table from the stack's interfaces and config. */
+int us_route_setup(struct us_stack *st, char *err, size_t errlen);
+
+#endif

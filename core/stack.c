@@ -1,0 +1,265 @@
+/*
+ * stack.c — stack lifecycle: create, start/stop threads, free; and the
+ * deterministic driver (us_stack_advance / us_stack_poll / us_stack_input).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack.h"
+#include "wire/eth.h"
+
+#define POLL_BATCH     64          /* frames taken from one backend per round */
+#define ADVANCE_STEPS  1000000     /* bound on steps in one us_stack_advance() */
+
+us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen)
+{
+	char dummy[8];
+	if (!err) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	err[0] = '\0';
+	if (us_config_validate(cfg, err, errlen) < 0)
+		return NULL;
+	struct us_stack *st = calloc(1, sizeof *st);
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->cfg = *cfg;
+	st->flags = flags;
+	st->deterministic = (flags & US_STACK_DETERMINISTIC) != 0;
+	st->log_level = cfg->log_level;
+	us_clock_init(&st->clock, st->deterministic);
+	uint64_t seed = cfg->seed_set ? cfg->seed : st->deterministic ? 1 : us_rng_os_seed();
+	us_rng_init(&st->rng, seed);
+	for (int i = 0; i < US_STAT__COUNT; i++)
+		atomic_init(&st->stats[i], 0);
+	atomic_init(&st->stopping, false);
+
+	uint32_t mtu_max = US_DEFAULT_MTU;
+	for (int i = 0; i < cfg->nifaces; i++)
+		if (cfg->ifaces[i].mtu > mtu_max)
+			mtu_max = cfg->ifaces[i].mtu;
+	if (us_pool_init(&st->pool, US_POOL_BUFS, ETH_HLEN + mtu_max) < 0) {
+		snprintf(err, errlen, "out of memory for the buffer pool");
+		us_rng_destroy(&st->rng);
+		free(st);
+		return NULL;
+	}
+	us_wheel_init(&st->wheel, &st->clock);
+	us_route_init(&st->routes);
+	us_arp_init(st, &st->arp);
+	if (us_ipv4_init(st, &st->ip) < 0) {
+		snprintf(err, errlen, "out of memory for reassembly");
+		goto fail_ip;
+	}
+	us_icmp_init(st, &st->icmp);
+	us_udp_init(st, &st->udp);
+
+	for (int i = 0; i < cfg->nifaces; i++) {
+		if (us_netif_open(st, &st->ifs[i], i, &cfg->ifaces[i], err, errlen) < 0)
+			goto fail;
+		st->nifs++;
+	}
+	if (us_route_setup(st, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < cfg->narp_static; i++) {
+		const struct us_arp_static *s = &cfg->arp_static[i];
+		int ifi = 0;
+		uint32_t nh = 0, src = 0;
+		if (us_ipv4_route(st, s->addr.s_addr, &ifi, &nh, &src) < 0)
+			ifi = 0;
+		if (us_arp_add_static(&st->arp, s->addr.s_addr, s->mac, ifi) < 0) {
+			snprintf(err, errlen, "too many static ARP entries");
+			goto fail;
+		}
+	}
+	return st;
+
+fail:
+	for (int i = 0; i < st->nifs; i++)
+		us_netif_close(&st->ifs[i]);
+	us_udp_destroy(&st->udp);
+	us_icmp_destroy(&st->icmp);
+	us_ipv4_destroy(&st->ip);
+fail_ip:
+	us_arp_destroy(&st->arp);
+	us_route_destroy(&st->routes);
+	us_wheel_destroy(&st->wheel);
+	us_pool_destroy(&st->pool);
+	us_rng_destroy(&st->rng);
+	free(st);
+	return NULL;
+}
+
+static void *timer_main(void *arg)
+{
+	struct us_stack *st = arg;
+	us_wheel_loop(&st->wheel);
+	return NULL;
+}
+
+static void bring_up(struct us_stack *st)
+{
+	st->up = true;
+	for (int i = 0; i < st->nifs; i++)
+		us_arp_announce(&st->ifs[i]);
+}
+
+int us_stack_start(us_stack *st)
+{
+	if (st->deterministic) {
+		errno = EINVAL;
+		return -1;
+	}
+	int rc = pthread_create(&st->timer_thread, NULL, timer_main, st);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	st->timer_started = true;
+	for (int i = 0; i < st->nifs; i++)
+		if (us_netif_start_rx(&st->ifs[i]) < 0) {
+			int e = errno;
+			us_stack_stop(st);
+			errno = e;
+			return -1;
+		}
+	bring_up(st);
+	return 0;
+}
+
+int us_stack_up(us_stack *st)
+{
+	if (!st->deterministic) {
+		errno = EINVAL;
+		return -1;
+	}
+	bring_up(st);
+	return 0;
+}
+
+void us_stack_stop(us_stack *st)
+{
+	atomic_store(&st->stopping, true);
+	for (int i = 0; i < st->nifs; i++)
+		us_netif_stop_rx(&st->ifs[i]);
+	if (st->timer_started) {
+		us_wheel_stop(&st->wheel);
+		pthread_join(st->timer_thread, NULL);
+		st->timer_started = false;
+	}
+	us_icmp_stop(&st->icmp);
+}
+
+void us_stack_free(us_stack *st)
+{
+	if (!st)
+		return;
+	us_stack_stop(st);
+	us_udp_destroy(&st->udp);
+	us_icmp_destroy(&st->icmp);
+	us_ipv4_destroy(&st->ip);
+	us_arp_destroy(&st->arp);
+	for (int i = 0; i < st->nifs; i++)
+		us_netif_close(&st->ifs[i]);
+	us_route_destroy(&st->routes);
+	us_wheel_destroy(&st->wheel);
+	us_pool_destroy(&st->pool);
+	us_rng_destroy(&st->rng);
+	free(st);
+}
+
+uint64_t us_stack_now(const us_stack *st)
+{
+	return us_clock_now(&st->clock);
+}
+
+int us_stack_poll(us_stack *st)
+{
+	int total = 0;
+	for (int round = 0; round < 1000; round++) {
+		int n = 0;
+		for (int i = 0; i < st->nifs; i++)
+			n += us_netif_poll(&st->ifs[i], POLL_BATCH);
+		n += us_wheel_run(&st->wheel, us_now(st));
+		total += n;
+		if (n == 0)
+			break;
+	}
+	return total;
+}
+
+/* Earliest time anything is due: a timer, or a frame from a backend. */
+static uint64_t next_event(struct us_stack *st)
+{
+	uint64_t next = us_wheel_next(&st->wheel);
+	for (int i = 0; i < st->nifs; i++) {
+		struct us_link *l = &st->ifs[i].link;
+		if (l->ops->next_ready && !st->ifs[i].link_eof) {
+			uint64_t t = l->ops->next_ready(l);
+			if (t < next)
+				next = t;
+		}
+	}
+	return next;
+}
+
+void us_stack_advance(us_stack *st, uint64_t ns)
+{
+	uint64_t target = us_now(st) + ns;
+	for (int step = 0; step < ADVANCE_STEPS; step++) {
+		us_stack_poll(st);
+		uint64_t next = next_event(st);
+		if (next > target)
+			break;
+		if (next <= us_now(st)) {
+			/* Due now yet nothing was processed: avoid spinning. */
+			if (us_stack_poll(st) == 0)
+				break;
+			continue;
+		}
+		us_clock_set(&st->clock, next);
+	}
+	us_clock_set(&st->clock, target);
+	us_stack_poll(st);
+}
+
+int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len)
+{
+	if (ifindex < 0 || ifindex >= st->nifs) {
+		errno = ENODEV;
+		return -1;
+	}
+	us_netif_input(&st->ifs[ifindex], frame, len);
+	return 0;
+}
+
+int us_stack_nifaces(const us_stack *st)
+{
+	return st->nifs;
+}
+
+int us_stack_iface_mac(const us_stack *st, int ifindex, uint8_t mac[6])
+{
+	if (ifindex < 0 || ifindex >= st->nifs) {
+		errno = ENODEV;
+		return -1;
+	}
+	memcpy(mac, st->ifs[ifindex].mac, 6);
+	return 0;
+}
+
+int us_stack_iface_index(const us_stack *st, const char *name)
+{
+	for (int i = 0; i < st->nifs; i++)
+		if (strcmp(st->ifs[i].name, name) == 0)
+			return i;
+	/* During setup nifs may not count them all yet: fall back to config. */
+	for (int i = 0; i < st->cfg.nifaces; i++)
+		if (strcmp(st->cfg.ifaces[i].name, name) == 0)
+			return i;
+	return -1;
+}

@@ -1,0 +1,66 @@
+/*
+ * stack.h — struct us_stack, the one object that owns everything.
+ *
+ * Lock order (outer to inner), doc/LOCKING.md has the full table:
+ *   icmp.lock -> route.lock (read) -> arp.lock -> netif.tx_lock -> capture lock
+ *   reasm_lock is a leaf (never held while calling out);
+ *   pool.lock, rng.lock and wheel.lock are leaves.
+ */
+#ifndef US_STACK_H
+#define US_STACK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "arp.h"
+#include "buf.h"
+#include "clock.h"
+#include "icmp.h"
+#include "ipv4.h"
+#include "log.h"
+#include "netif.h"
+#include "rng.h"
+#include "route.h"
+#include "timer.h"
+#include "udp.h"
+#include "ustack/ustack.h"
+
+#define US_POOL_BUFS 4096          /* packet buffers per stack */
+
+struct us_stack {
+	/* Fixed after us_stack_new(): read without locks. */
+	struct us_config cfg;
+	unsigned flags;
+	bool deterministic;
+	enum us_log_level log_level;
+	struct us_clock clock;
+	int nifs;
+
+	struct us_rng rng;              /* own lock */
+	struct us_buf_pool pool;        /* own lock */
+	struct us_timer_wheel wheel;    /* own lock */
+	struct us_netif ifs[US_MAX_IFACES];
+	struct us_route_table routes;   /* own rwlock */
+	struct us_arp arp;              /* own lock */
+	struct us_ipv4 ip;              /* reassembly lock; atomics for IDs */
+	struct us_icmp icmp;            /* own lock */
+	struct us_udp udp;              /* own lock */
+
+	_Atomic uint64_t stats[US_STAT__COUNT];  /* relaxed atomic counters */
+
+	/* Lifecycle: changed only by the thread calling start/stop/free. */
+	pthread_t timer_thread;
+	bool timer_started;
+	bool up;
+	_Atomic bool stopping;          /* read by every receive thread */
+};
+
+#define US_STAT_INC(st, id) \
+	atomic_fetch_add_explicit(&(st)->stats[US_STAT_##id], 1, memory_order_relaxed)
+#define US_STAT_ADD(st, id, n) \
+	atomic_fetch_add_explicit(&(st)->stats[US_STAT_##id], (n), memory_order_relaxed)
+
+static inline uint64_t us_now(const struct us_stack *st) { return us_clock_now(&st->clock); }
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * stats.c — counter names and the netstat-style printout.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stack.h"
+
+static const char *const layers[] = {
+#define X(id, layer, desc) layer,
+	US_STAT_LIST(X)
+#undef X
+};
+static const char *const descs[] = {
+#define X(id, layer, desc) desc,
+	US_STAT_LIST(X)
+#undef X
+};
+static const char *const names[] = {
+#define X(id, layer, desc) #id,
+	US_STAT_LIST(X)
+#undef X
+};
+
+const char *us_stat_layer(enum us_stat_id id) { return id < US_STAT__COUNT ? layers[id] : "?"; }
+const char *us_stat_desc(enum us_stat_id id) { return id < US_STAT__COUNT ? descs[id] : "?"; }
+
+const char *us_stat_name(enum us_stat_id id)
+{
+	static _Thread_local char buf[64];
+	if (id >= US_STAT__COUNT)
+		return "?";
+	size_t i;
+	for (i = 0; names[id][i] && i < sizeof buf - 1; i++)
+		buf[i] = (char)tolower((unsigned char)names[id][i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT])
+{
+	for (int i = 0; i < US_STAT__COUNT; i++)
+		out[i] = atomic_load_explicit(&((struct us_stack *)st)->stats[i], memory_order_relaxed);
+}
+
+uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id)
+{
+	if (id >= US_STAT__COUNT)
+		return 0;
+	return atomic_load_explicit(&((struct us_stack *)st)->stats[id], memory_order_relaxed);
+}
+
+void us_stack_stats_print(const us_stack *st, FILE *out)
+{
+	uint64_t v[US_STAT__COUNT];
+	us_stack_stats(st, v);
+	const char *layer = "";
+	for (int i = 0; i < US_STAT__COUNT; i++) {
+		if (strcmp(layer, layers[i]) != 0) {
+			layer = layers[i];
+			fprintf(out, "%s:\n", layer);
+		}
+		fprintf(out, "    %llu %s\n", (unsigned long long)v[i], descs[i]);
+	}
+	fflush(out);
+}

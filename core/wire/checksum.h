@@ -1,0 +1,26 @@
+/*
+ * checksum.h — the Internet checksum (RFC 1071), pure functions.
+ *
+ * wire_csum_add() sums a buffer in 64-bit words into a 64-bit accumulator
+ * (RFC 1071 section 2: the sum is independent of word size and byte order
+ * as long as it is folded at the end); wire_csum_fold() folds and
+ * complements. Incremental update per RFC 1624.
+ */
+#ifndef US_WIRE_CHECKSUM_H
+#define US_WIRE_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Add len bytes at p to sum. Buffers of odd length are padded with zero. */
+uint64_t wire_csum_add(uint64_t sum, const void *p, size_t len);
+/* Fold a sum to 16 bits and complement: the value to store (network order). */
+uint16_t wire_csum_fold(uint64_t sum);
+/* Checksum of one buffer: wire_csum_fold(wire_csum_add(0, p, len)). */
+uint16_t wire_csum(const void *p, size_t len);
+/* Sum of the IPv4 pseudo-header (addresses in network order, len in host order). */
+uint64_t wire_csum_pseudo(uint32_t src_be, uint32_t dst_be, uint8_t proto, uint16_t len);
+/* RFC 1624 eqn. 3: new checksum after a 16-bit field changes from old to new. */
+uint16_t wire_csum_update16(uint16_t csum, uint16_t old_be, uint16_t new_be);
+
+#endif
