@@ -39,7 +39,6 @@
 	X(IP_DROP_IHL,        "ip",   "dropped: bad header length") \
 	X(IP_DROP_CHECKSUM,   "ip",   "dropped: bad header checksum") \
 	X(IP_DROP_LENGTH,     "ip",   "dropped: total length beyond the frame or below the header") \
-	X(IP_DROP_TTL,        "ip",   "dropped: TTL zero") \
 	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (no forwarding)") \
 	X(IP_DROP_SRC,        "ip",   "dropped: source address broadcast or multicast") \
 	X(IP_DROP_PROTO,      "ip",   "dropped: unknown protocol") \
