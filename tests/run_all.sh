@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# run_all.sh — what `make test` runs: the CUnit suites, the replay corpus
+# (when present), then the network tests; ends with one line
+# "N passed, N failed, N skipped" over all of them.
+set -u
+BUILD=${BUILD:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+pass=0 fail=0 skip=0
+
+echo "=== unit tests (CUnit) ==="
+US_TEST_COUNTS="$tmp/unit" "$BUILD/tests/unit_tests"
+unit_rc=$?
+if [ -s "$tmp/unit" ]; then
+	read -r up uf < "$tmp/unit"
+	pass=$((pass + up)); fail=$((fail + uf))
+	# A crash or a failed setup with no failed test still fails the run.
+	if [ $unit_rc -ne 0 ] && [ "$uf" -eq 0 ]; then fail=$((fail + 1)); fi
+else
+	echo "unit tests did not report their counts (exit $unit_rc)"
+	fail=$((fail + 1))
+fi
+
+echo
+echo "=== network tests (namespaces, TAP, pcap, kernel peers) ==="
+NET_COUNTS="$tmp/net" BUILD="$BUILD" bash "$here/net/run.sh"
+if [ -s "$tmp/net" ]; then
+	read -r np nf ns < "$tmp/net"
+	pass=$((pass + np)); fail=$((fail + nf)); skip=$((skip + ns))
+else
+	echo "network tests did not report their counts"
+	fail=$((fail + 1))
+fi
+
+echo
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
