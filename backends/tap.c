@@ -1,0 +1,250 @@
+/*
+ * tap.c — the "tap" backend: a Linux TAP device through /dev/net/tun.
+ *
+ * open() attaches to the TAP named by cfg->device (IFF_TAP | IFF_NO_PI: the
+ * fd carries bare Ethernet frames), creating a non-persistent one if none
+ * of that name exists, or attaching to an existing persistent one. It then
+ * brings the link up (SIOCSIFFLAGS IFF_UP) and sets the kernel side's MTU
+ * to cfg->mtu (SIOCSIFMTU), each only if not already so, through an AF_INET
+ * datagram socket; that needs CAP_NET_ADMIN, so an unprivileged user can use
+ * a persistent TAP it owns that is already up with the right MTU.
+ *
+ * The kernel side of the TAP has a MAC of its own; the stack's MAC is
+ * ours, so caps.has_mac is false. caps.mtu_max is the IP MTU (without the
+ * 14-byte Ethernet header) the tun driver accepts at most: 65535 - 14.
+ *
+ * The fd is nonblocking; recv() reads, and when nothing is there polls the
+ * fd together with an eventfd that wakeup() writes, so stop() can unblock a
+ * receiver. send() is one write() per frame. No locks: link.h guarantees one
+ * receiving thread and serialised senders; the eventfd is safe from any
+ * thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "link.h"
+
+#define TAP_MTU_MAX (65535 - 14)
+
+struct tap {
+	int fd;         /* the TAP queue, nonblocking */
+	int wake_fd;    /* eventfd written by wakeup() */
+	char name[IFNAMSIZ];
+};
+
+/* Bring the interface up and set its MTU, each only if needed. */
+static int tap_configure(const char *name, uint32_t mtu, char *err, size_t errlen)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(err, errlen, "%s: socket(AF_INET): %s", name, strerror(errno));
+		return -1;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
+		snprintf(err, errlen, "%s: SIOCGIFMTU: %s", name, strerror(errno));
+		goto fail;
+	}
+	if ((uint32_t)ifr.ifr_mtu != mtu) {
+		ifr.ifr_mtu = (int)mtu;
+		if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
+			snprintf(err, errlen, "%s: set MTU %u (SIOCSIFMTU): %s", name, mtu,
+				 strerror(errno));
+			goto fail;
+		}
+	}
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		snprintf(err, errlen, "%s: SIOCGIFFLAGS: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+			snprintf(err, errlen, "%s: bring link up (SIOCSIFFLAGS): %s", name,
+				 strerror(errno));
+			goto fail;
+		}
+	}
+	close(s);
+	return 0;
+fail:
+	close(s);
+	return -1;
+}
+
+static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen)
+{
+	const char *name = cfg->device;
+	if (!name[0] || strlen(name) >= IFNAMSIZ) {
+		snprintf(err, errlen, "tap: device name '%s' must be 1..%d characters", name,
+			 IFNAMSIZ - 1);
+		errno = EINVAL;
+		return -1;
+	}
+	if (cfg->mtu == 0 || cfg->mtu > TAP_MTU_MAX) {
+		snprintf(err, errlen, "%s: mtu %u outside 1..%d", name, cfg->mtu, TAP_MTU_MAX);
+		errno = EINVAL;
+		return -1;
+	}
+	struct tap *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		errno = ENOMEM;
+		return -1;
+	}
+	t->fd = t->wake_fd = -1;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+
+	/* Nonblocking from the start: recv() polls, send() never waits. */
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (t->fd < 0) {
+		snprintf(err, errlen, "%s: open /dev/net/tun: %s", name, strerror(errno));
+		goto fail;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		const char *hint = "";
+		if (e == EPERM)
+			hint = " (needs CAP_NET_ADMIN, or a persistent TAP owned by this user)";
+		else if (e == EINVAL || e == EBUSY)
+			hint = " (is it an existing non-TAP interface, or a TAP in use?)";
+		snprintf(err, errlen, "%s: attach TAP (TUNSETIFF): %s%s", name, strerror(e), hint);
+		errno = e;
+		goto fail;
+	}
+	if (tap_configure(ifr.ifr_name, cfg->mtu, err, errlen) < 0)
+		goto fail;
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->wake_fd < 0) {
+		snprintf(err, errlen, "%s: eventfd: %s", name, strerror(errno));
+		goto fail;
+	}
+	l->priv = t;
+	l->caps.mtu_max = TAP_MTU_MAX;
+	l->caps.has_mac = false;
+	l->caps.can_block = true;
+	return 0;
+fail:;
+	int e = errno;
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->wake_fd >= 0)
+		close(t->wake_fd);
+	free(t);
+	errno = e;
+	return -1;
+}
+
+static int tap_send(struct us_link *l, const uint8_t *frame, size_t len)
+{
+	struct tap *t = l->priv;
+	ssize_t n = write(t->fd, frame, len);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* One nonblocking read: >0 length, 0 nothing there, -1 error. */
+static int tap_read(struct tap *t, uint8_t *buf, size_t cap)
+{
+	ssize_t n = read(t->fd, buf, cap);
+	if (n >= 0)
+		return (int)n;
+	return errno == EAGAIN || errno == EINTR ? 0 : -1;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read, else poll the fd and the wakeup until a frame, a wakeup or the timeout. */
+static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
+{
+	struct tap *t = l->priv;
+	int n = tap_read(t, buf, cap);
+	if (n != 0 || timeout_ms == 0)
+		return n;
+	int64_t end = mono_ms() + timeout_ms;
+	for (;;) {
+		int wait = timeout_ms < 0 ? -1 : (int)(end - mono_ms());
+		if (timeout_ms >= 0 && wait <= 0)
+			return 0;
+		struct pollfd p[2] = {
+			{ .fd = t->fd, .events = POLLIN },
+			{ .fd = t->wake_fd, .events = POLLIN },
+		};
+		int r = poll(p, 2, wait);
+		if (r < 0)
+			return errno == EINTR ? 0 : -1;
+		if (p[1].revents & POLLIN) {
+			uint64_t v;
+			/* Drain the wakeup. */
+			if (read(t->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				return -1;
+			return 0;
+		}
+		if (r == 0)
+			return 0;
+		n = tap_read(t, buf, cap);
+		if (n != 0)
+			return n;
+		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+}
+
+static void tap_wakeup(struct us_link *l)
+{
+	struct tap *t = l->priv;
+	uint64_t one = 1;
+	/* Fails only when the counter is saturated: a wakeup is pending anyway. */
+	if (write(t->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void tap_close(struct us_link *l)
+{
+	struct tap *t = l->priv;
+	if (!t)
+		return;
+	close(t->fd);
+	close(t->wake_fd);
+	free(t);
+	l->priv = NULL;
+}
+
+const struct us_link_ops us_link_tap = {
+	.name = "tap",
+	.open = tap_open,
+	.send = tap_send,
+	.recv = tap_recv,
+	.next_ready = NULL,
+	.wakeup = tap_wakeup,
+	.close = tap_close,
+};
