@@ -1,0 +1,546 @@
+/*
+ * config.c — defaults, names, value checks and cross-field validation of a
+ * struct us_config.
+ *
+ * us_config_validate() is the one place that decides whether a config is
+ * usable: the YAML loader (config_parse.c) runs it after parsing, and code
+ * that fills a struct us_config by hand calls it too. It reports the first
+ * problem as "SOURCE:LINE:COLUMN: message", using the positions the loader
+ * stored in each interface and route (a hand-built config has none, and
+ * then the message is "SOURCE: message", SOURCE being "<config>" when
+ * cfg->source is empty). Value checks shared with the parser are the cfg_
+ * functions below; see config_internal.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+_Static_assert(US_MIN_MTU <= US_DEFAULT_MTU && US_DEFAULT_MTU <= US_MAX_MTU,
+	       "default MTU outside its range");
+_Static_assert(CFG_ARP_TIMEOUT_MIN <= US_DEFAULT_ARP_TIMEOUT_S &&
+	       US_DEFAULT_ARP_TIMEOUT_S <= CFG_ARP_TIMEOUT_MAX,
+	       "default ARP timeout outside its range");
+_Static_assert(US_IFNAME_MAX >= 2 && US_PATH_MAX >= 2, "name buffers too small");
+
+const char *const cfg_backend_names[] = {
+	[US_BACKEND_TAP] = "tap",
+	[US_BACKEND_PCAP] = "pcap",
+	[US_BACKEND_PCAP_FILE] = "pcap-file",
+	[US_BACKEND_LOOPBACK] = "loopback",
+	[US_BACKEND_PAIR] = "pair",
+	NULL,
+};
+
+const char *const cfg_log_level_names[] = {
+	[US_LOG_ERROR] = "error",
+	[US_LOG_WARN] = "warn",
+	[US_LOG_INFO] = "info",
+	[US_LOG_DEBUG] = "debug",
+	[US_LOG_TRACE] = "trace",
+	NULL,
+};
+
+#define NBACKENDS ((int)(sizeof cfg_backend_names / sizeof cfg_backend_names[0]) - 1)
+#define NLOGLEVELS ((int)(sizeof cfg_log_level_names / sizeof cfg_log_level_names[0]) - 1)
+
+const char *us_backend_name(enum us_backend_kind kind)
+{
+	if ((int)kind < 0 || (int)kind >= NBACKENDS)
+		return "unknown";
+	return cfg_backend_names[kind];
+}
+
+const char *us_log_level_name(enum us_log_level level)
+{
+	if ((int)level < 0 || (int)level >= NLOGLEVELS)
+		return "unknown";
+	return cfg_log_level_names[level];
+}
+
+void cfg_iface_init(struct us_iface_config *ifc)
+{
+	memset(ifc, 0, sizeof *ifc);
+	ifc->backend = US_BACKEND_TAP;
+	ifc->mtu = US_DEFAULT_MTU;
+}
+
+/*
+ * Every interface slot gets its defaults too, so that code which fills
+ * cfg->ifaces[0] and sets nifaces = 1 need not know the default MTU.
+ */
+void us_config_init(struct us_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->log_level = US_LOG_INFO;
+	cfg->seed_set = false;
+	for (int i = 0; i < US_MAX_IFACES; i++)
+		cfg_iface_init(&cfg->ifaces[i]);
+	cfg->arp_timeout_s = US_DEFAULT_ARP_TIMEOUT_S;
+}
+
+/* ---- error text ------------------------------------------------------- */
+
+int cfg_verrf(char *err, size_t errlen, const char *name, int line, int column,
+	      const char *fmt, va_list ap)
+{
+	if (!err || errlen == 0)
+		return -1;
+	if (!name || !*name)
+		name = "<config>";
+	int n;
+	if (line > 0)
+		n = snprintf(err, errlen, "%s:%d:%d: ", name, line, column > 0 ? column : 1);
+	else
+		n = snprintf(err, errlen, "%s: ", name);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	return -1;
+}
+
+int cfg_errf(char *err, size_t errlen, const char *name, int line, int column,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfg_verrf(err, errlen, name, line, column, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- strict text parsers ------------------------------------------------ */
+
+bool cfg_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return false;
+	if (s[0] == '0' && s[1] != '\0')
+		return false;  /* "007" is octal to some YAML readers: refuse it */
+	uint64_t v = 0;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		unsigned d = (unsigned)(*c - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;  /* overflow */
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+bool cfg_parse_prob(const char *s, double *out)
+{
+	if (!s || !*s)
+		return false;
+	/* Plain decimal notation only: no hex floats, inf, nan or spaces. */
+	bool digit = false;
+	for (const char *c = s; *c; c++) {
+		if (*c >= '0' && *c <= '9')
+			digit = true;
+		else if (!strchr(".eE+-", *c))
+			return false;
+	}
+	if (!digit)
+		return false;
+	char *end;
+	double v = strtod(s, &end);  /* an underflow to 0 is fine; overflow fails below */
+	if (*end != '\0' || !(v >= 0.0 && v <= 1.0))
+		return false;
+	*out = v == 0.0 ? 0.0 : v;  /* no -0 */
+	return true;
+}
+
+bool cfg_parse_ipv4(const char *s, struct in_addr *out)
+{
+	/* glibc's inet_pton takes exactly a.b.c.d, each 0..255, no leading zeros. */
+	return s && inet_pton(AF_INET, s, out) == 1;
+}
+
+bool cfg_parse_cidr(const char *s, struct us_cidr *out)
+{
+	if (!s)
+		return false;
+	const char *slash = strchr(s, '/');
+	if (!slash || slash == s || (size_t)(slash - s) >= INET_ADDRSTRLEN)
+		return false;
+	char addr[INET_ADDRSTRLEN];
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	uint64_t prefix;
+	if (!cfg_parse_ipv4(addr, &out->addr) || !cfg_parse_u64(slash + 1, &prefix) ||
+	    prefix > 32)
+		return false;
+	out->prefix = (uint8_t)prefix;
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool cfg_parse_mac(const char *s, uint8_t mac[6])
+{
+	if (!s || strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		int hi = hexval(p[0]), lo = hexval(p[1]);
+		if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+void cfg_format_ipv4(struct in_addr a, char *buf, size_t len)
+{
+	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len) && len)
+		buf[0] = '\0';
+}
+
+void cfg_format_cidr(const struct us_cidr *c, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+	cfg_format_ipv4(c->addr, a, sizeof a);
+	snprintf(buf, len, "%s/%u", a, (unsigned)c->prefix);
+}
+
+void cfg_format_mac(const uint8_t mac[6], char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+uint32_t cfg_mask(unsigned prefix)
+{
+	return prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+}
+
+/* ---- value checks ------------------------------------------------------- */
+
+const char *cfg_check_ifname(const char *name)
+{
+	size_t n = strnlen(name, US_IFNAME_MAX);
+	if (n == 0 || n >= US_IFNAME_MAX)
+		return "must be 1..15 characters long";
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return "may only contain letters, digits, '_', '.' and '-'";
+	}
+	return NULL;
+}
+
+const char *cfg_check_host(struct in_addr a)
+{
+	uint32_t h = ntohl(a.s_addr);
+	if (h == 0)
+		return "is the unspecified address";
+	if (h == 0xffffffffu)
+		return "is the broadcast address";
+	if ((h & 0xf0000000u) == 0xe0000000u)
+		return "is a multicast address";
+	if ((h & 0xff000000u) == 0x7f000000u)
+		return "is a loopback address";
+	return NULL;
+}
+
+const char *cfg_check_mac(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+	if (memcmp(mac, zero, 6) == 0)
+		return "is all zero";
+	if (mac[0] == 0xff && mac[1] == 0xff && mac[2] == 0xff && mac[3] == 0xff &&
+	    mac[4] == 0xff && mac[5] == 0xff)
+		return "is the broadcast address";
+	if (mac[0] & 1)
+		return "is a multicast address (the low bit of the first byte is set)";
+	return NULL;
+}
+
+const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impair_present,
+				   char *buf, size_t len, const char **key, bool *missing)
+{
+	const char *bname = us_backend_name(ifc->backend);
+	bool has_device = ifc->device[0] != '\0';
+	*missing = false;
+	if (ifc->backend == US_BACKEND_LOOPBACK) {
+		if (has_device) {
+			*key = "device";
+			snprintf(buf, len, "interface \"%s\": \"device\" is not allowed for backend %s",
+				 ifc->name, bname);
+			return buf;
+		}
+	} else if (!has_device) {
+		*key = "device";
+		*missing = true;
+		snprintf(buf, len,
+			 "interface \"%s\": missing required key \"device\" (backend %s needs it)",
+			 ifc->name, bname);
+		return buf;
+	}
+	if (ifc->output[0] && ifc->backend != US_BACKEND_PCAP_FILE) {
+		*key = "output";
+		snprintf(buf, len,
+			 "interface \"%s\": \"output\" is only allowed for backend pcap-file", ifc->name);
+		return buf;
+	}
+	if (impair_present && ifc->backend != US_BACKEND_PAIR) {
+		*key = "impair";
+		snprintf(buf, len, "interface \"%s\": impair is only supported by the pair backend",
+			 ifc->name);
+		return buf;
+	}
+	return NULL;
+}
+
+/* ---- us_config_validate ------------------------------------------------- */
+
+struct vctx {
+	const struct us_config *cfg;
+	char *err;
+	size_t errlen;
+};
+
+static int verr(struct vctx *v, int line, int column, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int verr(struct vctx *v, int line, int column, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *src = memchr(v->cfg->source, '\0', sizeof v->cfg->source) ? v->cfg->source : "";
+	cfg_verrf(v->err, v->errlen, src, line, column, fmt, ap);
+	va_end(ap);
+	errno = EINVAL;
+	return -1;
+}
+
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static bool impair_is_set(const struct us_impair *im)
+{
+	return im->loss != 0.0 || im->duplicate != 0.0 || im->reorder != 0.0 ||
+	       im->corrupt != 0.0 || im->delay_ms || im->jitter_ms || im->rate_mbit;
+}
+
+static int validate_impair(struct vctx *v, const struct us_iface_config *ifc)
+{
+	const struct us_impair *im = &ifc->impair;
+	const struct { const char *name; double val; } probs[] = {
+		{ "loss", im->loss }, { "duplicate", im->duplicate },
+		{ "reorder", im->reorder }, { "corrupt", im->corrupt },
+	};
+	for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
+		if (!(probs[i].val >= 0.0 && probs[i].val <= 1.0))  /* NaN fails too */
+			return verr(v, ifc->line, ifc->column,
+				    "interface \"%s\": impair.%s must be 0..1", ifc->name,
+				    probs[i].name);
+	if (im->delay_ms > CFG_IMPAIR_MS_MAX || im->jitter_ms > CFG_IMPAIR_MS_MAX)
+		return verr(v, ifc->line, ifc->column,
+			    "interface \"%s\": impair.delay_ms and impair.jitter_ms must be 0..%u",
+			    ifc->name, CFG_IMPAIR_MS_MAX);
+	if (im->rate_mbit > CFG_IMPAIR_RATE_MAX)
+		return verr(v, ifc->line, ifc->column,
+			    "interface \"%s\": impair.rate_mbit must be 0..%u", ifc->name,
+			    CFG_IMPAIR_RATE_MAX);
+	return 0;
+}
+
+/* Which interface, other than (i, j) itself, already has address a? */
+static const struct us_iface_config *addr_owner(const struct us_config *cfg, struct in_addr a,
+						int upto_iface, int upto_addr)
+{
+	for (int i = 0; i <= upto_iface; i++) {
+		int n = i < upto_iface ? cfg->ifaces[i].naddrs : upto_addr;
+		for (int j = 0; j < n; j++)
+			if (cfg->ifaces[i].addrs[j].addr.s_addr == a.s_addr)
+				return &cfg->ifaces[i];
+	}
+	return NULL;
+}
+
+static int validate_iface(struct vctx *v, int idx)
+{
+	const struct us_config *cfg = v->cfg;
+	const struct us_iface_config *ifc = &cfg->ifaces[idx];
+	int l = ifc->line, c = ifc->column;
+	const char *why;
+
+	if (!terminated(ifc->name, sizeof ifc->name))
+		return verr(v, l, c, "interface #%d: name is not NUL-terminated", idx);
+	if ((why = cfg_check_ifname(ifc->name)))
+		return verr(v, l, c, "interface name \"%s\" %s", ifc->name, why);
+	for (int i = 0; i < idx; i++)
+		if (strcmp(cfg->ifaces[i].name, ifc->name) == 0)
+			return verr(v, l, c, "interface \"%s\" is configured twice", ifc->name);
+	if ((int)ifc->backend < 0 || (int)ifc->backend >= NBACKENDS)
+		return verr(v, l, c, "interface \"%s\": unknown backend %d", ifc->name,
+			    (int)ifc->backend);
+	if (!terminated(ifc->device, sizeof ifc->device) ||
+	    !terminated(ifc->output, sizeof ifc->output) ||
+	    !terminated(ifc->capture, sizeof ifc->capture))
+		return verr(v, l, c, "interface \"%s\": a file or device name is not NUL-terminated",
+			    ifc->name);
+
+	char msg[160];
+	const char *key;
+	bool missing;
+	if (cfg_check_backend_keys(ifc, impair_is_set(&ifc->impair), msg, sizeof msg, &key,
+				   &missing))
+		return verr(v, l, c, "%s", msg);
+	if (ifc->mtu < US_MIN_MTU || ifc->mtu > US_MAX_MTU)
+		return verr(v, l, c, "interface \"%s\": mtu %u is out of range %d..%d", ifc->name,
+			    (unsigned)ifc->mtu, US_MIN_MTU, US_MAX_MTU);
+	if (ifc->mac_set && (why = cfg_check_mac(ifc->mac))) {
+		char m[CFG_MAC_STRLEN];
+		cfg_format_mac(ifc->mac, m, sizeof m);
+		return verr(v, l, c, "interface \"%s\": macaddress %s %s", ifc->name, m, why);
+	}
+	if (ifc->naddrs < 0 || ifc->naddrs > US_MAX_ADDRS)
+		return verr(v, l, c, "interface \"%s\": %d addresses (at most %d)", ifc->name,
+			    ifc->naddrs, US_MAX_ADDRS);
+	for (int j = 0; j < ifc->naddrs; j++) {
+		const struct us_cidr *a = &ifc->addrs[j];
+		char s[CFG_CIDR_STRLEN];
+		if (a->prefix > 32)
+			return verr(v, l, c, "interface \"%s\": prefix length %u is out of range 0..32",
+				    ifc->name, (unsigned)a->prefix);
+		cfg_format_cidr(a, s, sizeof s);
+		if ((why = cfg_check_host(a->addr)))
+			return verr(v, l, c, "interface \"%s\": address %s %s", ifc->name, s, why);
+		const struct us_iface_config *o = addr_owner(cfg, a->addr, idx, j);
+		if (o)
+			return verr(v, l, c, "interface \"%s\": duplicate address %s (also on \"%s\")",
+				    ifc->name, s, o->name);
+	}
+	return validate_impair(v, ifc);
+}
+
+static const struct us_iface_config *find_iface(const struct us_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->nifaces; i++)
+		if (strcmp(cfg->ifaces[i].name, name) == 0)
+			return &cfg->ifaces[i];
+	return NULL;
+}
+
+/* Is a inside the connected subnet of some address of some interface? */
+static bool reachable(const struct us_config *cfg, struct in_addr a)
+{
+	uint32_t h = ntohl(a.s_addr);
+	for (int i = 0; i < cfg->nifaces; i++)
+		for (int j = 0; j < cfg->ifaces[i].naddrs; j++) {
+			const struct us_cidr *c = &cfg->ifaces[i].addrs[j];
+			uint32_t m = cfg_mask(c->prefix);
+			if ((h & m) == (ntohl(c->addr.s_addr) & m))
+				return true;
+		}
+	return false;
+}
+
+static int validate_route(struct vctx *v, const struct us_route_config *r)
+{
+	int l = r->line, c = r->column;
+	char to[CFG_CIDR_STRLEN], via[INET_ADDRSTRLEN];
+	const char *why;
+
+	if (r->to.prefix > 32)
+		return verr(v, l, c, "route: prefix length %u is out of range 0..32",
+			    (unsigned)r->to.prefix);
+	if (r->to.prefix == 0 && r->to.addr.s_addr == 0)
+		snprintf(to, sizeof to, "default");
+	else
+		cfg_format_cidr(&r->to, to, sizeof to);
+	if (ntohl(r->to.addr.s_addr) & ~cfg_mask(r->to.prefix))
+		return verr(v, l, c, "route to %s: the destination has host bits set", to);
+	if (!terminated(r->iface, sizeof r->iface))
+		return verr(v, l, c, "route to %s: interface name is not NUL-terminated", to);
+	cfg_format_ipv4(r->via, via, sizeof via);
+	if (r->via.s_addr && (why = cfg_check_host(r->via)))
+		return verr(v, l, c, "route to %s: gateway %s %s", to, via, why);
+	if (r->iface[0] && !find_iface(v->cfg, r->iface))
+		return verr(v, l, c, "route to %s: interface \"%s\" is not configured", to,
+			    r->iface);
+	if (!r->via.s_addr && !r->iface[0])
+		return verr(v, l, c, "route to %s: needs \"via\" or \"interface\"", to);
+	if (r->via.s_addr && !r->iface[0] && !reachable(v->cfg, r->via))
+		return verr(v, l, c,
+			    "route to %s: gateway %s is not inside any interface's subnet "
+			    "(name an \"interface\" to use it anyway)",
+			    to, via);
+	return 0;
+}
+
+static int validate_arp(struct vctx *v)
+{
+	const struct us_config *cfg = v->cfg;
+	const char *why;
+
+	if (cfg->arp_timeout_s < CFG_ARP_TIMEOUT_MIN || cfg->arp_timeout_s > CFG_ARP_TIMEOUT_MAX)
+		return verr(v, 0, 0, "arp: timeout_s %u is out of range %u..%u",
+			    (unsigned)cfg->arp_timeout_s, CFG_ARP_TIMEOUT_MIN, CFG_ARP_TIMEOUT_MAX);
+	if (cfg->narp_static < 0 || cfg->narp_static > US_MAX_STATIC_ARP)
+		return verr(v, 0, 0, "arp: %d static entries (at most %d)", cfg->narp_static,
+			    US_MAX_STATIC_ARP);
+	for (int i = 0; i < cfg->narp_static; i++) {
+		const struct us_arp_static *e = &cfg->arp_static[i];
+		char a[INET_ADDRSTRLEN], m[CFG_MAC_STRLEN];
+		cfg_format_ipv4(e->addr, a, sizeof a);
+		cfg_format_mac(e->mac, m, sizeof m);
+		if ((why = cfg_check_host(e->addr)))
+			return verr(v, 0, 0, "arp: static entry %s %s", a, why);
+		if ((why = cfg_check_mac(e->mac)))
+			return verr(v, 0, 0, "arp: static entry for %s: mac %s %s", a, m, why);
+		for (int j = 0; j < i; j++)
+			if (cfg->arp_static[j].addr.s_addr == e->addr.s_addr)
+				return verr(v, 0, 0, "arp: duplicate static entry for %s", a);
+	}
+	return 0;
+}
+
+int us_config_validate(const struct us_config *cfg, char *err, size_t errlen)
+{
+	struct vctx v = { cfg, err, errlen };
+
+	if (!cfg) {
+		cfg_errf(err, errlen, NULL, 0, 0, "no configuration");
+		errno = EINVAL;
+		return -1;
+	}
+	if ((int)cfg->log_level < 0 || (int)cfg->log_level >= NLOGLEVELS)
+		return verr(&v, 0, 0, "stack: unknown log_level %d", (int)cfg->log_level);
+	if (cfg->nifaces <= 0)
+		return verr(&v, 0, 0, "no interfaces configured");
+	if (cfg->nifaces > US_MAX_IFACES)
+		return verr(&v, 0, 0, "%d interfaces configured (at most %d)", cfg->nifaces,
+			    US_MAX_IFACES);
+	for (int i = 0; i < cfg->nifaces; i++)
+		if (validate_iface(&v, i))
+			return -1;
+	if (cfg->nroutes < 0 || cfg->nroutes > US_MAX_ROUTES)
+		return verr(&v, 0, 0, "%d routes configured (at most %d)", cfg->nroutes,
+			    US_MAX_ROUTES);
+	for (int i = 0; i < cfg->nroutes; i++)
+		if (validate_route(&v, &cfg->routes[i]))
+			return -1;
+	return validate_arp(&v);
+}

@@ -1,0 +1,168 @@
+/*
+ * config_dump.c — a struct us_config as YAML (ustackd --check-config).
+ *
+ * The output is the normalized configuration: every key that has a default
+ * is written with its value (stack.log_level, each interface's mtu,
+ * arp.timeout_s, route metrics, and impair on pair interfaces), optional
+ * keys only when set (seed, device, output, macaddress, capture, via,
+ * interface), addresses in canonical form. us_config_load_string() reads
+ * it back into an equal struct (tests/unit/test_config.c checks this):
+ * probabilities are printed with enough digits to come back bit for bit.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+/* Text that reads back as the same string without quotes. */
+static bool plain_safe(const char *s)
+{
+	static const char *const nulls[] = { "null", "Null", "NULL" };
+	if (!*s || *s == '-' || *s == '.')
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-' || *c == '/'))
+			return false;
+	for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+		if (strcmp(s, nulls[i]) == 0)
+			return false;
+	return true;
+}
+
+/* A string as a YAML scalar: plain when safe, else double-quoted with escapes. */
+static void put_str(FILE *out, const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+	char tmp[US_PATH_MAX];
+	if (n < sizeof tmp) {
+		memcpy(tmp, s, n);
+		tmp[n] = '\0';
+		if (plain_safe(tmp)) {
+			fputs(tmp, out);
+			return;
+		}
+	}
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);  /* UTF-8 goes through as is */
+	}
+	fputc('"', out);
+}
+
+/* The shortest of %.15g / %.17g that reads back as exactly x. */
+static void put_double(FILE *out, double x)
+{
+	char buf[40];
+	snprintf(buf, sizeof buf, "%.15g", x);
+	if (strtod(buf, NULL) != x)
+		snprintf(buf, sizeof buf, "%.17g", x);
+	fputs(buf, out);
+}
+
+static void dump_iface(const struct us_iface_config *ifc, FILE *out)
+{
+	char b[CFG_CIDR_STRLEN];
+
+	fputs("  ", out);
+	put_str(out, ifc->name, sizeof ifc->name);
+	fprintf(out, ":\n    backend: %s\n", us_backend_name(ifc->backend));
+	if (ifc->device[0]) {
+		fputs("    device: ", out);
+		put_str(out, ifc->device, sizeof ifc->device);
+		fputc('\n', out);
+	}
+	if (ifc->output[0]) {
+		fputs("    output: ", out);
+		put_str(out, ifc->output, sizeof ifc->output);
+		fputc('\n', out);
+	}
+	if (ifc->mac_set) {
+		char m[CFG_MAC_STRLEN];
+		cfg_format_mac(ifc->mac, m, sizeof m);
+		fprintf(out, "    macaddress: %s\n", m);
+	}
+	fprintf(out, "    mtu: %u\n", (unsigned)ifc->mtu);
+	fputs("    addresses: [", out);
+	for (int i = 0; i < ifc->naddrs && i < US_MAX_ADDRS; i++) {
+		cfg_format_cidr(&ifc->addrs[i], b, sizeof b);
+		fprintf(out, "%s%s", i ? ", " : "", b);
+	}
+	fputs("]\n", out);
+	if (ifc->capture[0]) {
+		fputs("    capture: ", out);
+		put_str(out, ifc->capture, sizeof ifc->capture);
+		fputc('\n', out);
+	}
+	if (ifc->backend == US_BACKEND_PAIR) {
+		const struct us_impair *im = &ifc->impair;
+		fputs("    impair:\n      loss: ", out);
+		put_double(out, im->loss);
+		fputs("\n      duplicate: ", out);
+		put_double(out, im->duplicate);
+		fputs("\n      reorder: ", out);
+		put_double(out, im->reorder);
+		fputs("\n      corrupt: ", out);
+		put_double(out, im->corrupt);
+		fprintf(out, "\n      delay_ms: %u\n      jitter_ms: %u\n      rate_mbit: %u\n",
+			(unsigned)im->delay_ms, (unsigned)im->jitter_ms, (unsigned)im->rate_mbit);
+	}
+}
+
+static void dump_route(const struct us_route_config *r, FILE *out)
+{
+	char b[CFG_CIDR_STRLEN];
+
+	if (r->to.prefix == 0 && r->to.addr.s_addr == 0)
+		snprintf(b, sizeof b, "default");
+	else
+		cfg_format_cidr(&r->to, b, sizeof b);
+	fprintf(out, "  - to: %s\n", b);
+	if (r->via.s_addr) {
+		cfg_format_ipv4(r->via, b, sizeof b);
+		fprintf(out, "    via: %s\n", b);
+	}
+	fprintf(out, "    metric: %" PRIu32 "\n", r->metric);
+	if (r->iface[0]) {
+		fputs("    interface: ", out);
+		put_str(out, r->iface, sizeof r->iface);
+		fputc('\n', out);
+	}
+}
+
+void us_config_dump(const struct us_config *cfg, FILE *out)
+{
+	int n;
+
+	fprintf(out, "stack:\n  log_level: %s\n", us_log_level_name(cfg->log_level));
+	if (cfg->seed_set)
+		fprintf(out, "  seed: %" PRIu64 "\n", cfg->seed);
+
+	n = cfg->nifaces < US_MAX_IFACES ? cfg->nifaces : US_MAX_IFACES;
+	fputs(n > 0 ? "interfaces:\n" : "interfaces: {}\n", out);
+	for (int i = 0; i < n; i++)
+		dump_iface(&cfg->ifaces[i], out);
+
+	n = cfg->nroutes < US_MAX_ROUTES ? cfg->nroutes : US_MAX_ROUTES;
+	fputs(n > 0 ? "routes:\n" : "routes: []\n", out);
+	for (int i = 0; i < n; i++)
+		dump_route(&cfg->routes[i], out);
+
+	fprintf(out, "arp:\n  timeout_s: %" PRIu32 "\n", cfg->arp_timeout_s);
+	n = cfg->narp_static < US_MAX_STATIC_ARP ? cfg->narp_static : US_MAX_STATIC_ARP;
+	fputs(n > 0 ? "  static:\n" : "  static: []\n", out);
+	for (int i = 0; i < n; i++) {
+		char a[CFG_CIDR_STRLEN], m[CFG_MAC_STRLEN];
+		cfg_format_ipv4(cfg->arp_static[i].addr, a, sizeof a);
+		cfg_format_mac(cfg->arp_static[i].mac, m, sizeof m);
+		fprintf(out, "    - address: %s\n      mac: %s\n", a, m);
+	}
+}

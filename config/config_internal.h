@@ -1,0 +1,84 @@
+/*
+ * config_internal.h — what the files of the configuration module share.
+ *
+ * config.c holds the defaults, the names, the value checks and
+ * us_config_validate(); config_parse.c turns YAML into a struct us_config;
+ * config_dump.c turns a struct us_config back into YAML. The value checks
+ * live here once so that the parser (which knows exactly where a value was
+ * written) and us_config_validate() (which only knows the line and column
+ * stored in the struct, or nothing for configs built in code) report the
+ * same condition with the same words. Internal prefix: cfg_.
+ */
+#ifndef US_CONFIG_INTERNAL_H
+#define US_CONFIG_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ustack/config.h"
+
+/* Ranges of the run-time tunables that config.h does not name (doc/CONFIG.md). */
+#define CFG_IMPAIR_MS_MAX     60000u    /* impair.delay_ms, impair.jitter_ms */
+#define CFG_IMPAIR_RATE_MAX   100000u   /* impair.rate_mbit */
+#define CFG_ARP_TIMEOUT_MIN   1u
+#define CFG_ARP_TIMEOUT_MAX   86400u
+#define CFG_INPUT_MAX         (1024u * 1024u)  /* largest YAML text we read, bytes */
+
+/* Longest text of an IPv4 address with prefix, "255.255.255.255/32" + NUL. */
+#define CFG_CIDR_STRLEN 19
+/* "02:00:00:00:00:01" + NUL. */
+#define CFG_MAC_STRLEN 18
+
+/*
+ * Write "NAME:LINE:COLUMN: message" into err (line and column 1-based).
+ * Without a position (line <= 0) writes "NAME: message". NULL or empty
+ * name becomes "<config>". Always returns -1, so callers can return it.
+ */
+int cfg_errf(char *err, size_t errlen, const char *name, int line, int column,
+	     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int cfg_verrf(char *err, size_t errlen, const char *name, int line, int column,
+	      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+/* Strict text parsers: the whole string must match, no surrounding junk. */
+bool cfg_parse_u64(const char *s, uint64_t *out);   /* decimal, no sign, no leading 0 */
+bool cfg_parse_prob(const char *s, double *out);    /* decimal number 0..1 */
+bool cfg_parse_ipv4(const char *s, struct in_addr *out);  /* dotted quad */
+bool cfg_parse_cidr(const char *s, struct us_cidr *out);  /* dotted quad "/" 0..32 */
+bool cfg_parse_mac(const char *s, uint8_t mac[6]);         /* xx:xx:xx:xx:xx:xx */
+
+/* Formatters into caller buffers of the sizes above. */
+void cfg_format_ipv4(struct in_addr a, char *buf, size_t len);
+void cfg_format_cidr(const struct us_cidr *c, char *buf, size_t len);
+void cfg_format_mac(const uint8_t mac[6], char *buf, size_t len);
+
+/* The netmask of a prefix length 0..32, host byte order. */
+uint32_t cfg_mask(unsigned prefix);
+
+/*
+ * Value checks. Each returns NULL if the value is acceptable, otherwise the
+ * reason as a phrase that follows the value ("is a loopback address").
+ */
+const char *cfg_check_ifname(const char *name);   /* "must be 1..15 characters ..." */
+const char *cfg_check_host(struct in_addr a);     /* usable unicast host address */
+const char *cfg_check_mac(const uint8_t mac[6]);  /* unicast, not all-zero */
+
+/*
+ * The keys whose presence depends on the backend: device (required, or
+ * not allowed for loopback), output (pcap-file only), impair (pair only).
+ * impair_present says whether impair was given. Returns NULL if fine,
+ * otherwise writes a whole message into buf and returns buf; *key names the
+ * key at fault and *missing is true when that key is required but absent.
+ */
+const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impair_present,
+				   char *buf, size_t len, const char **key, bool *missing);
+
+/* An interface's defaults (zero except mtu); name and position are left empty. */
+void cfg_iface_init(struct us_iface_config *ifc);
+
+/* The names of each enum in order, NULL-terminated (for the parser's tables). */
+extern const char *const cfg_backend_names[];
+extern const char *const cfg_log_level_names[];
+
+#endif /* US_CONFIG_INTERNAL_H */
