@@ -152,7 +152,14 @@ static void icmp_error_input(struct us_stack *st, const struct wire_ip4 *ip,
 		};
 		ep_post(st, get16(l4 + 4), &rep, NULL, 0);
 	}
-	/* UDP and TCP errors: their layers (later issues) hook in here. */
+	if (q[9] == IP_PROTO_UDP) {
+		uint32_t src, dst;
+		memcpy(&src, q + 12, 4);
+		memcpy(&dst, q + 16, 4);
+		us_udp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)),
+			     unreach_errno(m->type, m->code));
+	}
+	/* TCP errors: the TCP layer hooks in here. */
 }
 
 void us_icmp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "stack.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 
 int ipv4_reasm_init(struct us_stack *st, struct us_ipv4 *ip);
@@ -235,6 +236,14 @@ void us_ipv4_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 {
 	if (len < IP4_HLEN || (pkt[0] >> 4) != 4)
 		return;
-	if (pkt[9] == IP_PROTO_ICMP)
+	size_t hl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (pkt[9] == IP_PROTO_ICMP) {
 		us_icmp_local_error(st, pkt, len, err);
+	} else if (pkt[9] == IP_PROTO_UDP && hl >= IP4_HLEN && len >= hl + UDP_HLEN &&
+		   (get16(pkt + 6) & IP4_OFF_MASK) == 0) {
+		uint32_t src, dst;
+		memcpy(&src, pkt + 12, 4);
+		memcpy(&dst, pkt + 16, 4);
+		us_udp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), err);
+	}
 }

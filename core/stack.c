@@ -57,6 +57,10 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	}
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
+	if (us_socktab_init(&st->socks) < 0) {
+		snprintf(err, errlen, "out of memory for the descriptor table");
+		goto fail;
+	}
 
 	for (int i = 0; i < cfg->nifaces; i++) {
 		if (us_netif_open(st, &st->ifs[i], i, &cfg->ifaces[i], err, errlen) < 0)
@@ -81,6 +85,8 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 fail:
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_close(&st->ifs[i]);
+	if (st->socks.slot)
+		us_socktab_destroy(st);
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
 	us_ipv4_destroy(&st->ip);
@@ -152,6 +158,7 @@ void us_stack_stop(us_stack *st)
 		st->timer_started = false;
 	}
 	us_icmp_stop(&st->icmp);
+	us_socktab_wake_all(st);
 }
 
 void us_stack_free(us_stack *st)
@@ -159,6 +166,7 @@ void us_stack_free(us_stack *st)
 	if (!st)
 		return;
 	us_stack_stop(st);
+	us_socktab_destroy(st);
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
 	us_ipv4_destroy(&st->ip);

@@ -19,6 +19,7 @@
 
 #include "ustack/config.h"
 #include "ustack/stats.h"
+#include "ustack/socket.h"
 
 #ifdef __cplusplus
 extern "C" {

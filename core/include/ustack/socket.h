@@ -1,0 +1,63 @@
+/*
+ * ustack/socket.h — the BSD-socket-like API.
+ *
+ * Each call mirrors its POSIX namesake with the stack as first argument:
+ * descriptors are small integers private to one stack; addresses are the
+ * system's struct sockaddr_in; failures return -1 and set errno to what a
+ * Linux kernel would (doc/API.md lists them per call). Blocking calls wait
+ * on condition variables, bounded by SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN when
+ * they lapse). A thread blocked on a descriptor that another thread
+ * closes returns -1 with EBADF; one blocked when the stack stops returns
+ * -1 with ESHUTDOWN. In deterministic mode nothing blocks: a call that
+ * would wait fails with EAGAIN.
+ */
+#ifndef USTACK_SOCKET_H
+#define USTACK_SOCKET_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct us_stack us_stack;
+
+#define US_MAX_SOCKETS 16384   /* descriptors per stack */
+
+/* domain AF_INET; type SOCK_DGRAM or SOCK_STREAM, optionally | SOCK_NONBLOCK. */
+int us_socket(us_stack *st, int domain, int type, int protocol);
+int us_bind(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len);
+int us_connect(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len);
+int us_listen(us_stack *st, int fd, int backlog);
+int us_accept(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len);
+/* flags: MSG_DONTWAIT; recv also MSG_PEEK, MSG_TRUNC (UDP: return the real length). */
+ssize_t us_send(us_stack *st, int fd, const void *buf, size_t len, int flags);
+ssize_t us_recv(us_stack *st, int fd, void *buf, size_t len, int flags);
+ssize_t us_sendto(us_stack *st, int fd, const void *buf, size_t len, int flags,
+		  const struct sockaddr *to, socklen_t tolen);
+ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
+		    struct sockaddr *from, socklen_t *fromlen);
+int us_shutdown(us_stack *st, int fd, int how);
+int us_close(us_stack *st, int fd);
+/*
+ * SOL_SOCKET: SO_REUSEADDR, SO_BROADCAST, SO_RCVBUF, SO_SNDBUF (stored
+ * doubled, as Linux does), SO_RCVTIMEO, SO_SNDTIMEO (struct timeval),
+ * SO_ERROR (read and clear), SO_TYPE; IPPROTO_IP: IP_TTL.
+ */
+int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, socklen_t len);
+int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_t *len);
+int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len);
+int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len);
+/* F_GETFL / F_SETFL with O_NONBLOCK. */
+int us_fcntl(us_stack *st, int fd, int cmd, int arg);
+/* POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL; timeout_ms -1 waits forever. */
+int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* USTACK_SOCKET_H */

@@ -1,0 +1,663 @@
+/*
+ * socket.c — the descriptor table and the protocol-independent half of
+ * every socket call: argument checks, reference counting, options,
+ * blocking with deadlines, and poll. Protocol work goes through
+ * struct us_proto_ops (sockproto.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "sockproto.h"
+#include "stack.h"
+
+/* Linux's defaults: net.core.rmem_default / wmem_default, reported doubled. */
+#define DEFAULT_RCVBUF  212992
+#define DEFAULT_SNDBUF  212992
+#define MIN_RCVBUF      2304
+#define MIN_SNDBUF      4608
+#define MAX_BUF         (16 * 1024 * 1024)
+
+static const struct us_proto_ops *ops_of(const struct us_sock *s)
+{
+	return &us_udp_ops;     /* SOCK_STREAM arrives with TCP */
+}
+
+int us_socktab_init(struct us_socktab *t)
+{
+	pthread_rwlock_init(&t->lock, NULL);
+	t->slot = calloc(US_MAX_SOCKETS, sizeof *t->slot);
+	t->lowest_free = 0;
+	return t->slot ? 0 : -1;
+}
+
+void us_socktab_destroy(struct us_stack *st)
+{
+	struct us_socktab *t = &st->socks;
+	for (int i = 0; i < US_MAX_SOCKETS && t->slot; i++)
+		if (t->slot[i])
+			us_close(st, i);
+	free(t->slot);
+	t->slot = NULL;
+	pthread_rwlock_destroy(&t->lock);
+}
+
+void us_socktab_wake_all(struct us_stack *st)
+{
+	struct us_socktab *t = &st->socks;
+	pthread_rwlock_rdlock(&t->lock);
+	for (int i = 0; i < US_MAX_SOCKETS; i++) {
+		struct us_sock *s = t->slot[i];
+		if (!s)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		us_sock_wake(s);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_rwlock_unlock(&t->lock);
+}
+
+struct us_sock *us_sock_get(struct us_stack *st, int fd)
+{
+	if (fd < 0 || fd >= US_MAX_SOCKETS) {
+		errno = EBADF;
+		return NULL;
+	}
+	pthread_rwlock_rdlock(&st->socks.lock);
+	struct us_sock *s = st->socks.slot[fd];
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_rwlock_unlock(&st->socks.lock);
+	if (!s)
+		errno = EBADF;
+	return s;
+}
+
+void us_sock_hold(struct us_sock *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void us_sock_put(struct us_sock *s)
+{
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	const struct us_proto_ops *ops = ops_of(s);
+	if (ops->destroy)
+		ops->destroy(s);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void us_sock_wake(struct us_sock *s)
+{
+	if (s->waiters)
+		pthread_cond_broadcast(&s->cond);
+	for (struct us_pollreg *r = s->polls.next; r != &s->polls; r = r->next) {
+		pthread_mutex_lock(&r->w->lock);
+		r->w->fired = true;
+		pthread_cond_signal(&r->w->cond);
+		pthread_mutex_unlock(&r->w->lock);
+	}
+}
+
+uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns)
+{
+	return timeout_ns ? us_monotonic_ns() + timeout_ns : 0;
+}
+
+static void abs_timespec(uint64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / US_NS_PER_SEC);
+	ts->tv_nsec = (long)(ns % US_NS_PER_SEC);
+}
+
+int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
+{
+	struct us_stack *st = s->st;
+	if (s->closed)
+		return EBADF;
+	if (atomic_load(&st->stopping))
+		return ESHUTDOWN;
+	if (nonblock || s->nonblock || st->deterministic)
+		return EAGAIN;
+	if (deadline && us_monotonic_ns() >= deadline)
+		return EAGAIN;
+	s->waiters++;
+	if (deadline) {
+		struct timespec ts;
+		abs_timespec(deadline, &ts);
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	} else {
+		pthread_cond_wait(&s->cond, &s->lock);
+	}
+	s->waiters--;
+	if (s->closed)
+		return EBADF;
+	if (atomic_load(&st->stopping))
+		return ESHUTDOWN;
+	return 0;
+}
+
+int us_sockaddr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
+{
+	if (!a || len < (socklen_t)sizeof(struct sockaddr_in))
+		return EINVAL;
+	memcpy(out, a, sizeof *out);
+	if (out->sin_family != AF_INET)
+		return EAFNOSUPPORT;
+	memset(out->sin_zero, 0, sizeof out->sin_zero);
+	return 0;
+}
+
+void us_sockaddr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len)
+{
+	if (!a || !len)
+		return;
+	socklen_t n = *len < (socklen_t)sizeof *in ? *len : (socklen_t)sizeof *in;
+	memcpy(a, in, n);
+	*len = sizeof *in;
+}
+
+static int fail(int e)
+{
+	errno = e;
+	return -1;
+}
+
+int us_socket(us_stack *st, int domain, int type, int protocol)
+{
+	if (domain != AF_INET)
+		return fail(EAFNOSUPPORT);
+	bool nonblock = type & SOCK_NONBLOCK;
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (type == SOCK_DGRAM) {
+		if (protocol != 0 && protocol != IPPROTO_UDP)
+			return fail(EPROTONOSUPPORT);
+	} else if (type == SOCK_STREAM) {
+		return fail(EPROTONOSUPPORT);   /* TCP arrives in a later issue */
+	} else {
+		return fail(ESOCKTNOSUPPORT);
+	}
+	if (atomic_load(&st->stopping))
+		return fail(ESHUTDOWN);
+	struct us_sock *s = calloc(1, sizeof *s);
+	if (!s)
+		return fail(ENOMEM);
+	atomic_init(&s->refs, 1);
+	s->st = st;
+	s->type = type;
+	s->nonblock = nonblock;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	s->polls.next = s->polls.prev = &s->polls;
+	s->local.sin_family = AF_INET;
+	s->remote.sin_family = AF_INET;
+	s->rcvbuf = DEFAULT_RCVBUF;
+	s->sndbuf = DEFAULT_SNDBUF;
+
+	struct us_socktab *t = &st->socks;
+	pthread_rwlock_wrlock(&t->lock);
+	int fd = -1;
+	for (int i = t->lowest_free; i < US_MAX_SOCKETS; i++)
+		if (!t->slot[i]) {
+			fd = i;
+			break;
+		}
+	if (fd < 0) {
+		pthread_rwlock_unlock(&t->lock);
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return fail(EMFILE);
+	}
+	s->fd = fd;
+	t->slot[fd] = s;
+	t->lowest_free = fd + 1;
+	pthread_rwlock_unlock(&t->lock);
+	return fd;
+}
+
+int us_close(us_stack *st, int fd)
+{
+	struct us_socktab *t = &st->socks;
+	if (fd < 0 || fd >= US_MAX_SOCKETS)
+		return fail(EBADF);
+	pthread_rwlock_wrlock(&t->lock);
+	struct us_sock *s = t->slot[fd];
+	if (s) {
+		t->slot[fd] = NULL;
+		if (fd < t->lowest_free)
+			t->lowest_free = fd;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (!s)
+		return fail(EBADF);
+	pthread_mutex_lock(&s->lock);
+	s->closed = true;
+	ops_of(s)->close(s);
+	us_sock_wake(s);
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);         /* the table's reference */
+	return 0;
+}
+
+/* Run f(s) with a reference and the lock; the common shape of every call. */
+#define WITH_SOCK(st, fd, s)                                         \
+	struct us_sock *s = us_sock_get((st), (fd));                 \
+	if (!s)                                                      \
+		return -1;                                           \
+	pthread_mutex_lock(&s->lock)
+
+static int done(struct us_sock *s, int rc)
+{
+	int e = errno;
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	errno = e;
+	return rc;
+}
+
+static int done_err(struct us_sock *s, int e)
+{
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	errno = e;
+	return -1;
+}
+
+int us_bind(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_in a;
+	WITH_SOCK(st, fd, s);
+	int e = us_sockaddr_in(addr, len, &a);
+	if (e)
+		return done_err(s, e);
+	if (s->bound)
+		return done_err(s, EINVAL);
+	if (a.sin_addr.s_addr != INADDR_ANY && !us_ipv4_is_local(st, a.sin_addr.s_addr))
+		return done_err(s, EADDRNOTAVAIL);
+	int rc = ops_of(s)->bind(s, &a);
+	return rc < 0 ? done_err(s, -rc) : done(s, 0);
+}
+
+int us_connect(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_in a;
+	WITH_SOCK(st, fd, s);
+	if (addr && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
+		int rc = ops_of(s)->connect(s, NULL);
+		return rc < 0 ? done_err(s, -rc) : done(s, 0);
+	}
+	int e = us_sockaddr_in(addr, len, &a);
+	if (e)
+		return done_err(s, e);
+	int rc = ops_of(s)->connect(s, &a);
+	return rc < 0 ? done_err(s, -rc) : done(s, 0);
+}
+
+int us_listen(us_stack *st, int fd, int backlog)
+{
+	WITH_SOCK(st, fd, s);
+	if (!ops_of(s)->listen)
+		return done_err(s, EOPNOTSUPP);
+	int rc = ops_of(s)->listen(s, backlog);
+	return rc < 0 ? done_err(s, -rc) : done(s, 0);
+}
+
+int us_accept(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	WITH_SOCK(st, fd, s);
+	if (!ops_of(s)->accept)
+		return done_err(s, EOPNOTSUPP);
+	struct sockaddr_in peer;
+	int nfd = -1;
+	int rc = ops_of(s)->accept(s, &peer, &nfd);
+	if (rc < 0)
+		return done_err(s, -rc);
+	us_sockaddr_out(&peer, addr, len);
+	return done(s, nfd);
+}
+
+ssize_t us_sendto(us_stack *st, int fd, const void *buf, size_t len, int flags,
+		  const struct sockaddr *to, socklen_t tolen)
+{
+	struct sockaddr_in a;
+	WITH_SOCK(st, fd, s);
+	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL))
+		return done_err(s, EOPNOTSUPP);
+	if (to) {
+		int e = us_sockaddr_in(to, tolen, &a);
+		if (e)
+			return done_err(s, e);
+	}
+	ssize_t n = ops_of(s)->sendto(s, buf, len, flags, to ? &a : NULL);
+	if (n < 0)
+		return done_err(s, (int)-n);
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	return n;
+}
+
+ssize_t us_send(us_stack *st, int fd, const void *buf, size_t len, int flags)
+{
+	return us_sendto(st, fd, buf, len, flags, NULL, 0);
+}
+
+ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
+		    struct sockaddr *from, socklen_t *fromlen)
+{
+	WITH_SOCK(st, fd, s);
+	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC))
+		return done_err(s, EOPNOTSUPP);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	ssize_t n = ops_of(s)->recvfrom(s, buf, len, flags, &a);
+	if (n < 0)
+		return done_err(s, (int)-n);
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	us_sockaddr_out(&a, from, fromlen);
+	return n;
+}
+
+ssize_t us_recv(us_stack *st, int fd, void *buf, size_t len, int flags)
+{
+	return us_recvfrom(st, fd, buf, len, flags, NULL, NULL);
+}
+
+int us_shutdown(us_stack *st, int fd, int how)
+{
+	WITH_SOCK(st, fd, s);
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return done_err(s, EINVAL);
+	int rc = ops_of(s)->shutdown(s, how);
+	us_sock_wake(s);
+	return rc < 0 ? done_err(s, -rc) : done(s, 0);
+}
+
+static int get_int(const void *val, socklen_t len, int *out)
+{
+	if (!val || len < (socklen_t)sizeof(int))
+		return EINVAL;
+	memcpy(out, val, sizeof *out);
+	return 0;
+}
+
+static int get_timeval(const void *val, socklen_t len, uint64_t *ns)
+{
+	struct timeval tv;
+	if (!val || len < (socklen_t)sizeof tv)
+		return EINVAL;
+	memcpy(&tv, val, sizeof tv);
+	if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+		return EDOM;
+	*ns = (uint64_t)tv.tv_sec * US_NS_PER_SEC + (uint64_t)tv.tv_usec * 1000;
+	return 0;
+}
+
+int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, socklen_t len)
+{
+	int v = 0, e = 0;
+	WITH_SOCK(st, fd, s);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR:
+		case SO_BROADCAST:
+			if ((e = get_int(val, len, &v)))
+				break;
+			if (name == SO_REUSEADDR)
+				s->reuseaddr = v != 0;
+			else
+				s->broadcast = v != 0;
+			break;
+		case SO_RCVBUF:
+		case SO_SNDBUF: {
+			if ((e = get_int(val, len, &v)))
+				break;
+			/* Linux doubles the request (bookkeeping overhead) and clamps. */
+			long d = v < 0 ? 0 : (long)v * 2;
+			if (d > MAX_BUF)
+				d = MAX_BUF;
+			if (name == SO_RCVBUF) {
+				s->rcvbuf = (int)(d < MIN_RCVBUF ? MIN_RCVBUF : d);
+				if (ops_of(s)->rcvbuf_changed)
+					ops_of(s)->rcvbuf_changed(s);
+			} else {
+				s->sndbuf = (int)(d < MIN_SNDBUF ? MIN_SNDBUF : d);
+			}
+			break;
+		}
+		case SO_RCVTIMEO:
+			e = get_timeval(val, len, &s->rcvtimeo_ns);
+			break;
+		case SO_SNDTIMEO:
+			e = get_timeval(val, len, &s->sndtimeo_ns);
+			break;
+		default:
+			e = ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_IP && name == IP_TTL) {
+		if (!(e = get_int(val, len, &v))) {
+			if (v == -1)
+				s->ttl = 0;     /* back to the default */
+			else if (v < 1 || v > 255)
+				e = EINVAL;
+			else
+				s->ttl = (uint8_t)v;
+		}
+	} else {
+		e = ENOPROTOOPT;
+	}
+	return e ? done_err(s, e) : done(s, 0);
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len || *len < (socklen_t)sizeof(int))
+		return EINVAL;
+	memcpy(val, &v, sizeof v);
+	*len = sizeof v;
+	return 0;
+}
+
+static int put_timeval(void *val, socklen_t *len, uint64_t ns)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ns / US_NS_PER_SEC),
+			      .tv_usec = (suseconds_t)(ns % US_NS_PER_SEC / 1000) };
+	if (!val || !len || *len < (socklen_t)sizeof tv)
+		return EINVAL;
+	memcpy(val, &tv, sizeof tv);
+	*len = sizeof tv;
+	return 0;
+}
+
+int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_t *len)
+{
+	int e;
+	WITH_SOCK(st, fd, s);
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR:
+			e = put_int(val, len, s->reuseaddr);
+			break;
+		case SO_BROADCAST:
+			e = put_int(val, len, s->broadcast);
+			break;
+		case SO_RCVBUF:
+			e = put_int(val, len, s->rcvbuf);
+			break;
+		case SO_SNDBUF:
+			e = put_int(val, len, s->sndbuf);
+			break;
+		case SO_RCVTIMEO:
+			e = put_timeval(val, len, s->rcvtimeo_ns);
+			break;
+		case SO_SNDTIMEO:
+			e = put_timeval(val, len, s->sndtimeo_ns);
+			break;
+		case SO_ERROR:
+			e = put_int(val, len, s->so_error);
+			if (!e)
+				s->so_error = 0;
+			break;
+		case SO_TYPE:
+			e = put_int(val, len, s->type);
+			break;
+		default:
+			e = ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_IP && name == IP_TTL) {
+		e = put_int(val, len, s->ttl ? s->ttl : US_IP_DEFAULT_TTL);
+	} else {
+		e = ENOPROTOOPT;
+	}
+	return e ? done_err(s, e) : done(s, 0);
+}
+
+int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	WITH_SOCK(st, fd, s);
+	if (!addr || !len)
+		return done_err(s, EFAULT);
+	struct sockaddr_in a = s->local;
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	us_sockaddr_out(&a, addr, len);
+	return 0;
+}
+
+int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
+{
+	WITH_SOCK(st, fd, s);
+	if (!s->connected)
+		return done_err(s, ENOTCONN);
+	if (!addr || !len)
+		return done_err(s, EFAULT);
+	struct sockaddr_in a = s->remote;
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	us_sockaddr_out(&a, addr, len);
+	return 0;
+}
+
+int us_fcntl(us_stack *st, int fd, int cmd, int arg)
+{
+	WITH_SOCK(st, fd, s);
+	switch (cmd) {
+	case F_GETFL:
+		return done(s, O_RDWR | (s->nonblock ? O_NONBLOCK : 0));
+	case F_SETFL:
+		s->nonblock = (arg & O_NONBLOCK) != 0;
+		return done(s, 0);
+	default:
+		return done_err(s, EINVAL);
+	}
+}
+
+/* ---- poll ---- */
+
+static short revents_of(struct us_stack *st, struct pollfd *p, struct us_sock *s)
+{
+	if (!s)
+		return POLLNVAL;
+	pthread_mutex_lock(&s->lock);
+	short r = s->closed ? POLLNVAL : ops_of(s)->poll(s);
+	pthread_mutex_unlock(&s->lock);
+	return (short)(r & (p->events | POLLERR | POLLHUP | POLLNVAL));
+}
+
+int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+	if (nfds > US_MAX_SOCKETS)
+		return fail(EINVAL);
+	if (nfds && !fds)
+		return fail(EFAULT);
+	struct us_sock **socks = nfds ? calloc(nfds, sizeof *socks) : NULL;
+	struct us_pollreg *regs = nfds ? calloc(nfds, sizeof *regs) : NULL;
+	if (nfds && (!socks || !regs)) {
+		free(socks);
+		free(regs);
+		return fail(ENOMEM);
+	}
+	struct us_pollwait w = { .fired = false };
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* Register first, then look: an event between the two is not lost. */
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (fds[i].fd < 0)
+			continue;
+		int e = errno;
+		socks[i] = us_sock_get(st, fds[i].fd);
+		errno = e;
+		if (!socks[i])
+			continue;
+		regs[i].w = &w;
+		pthread_mutex_lock(&socks[i]->lock);
+		regs[i].next = socks[i]->polls.next;
+		regs[i].prev = &socks[i]->polls;
+		socks[i]->polls.next->prev = &regs[i];
+		socks[i]->polls.next = &regs[i];
+		pthread_mutex_unlock(&socks[i]->lock);
+	}
+	uint64_t deadline = timeout_ms > 0 ? us_monotonic_ns() + (uint64_t)timeout_ms * US_NS_PER_MS : 0;
+	int ready, err = 0;
+	for (;;) {
+		pthread_mutex_lock(&w.lock);
+		w.fired = false;
+		pthread_mutex_unlock(&w.lock);
+		ready = 0;
+		for (nfds_t i = 0; i < nfds; i++) {
+			fds[i].revents = fds[i].fd < 0 ? 0 : revents_of(st, &fds[i], socks[i]);
+			ready += fds[i].revents != 0;
+		}
+		if (ready || timeout_ms == 0 || st->deterministic)
+			break;
+		if (atomic_load(&st->stopping)) {
+			err = ESHUTDOWN;
+			break;
+		}
+		pthread_mutex_lock(&w.lock);
+		int rc = 0;
+		while (!w.fired && rc != ETIMEDOUT && !atomic_load(&st->stopping)) {
+			if (timeout_ms < 0) {
+				pthread_cond_wait(&w.cond, &w.lock);
+			} else {
+				struct timespec ts;
+				abs_timespec(deadline, &ts);
+				rc = pthread_cond_timedwait(&w.cond, &w.lock, &ts);
+			}
+		}
+		pthread_mutex_unlock(&w.lock);
+		if (rc == ETIMEDOUT)
+			timeout_ms = 0;         /* one last look, then return */
+	}
+	for (nfds_t i = 0; i < nfds; i++) {
+		if (!socks[i])
+			continue;
+		pthread_mutex_lock(&socks[i]->lock);
+		regs[i].prev->next = regs[i].next;
+		regs[i].next->prev = regs[i].prev;
+		pthread_mutex_unlock(&socks[i]->lock);
+		us_sock_put(socks[i]);
+	}
+	free(socks);
+	free(regs);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	if (err)
+		return fail(err);
+	return ready;
+}

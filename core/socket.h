@@ -1,0 +1,109 @@
+/*
+ * socket.h — sockets inside the stack: the descriptor table, the socket
+ * object (which is also the protocol control block: one mutex guards a
+ * connection's whole state), reference counting, waiting and poll.
+ *
+ * Lifetime: a socket is reference counted (C11 atomics). The descriptor
+ * table holds one reference; every thread using it (an API call, the
+ * receive path delivering to it) holds one for the duration. us_close()
+ * removes it from the table, marks it closed and wakes all waiters; the
+ * memory goes when the last reference is dropped.
+ */
+#ifndef US_SOCKET_H
+#define US_SOCKET_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ustack/socket.h"
+
+struct us_stack;
+
+/* A thread blocked in us_poll(): sockets it watches signal it. */
+struct us_pollwait {
+	pthread_mutex_t lock;           /* protects fired */
+	pthread_cond_t cond;
+	bool fired;
+};
+
+/* Registration of one poll waiter on one socket (lives on the poller's stack). */
+struct us_pollreg {
+	struct us_pollreg *next, *prev; /* protected by the socket's lock */
+	struct us_pollwait *w;
+};
+
+/* UDP receive queue: a byte ring of records (header + datagram). */
+struct us_udp_rq {
+	uint8_t *buf;                   /* capacity bytes, allocated at bind */
+	size_t cap;
+	size_t head, used;              /* ring offsets, bytes in use */
+	int count;                      /* datagrams queued */
+};
+
+struct us_sock {
+	_Atomic int refs;
+	struct us_stack *st;
+	int fd;                         /* fixed at creation */
+	int type;                       /* SOCK_DGRAM | SOCK_STREAM, fixed */
+
+	pthread_mutex_t lock;           /* protects every field below */
+	pthread_cond_t cond;            /* readers, writers, connect/accept waiters */
+	struct us_pollreg polls;        /* sentinel of the poll registrations */
+	int waiters;                    /* threads blocked on cond */
+
+	bool closed;                    /* us_close() happened: waiters get EBADF */
+	bool nonblock;
+	bool shut_rd, shut_wr;
+	int so_error;                   /* pending error (SO_ERROR), 0 if none */
+	struct sockaddr_in local;       /* sin_port 0 until bound */
+	struct sockaddr_in remote;      /* valid if connected */
+	bool bound, connected;
+
+	bool reuseaddr, broadcast;
+	int rcvbuf, sndbuf;             /* as getsockopt reports them (doubled) */
+	uint64_t rcvtimeo_ns, sndtimeo_ns;  /* 0 = forever */
+	uint8_t ttl;                    /* 0 = default */
+
+	struct us_udp_rq rq;            /* SOCK_DGRAM */
+	struct us_sock *port_next;      /* UDP port hash chain: protected by us_udp.lock */
+};
+
+struct us_socktab {
+	pthread_rwlock_t lock;          /* protects slot[] (the pointers) and lowest_free */
+	struct us_sock **slot;          /* [US_MAX_SOCKETS] */
+	int lowest_free;                /* hint: no free slot below it */
+};
+
+int us_socktab_init(struct us_socktab *t);
+/* Free every socket left (the stack is stopped). */
+void us_socktab_destroy(struct us_stack *st);
+/* Wake every socket's waiters (stack stop): they see ESHUTDOWN. */
+void us_socktab_wake_all(struct us_stack *st);
+
+/* Take a reference to the socket behind fd, or NULL (EBADF). */
+struct us_sock *us_sock_get(struct us_stack *st, int fd);
+void us_sock_hold(struct us_sock *s);
+void us_sock_put(struct us_sock *s);
+
+/* With s->lock held: wake blocked threads and pollers. */
+void us_sock_wake(struct us_sock *s);
+
+/*
+ * With s->lock held: wait until woken or the deadline (clock ns, 0 =
+ * forever) passes. Returns 0 when woken (re-check your condition), or an
+ * errno: EAGAIN (timed out), EBADF (closed), ESHUTDOWN (stack stopping).
+ * Non-blocking sockets and deterministic stacks get EAGAIN at once.
+ */
+int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock);
+/* The deadline for a wait with timeout ns from now (0 = none). */
+uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns);
+
+/* An address from the API: checks family and length; EINVAL, EAFNOSUPPORT. */
+int us_sockaddr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out);
+/* Copy an address out, POSIX-style truncation. */
+void us_sockaddr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * sockproto.h — what a transport protocol provides to the socket layer.
+ * Every operation is called with the socket's lock held and may wait on
+ * its condition variable (us_sock_wait), which releases it.
+ */
+#ifndef US_SOCKPROTO_H
+#define US_SOCKPROTO_H
+
+#include <sys/types.h>
+
+#include "socket.h"
+
+struct us_proto_ops {
+	int (*bind)(struct us_sock *s, const struct sockaddr_in *a);
+	int (*connect)(struct us_sock *s, const struct sockaddr_in *a);   /* a NULL: AF_UNSPEC */
+	int (*listen)(struct us_sock *s, int backlog);
+	int (*accept)(struct us_sock *s, struct sockaddr_in *peer, int *newfd);
+	ssize_t (*sendto)(struct us_sock *s, const void *buf, size_t len, int flags,
+			  const struct sockaddr_in *to);
+	ssize_t (*recvfrom)(struct us_sock *s, void *buf, size_t len, int flags,
+			    struct sockaddr_in *from);
+	int (*shutdown)(struct us_sock *s, int how);
+	/* Detach from protocol tables; called once, from us_close. */
+	void (*close)(struct us_sock *s);
+	/* Readiness: POLLIN | POLLOUT | POLLERR | POLLHUP. */
+	short (*poll)(struct us_sock *s);
+	/* Release protocol memory when the last reference goes (lock not held). */
+	void (*destroy)(struct us_sock *s);
+	/* SO_RCVBUF changed (buffers may be resized). */
+	void (*rcvbuf_changed)(struct us_sock *s);
+};
+
+extern const struct us_proto_ops us_udp_ops;
+
+#endif
