@@ -91,6 +91,43 @@ struct us_arp_static {
 	uint8_t mac[6];
 };
 
+#define US_MAX_NAMESERVERS 3     /* like resolv.conf's MAXNS */
+#define US_MAX_SEARCH      6     /* search domains */
+#define US_MAX_HOSTS       64    /* static host entries */
+#define US_MAX_SERVICES    16    /* ustackd services */
+#define US_HOSTNAME_MAX    254   /* a DNS name in text, with NUL */
+
+struct us_host_entry {
+	char name[US_HOSTNAME_MAX];
+	struct in_addr addr;
+};
+
+/* TCP tunables (doc/CONFIG.md, doc/TCP.md); defaults follow Linux. */
+struct us_tcp_config {
+	uint32_t mss;                 /* default 1460; 88..65495 */
+	uint32_t sndbuf, rcvbuf;      /* bytes; default 262144; 4096..64 MiB */
+	bool nodelay;                 /* default false (Nagle on) */
+	uint32_t delayed_ack_ms;      /* default 40; 0 disables delayed ACK; ..500 */
+	uint32_t rto_min_ms;          /* default 200; 1..60000 */
+	uint32_t rto_initial_ms;      /* default 1000; 1..60000, >= rto_min_ms */
+	uint32_t retries;             /* default 15; 1..255 */
+	uint32_t syn_retries;         /* default 6; 1..255 */
+	uint32_t time_wait_s;         /* default 60; 0..600 */
+	char congestion[16];          /* default "newreno" */
+	bool window_scaling;          /* default true */
+	bool timestamps;              /* default true */
+};
+
+enum us_service_type { US_SVC_ECHO = 0, US_SVC_DISCARD, US_SVC_CHARGEN, US_SVC_HTTP };
+
+struct us_service_config {
+	enum us_service_type type;
+	int proto;                    /* IPPROTO_TCP or IPPROTO_UDP; http: TCP only */
+	uint16_t port;                /* 1..65535 */
+	char root[US_PATH_MAX];       /* http: directory served (required for http only) */
+	int line, column;
+};
+
 struct us_config {
 	/* stack: */
 	enum us_log_level log_level;  /* default info */
@@ -109,6 +146,25 @@ struct us_config {
 	uint32_t arp_timeout_s;       /* default 60 */
 	struct us_arp_static arp_static[US_MAX_STATIC_ARP];
 	int narp_static;
+
+	/* nameservers: */
+	struct in_addr nameservers[US_MAX_NAMESERVERS];
+	int nnameservers;
+	char search[US_MAX_SEARCH][US_HOSTNAME_MAX];
+	int nsearch;
+	uint32_t dns_timeout_ms;      /* default 2000; 1..60000 */
+	uint32_t dns_attempts;        /* default 3; 1..10 */
+
+	/* hosts: name -> address, consulted before DNS */
+	struct us_host_entry hosts[US_MAX_HOSTS];
+	int nhosts;
+
+	/* tcp: */
+	struct us_tcp_config tcp;
+
+	/* services: (ustackd) */
+	struct us_service_config services[US_MAX_SERVICES];
+	int nservices;
 
 	char source[US_PATH_MAX];     /* file it was loaded from, "" if built in code */
 };
