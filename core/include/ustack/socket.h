@@ -57,6 +57,24 @@ int us_fcntl(us_stack *st, int fd, int cmd, int arg);
 /* POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL; timeout_ms -1 waits forever. */
 int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms);
 
+/*
+ * Name resolution over the stack's own UDP (A records): numeric addresses
+ * and the config's hosts: entries need no query; other names go to the
+ * config's nameservers with its search list, timeout and attempts.
+ * Returns 0 or an EAI_* code like getaddrinfo(3): EAI_NONAME (no such
+ * name, NXDOMAIN), EAI_AGAIN (no answer in time), EAI_FAIL (the server
+ * failed, or a reply was malformed or truncated: see us_resolver_detail),
+ * EAI_SERVICE, EAI_FAMILY, EAI_SOCKTYPE, EAI_MEMORY, EAI_SYSTEM (errno set).
+ * The result is freed with us_freeaddrinfo.
+ */
+struct addrinfo;
+int us_getaddrinfo(us_stack *st, const char *node, const char *service,
+		   const struct addrinfo *hints, struct addrinfo **res);
+void us_freeaddrinfo(struct addrinfo *res);
+const char *us_gai_strerror(int code);
+/* Why the calling thread's last us_getaddrinfo failed, in words ("" if it did not). */
+const char *us_resolver_detail(void);
+
 #ifdef __cplusplus
 }
 #endif
