@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "stack.h"
 #include "wire/bytes.h"
@@ -136,23 +137,31 @@ static uint16_t next_id(struct us_stack *st, uint32_t src, uint32_t dst, uint8_t
 					 memory_order_relaxed);
 }
 
-/* Copy bytes [off, off+n) of the concatenation a||b into out. */
-static void copy_span(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t off,
-		      size_t n)
+/* Copy bytes [off, off+n) of the concatenation of the pieces into out. */
+static void copy_span(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n)
 {
-	if (off < alen) {
-		size_t k = alen - off < n ? alen - off : n;
-		memcpy(out, a + off, k);
+	for (int i = 0; i < iovcnt && n; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		size_t k = iov[i].iov_len - off < n ? iov[i].iov_len - off : n;
+		memcpy(out, (const uint8_t *)iov[i].iov_base + off, k);
 		out += k;
 		n -= k;
-		off = alen;
+		off = 0;
 	}
-	if (n)
-		memcpy(out, b + (off - alen), n);
 }
 
 int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr, size_t hlen,
 		 const void *data, size_t dlen)
+{
+	struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)data, dlen } };
+	return us_ipv4_sendv(st, tx, iov, 2);
+}
+
+int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct iovec *iov,
+		  int iovcnt)
 {
 	int ifindex;
 	uint32_t nh, src;
@@ -176,7 +185,9 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 	if (tx->src)
 		src = tx->src;
 	struct us_netif *nif = &st->ifs[ifindex];
-	size_t total = hlen + dlen;
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
 	if (IP4_HLEN + total > IP4_MAX_LEN)
 		return -EMSGSIZE;
 
@@ -198,7 +209,7 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 		}
 		h.total_len = (uint16_t)(IP4_HLEN + total);
 		wire_ip4_build(b->data, &h);
-		copy_span(b->data + IP4_HLEN, hdr, hlen, data, 0, total);
+		copy_span(b->data + IP4_HLEN, iov, iovcnt, 0, total);
 		b->len = IP4_HLEN + total;
 		US_STAT_INC(st, IP_TX);
 		return us_arp_output(nif, nh, b);
@@ -221,7 +232,7 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 		h.frag_off = (uint16_t)off;
 		h.mf = off + n < total;
 		wire_ip4_build(b->data, &h);
-		copy_span(b->data + IP4_HLEN, hdr, hlen, data, off, n);
+		copy_span(b->data + IP4_HLEN, iov, iovcnt, off, n);
 		b->len = IP4_HLEN + n;
 		US_STAT_INC(st, IP_TX);
 		US_STAT_INC(st, IP_FRAG_CREATED);

@@ -76,6 +76,12 @@ struct us_ip_tx {
 int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr, size_t hlen,
 		 const void *data, size_t dlen);
 
+/* The same with the payload in iovcnt pieces (at most US_IP_MAX_IOV). */
+#define US_IP_MAX_IOV 4
+struct iovec;
+int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct iovec *iov,
+		  int iovcnt);
+
 /*
  * Resolve the route for dst: interface, next hop, source address.
  * Used by upper layers to choose source addresses and check MTU.

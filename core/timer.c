@@ -55,9 +55,10 @@ void us_timer_init(struct us_timer *t, void (*fn)(void *), void *arg)
 	t->arg = arg;
 }
 
-void us_timer_arm(struct us_timer_wheel *w, struct us_timer *t, uint64_t expires)
+bool us_timer_arm(struct us_timer_wheel *w, struct us_timer *t, uint64_t expires)
 {
 	pthread_mutex_lock(&w->lock);
+	bool was = t->armed;
 	if (t->armed)
 		unlink_timer(t);
 	else
@@ -76,6 +77,7 @@ void us_timer_arm(struct us_timer_wheel *w, struct us_timer *t, uint64_t expires
 	if (expires < w->sleep_until)
 		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+	return was;
 }
 
 bool us_timer_cancel(struct us_timer_wheel *w, struct us_timer *t)

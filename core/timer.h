@@ -49,8 +49,8 @@ struct us_timer_wheel {
 void us_wheel_init(struct us_timer_wheel *w, const struct us_clock *clock);
 void us_wheel_destroy(struct us_timer_wheel *w);
 void us_timer_init(struct us_timer *t, void (*fn)(void *), void *arg);
-/* Arm (or re-arm) t to fire at clock time expires (ns). */
-void us_timer_arm(struct us_timer_wheel *w, struct us_timer *t, uint64_t expires);
+/* Arm (or re-arm) t to fire at clock time expires (ns); true if it was armed already. */
+bool us_timer_arm(struct us_timer_wheel *w, struct us_timer *t, uint64_t expires);
 /* Disarm; true if it was armed. */
 bool us_timer_cancel(struct us_timer_wheel *w, struct us_timer *t);
 /* Disarm and wait until a callback of t in progress has returned. */
