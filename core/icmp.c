@@ -159,7 +159,13 @@ static void icmp_error_input(struct us_stack *st, const struct wire_ip4 *ip,
 		us_udp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)),
 			     unreach_errno(m->type, m->code));
 	}
-	/* TCP errors: the TCP layer hooks in here. */
+	if (q[9] == IP_PROTO_TCP) {
+		uint32_t src, dst;
+		memcpy(&src, q + 12, 4);
+		memcpy(&dst, q + 16, 4);
+		us_tcp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)), m->type, m->code,
+			     unreach_errno(m->type, m->code));
+	}
 }
 
 void us_icmp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len)
@@ -250,7 +256,8 @@ static bool rate_ok(struct us_stack *st)
 void us_icmp_send_error(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *payload,
 			size_t len, uint8_t type, uint8_t code)
 {
-	if (ip->frag_off != 0)
+	/* RFC 1122 3.2.2: nothing about a non-first fragment or a link-layer broadcast. */
+	if (ip->frag_off != 0 || ip->link_bcast)
 		return;
 	if (!us_ipv4_is_local(st, ip->dst) || is_bcast_or_mcast(st, ip->src))
 		return;

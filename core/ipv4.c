@@ -64,6 +64,10 @@ void ipv4_deliver(struct us_netif *nif, const struct wire_ip4 *ip)
 		US_STAT_INC(st, IP_DELIVERED);
 		us_udp_input(nif, ip, ip->payload, ip->payload_len);
 		break;
+	case IP_PROTO_TCP:
+		US_STAT_INC(st, IP_DELIVERED);
+		us_tcp_input(nif, ip, ip->payload, ip->payload_len);
+		break;
 	default:
 		/* RFC 1122 3.2.2.1: protocol unreachable for a protocol we lack. */
 		US_STAT_INC(st, IP_DROP_PROTO);
@@ -73,7 +77,7 @@ void ipv4_deliver(struct us_netif *nif, const struct wire_ip4 *ip)
 	}
 }
 
-void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len)
+void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast)
 {
 	struct us_stack *st = nif->st;
 	struct wire_ip4 ip;
@@ -97,6 +101,7 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len)
 		US_STAT_INC(st, IP_DROP_CHECKSUM);
 		return;
 	}
+	ip.link_bcast = link_bcast;
 	/* RFC 1122 3.2.1.3: a source that is broadcast or multicast is bogus. */
 	if (ip.src == 0xffffffffu || is_multicast(ip.src) || us_netif_is_bcast(nif, ip.src)) {
 		US_STAT_INC(st, IP_DROP_SRC);
@@ -256,5 +261,11 @@ void us_ipv4_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 		memcpy(&src, pkt + 12, 4);
 		memcpy(&dst, pkt + 16, 4);
 		us_udp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), err);
+	} else if (pkt[9] == IP_PROTO_TCP && hl >= IP4_HLEN && len >= hl + 4 &&
+		   (get16(pkt + 6) & IP4_OFF_MASK) == 0) {
+		uint32_t src, dst;
+		memcpy(&src, pkt + 12, 4);
+		memcpy(&dst, pkt + 16, 4);
+		us_tcp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), 0, 0, err);
 	}
 }

@@ -53,8 +53,11 @@ struct us_ipv4 {
 int us_ipv4_init(struct us_stack *st, struct us_ipv4 *ip);
 void us_ipv4_destroy(struct us_ipv4 *ip);
 
-/* Input: p/len is the Ethernet payload. */
-void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len);
+/*
+ * Input: p/len is the Ethernet payload; link_bcast: the frame was sent to a
+ * link-layer broadcast or multicast address (no ICMP errors about it).
+ */
+void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast);
 
 /* What an upper layer asks ipv4_send for. */
 struct us_ip_tx {

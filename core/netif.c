@@ -135,7 +135,8 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 		us_arp_input(nif, eth.payload, eth.payload_len);
 		break;
 	case ETH_TYPE_IPV4:
-		us_ipv4_input(nif, eth.payload, eth.payload_len);
+		/* Past the filter above, "not our MAC" means broadcast. */
+		us_ipv4_input(nif, eth.payload, eth.payload_len, memcmp(eth.dst, nif->mac, 6) != 0);
 		break;
 	default:
 		US_STAT_INC(st, ETH_DROP_TYPE);

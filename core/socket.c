@@ -13,6 +13,7 @@
 
 #include "sockproto.h"
 #include "stack.h"
+#include "tcp.h"
 
 /* Linux's defaults: net.core.rmem_default / wmem_default, reported doubled. */
 #define DEFAULT_RCVBUF  212992
@@ -23,7 +24,7 @@
 
 static const struct us_proto_ops *ops_of(const struct us_sock *s)
 {
-	return &us_udp_ops;     /* SOCK_STREAM arrives with TCP */
+	return s->type == SOCK_STREAM ? &us_tcp_ops : &us_udp_ops;
 }
 
 int us_socktab_init(struct us_socktab *t)
@@ -169,29 +170,15 @@ static int fail(int e)
 	return -1;
 }
 
-int us_socket(us_stack *st, int domain, int type, int protocol)
+struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 {
-	if (domain != AF_INET)
-		return fail(EAFNOSUPPORT);
-	bool nonblock = type & SOCK_NONBLOCK;
-	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (type == SOCK_DGRAM) {
-		if (protocol != 0 && protocol != IPPROTO_UDP)
-			return fail(EPROTONOSUPPORT);
-	} else if (type == SOCK_STREAM) {
-		return fail(EPROTONOSUPPORT);   /* TCP arrives in a later issue */
-	} else {
-		return fail(ESOCKTNOSUPPORT);
-	}
-	if (atomic_load(&st->stopping))
-		return fail(ESHUTDOWN);
 	struct us_sock *s = calloc(1, sizeof *s);
 	if (!s)
-		return fail(ENOMEM);
+		return NULL;
 	atomic_init(&s->refs, 1);
 	s->st = st;
+	s->fd = -1;
 	s->type = type;
-	s->nonblock = nonblock;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -203,7 +190,23 @@ int us_socket(us_stack *st, int domain, int type, int protocol)
 	s->remote.sin_family = AF_INET;
 	s->rcvbuf = DEFAULT_RCVBUF;
 	s->sndbuf = DEFAULT_SNDBUF;
+	if (type == SOCK_STREAM) {
+		/* TCP's buffers default to the config's sizes (reported doubled). */
+		s->rcvbuf = (int)(st->cfg.tcp.rcvbuf ? st->cfg.tcp.rcvbuf : 262144) * 2;
+		s->sndbuf = (int)(st->cfg.tcp.sndbuf ? st->cfg.tcp.sndbuf : 262144) * 2;
+		s->tcb = tcb_new(s);
+		if (!s->tcb) {
+			pthread_cond_destroy(&s->cond);
+			pthread_mutex_destroy(&s->lock);
+			free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
 
+int us_socktab_install(struct us_stack *st, struct us_sock *s)
+{
 	struct us_socktab *t = &st->socks;
 	pthread_rwlock_wrlock(&t->lock);
 	int fd = -1;
@@ -212,17 +215,43 @@ int us_socket(us_stack *st, int domain, int type, int protocol)
 			fd = i;
 			break;
 		}
-	if (fd < 0) {
-		pthread_rwlock_unlock(&t->lock);
-		pthread_cond_destroy(&s->cond);
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		return fail(EMFILE);
+	if (fd >= 0) {
+		s->fd = fd;
+		t->slot[fd] = s;
+		t->lowest_free = fd + 1;
 	}
-	s->fd = fd;
-	t->slot[fd] = s;
-	t->lowest_free = fd + 1;
 	pthread_rwlock_unlock(&t->lock);
+	if (fd < 0)
+		errno = EMFILE;
+	return fd;
+}
+
+int us_socket(us_stack *st, int domain, int type, int protocol)
+{
+	if (domain != AF_INET)
+		return fail(EAFNOSUPPORT);
+	bool nonblock = type & SOCK_NONBLOCK;
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (type == SOCK_DGRAM) {
+		if (protocol != 0 && protocol != IPPROTO_UDP)
+			return fail(EPROTONOSUPPORT);
+	} else if (type == SOCK_STREAM) {
+		if (protocol != 0 && protocol != IPPROTO_TCP)
+			return fail(EPROTONOSUPPORT);
+	} else {
+		return fail(ESOCKTNOSUPPORT);
+	}
+	if (atomic_load(&st->stopping))
+		return fail(ESHUTDOWN);
+	struct us_sock *s = us_sock_alloc(st, type);
+	if (!s)
+		return fail(ENOMEM);
+	s->nonblock = nonblock;
+	int fd = us_socktab_install(st, s);
+	if (fd < 0) {
+		us_sock_put(s);
+		return -1;
+	}
 	return fd;
 }
 
@@ -407,6 +436,11 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 {
 	int v = 0, e = 0;
 	WITH_SOCK(st, fd, s);
+	if (ops_of(s)->setsockopt) {
+		int rc = ops_of(s)->setsockopt(s, level, name, val, len);
+		if (rc != -ENOPROTOOPT)
+			return rc < 0 ? done_err(s, -rc) : done(s, 0);
+	}
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_REUSEADDR:
@@ -432,6 +466,8 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 					ops_of(s)->rcvbuf_changed(s);
 			} else {
 				s->sndbuf = (int)(d < MIN_SNDBUF ? MIN_SNDBUF : d);
+				if (ops_of(s)->rcvbuf_changed)
+					ops_of(s)->rcvbuf_changed(s);
 			}
 			break;
 		}
@@ -483,6 +519,11 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 {
 	int e;
 	WITH_SOCK(st, fd, s);
+	if (ops_of(s)->getsockopt) {
+		int rc = ops_of(s)->getsockopt(s, level, name, val, len);
+		if (rc != -ENOPROTOOPT)
+			return rc < 0 ? done_err(s, -rc) : done(s, 0);
+	}
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_REUSEADDR:

@@ -68,6 +68,7 @@ struct us_sock {
 	uint8_t ttl;                    /* 0 = default */
 
 	struct us_udp_rq rq;            /* SOCK_DGRAM */
+	struct us_tcb *tcb;             /* SOCK_STREAM: the connection, guarded by lock */
 	struct us_sock *port_next;      /* UDP port hash chain: protected by us_udp.lock */
 };
 
@@ -82,6 +83,11 @@ int us_socktab_init(struct us_socktab *t);
 void us_socktab_destroy(struct us_stack *st);
 /* Wake every socket's waiters (stack stop): they see ESHUTDOWN. */
 void us_socktab_wake_all(struct us_stack *st);
+
+/* A new socket with one reference (the caller's) and no descriptor. */
+struct us_sock *us_sock_alloc(struct us_stack *st, int type);
+/* Give s a descriptor; the caller's reference becomes the table's. -1 EMFILE. */
+int us_socktab_install(struct us_stack *st, struct us_sock *s);
 
 /* Take a reference to the socket behind fd, or NULL (EBADF). */
 struct us_sock *us_sock_get(struct us_stack *st, int fd);

@@ -26,10 +26,14 @@ struct us_proto_ops {
 	short (*poll)(struct us_sock *s);
 	/* Release protocol memory when the last reference goes (lock not held). */
 	void (*destroy)(struct us_sock *s);
-	/* SO_RCVBUF changed (buffers may be resized). */
+	/* SO_RCVBUF or SO_SNDBUF changed (buffers may be resized). */
 	void (*rcvbuf_changed)(struct us_sock *s);
+	/* Options the protocol handles; -ENOPROTOOPT if not one of them. */
+	int (*setsockopt)(struct us_sock *s, int level, int name, const void *val, socklen_t len);
+	int (*getsockopt)(struct us_sock *s, int level, int name, void *val, socklen_t *len);
 };
 
 extern const struct us_proto_ops us_udp_ops;
+extern const struct us_proto_ops us_tcp_ops;
 
 #endif

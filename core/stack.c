@@ -57,6 +57,7 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	}
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
+	us_tcp_init(st, &st->tcp);
 	if (us_socktab_init(&st->socks) < 0) {
 		snprintf(err, errlen, "out of memory for the descriptor table");
 		goto fail;
@@ -87,6 +88,7 @@ fail:
 		us_netif_close(&st->ifs[i]);
 	if (st->socks.slot)
 		us_socktab_destroy(st);
+	us_tcp_destroy(&st->tcp);
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
 	us_ipv4_destroy(&st->ip);
@@ -167,6 +169,7 @@ void us_stack_free(us_stack *st)
 		return;
 	us_stack_stop(st);
 	us_socktab_destroy(st);
+	us_tcp_destroy(&st->tcp);
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
 	us_ipv4_destroy(&st->ip);

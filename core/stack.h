@@ -2,7 +2,7 @@
  * stack.h — struct us_stack, the one object that owns everything.
  *
  * Lock order (outer to inner), doc/LOCKING.md has the full table:
- *   socks.lock -> one socket's lock -> udp.lock
+ *   socks.lock -> one socket's lock (a child's -> its listener's) -> udp.lock / tcp.lock
  *   icmp.lock -> route.lock (read) -> arp.lock -> netif.tx_lock -> capture lock
  *   reasm_lock is a leaf (never held while calling out);
  *   pool.lock, rng.lock and wheel.lock are leaves.
@@ -24,6 +24,7 @@
 #include "rng.h"
 #include "route.h"
 #include "socket.h"
+#include "tcp.h"
 #include "timer.h"
 #include "udp.h"
 #include "ustack/ustack.h"
@@ -48,6 +49,7 @@ struct us_stack {
 	struct us_ipv4 ip;              /* reassembly lock; atomics for IDs */
 	struct us_icmp icmp;            /* own lock */
 	struct us_udp udp;              /* own lock */
+	struct us_tcp tcp;              /* tables: own rwlock; each connection under its socket's lock */
 	struct us_socktab socks;        /* descriptor table: own rwlock; each socket its own mutex */
 
 	_Atomic uint64_t stats[US_STAT__COUNT];  /* relaxed atomic counters */

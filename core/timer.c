@@ -126,6 +126,12 @@ static int run_locked(struct us_timer_wheel *w, uint64_t now)
 		start = end - US_WHEEL_SLOTS + 1;
 	for (uint64_t tick = start; tick <= end; tick++) {
 		struct us_timer *h = &w->slots[tick % US_WHEEL_SLOTS];
+		/*
+		 * Move the cursor with the walk: a timer armed while a callback
+		 * runs (lock released) for a tick already walked is then put in
+		 * this slot, which is rescanned below, not stranded a turn away.
+		 */
+		w->cursor = tick;
 again:
 		for (struct us_timer *t = h->next; t != h; t = t->next) {
 			if (t->expires > now)

@@ -42,6 +42,19 @@ uint64_t wire_csum_add(uint64_t sum, const void *buf, size_t len)
 	return sum;
 }
 
+uint64_t wire_csum_add_at(uint64_t sum, const void *p, size_t len, size_t off)
+{
+	if (!(off & 1))
+		return wire_csum_add(sum, p, len);
+	uint64_t s = wire_csum_add(0, p, len);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	uint16_t h = (uint16_t)s;
+	return sum + (uint16_t)(h << 8 | h >> 8);
+}
+
 uint16_t wire_csum_fold(uint64_t sum)
 {
 	sum = (sum & 0xffffffffu) + (sum >> 32);

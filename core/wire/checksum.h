@@ -14,6 +14,12 @@
 
 /* Add len bytes at p to sum. Buffers of odd length are padded with zero. */
 uint64_t wire_csum_add(uint64_t sum, const void *p, size_t len);
+/*
+ * Add a piece that starts at byte offset off of the summed data: a piece
+ * at an odd offset has its bytes in the other halves of the 16-bit words,
+ * so its own sum is byte-swapped (RFC 1071 2(B)) before it is added.
+ */
+uint64_t wire_csum_add_at(uint64_t sum, const void *p, size_t len, size_t off);
 /* Fold a sum to 16 bits and complement: the value to store (network order). */
 uint16_t wire_csum_fold(uint64_t sum);
 /* Checksum of one buffer: wire_csum_fold(wire_csum_add(0, p, len)). */

@@ -37,6 +37,7 @@ enum wire_ip4_err wire_ip4_parse(const uint8_t *p, size_t len, struct wire_ip4 *
 	memcpy(&o->dst, p + 16, 4);
 	o->payload = p + hlen;
 	o->payload_len = (uint16_t)(total - hlen);
+	o->link_bcast = false;
 	return WIRE_IP4_OK;
 }
 

@@ -43,6 +43,8 @@ struct wire_ip4 {
 	uint32_t src, dst;      /* network order */
 	const uint8_t *payload;
 	uint16_t payload_len;   /* total_len - hlen: link padding excluded */
+	bool link_bcast;        /* not from the header: the frame came as a link-layer
+				 * broadcast/multicast (set by IP input; parse sets false) */
 };
 
 /* Validate and parse; len is what the link delivered (may include padding). */

@@ -73,7 +73,33 @@
 	X(UDP_DROP_SHORT,     "udp",  "dropped: truncated or bad length") \
 	X(UDP_DROP_CHECKSUM,  "udp",  "dropped: bad checksum") \
 	X(UDP_NO_PORT,        "udp",  "dropped: no socket on the port") \
-	X(UDP_RCVBUF_FULL,    "udp",  "dropped: receive queue full")
+	X(UDP_RCVBUF_FULL,    "udp",  "dropped: receive queue full") \
+	X(TCP_ACTIVE_OPENS,   "tcp",  "active connection openings") \
+	X(TCP_PASSIVE_OPENS,  "tcp",  "passive connection openings") \
+	X(TCP_ESTABLISHED,    "tcp",  "connections established") \
+	X(TCP_RESETS_SENT,    "tcp",  "connections aborted with a reset") \
+	X(TCP_TIMEOUTS,       "tcp",  "connections timed out") \
+	X(TCP_RX_SEGS,        "tcp",  "segments received") \
+	X(TCP_TX_SEGS,        "tcp",  "segments sent") \
+	X(TCP_RX_BYTES,       "tcp",  "bytes received in order") \
+	X(TCP_RETRANS_SEGS,   "tcp",  "segments retransmitted") \
+	X(TCP_RTO_FIRED,      "tcp",  "retransmission timeouts") \
+	X(TCP_FAST_RETRANS,   "tcp",  "fast retransmits") \
+	X(TCP_DUP_ACKS,       "tcp",  "duplicate ACKs received") \
+	X(TCP_DELAYED_ACKS,   "tcp",  "delayed ACKs sent") \
+	X(TCP_OOO_SEGS,       "tcp",  "out-of-order segments queued") \
+	X(TCP_OOO_DROPS,      "tcp",  "out-of-order segments dropped: queue full") \
+	X(TCP_OUT_OF_WINDOW,  "tcp",  "segments outside the window (answered with ACK)") \
+	X(TCP_PAWS_DROPS,     "tcp",  "segments dropped by PAWS") \
+	X(TCP_CHALLENGE_ACKS, "tcp",  "challenge ACKs sent (RFC 5961)") \
+	X(TCP_RX_RST,         "tcp",  "resets received and accepted") \
+	X(TCP_TX_RST,         "tcp",  "resets sent") \
+	X(TCP_WINDOW_PROBES,  "tcp",  "zero-window probes sent") \
+	X(TCP_KEEPALIVE_PROBES, "tcp", "keepalive probes sent") \
+	X(TCP_LISTEN_OVERFLOW, "tcp", "SYNs dropped: listen queue full") \
+	X(TCP_NO_SOCKET,      "tcp",  "segments for no connection (answered with RST)") \
+	X(TCP_DROP_SHORT,     "tcp",  "dropped: truncated or bad data offset") \
+	X(TCP_DROP_CHECKSUM,  "tcp",  "dropped: bad checksum")
 
 enum us_stat_id {
 #define US_STAT_ENUM(id, layer, desc) US_STAT_##id,

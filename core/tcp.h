@@ -1,0 +1,234 @@
+/*
+ * tcp.h — TCP (RFC 9293) inside the stack: the control block, the
+ * connection tables, and the functions the TCP files share.
+ *
+ *   tcp_table.c   demux tables, port binding, ISN (RFC 6528)
+ *   tcp_input.c   segment arrival (RFC 9293 3.10.7, RFC 5961, RFC 7323 PAWS)
+ *   tcp_output.c  segmentation, Nagle, windows, retransmission, RST
+ *   tcp_timer.c   retransmit (RFC 6298), delayed ACK, persist, keepalive,
+ *                 TIME_WAIT / FIN_WAIT_2
+ *   tcp_cc.c      the congestion-control interface and NewReno (RFC 5681,
+ *                 RFC 6582, RFC 6928)
+ *   tcp_sock.c    the socket operations (connect, listen, send, recv, ...)
+ *
+ * Locking: a TCB has no lock of its own; it is guarded by its socket's
+ * mutex (struct us_sock.lock). The tables have one rwlock (us_tcp.lock).
+ * Order: socket lock -> us_tcp.lock; a child connection's lock -> its
+ * listener's lock. Nothing sleeps holding a socket lock except on that
+ * socket's own condition variable.
+ */
+#ifndef US_TCP_H
+#define US_TCP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "timer.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+struct us_stack;
+struct us_netif;
+struct us_sock;
+struct us_tcb;
+
+enum tcp_state {
+	TCPS_CLOSED = 0,
+	TCPS_LISTEN,
+	TCPS_SYN_SENT,
+	TCPS_SYN_RCVD,
+	TCPS_ESTABLISHED,
+	TCPS_FIN_WAIT_1,
+	TCPS_FIN_WAIT_2,
+	TCPS_CLOSE_WAIT,
+	TCPS_CLOSING,
+	TCPS_LAST_ACK,
+	TCPS_TIME_WAIT,
+};
+const char *tcp_state_name(enum tcp_state s);
+
+#define US_TCP_HASH        4096     /* connection and port hash buckets */
+#define US_TCP_OOO_MAX     32       /* out-of-order ranges kept per connection */
+#define US_TCP_RTO_MAX_MS  120000   /* Linux TCP_RTO_MAX */
+#define US_TCP_PERSIST_MAX_MS 60000
+#define US_TCP_MIN_MSS     88       /* Linux TCP_MIN_MSS */
+#define US_TCP_KEEPIDLE_S  7200     /* Linux defaults */
+#define US_TCP_KEEPINTVL_S 75
+#define US_TCP_KEEPCNT     9
+#define US_TCP_FIN_TIMEOUT_S 60     /* orphaned FIN_WAIT_2 (tcp_fin_timeout) */
+
+/* A byte ring (send and receive buffers). */
+struct tcp_ring {
+	uint8_t *buf;
+	uint32_t cap;
+	uint32_t head;          /* offset of the first byte */
+	uint32_t len;           /* bytes held */
+};
+
+/* Congestion control: growth and the response to loss (tcp_cc.c). */
+struct us_tcp_cc_ops {
+	const char *name;
+	void (*init)(struct us_tcb *t);
+	/* New data acked outside recovery: grow cwnd. */
+	void (*cong_avoid)(struct us_tcb *t, uint32_t acked);
+	/* Loss detected (3 dup ACKs or RTO): the new ssthresh. */
+	uint32_t (*ssthresh)(struct us_tcb *t);
+};
+extern const struct us_tcp_cc_ops us_tcp_newreno;
+const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
+
+enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT__COUNT };
+
+struct us_tcb {
+	/* Everything here is protected by sock->lock, except the table links. */
+	struct us_sock *sock;
+	enum tcp_state state;
+	uint32_t laddr, raddr;          /* network order */
+	uint16_t lport, rport;          /* network order */
+
+	/* Table membership: protected by us_tcp.lock. */
+	struct us_tcb *conn_next;       /* 4-tuple hash chain */
+	struct us_tcb *port_next;       /* local-port hash chain */
+	bool in_conn, in_port;
+
+	/* Send side (RFC 9293 3.3.1). */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+	uint32_t snd_wnd;               /* bytes, scaled */
+	uint32_t max_sndwnd;
+	struct tcp_ring sndq;           /* bytes from snd_una (after the SYN) */
+	bool fin_queued;                /* FIN follows the queued data */
+	uint32_t fin_seq;               /* valid once the FIN was sent */
+	bool fin_sent;
+
+	/* Receive side. */
+	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
+	struct tcp_ring rcvq;           /* in-order bytes for the application; OOO bytes after them */
+	struct { uint32_t start, end; } ooo[US_TCP_OOO_MAX];
+	int nooo;
+	bool ooo_fin;                   /* a FIN arrived out of order at ooo_fin_seq */
+	uint32_t ooo_fin_seq;
+	bool fin_rcvd;                  /* the peer's FIN is in sequence: EOF after rcvq */
+
+	/* Options. */
+	uint16_t mss;                   /* send MSS: payload bytes per segment, options excluded */
+	uint16_t peer_mss;
+	uint16_t user_mss;              /* TCP_MAXSEG, 0 = none */
+	uint8_t snd_wscale, rcv_wscale;
+	bool ws_ok, ts_ok;
+	uint32_t ts_recent;
+	uint64_t ts_recent_at;          /* clock ns when ts_recent was set */
+
+	/* RTT and RTO (RFC 6298), microseconds. */
+	int64_t srtt_us, rttvar_us;
+	bool have_rtt;
+	uint64_t rto_us;
+	int backoff;                    /* consecutive RTO expirations */
+	bool rtt_timing;                /* Karn: timing one segment */
+	uint32_t rtt_seq;
+	uint64_t rtt_start;
+
+	/* Congestion control. */
+	const struct us_tcp_cc_ops *cc;
+	uint32_t cwnd, ssthresh;
+	uint32_t bytes_acked;           /* congestion avoidance accumulator */
+	int dupacks;
+	bool in_recovery;
+	uint32_t recover;               /* RFC 6582 */
+	uint64_t last_send;             /* for restart after idle */
+
+	/* ACK scheduling. */
+	int segs_unacked;               /* full-sized segments received since our last ACK */
+	bool ack_now;
+
+	/* Timers: one us_timer each; an armed one holds a socket reference. */
+	struct us_timer timer[TT__COUNT];
+	uint64_t deadline[TT__COUNT];   /* 0 = not armed */
+	int persist_backoff;
+	int keep_probes;
+
+	/* Socket options. */
+	bool nodelay, keepalive, linger_on;
+	int linger_s;
+	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	bool passive;                   /* created by a listener */
+
+	/* Listening sockets. */
+	int backlog;
+	int syn_count;                  /* children in SYN_RCVD */
+	struct us_sock *acc_head, *acc_tail;  /* established children, not yet accepted */
+	int acc_count;
+	/* Children. */
+	struct us_sock *listener;       /* holds a reference until accepted or gone */
+	struct us_sock *acc_next;
+	bool orphan;                    /* the application closed it; the stack finishes */
+};
+
+struct us_tcp {
+	pthread_rwlock_t lock;          /* protects conn[] and port[] chains, and every TCB's links */
+	struct us_tcb *conn[US_TCP_HASH];
+	struct us_tcb *port[US_TCP_HASH];
+	uint64_t isn_key[2];            /* RFC 6528 secret */
+	struct us_stack *st;
+};
+
+int us_tcp_init(struct us_stack *st, struct us_tcp *t);
+void us_tcp_destroy(struct us_tcp *t);
+void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len);
+/* ICMP error about a segment we sent (src/dst network order, ports network order). */
+void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+		  uint8_t icmp_type, uint8_t icmp_code, int err);
+
+/* ---- shared among the tcp_*.c files (all with the socket lock held) ---- */
+
+struct us_tcb *tcb_new(struct us_sock *s);
+void tcb_free(struct us_tcb *t);
+int tcb_alloc_buffers(struct us_tcb *t);
+
+/* Tables. */
+struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			   uint16_t rport);
+int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse);
+int tcp_conn_insert(struct us_tcb *t);  /* -EADDRINUSE if the 4-tuple exists */
+void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their reference) */
+uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		 uint16_t rport);
+uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr);
+
+/* Output. */
+void tcp_output(struct us_tcb *t);
+void tcp_send_ack(struct us_tcb *t);
+void tcp_send_syn(struct us_tcb *t);
+int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags);
+void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
+		     uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags);
+void tcp_send_rst(struct us_tcb *t);    /* abort: RST at snd_nxt */
+uint32_t tcp_rcv_window(struct us_tcb *t);
+uint32_t tcp_ts_now(struct us_stack *st);
+void tcp_set_mss(struct us_tcb *t);
+
+/* Timers. */
+void tcp_timer_init(struct us_tcb *t);
+void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when);
+void tcp_timer_clear(struct us_tcb *t, enum tcp_timer_kind k);
+void tcp_timers_clear_all(struct us_tcb *t);
+void tcp_rexmit_restart(struct us_tcb *t);
+void tcp_rtt_sample(struct us_tcb *t, uint64_t rtt_us);
+
+/* State changes. */
+void tcp_set_state(struct us_tcb *t, enum tcp_state s);
+/* Connection over: record err for the application (0 = orderly), leave the tables. */
+void tcp_done(struct us_tcb *t, int err);
+void tcp_enter_time_wait(struct us_tcb *t);
+
+/* Socket layer hooks (tcp_sock.c). */
+struct us_sock *tcp_child_new(struct us_sock *listener);
+uint8_t tcp_wscale_for(uint32_t bufsize);
+
+/* Rings. */
+uint32_t ring_free(const struct tcp_ring *r);
+void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n);
+void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n);
+void ring_consume(struct tcp_ring *r, uint32_t n);
+
+#endif

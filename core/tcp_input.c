@@ -1,0 +1,662 @@
+/*
+ * tcp_input.c — segment arrival, in the order of RFC 9293 3.10.7:
+ * CLOSED (no connection), LISTEN, SYN-SENT, and the synchronized states
+ * step by step: (1) sequence acceptability with PAWS (RFC 7323 5.3)
+ * first, (2) RST with RFC 5961 3.2's exact-match rule and challenge ACK,
+ * (3) security: not implemented (no IPSO), (4) SYN: challenge ACK (RFC
+ * 5961 4.2), (5) ACK with RFC 5961 5.2's range check, congestion control
+ * and the state changes it causes, (6) URG: ignored (the urgent pointer
+ * is never acted on; data is delivered inline), (7) segment text with
+ * out-of-order queueing, (8) FIN.
+ *
+ * Runs on a receive thread (or the deterministic driver) with the
+ * socket's lock held. The socket is found with a reference
+ * (tcp_lookup) before its lock is taken.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sockproto.h"
+#include "stack.h"
+#include "tcp.h"
+
+#define PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
+
+static uint32_t seg_len(const struct wire_tcp *g)
+{
+	return (uint32_t)g->payload_len + !!(g->flags & TCP_SYN) + !!(g->flags & TCP_FIN);
+}
+
+/* RFC 9293 3.10.7.1: a segment for no connection. */
+static void respond_closed(struct us_stack *st, const struct wire_ip4 *ip, const struct wire_tcp *g)
+{
+	if (g->flags & TCP_RST)
+		return;
+	uint16_t lport = htons(g->dport), rport = htons(g->sport);
+	if (g->flags & TCP_ACK)
+		tcp_send_rst_to(st, ip->dst, ip->src, lport, rport, g->ack, 0, TCP_RST);
+	else
+		tcp_send_rst_to(st, ip->dst, ip->src, lport, rport, 0, g->seq + seg_len(g),
+				TCP_RST | TCP_ACK);
+}
+
+/* Options of a SYN we received, against what we offer (config). */
+static void negotiate(struct us_tcb *t, const struct wire_tcp *g, bool we_sent_syn)
+{
+	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	t->peer_mss = g->opt.has_mss ? g->opt.mss : 536;    /* RFC 9293 3.7.1 default */
+	if (t->peer_mss < US_TCP_MIN_MSS)
+		t->peer_mss = US_TCP_MIN_MSS;
+	/* Window scaling and timestamps are on only if both sides sent them. */
+	if (!(c->window_scaling && g->opt.has_wscale)) {
+		t->ws_ok = false;
+		t->snd_wscale = t->rcv_wscale = 0;
+	} else {
+		t->ws_ok = true;
+		t->snd_wscale = g->opt.wscale > 14 ? 14 : g->opt.wscale;  /* RFC 7323 2.3 */
+		if (!we_sent_syn)
+			t->rcv_wscale = tcp_wscale_for(t->rcvq.cap);
+	}
+	t->ts_ok = c->timestamps && g->opt.has_ts;
+	if (t->ts_ok) {
+		t->ts_recent = g->opt.tsval;
+		t->ts_recent_at = us_now(t->sock->st);
+	}
+	tcp_set_mss(t);
+	t->cc->init(t);
+}
+
+static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g)
+{
+	struct us_stack *st = ls->st;
+	struct us_tcb *lt = ls->tcb;
+	if (g->flags & TCP_RST)
+		goto drop;
+	if (g->flags & TCP_ACK) {
+		tcp_send_rst_to(st, ip->dst, ip->src, htons(g->dport), htons(g->sport), g->ack, 0,
+				TCP_RST);
+		goto drop;
+	}
+	if (!(g->flags & TCP_SYN))
+		goto drop;
+	if (lt->syn_count + lt->acc_count >= lt->backlog) {
+		/* Like Linux with a full queue: drop the SYN, the peer retries. */
+		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
+		goto drop;
+	}
+	struct us_sock *cs = tcp_child_new(ls);
+	if (!cs) {
+		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
+		goto drop;
+	}
+	lt->syn_count++;
+	pthread_mutex_unlock(&ls->lock);
+
+	/* The child is not in any table yet: only this thread sees it. */
+	pthread_mutex_lock(&cs->lock);
+	struct us_tcb *t = cs->tcb;
+	t->laddr = ip->dst;
+	t->raddr = ip->src;
+	t->lport = htons(g->dport);
+	t->rport = htons(g->sport);
+	cs->local.sin_addr.s_addr = t->laddr;
+	cs->local.sin_port = t->lport;
+	cs->remote.sin_addr.s_addr = t->raddr;
+	cs->remote.sin_port = t->rport;
+	t->irs = g->seq;
+	t->rcv_nxt = g->seq + 1;
+	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
+	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+	t->rcv_adv = t->rcv_nxt;
+	negotiate(t, g, false);
+	t->snd_wnd = g->win;            /* never scaled in a SYN */
+	t->max_sndwnd = t->snd_wnd;
+	t->snd_wl1 = g->seq;
+	t->snd_wl2 = t->iss;
+	t->state = TCPS_SYN_RCVD;
+	if (tcp_conn_insert(t) < 0) {
+		/* The same 4-tuple raced in through another interface. */
+		t->state = TCPS_CLOSED;
+		tcp_done(t, 0);
+		pthread_mutex_unlock(&cs->lock);
+		us_sock_put(cs);
+		return;
+	}
+	US_STAT_INC(st, TCP_PASSIVE_OPENS);
+	tcp_send_syn(t);
+	pthread_mutex_unlock(&cs->lock);
+	us_sock_put(cs);        /* the table holds it now */
+	return;
+drop:
+	pthread_mutex_unlock(&ls->lock);
+}
+
+static void syn_sent_input(struct us_tcb *t, const struct wire_tcp *g)
+{
+	struct us_stack *st = t->sock->st;
+	bool ack_ok = false;
+	if (g->flags & TCP_ACK) {
+		if (seq_le(g->ack, t->iss) || seq_gt(g->ack, t->snd_max)) {
+			if (!(g->flags & TCP_RST))
+				tcp_send_rst_to(st, t->laddr, t->raddr, t->lport, t->rport, g->ack, 0,
+						TCP_RST);
+			return;
+		}
+		ack_ok = true;
+	}
+	if (g->flags & TCP_RST) {
+		if (ack_ok)
+			tcp_done(t, ECONNREFUSED);
+		return;
+	}
+	if (!(g->flags & TCP_SYN))
+		return;
+	t->irs = g->seq;
+	t->rcv_nxt = g->seq + 1;
+	t->rcv_adv = t->rcv_nxt;
+	negotiate(t, g, true);
+	if (ack_ok) {
+		t->snd_una = g->ack;
+		t->snd_wnd = g->win;
+		t->max_sndwnd = t->snd_wnd;
+		t->snd_wl1 = g->seq;
+		t->snd_wl2 = g->ack;
+		if (t->ts_ok && g->opt.tsecr)
+			tcp_rtt_sample(t, (uint64_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
+		else if (t->backoff == 0)
+			tcp_rtt_sample(t, (us_now(st) - t->rtt_start) / 1000);
+		t->backoff = 0;
+		tcp_timer_clear(t, TT_REXMIT);
+		tcp_set_state(t, TCPS_ESTABLISHED);
+		t->ack_now = true;
+		tcp_output(t);
+		us_sock_wake(t->sock);
+	} else {
+		/* Simultaneous open (RFC 9293 figure 7). */
+		tcp_set_state(t, TCPS_SYN_RCVD);
+		t->snd_nxt = t->iss;
+		tcp_send_syn(t);
+	}
+}
+
+/* RFC 9293 3.10.7.4 first check. */
+static bool acceptable(struct us_tcb *t, const struct wire_tcp *g)
+{
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t len = seg_len(g);
+	if (len == 0)
+		return wnd == 0 ? g->seq == t->rcv_nxt
+				: seq_le(t->rcv_nxt, g->seq) && seq_lt(g->seq, t->rcv_nxt + wnd);
+	if (wnd == 0)
+		return false;
+	return (seq_le(t->rcv_nxt, g->seq) && seq_lt(g->seq, t->rcv_nxt + wnd)) ||
+	       (seq_le(t->rcv_nxt, g->seq + len - 1) && seq_lt(g->seq + len - 1, t->rcv_nxt + wnd));
+}
+
+static void challenge_ack(struct us_tcb *t)
+{
+	US_STAT_INC(t->sock->st, TCP_CHALLENGE_ACKS);
+	tcp_send_ack(t);
+}
+
+/* Move a passive connection that just became established to its listener's queue. */
+static void to_accept_queue(struct us_tcb *t)
+{
+	struct us_sock *ls = t->listener;
+	if (!ls)
+		return;
+	pthread_mutex_lock(&ls->lock);
+	struct us_tcb *lt = ls->tcb;
+	bool ok = !ls->closed && lt && lt->state == TCPS_LISTEN;
+	if (lt)
+		lt->syn_count--;
+	if (ok) {
+		us_sock_hold(t->sock);          /* the accept queue's reference */
+		t->acc_next = NULL;
+		if (lt->acc_tail)
+			lt->acc_tail->tcb->acc_next = t->sock;
+		else
+			lt->acc_head = t->sock;
+		lt->acc_tail = t->sock;
+		lt->acc_count++;
+		us_sock_wake(ls);
+	}
+	pthread_mutex_unlock(&ls->lock);
+	if (!ok) {
+		t->listener = NULL;
+		us_sock_put(ls);
+		tcp_send_rst(t);
+		tcp_done(t, ECONNRESET);
+	}
+}
+
+/* Insert [start, end) into the out-of-order list; false when it is full. */
+static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end)
+{
+	int i = 0;
+	while (i < t->nooo && seq_lt(t->ooo[i].end, start))
+		i++;
+	if (i < t->nooo && seq_le(t->ooo[i].start, end)) {
+		/* Overlaps or touches range i: widen it, then swallow followers. */
+		if (seq_lt(start, t->ooo[i].start))
+			t->ooo[i].start = start;
+		if (seq_gt(end, t->ooo[i].end))
+			t->ooo[i].end = end;
+		while (i + 1 < t->nooo && seq_le(t->ooo[i + 1].start, t->ooo[i].end)) {
+			if (seq_gt(t->ooo[i + 1].end, t->ooo[i].end))
+				t->ooo[i].end = t->ooo[i + 1].end;
+			memmove(&t->ooo[i + 1], &t->ooo[i + 2], (size_t)(t->nooo - i - 2) * sizeof t->ooo[0]);
+			t->nooo--;
+		}
+		return true;
+	}
+	if (t->nooo == US_TCP_OOO_MAX)
+		return false;
+	memmove(&t->ooo[i + 1], &t->ooo[i], (size_t)(t->nooo - i) * sizeof t->ooo[0]);
+	t->ooo[i].start = start;
+	t->ooo[i].end = end;
+	t->nooo++;
+	return true;
+}
+
+static void process_fin(struct us_tcb *t)
+{
+	t->rcv_nxt++;
+	t->fin_rcvd = true;
+	t->ack_now = true;
+	switch (t->state) {
+	case TCPS_SYN_RCVD:
+	case TCPS_ESTABLISHED:
+		tcp_set_state(t, TCPS_CLOSE_WAIT);
+		break;
+	case TCPS_FIN_WAIT_1:
+		if (t->fin_sent && seq_gt(t->snd_una, t->fin_seq))
+			tcp_enter_time_wait(t);
+		else
+			tcp_set_state(t, TCPS_CLOSING);
+		break;
+	case TCPS_FIN_WAIT_2:
+		tcp_enter_time_wait(t);
+		break;
+	case TCPS_TIME_WAIT:
+		tcp_enter_time_wait(t);         /* restart 2MSL */
+		break;
+	default:
+		break;
+	}
+	us_sock_wake(t->sock);
+}
+
+/* Step 7: segment text. */
+static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+	struct us_stack *st = t->sock->st;
+	uint32_t free = ring_free(&t->rcvq);
+	if (t->sock->shut_rd) {
+		/* Read side shut: accept and discard, so the peer is not stalled. */
+		if (seq == t->rcv_nxt) {
+			t->rcv_nxt += len;
+			t->ack_now = true;
+		}
+	} else if (seq == t->rcv_nxt) {
+		uint32_t n = len < free ? len : free;
+		ring_write(&t->rcvq, t->rcvq.len, data, n);
+		t->rcvq.len += n;
+		t->rcv_nxt += n;
+		bool had_holes = t->nooo > 0;
+		while (t->nooo && seq_le(t->ooo[0].start, t->rcv_nxt)) {
+			if (seq_gt(t->ooo[0].end, t->rcv_nxt)) {
+				uint32_t add = t->ooo[0].end - t->rcv_nxt;
+				t->rcvq.len += add;
+				t->rcv_nxt += add;
+			}
+			memmove(&t->ooo[0], &t->ooo[1], (size_t)(t->nooo - 1) * sizeof t->ooo[0]);
+			t->nooo--;
+		}
+		US_STAT_ADD(st, TCP_RX_BYTES, n);
+		/* RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second
+		 * full-sized segment; ACK at once when a hole was filled. */
+		if (n >= t->mss)
+			t->segs_unacked++;
+		uint32_t delack = st->cfg.tcp.delayed_ack_ms;
+		if (had_holes || t->segs_unacked >= 2 || delack == 0 || fin)
+			t->ack_now = true;
+		else if (!t->deadline[TT_DELACK])
+			tcp_timer_set(t, TT_DELACK, us_now(st) + (uint64_t)delack * US_NS_PER_MS);
+		us_sock_wake(t->sock);
+	} else {
+		/* Out of order, within the window: keep it in place in the ring. */
+		uint32_t off = seq - t->rcv_nxt;
+		if (off < free) {
+			uint32_t n = len < free - off ? len : free - off;
+			if (ooo_add(t, seq, seq + n)) {
+				ring_write(&t->rcvq, t->rcvq.len + off, data, n);
+				US_STAT_INC(st, TCP_OOO_SEGS);
+			} else {
+				US_STAT_INC(st, TCP_OOO_DROPS);
+			}
+		}
+		t->ack_now = true;      /* a duplicate ACK tells the sender (RFC 5681 4.2) */
+	}
+	if (t->ooo_fin && t->ooo_fin_seq == t->rcv_nxt) {
+		t->ooo_fin = false;
+		process_fin(t);
+	}
+}
+
+/* Step 5 for the states past SYN_RCVD. Returns false if the segment is done with. */
+static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
+{
+	struct us_stack *st = t->sock->st;
+	uint32_t ack = g->ack;
+	/* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+	if (seq_gt(ack, t->snd_max)) {
+		t->ack_now = true;
+		return false;
+	}
+	if (seq_lt(ack, t->snd_una - t->max_sndwnd)) {
+		challenge_ack(t);
+		return false;
+	}
+	uint32_t new_wnd = (uint32_t)g->win << t->snd_wscale;
+	bool fin_acked = false;
+	if (seq_gt(ack, t->snd_una)) {
+		uint32_t acked = ack - t->snd_una;
+		uint32_t data = acked;
+		if (t->fin_sent && seq_gt(ack, t->fin_seq)) {
+			fin_acked = true;
+			data = acked - 1;
+		}
+		if (data > t->sndq.len)
+			data = t->sndq.len;
+		ring_consume(&t->sndq, data);
+		t->snd_una = ack;
+		if (seq_lt(t->snd_nxt, t->snd_una))
+			t->snd_nxt = t->snd_una;
+		/* RTT: timestamps when present, else Karn's timed segment. */
+		if (t->ts_ok && g->opt.has_ts && g->opt.tsecr)
+			tcp_rtt_sample(t, (uint64_t)(uint32_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
+		else if (t->rtt_timing && seq_ge(ack, t->rtt_seq)) {
+			tcp_rtt_sample(t, (us_now(st) - t->rtt_start) / 1000);
+			t->rtt_timing = false;
+		}
+		t->backoff = 0;
+		t->keep_probes = 0;
+		if (t->in_recovery) {
+			if (seq_ge(ack, t->recover)) {
+				/* Full ACK (RFC 6582 3.2 step 3): deflate. */
+				uint32_t flight = t->snd_max - t->snd_una;
+				t->cwnd = t->ssthresh < flight + t->mss ? t->ssthresh : flight + t->mss;
+				t->in_recovery = false;
+				t->dupacks = 0;
+			} else {
+				/* Partial ACK: retransmit the next hole, deflate by what was
+				 * acked, add back one segment (RFC 6582 3.2 step 5). */
+				uint32_t n = t->sndq.len < t->mss ? t->sndq.len : t->mss;
+				if (n) {
+					tcp_send_segment(t, t->snd_una, n, TCP_ACK);
+					US_STAT_INC(st, TCP_RETRANS_SEGS);
+				}
+				t->cwnd = t->cwnd > data ? t->cwnd - data : 0;
+				t->cwnd += t->mss;
+			}
+		} else {
+			t->dupacks = 0;
+			t->cc->cong_avoid(t, data);
+		}
+		if (t->snd_una == t->snd_max)
+			tcp_timer_clear(t, TT_REXMIT);
+		else
+			tcp_rexmit_restart(t);
+		us_sock_wake(t->sock);
+	} else if (ack == t->snd_una && g->payload_len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
+		   new_wnd == t->snd_wnd && t->snd_max != t->snd_una) {
+		/* A duplicate ACK (RFC 5681 2). */
+		US_STAT_INC(st, TCP_DUP_ACKS);
+		t->dupacks++;
+		if (t->in_recovery) {
+			t->cwnd += t->mss;              /* inflate: a segment left the network */
+		} else if (t->dupacks == 3 && seq_gt(ack, t->recover - 1)) {
+			/* Fast retransmit and NewReno fast recovery (RFC 6582 3.2 step 2). */
+			US_STAT_INC(st, TCP_FAST_RETRANS);
+			t->ssthresh = t->cc->ssthresh(t);
+			t->recover = t->snd_max;
+			uint32_t n = t->sndq.len < t->mss ? t->sndq.len : t->mss;
+			if (n) {
+				tcp_send_segment(t, t->snd_una, n, TCP_ACK);
+				US_STAT_INC(st, TCP_RETRANS_SEGS);
+			}
+			t->rtt_timing = false;
+			t->cwnd = t->ssthresh + 3u * t->mss;
+			t->in_recovery = true;
+			tcp_rexmit_restart(t);
+		}
+	}
+	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2). */
+	if (seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && seq_le(t->snd_wl2, ack))) {
+		t->snd_wnd = new_wnd;
+		t->snd_wl1 = g->seq;
+		t->snd_wl2 = ack;
+		if (t->snd_wnd > t->max_sndwnd)
+			t->max_sndwnd = t->snd_wnd;
+		if (t->snd_wnd > 0 && t->deadline[TT_PERSIST]) {
+			tcp_timer_clear(t, TT_PERSIST);
+			t->persist_backoff = 0;
+			/* The probe byte may have been taken: resend from snd_una. */
+			t->snd_nxt = t->snd_una;
+		}
+	}
+	switch (t->state) {
+	case TCPS_FIN_WAIT_1:
+		if (fin_acked) {
+			tcp_set_state(t, TCPS_FIN_WAIT_2);
+			if (t->orphan)
+				tcp_timer_set(t, TT_2MSL, us_now(st) + US_TCP_FIN_TIMEOUT_S * US_NS_PER_SEC);
+		}
+		break;
+	case TCPS_CLOSING:
+		if (fin_acked)
+			tcp_enter_time_wait(t);
+		break;
+	case TCPS_LAST_ACK:
+		if (fin_acked) {
+			tcp_done(t, 0);
+			return false;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* The synchronized states. Returns true if the segment should go to a listener instead. */
+static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_tcp *g)
+{
+	struct us_stack *st = t->sock->st;
+	uint64_t now = us_now(st);
+	/* TIME_WAIT and a new SYN (RFC 9293 3.10.7.4 note, RFC 6191): a SYN
+	 * above what we received (or with a newer timestamp) ends TIME_WAIT. */
+	if (t->state == TCPS_TIME_WAIT && (g->flags & TCP_SYN) && !(g->flags & (TCP_ACK | TCP_RST))) {
+		bool newer = t->ts_ok && g->opt.has_ts ? (int32_t)(g->opt.tsval - t->ts_recent) > 0
+						       : seq_gt(g->seq, t->rcv_nxt);
+		if (newer) {
+			tcp_done(t, 0);
+			return true;
+		}
+	}
+	/* PAWS (RFC 7323 5.3). */
+	if (t->ts_ok && g->opt.has_ts && !(g->flags & TCP_RST) &&
+	    (int32_t)(g->opt.tsval - t->ts_recent) < 0 && now - t->ts_recent_at < PAWS_IDLE_NS) {
+		US_STAT_INC(st, TCP_PAWS_DROPS);
+		tcp_send_ack(t);
+		return false;
+	}
+	/* (1) Sequence number. */
+	if (!acceptable(t, g)) {
+		if (!(g->flags & TCP_RST)) {
+			US_STAT_INC(st, TCP_OUT_OF_WINDOW);
+			tcp_send_ack(t);
+			if (t->state == TCPS_TIME_WAIT && (g->flags & TCP_FIN))
+				tcp_enter_time_wait(t);         /* a retransmitted FIN restarts 2MSL */
+		}
+		return false;
+	}
+	/* RFC 7323 4.3: remember the timestamp of a segment at the left edge. */
+	if (t->ts_ok && g->opt.has_ts && seq_le(g->seq, t->rcv_adv) &&
+	    seq_le(g->seq, t->rcv_nxt) && (int32_t)(g->opt.tsval - t->ts_recent) >= 0) {
+		t->ts_recent = g->opt.tsval;
+		t->ts_recent_at = now;
+	}
+	/* Trim what lies before rcv_nxt or beyond the window. */
+	uint32_t seq = g->seq;
+	const uint8_t *data = g->payload;
+	uint32_t len = (uint32_t)g->payload_len;
+	bool fin = g->flags & TCP_FIN;
+	if (g->flags & TCP_SYN)
+		seq++;          /* a SYN here is answered below; its data starts after it */
+	if (seq_lt(seq, t->rcv_nxt)) {
+		uint32_t cut = t->rcv_nxt - seq;
+		if (cut > len) {
+			/* All of the data is old, and so is a FIN after it. */
+			cut = len;
+			fin = false;
+		}
+		data += cut;
+		len -= cut;
+		seq += cut;
+	}
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t room = ring_free(&t->rcvq);
+	if (room > wnd)
+		wnd = room;     /* accept what fits even beyond a stale edge */
+	uint32_t lim = seq_ge(seq, t->rcv_nxt + wnd) ? 0 : t->rcv_nxt + wnd - seq;
+	if (len > lim) {
+		len = lim;
+		fin = false;
+	}
+	/* (2) RST. */
+	if (g->flags & TCP_RST) {
+		if (g->seq != t->rcv_nxt) {
+			challenge_ack(t);
+			return false;
+		}
+		US_STAT_INC(st, TCP_RX_RST);
+		switch (t->state) {
+		case TCPS_SYN_RCVD:
+			tcp_done(t, t->passive ? 0 : ECONNREFUSED);
+			break;
+		case TCPS_ESTABLISHED:
+		case TCPS_FIN_WAIT_1:
+		case TCPS_FIN_WAIT_2:
+		case TCPS_CLOSE_WAIT:
+			tcp_done(t, ECONNRESET);
+			break;
+		default:
+			tcp_done(t, 0);
+			break;
+		}
+		return false;
+	}
+	/* (4) SYN in a synchronized state (RFC 5961 4.2). */
+	if (g->flags & TCP_SYN) {
+		challenge_ack(t);
+		return false;
+	}
+	/* (5) ACK. */
+	if (!(g->flags & TCP_ACK))
+		return false;
+	if (t->state == TCPS_SYN_RCVD) {
+		if (!(seq_lt(t->snd_una, g->ack) && seq_le(g->ack, t->snd_max))) {
+			tcp_send_rst_to(st, t->laddr, t->raddr, t->lport, t->rport, g->ack, 0, TCP_RST);
+			return false;
+		}
+		t->snd_una = g->ack;
+		t->snd_wnd = (uint32_t)g->win << t->snd_wscale;
+		t->max_sndwnd = t->snd_wnd;
+		t->snd_wl1 = g->seq;
+		t->snd_wl2 = g->ack;
+		if (t->ts_ok && g->opt.has_ts && g->opt.tsecr)
+			tcp_rtt_sample(t, (uint64_t)(uint32_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
+		t->backoff = 0;
+		tcp_timer_clear(t, TT_REXMIT);
+		tcp_set_state(t, TCPS_ESTABLISHED);
+		if (t->passive)
+			to_accept_queue(t);
+		if (t->state == TCPS_CLOSED)
+			return false;
+		us_sock_wake(t->sock);
+	}
+	if (t->state != TCPS_TIME_WAIT && !ack_input(t, g))
+		return false;
+	if (t->state == TCPS_CLOSED)
+		return false;
+	/* Data for a connection the application has closed: reset (RFC 2525 2.17, Linux). */
+	if (len && t->orphan) {
+		tcp_send_rst(t);
+		tcp_done(t, 0);
+		return false;
+	}
+	/* (6) URG: ignored. (7) Text. */
+	if (len && (t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+		    t->state == TCPS_FIN_WAIT_2))
+		text_input(t, seq, data, len, fin);
+	/* (8) FIN. */
+	if (fin && t->state != TCPS_CLOSED) {
+		if (seq + len == t->rcv_nxt)
+			process_fin(t);
+		else if (!t->ooo_fin) {
+			t->ooo_fin = true;
+			t->ooo_fin_seq = seq + len;
+			t->ack_now = true;
+		}
+	}
+	return false;
+}
+
+void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len)
+{
+	struct us_stack *st = nif->st;
+	struct wire_tcp g;
+	US_STAT_INC(st, TCP_RX_SEGS);
+	int rc = wire_tcp_parse(p, len, ip->src, ip->dst, &g);
+	if (rc == -1) {
+		US_STAT_INC(st, TCP_DROP_SHORT);
+		return;
+	}
+	if (rc == -2) {
+		US_STAT_INC(st, TCP_DROP_CHECKSUM);
+		return;
+	}
+	if (!us_ipv4_is_local(st, ip->dst))
+		return;         /* broadcast or multicast: TCP never answers */
+	for (int pass = 0; pass < 2; pass++) {
+		struct us_sock *s = tcp_lookup(st, ip->dst, htons(g.dport), ip->src, htons(g.sport));
+		if (!s) {
+			US_STAT_INC(st, TCP_NO_SOCKET);
+			respond_closed(st, ip, &g);
+			return;
+		}
+		pthread_mutex_lock(&s->lock);
+		struct us_tcb *t = s->tcb;
+		bool again = false;
+		if (!t || t->state == TCPS_CLOSED) {
+			pthread_mutex_unlock(&s->lock);
+			respond_closed(st, ip, &g);
+		} else if (t->state == TCPS_LISTEN) {
+			listen_input(s, ip, &g);        /* unlocks s */
+		} else {
+			if (t->state == TCPS_SYN_SENT)
+				syn_sent_input(t, &g);
+			else
+				again = sync_input(t, ip, &g);
+			if (t->state != TCPS_CLOSED && !again)
+				tcp_output(t);
+			pthread_mutex_unlock(&s->lock);
+		}
+		us_sock_put(s);
+		if (!again)
+			return;
+	}
+}

@@ -1,0 +1,279 @@
+/*
+ * tcp_output.c — what TCP sends: segmentation to the MSS, Nagle (RFC 896,
+ * RFC 1122 4.2.3.4), sender and receiver silly-window avoidance (RFC 9293
+ * 3.8.6.2), the window we advertise, FIN, SYN/SYN-ACK with options, ACKs
+ * and RSTs. Every function runs with the socket lock held; segments go
+ * straight to us_ipv4_sendv, which copies the header and the data (from
+ * the send ring, in at most two pieces) into one pool buffer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "sockproto.h"
+#include "stack.h"
+#include "tcp.h"
+#include "wire/checksum.h"
+
+uint32_t tcp_ts_now(struct us_stack *st)
+{
+	return (uint32_t)(us_now(st) / US_NS_PER_MS);   /* a 1 ms timestamp clock, like Linux */
+}
+
+void tcp_set_mss(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	int ifi;
+	uint32_t nh, src, mtu = US_DEFAULT_MTU;
+	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) == 0)
+		mtu = st->ifs[ifi].mtu;
+	uint32_t m = mtu - IP4_HLEN - TCP_HLEN;
+	if (t->peer_mss && t->peer_mss < m)
+		m = t->peer_mss;
+	if (t->user_mss && t->user_mss < m)
+		m = t->user_mss;
+	if (t->ts_ok)
+		m -= 12;        /* every segment carries the timestamp option */
+	if (m < US_TCP_MIN_MSS - 12)
+		m = US_TCP_MIN_MSS - 12;
+	t->mss = (uint16_t)m;
+}
+
+/* The MSS we announce: what the route's MTU allows (RFC 9293 3.7.1). */
+static uint16_t adv_mss(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	int ifi;
+	uint32_t nh, src, mtu = US_DEFAULT_MTU;
+	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) == 0)
+		mtu = st->ifs[ifi].mtu;
+	uint32_t m = mtu - IP4_HLEN - TCP_HLEN;
+	if (st->cfg.tcp.mss && st->cfg.tcp.mss < m)
+		m = st->cfg.tcp.mss;
+	if (t->user_mss && t->user_mss < m)
+		m = t->user_mss;
+	return (uint16_t)m;
+}
+
+/*
+ * Receive window, in bytes from rcv_nxt. Free space in the receive ring;
+ * not opened by less than min(buffer/2, MSS) at a time (receiver SWS
+ * avoidance), and never shrunk below what was already advertised.
+ */
+uint32_t tcp_rcv_window(struct us_tcb *t)
+{
+	uint32_t free = ring_free(&t->rcvq);
+	uint32_t maxwin = 65535u << t->rcv_wscale;
+	if (free > maxwin)
+		free = maxwin;
+	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t step = t->rcvq.cap / 2 < t->mss ? t->rcvq.cap / 2 : t->mss;
+	if (free < cur + step && free > cur)
+		free = cur;     /* too small an opening: keep the old edge */
+	if (free < cur)
+		free = cur;     /* never shrink (RFC 9293 3.8.6.2.2) */
+	/* Round down to what the scaled field can say exactly. */
+	return free >> t->rcv_wscale << t->rcv_wscale;
+}
+
+void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
+		     uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	uint8_t h[TCP_HLEN];
+	size_t hl = wire_tcp_build(h, ntohs(lport), ntohs(rport), seq, ack, flags, 0, NULL);
+	uint64_t sum = wire_csum_pseudo(laddr, raddr, IP_PROTO_TCP, (uint16_t)hl);
+	wire_tcp_set_csum(h, wire_csum_fold(wire_csum_add(sum, h, hl)));
+	struct us_ip_tx tx = { .src = laddr, .dst = raddr, .proto = IP_PROTO_TCP, .ifindex = -1 };
+	if (us_ipv4_send(st, &tx, h, hl, NULL, 0) == 0) {
+		US_STAT_INC(st, TCP_TX_SEGS);
+		US_STAT_INC(st, TCP_TX_RST);
+	}
+}
+
+void tcp_send_rst(struct us_tcb *t)
+{
+	tcp_send_rst_to(t->sock->st, t->laddr, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt,
+			TCP_RST | TCP_ACK);
+}
+
+/*
+ * Send one segment: seq, len bytes of queued data from seq on, flags.
+ * SYN segments carry MSS, window scale and timestamps as negotiated;
+ * others carry the timestamp when in use. Returns 0 or -errno.
+ */
+int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	struct us_sock *s = t->sock;
+	struct us_stack *st = s->st;
+	struct wire_tcp_opts o = { 0 };
+	uint8_t h[TCP_MAX_HLEN];
+	bool syn = flags & TCP_SYN;
+	if (syn) {
+		o.has_mss = true;
+		o.mss = adv_mss(t);
+		if (t->ws_ok) {
+			o.has_wscale = true;
+			o.wscale = t->rcv_wscale;
+		}
+	}
+	if (t->ts_ok) {
+		o.has_ts = true;
+		o.tsval = tcp_ts_now(st);
+		o.tsecr = (flags & TCP_ACK) ? t->ts_recent : 0;
+	}
+	uint32_t win = 0;
+	if (!(flags & TCP_RST)) {
+		win = tcp_rcv_window(t);
+		if (syn)
+			win = win > 65535 ? 65535 : win;   /* never scaled in a SYN (RFC 7323 2.2) */
+	}
+	uint16_t wfield = (uint16_t)(syn ? win : (win >> t->rcv_wscale) > 65535 ? 65535
+							: win >> t->rcv_wscale);
+	uint32_t ack = (flags & TCP_ACK) ? t->rcv_nxt : 0;
+	size_t hl = wire_tcp_build(h, ntohs(t->lport), ntohs(t->rport), seq, ack, flags, wfield, &o);
+
+	struct iovec iov[3] = { { h, hl } };
+	int n = 1;
+	if (len) {
+		uint32_t off = seq - t->snd_una;
+		uint32_t pos = (t->sndq.head + off) % t->sndq.cap;
+		uint32_t first = t->sndq.cap - pos < len ? t->sndq.cap - pos : len;
+		iov[n++] = (struct iovec){ t->sndq.buf + pos, first };
+		if (len > first)
+			iov[n++] = (struct iovec){ t->sndq.buf, len - first };
+	}
+	uint64_t sum = wire_csum_pseudo(t->laddr, t->raddr, IP_PROTO_TCP, (uint16_t)(hl + len));
+	size_t at = 0;
+	for (int i = 0; i < n; i++) {
+		sum = wire_csum_add_at(sum, iov[i].iov_base, iov[i].iov_len, at);
+		at += iov[i].iov_len;
+	}
+	wire_tcp_set_csum(h, wire_csum_fold(sum));
+
+	struct us_ip_tx tx = { .src = t->laddr, .dst = t->raddr, .proto = IP_PROTO_TCP,
+			       .ttl = s->ttl, .df = true, .ifindex = -1 };
+	int rc = us_ipv4_sendv(st, &tx, iov, n);
+	if (flags & TCP_ACK) {
+		/* Whatever happened to the frame, the ACK state is now current. */
+		t->rcv_adv = t->rcv_nxt + win;
+		t->segs_unacked = 0;
+		t->ack_now = false;
+		tcp_timer_clear(t, TT_DELACK);
+	}
+	if (rc == 0) {
+		US_STAT_INC(st, TCP_TX_SEGS);
+		if (len)
+			t->last_send = us_now(st);
+	}
+	return rc;
+}
+
+void tcp_send_ack(struct us_tcb *t)
+{
+	tcp_send_segment(t, t->snd_nxt, 0, TCP_ACK);
+}
+
+void tcp_send_syn(struct us_tcb *t)
+{
+	uint8_t flags = TCP_SYN | (t->state == TCPS_SYN_RCVD ? TCP_ACK : 0);
+	tcp_send_segment(t, t->iss, 0, flags);
+	t->snd_nxt = t->iss + 1;
+	if (seq_gt(t->snd_nxt, t->snd_max))
+		t->snd_max = t->snd_nxt;
+	if (!t->deadline[TT_REXMIT])
+		tcp_rexmit_restart(t);
+}
+
+static bool can_send_data(enum tcp_state s)
+{
+	return s == TCPS_ESTABLISHED || s == TCPS_CLOSE_WAIT || s == TCPS_FIN_WAIT_1 ||
+	       s == TCPS_CLOSING || s == TCPS_LAST_ACK;
+}
+
+void tcp_output(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	if (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RCVD) {
+		if (t->snd_nxt == t->iss)
+			tcp_send_syn(t);
+		return;
+	}
+	if (!can_send_data(t->state)) {
+		if (t->ack_now)
+			tcp_send_ack(t);
+		return;
+	}
+	uint64_t now = us_now(st);
+	/* RFC 5681 4.1: restart from the initial window after an idle RTO. */
+	if (t->snd_una == t->snd_max && t->last_send &&
+	    now - t->last_send > t->rto_us * 1000) {
+		uint32_t iw = 10 * (uint32_t)t->mss;
+		if (t->cwnd > iw)
+			t->cwnd = iw;
+	}
+	uint32_t data_end = t->snd_una + t->sndq.len;
+	for (;;) {
+		uint32_t off = t->snd_nxt - t->snd_una;
+		if (t->fin_sent && seq_gt(t->snd_nxt, t->fin_seq))
+			break;  /* everything, FIN included, is out */
+		uint32_t avail = t->sndq.len > off ? t->sndq.len - off : 0;
+		uint32_t wnd = t->snd_wnd < t->cwnd ? t->snd_wnd : t->cwnd;
+		uint32_t inflight = t->snd_nxt - t->snd_una;
+		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+		uint32_t len = avail;
+		if (len > t->mss)
+			len = t->mss;
+		if (len > usable)
+			len = usable;
+		if (len && len < t->mss) {
+			/* Nagle and sender SWS: a short segment goes only if it is
+			 * all we have and nothing is unacknowledged (or TCP_NODELAY),
+			 * or it fills half the largest window the peer offered. */
+			bool all = len == avail;
+			bool ok = (all && (t->nodelay || inflight == 0 || t->fin_queued)) ||
+				  len >= t->max_sndwnd / 2;
+			if (!ok)
+				len = 0;
+		}
+		bool fin = t->fin_queued && t->snd_nxt + len == data_end &&
+			   (len > 0 || avail == 0);
+		if (len == 0 && !fin)
+			break;
+		uint8_t flags = TCP_ACK;
+		if (len && off + len == t->sndq.len)
+			flags |= TCP_PSH;
+		if (fin)
+			flags |= TCP_FIN;
+		bool rexmit = seq_lt(t->snd_nxt, t->snd_max);
+		tcp_send_segment(t, t->snd_nxt, len, flags);
+		if (rexmit)
+			US_STAT_INC(st, TCP_RETRANS_SEGS);
+		if (!t->rtt_timing && !t->ts_ok && len && !rexmit) {
+			t->rtt_timing = true;
+			t->rtt_seq = t->snd_nxt + len;
+			t->rtt_start = now;
+		}
+		t->snd_nxt += len;
+		if (fin) {
+			t->fin_sent = true;
+			t->fin_seq = t->snd_nxt;
+			t->snd_nxt++;
+		}
+		if (seq_gt(t->snd_nxt, t->snd_max))
+			t->snd_max = t->snd_nxt;
+		if (!t->deadline[TT_REXMIT])
+			tcp_rexmit_restart(t);
+		if (fin)
+			break;
+	}
+	if (t->ack_now)
+		tcp_send_ack(t);
+	/* Zero window with data waiting and nothing in flight: probe it. */
+	uint32_t off = t->snd_nxt - t->snd_una;
+	if (t->snd_wnd == 0 && t->sndq.len > off && t->snd_nxt == t->snd_una &&
+	    !t->deadline[TT_REXMIT] && !t->deadline[TT_PERSIST]) {
+		t->persist_backoff = 0;
+		tcp_timer_set(t, TT_PERSIST, now + t->rto_us * 1000);
+	}
+}

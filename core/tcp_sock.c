@@ -1,0 +1,687 @@
+/*
+ * tcp_sock.c — TCP's socket operations (sockproto.h) and the state
+ * changes they share with input and timers.
+ *
+ * Blocking follows Linux: connect waits for the handshake (SO_SNDTIMEO
+ * bounds it: EINPROGRESS when it lapses), send copies what fits and
+ * waits for room (a partial count when some was copied), recv waits for
+ * data or FIN. Errors: ECONNREFUSED (RST to our SYN), ETIMEDOUT (SYN or
+ * data retries exhausted, keepalive), ECONNRESET (RST on a connection),
+ * EHOSTUNREACH/ENETUNREACH (ICMP or ARP during the handshake), EPIPE
+ * (send after shutdown or once the connection is gone; no SIGPIPE: we
+ * raise no signals).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockproto.h"
+#include "stack.h"
+#include "tcp.h"
+
+#define SOMAXCONN_US 4096
+
+uint8_t tcp_wscale_for(uint32_t bufsize)
+{
+	uint8_t s = 0;
+	while (s < 14 && (65535u << s) < bufsize)
+		s++;
+	return s;
+}
+
+void tcp_set_state(struct us_tcb *t, enum tcp_state s)
+{
+	struct us_stack *st = t->sock->st;
+	if (s == TCPS_ESTABLISHED && t->state != TCPS_ESTABLISHED) {
+		US_STAT_INC(st, TCP_ESTABLISHED);
+		t->sock->connected = true;
+		if (t->keepalive)
+			tcp_timer_set(t, TT_KEEP, us_now(st) + (uint64_t)t->keepidle_s * US_NS_PER_SEC);
+	}
+	t->state = s;
+}
+
+void tcp_done(struct us_tcb *t, int err)
+{
+	struct us_sock *s = t->sock;
+	enum tcp_state prev = t->state;
+	tcp_timers_clear_all(t);
+	t->state = TCPS_CLOSED;
+	if (err)
+		s->so_error = err;
+	if (t->listener) {
+		struct us_sock *ls = t->listener;
+		t->listener = NULL;
+		if (prev == TCPS_SYN_RCVD) {
+			pthread_mutex_lock(&ls->lock);
+			if (ls->tcb)
+				ls->tcb->syn_count--;
+			pthread_mutex_unlock(&ls->lock);
+		}
+		us_sock_put(ls);
+	}
+	tcp_unhash(t);
+	us_sock_wake(s);
+}
+
+void tcp_enter_time_wait(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	tcp_timers_clear_all(t);
+	t->state = TCPS_TIME_WAIT;
+	uint32_t tw = st->cfg.tcp.time_wait_s;
+	if (tw == 0) {
+		tcp_done(t, 0);
+		return;
+	}
+	/* Nothing more will be sent: the send ring can go now. */
+	free(t->sndq.buf);
+	t->sndq.buf = NULL;
+	t->sndq.len = 0;
+	tcp_timer_set(t, TT_2MSL, us_now(st) + (uint64_t)tw * US_NS_PER_SEC);
+	us_sock_wake(t->sock);
+}
+
+struct us_sock *tcp_child_new(struct us_sock *ls)
+{
+	struct us_sock *c = us_sock_alloc(ls->st, SOCK_STREAM);
+	if (!c)
+		return NULL;
+	struct us_tcb *t = c->tcb, *lt = ls->tcb;
+	c->reuseaddr = ls->reuseaddr;
+	c->rcvbuf = ls->rcvbuf;
+	c->sndbuf = ls->sndbuf;
+	c->ttl = ls->ttl;
+	c->rcvtimeo_ns = ls->rcvtimeo_ns;
+	c->sndtimeo_ns = ls->sndtimeo_ns;
+	c->bound = true;
+	t->sndq.cap = lt->sndq.cap;
+	t->rcvq.cap = lt->rcvq.cap;
+	t->nodelay = lt->nodelay;
+	t->keepalive = lt->keepalive;
+	t->keepidle_s = lt->keepidle_s;
+	t->keepintvl_s = lt->keepintvl_s;
+	t->keepcnt = lt->keepcnt;
+	t->linger_on = lt->linger_on;
+	t->linger_s = lt->linger_s;
+	t->user_mss = lt->user_mss;
+	t->cc = lt->cc;
+	t->passive = true;
+	if (tcb_alloc_buffers(t) < 0) {
+		us_sock_put(c);
+		return NULL;
+	}
+	us_sock_hold(ls);
+	t->listener = ls;
+	return c;
+}
+
+/* ---- operations ---- */
+
+static int tcp_bind(struct us_sock *s, const struct sockaddr_in *a)
+{
+	struct us_tcb *t = s->tcb;
+	uint16_t port = a->sin_port;
+	if (port == 0) {
+		port = tcp_ephemeral(t, a->sin_addr.s_addr);
+		if (!port)
+			return -EADDRINUSE;
+	}
+	int rc = tcp_port_bind(t, a->sin_addr.s_addr, port, s->reuseaddr);
+	if (rc < 0)
+		return rc;
+	s->local.sin_addr = a->sin_addr;
+	s->local.sin_port = port;
+	s->bound = true;
+	return 0;
+}
+
+static void config_offers(struct us_tcb *t)
+{
+	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	/* What our SYN offers; negotiate() keeps what the peer also sent. */
+	t->ws_ok = c->window_scaling;
+	t->rcv_wscale = t->ws_ok ? tcp_wscale_for(t->rcvq.cap) : 0;
+	t->ts_ok = c->timestamps;
+}
+
+static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
+{
+	struct us_stack *st = s->st;
+	struct us_tcb *t = s->tcb;
+	if (!a) {
+		/* AF_UNSPEC: abort whatever there is. */
+		if (t->state != TCPS_CLOSED && t->state != TCPS_LISTEN) {
+			if (t->state != TCPS_SYN_SENT)
+				tcp_send_rst(t);
+			tcp_done(t, 0);
+		}
+		s->connected = false;
+		return 0;
+	}
+	switch (t->state) {
+	case TCPS_CLOSED:
+		if (s->so_error && s->remote.sin_port) {
+			/* The result of an earlier non-blocking attempt. */
+			int e = s->so_error;
+			s->so_error = 0;
+			s->remote.sin_port = 0;
+			return -e;
+		}
+		break;
+	case TCPS_LISTEN:
+		return -EINVAL;
+	case TCPS_SYN_SENT:
+	case TCPS_SYN_RCVD:
+		if (s->nonblock)
+			return -EALREADY;
+		goto wait;
+	default:
+		return -EISCONN;
+	}
+	if (a->sin_addr.s_addr == INADDR_ANY || a->sin_addr.s_addr == INADDR_BROADCAST ||
+	    (ntohl(a->sin_addr.s_addr) & 0xf0000000u) == 0xe0000000u)
+		return -ENETUNREACH;
+	int ifi;
+	uint32_t nh, src;
+	int rc = us_ipv4_route(st, a->sin_addr.s_addr, &ifi, &nh, &src);
+	if (rc < 0)
+		return rc;
+	if (tcb_alloc_buffers(t) < 0)
+		return -ENOBUFS;
+	if (!s->bound) {
+		struct sockaddr_in any = { .sin_family = AF_INET };
+		if ((rc = tcp_bind(s, &any)) < 0)
+			return rc;
+	}
+	t->laddr = s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src;
+	t->raddr = a->sin_addr.s_addr;
+	t->rport = a->sin_port;
+	s->remote = *a;
+	config_offers(t);
+	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
+	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+	t->backoff = 0;
+	tcp_set_mss(t);
+	t->state = TCPS_SYN_SENT;
+	if ((rc = tcp_conn_insert(t)) < 0) {
+		t->state = TCPS_CLOSED;
+		return -EADDRNOTAVAIL;
+	}
+	s->local.sin_addr.s_addr = t->laddr;
+	s->so_error = 0;
+	t->rtt_start = us_now(st);
+	US_STAT_INC(st, TCP_ACTIVE_OPENS);
+	tcp_send_syn(t);
+	if (s->nonblock)
+		return -EINPROGRESS;
+wait:;
+	uint64_t deadline = us_sock_deadline(s, s->sndtimeo_ns);
+	while (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RCVD) {
+		int e = us_sock_wait(s, deadline, false);
+		if (e == EAGAIN)
+			return -EINPROGRESS;    /* SO_SNDTIMEO lapsed (Linux), or deterministic mode */
+		if (e)
+			return -e;
+	}
+	if (t->state == TCPS_CLOSED) {
+		int e = s->so_error ? s->so_error : ECONNREFUSED;
+		s->so_error = 0;
+		s->remote.sin_port = 0;
+		return -e;
+	}
+	return 0;
+}
+
+static int tcp_listen(struct us_sock *s, int backlog)
+{
+	struct us_tcb *t = s->tcb;
+	if (t->state != TCPS_CLOSED && t->state != TCPS_LISTEN)
+		return -EINVAL;
+	if (!s->bound) {
+		struct sockaddr_in any = { .sin_family = AF_INET };
+		int rc = tcp_bind(s, &any);
+		if (rc < 0)
+			return rc;
+	}
+	if (backlog < 1)
+		backlog = 1;
+	if (backlog > SOMAXCONN_US)
+		backlog = SOMAXCONN_US;
+	t->backlog = backlog;
+	t->state = TCPS_LISTEN;
+	return 0;
+}
+
+static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
+{
+	struct us_tcb *t = s->tcb;
+	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
+	for (;;) {
+		if (t->state != TCPS_LISTEN)
+			return -EINVAL;
+		if (t->acc_head) {
+			struct us_sock *c = t->acc_head;
+			struct us_tcb *ct = c->tcb;
+			int fd = us_socktab_install(s->st, c);   /* the queue's reference moves */
+			if (fd < 0)
+				return -EMFILE;
+			t->acc_head = ct->acc_next;
+			if (!t->acc_head)
+				t->acc_tail = NULL;
+			t->acc_count--;
+			ct->acc_next = NULL;
+			/* The child's hold on its listener ends here (under the child's lock). */
+			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_lock(&c->lock);
+			struct us_sock *ls = ct->listener;
+			ct->listener = NULL;
+			*peer = c->remote;
+			pthread_mutex_unlock(&c->lock);
+			if (ls)
+				us_sock_put(ls);
+			pthread_mutex_lock(&s->lock);
+			*newfd = fd;
+			return 0;
+		}
+		int e = us_sock_wait(s, deadline, false);
+		if (e)
+			return -e;
+	}
+}
+
+static ssize_t tcp_sendto(struct us_sock *s, const void *buf, size_t len, int flags,
+			  const struct sockaddr_in *to)
+{
+	struct us_tcb *t = s->tcb;
+	uint64_t deadline = us_sock_deadline(s, s->sndtimeo_ns);
+	size_t done = 0;
+	for (;;) {
+		if (s->so_error) {
+			int e = s->so_error;
+			s->so_error = 0;
+			return done ? (ssize_t)done : -e;
+		}
+		if (s->shut_wr)
+			return done ? (ssize_t)done : -EPIPE;
+		switch (t->state) {
+		case TCPS_ESTABLISHED:
+		case TCPS_CLOSE_WAIT:
+			break;
+		case TCPS_SYN_SENT:
+		case TCPS_SYN_RCVD:
+			goto wait;
+		case TCPS_CLOSED:
+			return done ? (ssize_t)done : (s->connected ? -EPIPE : -ENOTCONN);
+		case TCPS_LISTEN:
+			return -ENOTCONN;
+		default:
+			return done ? (ssize_t)done : -EPIPE;
+		}
+		if (done == len)
+			return (ssize_t)done;
+		uint32_t room = ring_free(&t->sndq);
+		if (room) {
+			uint32_t n = len - done < room ? (uint32_t)(len - done) : room;
+			ring_write(&t->sndq, t->sndq.len, (const uint8_t *)buf + done, n);
+			t->sndq.len += n;
+			done += n;
+			tcp_output(t);
+			if (done == len)
+				return (ssize_t)done;
+			continue;
+		}
+		if (done && (s->nonblock || (flags & MSG_DONTWAIT)))
+			return (ssize_t)done;
+wait:;
+		int e = us_sock_wait(s, deadline, flags & MSG_DONTWAIT);
+		if (e)
+			return done ? (ssize_t)done : -e;
+	}
+}
+
+/* After the application read: tell the peer if the window opened enough. */
+static void window_update(struct us_tcb *t)
+{
+	if (t->state != TCPS_ESTABLISHED && t->state != TCPS_FIN_WAIT_1 && t->state != TCPS_FIN_WAIT_2)
+		return;
+	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t now = tcp_rcv_window(t);
+	/* Linux (__tcp_cleanup_rbuf): when the window can grow by 2 MSS, or a
+	 * closed window opens at all. */
+	if (now > cur && (now - cur >= 2u * t->mss || cur == 0 || now - cur >= t->rcvq.cap / 2))
+		tcp_send_ack(t);
+}
+
+static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
+			    struct sockaddr_in *from)
+{
+	struct us_tcb *t = s->tcb;
+	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
+	*from = s->remote;
+	for (;;) {
+		if (t->rcvq.len > 0 && !s->shut_rd) {
+			uint32_t n = len < t->rcvq.len ? (uint32_t)len : t->rcvq.len;
+			ring_read(&t->rcvq, 0, buf, n);
+			if (!(flags & MSG_PEEK)) {
+				ring_consume(&t->rcvq, n);
+				window_update(t);
+			}
+			return (ssize_t)n;
+		}
+		if (len == 0)
+			return 0;
+		if (s->so_error) {
+			int e = s->so_error;
+			s->so_error = 0;
+			return -e;
+		}
+		if (t->fin_rcvd || s->shut_rd)
+			return 0;
+		if (t->state == TCPS_LISTEN)
+			return -ENOTCONN;
+		if (t->state == TCPS_CLOSED)
+			return s->connected ? 0 : -ENOTCONN;
+		int e = us_sock_wait(s, deadline, flags & MSG_DONTWAIT);
+		if (e)
+			return -e;
+	}
+}
+
+static int tcp_shutdown(struct us_sock *s, int how)
+{
+	struct us_tcb *t = s->tcb;
+	if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN || t->state == TCPS_SYN_SENT) {
+		if (t->state == TCPS_LISTEN && how != SHUT_WR) {
+			s->shut_rd = true;
+			return 0;
+		}
+		return -ENOTCONN;
+	}
+	if (how == SHUT_RD || how == SHUT_RDWR) {
+		s->shut_rd = true;
+		ring_consume(&t->rcvq, t->rcvq.len);
+	}
+	if ((how == SHUT_WR || how == SHUT_RDWR) && !s->shut_wr) {
+		s->shut_wr = true;
+		if (t->state == TCPS_ESTABLISHED || t->state == TCPS_SYN_RCVD) {
+			t->fin_queued = true;
+			tcp_set_state(t, TCPS_FIN_WAIT_1);
+		} else if (t->state == TCPS_CLOSE_WAIT) {
+			t->fin_queued = true;
+			tcp_set_state(t, TCPS_LAST_ACK);
+		}
+		tcp_output(t);
+	}
+	return 0;
+}
+
+/* Abort the children a closing listener still holds. Called with ls unlocked. */
+static void abort_children(struct us_sock *head)
+{
+	while (head) {
+		struct us_sock *c = head;
+		pthread_mutex_lock(&c->lock);
+		head = c->tcb->acc_next;
+		c->tcb->acc_next = NULL;
+		if (c->tcb->state != TCPS_CLOSED) {
+			tcp_send_rst(c->tcb);
+			tcp_done(c->tcb, ECONNRESET);
+		}
+		pthread_mutex_unlock(&c->lock);
+		us_sock_put(c);         /* the accept queue's reference */
+	}
+}
+
+static void tcp_close(struct us_sock *s)
+{
+	struct us_stack *st = s->st;
+	struct us_tcb *t = s->tcb;
+	t->orphan = true;
+	switch (t->state) {
+	case TCPS_LISTEN: {
+		struct us_sock *head = t->acc_head;
+		t->acc_head = t->acc_tail = NULL;
+		t->acc_count = 0;
+		t->state = TCPS_CLOSED;
+		tcp_unhash(t);
+		pthread_mutex_unlock(&s->lock);
+		abort_children(head);
+		pthread_mutex_lock(&s->lock);
+		return;
+	}
+	case TCPS_CLOSED:
+		tcp_unhash(t);
+		return;
+	case TCPS_SYN_SENT:
+		tcp_done(t, 0);
+		return;
+	default:
+		break;
+	}
+	/* RFC 2525 2.17 and Linux: closing with unread data, or SO_LINGER
+	 * with a zero timeout, aborts with RST instead of FIN. */
+	if (t->rcvq.len > 0 || (t->linger_on && t->linger_s == 0)) {
+		if (t->state != TCPS_TIME_WAIT) {
+			tcp_send_rst(t);
+			US_STAT_INC(st, TCP_RESETS_SENT);
+		}
+		tcp_done(t, 0);
+		return;
+	}
+	if (!s->shut_wr) {
+		s->shut_wr = true;
+		if (t->state == TCPS_ESTABLISHED || t->state == TCPS_SYN_RCVD) {
+			t->fin_queued = true;
+			tcp_set_state(t, TCPS_FIN_WAIT_1);
+		} else if (t->state == TCPS_CLOSE_WAIT) {
+			t->fin_queued = true;
+			tcp_set_state(t, TCPS_LAST_ACK);
+		}
+		tcp_output(t);
+	}
+	if (t->state == TCPS_FIN_WAIT_2 && !t->deadline[TT_2MSL])
+		tcp_timer_set(t, TT_2MSL, us_now(st) + US_TCP_FIN_TIMEOUT_S * US_NS_PER_SEC);
+	if (t->linger_on && t->linger_s > 0 && !st->deterministic) {
+		/* SO_LINGER: wait (bounded) until our data and FIN are acknowledged. */
+		uint64_t deadline = us_monotonic_ns() + (uint64_t)t->linger_s * US_NS_PER_SEC;
+		while (t->state != TCPS_CLOSED && t->state != TCPS_TIME_WAIT &&
+		       t->state != TCPS_FIN_WAIT_2 && !atomic_load(&st->stopping)) {
+			struct timespec ts = { (time_t)(deadline / US_NS_PER_SEC),
+					       (long)(deadline % US_NS_PER_SEC) };
+			s->waiters++;
+			int rc = pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+			s->waiters--;
+			if (rc == ETIMEDOUT)
+				break;
+		}
+	}
+}
+
+static short tcp_poll(struct us_sock *s)
+{
+	struct us_tcb *t = s->tcb;
+	short r = 0;
+	if (t->state == TCPS_LISTEN)
+		return t->acc_count ? POLLIN : 0;
+	if (s->so_error)
+		r |= POLLERR;
+	if (t->rcvq.len > 0 || t->fin_rcvd || s->shut_rd || s->so_error)
+		r |= POLLIN;
+	if (t->state == TCPS_CLOSED || (s->shut_wr && t->fin_rcvd))
+		r |= POLLHUP;
+	if (t->state == TCPS_CLOSED && s->connected)
+		r |= POLLIN;
+	bool writable_state = t->state == TCPS_ESTABLISHED || t->state == TCPS_CLOSE_WAIT;
+	if ((writable_state && !s->shut_wr && ring_free(&t->sndq) >= t->sndq.cap / 3) ||
+	    (t->state == TCPS_CLOSED && (s->so_error || !s->connected)) ||
+	    (writable_state && s->shut_wr))
+		r |= POLLOUT;
+	return r;
+}
+
+static void tcp_destroy(struct us_sock *s)
+{
+	if (s->tcb) {
+		tcb_free(s->tcb);
+		s->tcb = NULL;
+	}
+}
+
+static void tcp_bufs_changed(struct us_sock *s)
+{
+	struct us_tcb *t = s->tcb;
+	/* Before the connection has buffers, SO_RCVBUF/SO_SNDBUF size them
+	 * (the value asked for: what getsockopt reports is twice that). */
+	if (!t->rcvq.buf)
+		t->rcvq.cap = (uint32_t)s->rcvbuf / 2;
+	if (!t->sndq.buf)
+		t->sndq.cap = (uint32_t)s->sndbuf / 2;
+}
+
+static int opt_int(const void *val, socklen_t len, int *out)
+{
+	if (!val || len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(out, val, sizeof *out);
+	return 0;
+}
+
+static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *val, socklen_t len)
+{
+	struct us_tcb *t = s->tcb;
+	struct us_stack *st = s->st;
+	int v, rc;
+	if (level == SOL_SOCKET && name == SO_KEEPALIVE) {
+		if ((rc = opt_int(val, len, &v)) < 0)
+			return rc;
+		t->keepalive = v != 0;
+		if (t->keepalive && (t->state == TCPS_ESTABLISHED || t->state == TCPS_CLOSE_WAIT))
+			tcp_timer_set(t, TT_KEEP, us_now(st) + (uint64_t)t->keepidle_s * US_NS_PER_SEC);
+		else if (!t->keepalive)
+			tcp_timer_clear(t, TT_KEEP);
+		return 0;
+	}
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger l;
+		if (!val || len < (socklen_t)sizeof l)
+			return -EINVAL;
+		memcpy(&l, val, sizeof l);
+		t->linger_on = l.l_onoff != 0;
+		t->linger_s = l.l_linger < 0 ? 0 : l.l_linger;
+		return 0;
+	}
+	if (level != IPPROTO_TCP)
+		return -ENOPROTOOPT;
+	if (name == TCP_CONGESTION) {
+		char n[16] = "";
+		if (!val || len == 0)
+			return -EINVAL;
+		memcpy(n, val, len < sizeof n - 1 ? len : sizeof n - 1);
+		const struct us_tcp_cc_ops *cc = us_tcp_cc_find(n);
+		if (!cc)
+			return -ENOENT;
+		t->cc = cc;
+		return 0;
+	}
+	if ((rc = opt_int(val, len, &v)) < 0)
+		return rc;
+	switch (name) {
+	case TCP_NODELAY:
+		t->nodelay = v != 0;
+		if (t->nodelay)
+			tcp_output(t);
+		return 0;
+	case TCP_MAXSEG:
+		if (v < US_TCP_MIN_MSS || v > 32767)
+			return -EINVAL;
+		t->user_mss = (uint16_t)v;
+		return 0;
+	case TCP_KEEPIDLE:
+	case TCP_KEEPINTVL:
+		if (v < 1 || v > 32767)
+			return -EINVAL;
+		if (name == TCP_KEEPIDLE)
+			t->keepidle_s = (uint32_t)v;
+		else
+			t->keepintvl_s = (uint32_t)v;
+		return 0;
+	case TCP_KEEPCNT:
+		if (v < 1 || v > 127)
+			return -EINVAL;
+		t->keepcnt = (uint32_t)v;
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len || *len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(val, &v, sizeof v);
+	*len = sizeof v;
+	return 0;
+}
+
+static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, socklen_t *len)
+{
+	struct us_tcb *t = s->tcb;
+	if (level == SOL_SOCKET && name == SO_KEEPALIVE)
+		return put_int(val, len, t->keepalive);
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger l = { .l_onoff = t->linger_on, .l_linger = t->linger_s };
+		if (!val || !len || *len < (socklen_t)sizeof l)
+			return -EINVAL;
+		memcpy(val, &l, sizeof l);
+		*len = sizeof l;
+		return 0;
+	}
+	if (level != IPPROTO_TCP)
+		return -ENOPROTOOPT;
+	switch (name) {
+	case TCP_NODELAY:
+		return put_int(val, len, t->nodelay);
+	case TCP_MAXSEG:
+		return put_int(val, len, t->state == TCPS_ESTABLISHED ? t->mss
+				      : t->user_mss ? t->user_mss : 536);
+	case TCP_KEEPIDLE:
+		return put_int(val, len, (int)t->keepidle_s);
+	case TCP_KEEPINTVL:
+		return put_int(val, len, (int)t->keepintvl_s);
+	case TCP_KEEPCNT:
+		return put_int(val, len, (int)t->keepcnt);
+	case TCP_CONGESTION: {
+		if (!val || !len)
+			return -EINVAL;
+		size_t n = strlen(t->cc->name) + 1;
+		if (n > *len)
+			n = *len;
+		memcpy(val, t->cc->name, n);
+		*len = (socklen_t)n;
+		return 0;
+	}
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+const struct us_proto_ops us_tcp_ops = {
+	.bind = tcp_bind,
+	.connect = tcp_connect,
+	.listen = tcp_listen,
+	.accept = tcp_accept,
+	.sendto = tcp_sendto,
+	.recvfrom = tcp_recvfrom,
+	.shutdown = tcp_shutdown,
+	.close = tcp_close,
+	.poll = tcp_poll,
+	.destroy = tcp_destroy,
+	.rcvbuf_changed = tcp_bufs_changed,
+	.setsockopt = tcp_setsockopt,
+	.getsockopt = tcp_getsockopt,
+};

@@ -1,0 +1,326 @@
+/*
+ * tcp_table.c — TCP connection tables, port binding, ISNs, control block
+ * lifetime and the byte rings.
+ *
+ * Two hash tables under one rwlock: conn[] by 4-tuple (every connection
+ * from SYN_SENT/SYN_RCVD through TIME_WAIT) and port[] by local port
+ * (every TCB that owns a port: bound, listening or connected). A TCB in
+ * either holds one reference to its socket, dropped when it leaves both.
+ *
+ * ISN (RFC 6528): ISN = M + F(4-tuple, secret), M a 4 µs clock, F a keyed
+ * mixing function of the 4-tuple (the secret comes from the stack's
+ * generator, seeded in deterministic mode).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockproto.h"
+#include "stack.h"
+#include "tcp.h"
+
+static const char *const state_names[] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+	"FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+};
+
+const char *tcp_state_name(enum tcp_state s)
+{
+	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
+}
+
+int us_tcp_init(struct us_stack *st, struct us_tcp *t)
+{
+	pthread_rwlock_init(&t->lock, NULL);
+	memset(t->conn, 0, sizeof t->conn);
+	memset(t->port, 0, sizeof t->port);
+	t->isn_key[0] = us_rng_u64(&st->rng);
+	t->isn_key[1] = us_rng_u64(&st->rng);
+	t->st = st;
+	return 0;
+}
+
+void us_tcp_destroy(struct us_tcp *t)
+{
+	pthread_rwlock_destroy(&t->lock);
+}
+
+/* ---- rings ---- */
+
+uint32_t ring_free(const struct tcp_ring *r)
+{
+	return r->cap - r->len;
+}
+
+void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n)
+{
+	uint32_t pos = (r->head + off) % r->cap;
+	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	memcpy(r->buf + pos, src, first);
+	memcpy(r->buf, (const uint8_t *)src + first, n - first);
+}
+
+void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n)
+{
+	uint32_t pos = (r->head + off) % r->cap;
+	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	memcpy(dst, r->buf + pos, first);
+	memcpy((uint8_t *)dst + first, r->buf, n - first);
+}
+
+void ring_consume(struct tcp_ring *r, uint32_t n)
+{
+	r->head = (r->head + n) % r->cap;
+	r->len -= n;
+}
+
+/* ---- control blocks ---- */
+
+struct us_tcb *tcb_new(struct us_sock *s)
+{
+	struct us_stack *st = s->st;
+	struct us_tcb *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	t->sock = s;
+	t->state = TCPS_CLOSED;
+	t->nodelay = c->nodelay;
+	t->cc = us_tcp_cc_find(c->congestion);
+	if (!t->cc)
+		t->cc = &us_tcp_newreno;
+	t->keepidle_s = US_TCP_KEEPIDLE_S;
+	t->keepintvl_s = US_TCP_KEEPINTVL_S;
+	t->keepcnt = US_TCP_KEEPCNT;
+	t->rto_us = (uint64_t)(c->rto_initial_ms ? c->rto_initial_ms : 1000) * 1000;
+	t->sndq.cap = c->sndbuf ? c->sndbuf : 262144;
+	t->rcvq.cap = c->rcvbuf ? c->rcvbuf : 262144;
+	tcp_timer_init(t);
+	return t;
+}
+
+int tcb_alloc_buffers(struct us_tcb *t)
+{
+	if (!t->sndq.buf)
+		t->sndq.buf = malloc(t->sndq.cap);
+	if (!t->rcvq.buf)
+		t->rcvq.buf = malloc(t->rcvq.cap);
+	return t->sndq.buf && t->rcvq.buf ? 0 : -ENOMEM;
+}
+
+void tcb_free(struct us_tcb *t)
+{
+	free(t->sndq.buf);
+	free(t->rcvq.buf);
+	free(t);
+}
+
+/* ---- tables ---- */
+
+static unsigned conn_hash(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t h = laddr * 0x9e3779b1u;
+	h ^= raddr * 0x85ebca6bu;
+	h ^= ((uint32_t)lport << 16 | rport) * 0xc2b2ae35u;
+	h ^= h >> 15;
+	return h & (US_TCP_HASH - 1);
+}
+
+static unsigned port_hash(uint16_t port) { return ntohs(port) & (US_TCP_HASH - 1); }
+
+/* With tcp->lock held: does binding t to addr:port clash with another TCB? */
+static bool port_clash(struct us_tcp *tcp, const struct us_tcb *t, uint32_t addr, uint16_t port,
+		       bool reuse)
+{
+	for (struct us_tcb *o = tcp->port[port_hash(port)]; o; o = o->port_next) {
+		if (o == t || o->lport != port)
+			continue;
+		if (o->laddr != INADDR_ANY && addr != INADDR_ANY && o->laddr != addr)
+			continue;
+		/* SO_REUSEADDR (Linux): allowed unless the other one listens, and
+		 * always past a connection in TIME_WAIT. */
+		if (reuse && (o->state == TCPS_TIME_WAIT ||
+			      (o->sock->reuseaddr && o->state != TCPS_LISTEN)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static void hold_for_tables(struct us_tcb *t)
+{
+	if (!t->in_conn && !t->in_port)
+		us_sock_hold(t->sock);
+}
+
+int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse)
+{
+	struct us_tcp *tcp = &t->sock->st->tcp;
+	pthread_rwlock_wrlock(&tcp->lock);
+	if (port_clash(tcp, t, addr, port, reuse)) {
+		pthread_rwlock_unlock(&tcp->lock);
+		return -EADDRINUSE;
+	}
+	hold_for_tables(t);
+	t->laddr = addr;
+	t->lport = port;
+	unsigned h = port_hash(port);
+	t->port_next = tcp->port[h];
+	tcp->port[h] = t;
+	t->in_port = true;
+	pthread_rwlock_unlock(&tcp->lock);
+	return 0;
+}
+
+/* With tcp->lock held. */
+static struct us_tcb *conn_find_locked(struct us_tcp *tcp, uint32_t laddr, uint16_t lport,
+				       uint32_t raddr, uint16_t rport)
+{
+	for (struct us_tcb *o = tcp->conn[conn_hash(laddr, lport, raddr, rport)]; o; o = o->conn_next)
+		if (o->laddr == laddr && o->lport == lport && o->raddr == raddr && o->rport == rport)
+			return o;
+	return NULL;
+}
+
+int tcp_conn_insert(struct us_tcb *t)
+{
+	struct us_tcp *tcp = &t->sock->st->tcp;
+	pthread_rwlock_wrlock(&tcp->lock);
+	if (conn_find_locked(tcp, t->laddr, t->lport, t->raddr, t->rport)) {
+		pthread_rwlock_unlock(&tcp->lock);
+		return -EADDRINUSE;
+	}
+	hold_for_tables(t);
+	unsigned h = conn_hash(t->laddr, t->lport, t->raddr, t->rport);
+	t->conn_next = tcp->conn[h];
+	tcp->conn[h] = t;
+	t->in_conn = true;
+	pthread_rwlock_unlock(&tcp->lock);
+	return 0;
+}
+
+void tcp_unhash(struct us_tcb *t)
+{
+	struct us_tcp *tcp = &t->sock->st->tcp;
+	bool had = t->in_conn || t->in_port;
+	pthread_rwlock_wrlock(&tcp->lock);
+	if (t->in_conn) {
+		struct us_tcb **pp = &tcp->conn[conn_hash(t->laddr, t->lport, t->raddr, t->rport)];
+		while (*pp && *pp != t)
+			pp = &(*pp)->conn_next;
+		if (*pp)
+			*pp = t->conn_next;
+		t->in_conn = false;
+	}
+	if (t->in_port) {
+		struct us_tcb **pp = &tcp->port[port_hash(t->lport)];
+		while (*pp && *pp != t)
+			pp = &(*pp)->port_next;
+		if (*pp)
+			*pp = t->port_next;
+		t->in_port = false;
+	}
+	pthread_rwlock_unlock(&tcp->lock);
+	/* The caller holds its own reference, so this never frees here. */
+	if (had)
+		atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
+}
+
+/*
+ * Find the socket for a segment: the connection with this 4-tuple, else
+ * a listener on the port (bound to dst, or to any address). Returns it
+ * with a reference, or NULL.
+ */
+struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			   uint16_t rport)
+{
+	struct us_tcp *tcp = &st->tcp;
+	struct us_sock *s = NULL;
+	pthread_rwlock_rdlock(&tcp->lock);
+	struct us_tcb *t = conn_find_locked(tcp, laddr, lport, raddr, rport);
+	if (!t) {
+		struct us_tcb *any = NULL;
+		for (struct us_tcb *o = tcp->port[port_hash(lport)]; o; o = o->port_next) {
+			if (o->lport != lport || o->state != TCPS_LISTEN)
+				continue;
+			if (o->laddr == laddr) {
+				t = o;
+				break;
+			}
+			if (o->laddr == INADDR_ANY)
+				any = o;
+		}
+		if (!t)
+			t = any;
+	}
+	if (t) {
+		s = t->sock;
+		us_sock_hold(s);
+	}
+	pthread_rwlock_unlock(&tcp->lock);
+	return s;
+}
+
+uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr)
+{
+	struct us_stack *st = t->sock->st;
+	struct us_tcp *tcp = &st->tcp;
+	uint32_t n = US_EPHEMERAL_HI - US_EPHEMERAL_LO + 1;
+	uint32_t start = us_rng_u32(&st->rng) % n;
+	pthread_rwlock_rdlock(&tcp->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t cand = htons((uint16_t)(US_EPHEMERAL_LO + (start + i) % n));
+		if (!port_clash(tcp, t, laddr, cand, false)) {
+			pthread_rwlock_unlock(&tcp->lock);
+			return cand;
+		}
+	}
+	pthread_rwlock_unlock(&tcp->lock);
+	return 0;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		 uint16_t rport)
+{
+	const uint64_t *k = st->tcp.isn_key;
+	uint64_t f = mix(((uint64_t)laddr << 32 | raddr) ^ k[0]);
+	f = mix(f ^ ((uint64_t)lport << 16 | rport) ^ k[1]);
+	uint32_t m = (uint32_t)(us_now(st) / 4000);      /* RFC 6528: a 4 µs timer */
+	return m + (uint32_t)f;
+}
+
+void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+		  uint8_t icmp_type, uint8_t icmp_code, int err)
+{
+	struct us_sock *s = tcp_lookup(st, src, sport, dst, dport);
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct us_tcb *t = s->tcb;
+	if (t && t->state != TCPS_LISTEN && t->laddr == src && t->raddr == dst) {
+		/*
+		 * RFC 1122 4.2.3.9 and Linux: "hard" errors abort a connection
+		 * still being opened; on an established one they are soft and
+		 * only remembered (retransmission goes on).
+		 */
+		if (t->state == TCPS_SYN_SENT && icmp_type == ICMP_DEST_UNREACH &&
+		    icmp_code != ICMP_UNREACH_NEEDFRAG) {
+			tcp_done(t, err);
+		} else if (err == EHOSTUNREACH && t->state == TCPS_SYN_SENT) {
+			tcp_done(t, err);       /* local ARP failure */
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+}

@@ -1,0 +1,219 @@
+/*
+ * tcp_timer.c — the per-connection timers, FreeBSD style: one table of
+ * small handlers, each re-checking under the socket lock that the
+ * connection still needs it.
+ *
+ *   REXMIT   RFC 6298: retransmit from snd_una (go-back-N), back off, and
+ *            give up with ETIMEDOUT after `retries` (syn_retries while
+ *            opening) expirations.
+ *   DELACK   RFC 1122 4.2.3.2 / RFC 9293 3.8.6.3: a delayed ACK is due.
+ *   PERSIST  RFC 9293 3.8.6.1: zero-window probe with exponential backoff
+ *            (never gives up, RFC 1122 4.2.2.17).
+ *   KEEP     SO_KEEPALIVE: idle, then probes every keepintvl, keepcnt of
+ *            them unanswered -> ETIMEDOUT.
+ *   2MSL     TIME_WAIT's end, or an orphan's FIN_WAIT_2 timeout.
+ *
+ * An armed timer holds a reference to the socket: arming an unarmed
+ * timer takes one; cancelling an armed one or a handler finishing drops
+ * it. The deadline kept in the TCB decides whether a firing is current.
+ */
+#include <errno.h>
+
+#include "sockproto.h"
+#include "stack.h"
+#include "tcp.h"
+
+static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k);
+
+#define DEF_HANDLER(kind)                                    \
+	static void fire_##kind(void *arg)                   \
+	{                                                    \
+		timer_fire(arg, kind);                       \
+	}
+DEF_HANDLER(TT_REXMIT)
+DEF_HANDLER(TT_DELACK)
+DEF_HANDLER(TT_PERSIST)
+DEF_HANDLER(TT_KEEP)
+DEF_HANDLER(TT_2MSL)
+
+void tcp_timer_init(struct us_tcb *t)
+{
+	us_timer_init(&t->timer[TT_REXMIT], fire_TT_REXMIT, t);
+	us_timer_init(&t->timer[TT_DELACK], fire_TT_DELACK, t);
+	us_timer_init(&t->timer[TT_PERSIST], fire_TT_PERSIST, t);
+	us_timer_init(&t->timer[TT_KEEP], fire_TT_KEEP, t);
+	us_timer_init(&t->timer[TT_2MSL], fire_TT_2MSL, t);
+}
+
+void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
+{
+	struct us_stack *st = t->sock->st;
+	t->deadline[k] = when ? when : 1;
+	if (!us_timer_arm(&st->wheel, &t->timer[k], when))
+		us_sock_hold(t->sock);
+}
+
+void tcp_timer_clear(struct us_tcb *t, enum tcp_timer_kind k)
+{
+	if (!t->deadline[k])
+		return;
+	t->deadline[k] = 0;
+	if (us_timer_cancel(&t->sock->st->wheel, &t->timer[k]))
+		atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
+	/* else: its handler is about to run; it sees deadline 0 and drops the reference. */
+}
+
+void tcp_timers_clear_all(struct us_tcb *t)
+{
+	for (int k = 0; k < TT__COUNT; k++)
+		tcp_timer_clear(t, (enum tcp_timer_kind)k);
+}
+
+void tcp_rexmit_restart(struct us_tcb *t)
+{
+	uint64_t rto = t->rto_us << (t->backoff > 16 ? 16 : t->backoff);
+	if (rto > (uint64_t)US_TCP_RTO_MAX_MS * 1000)
+		rto = (uint64_t)US_TCP_RTO_MAX_MS * 1000;
+	tcp_timer_set(t, TT_REXMIT, us_now(t->sock->st) + rto * 1000);
+}
+
+/* RFC 6298 2.2-2.4 with G = 1 ms; RTO floored at rto_min_ms, capped at 120 s. */
+void tcp_rtt_sample(struct us_tcb *t, uint64_t r)
+{
+	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	if (!t->have_rtt) {
+		t->srtt_us = (int64_t)r;
+		t->rttvar_us = (int64_t)r / 2;
+		t->have_rtt = true;
+	} else {
+		int64_t d = t->srtt_us - (int64_t)r;
+		if (d < 0)
+			d = -d;
+		t->rttvar_us = (3 * t->rttvar_us + d) / 4;
+		t->srtt_us = (7 * t->srtt_us + (int64_t)r) / 8;
+	}
+	int64_t var = 4 * t->rttvar_us;
+	if (var < 1000)
+		var = 1000;
+	uint64_t rto = (uint64_t)(t->srtt_us + var);
+	uint64_t lo = (uint64_t)(c->rto_min_ms ? c->rto_min_ms : 200) * 1000;
+	if (rto < lo)
+		rto = lo;
+	if (rto > (uint64_t)US_TCP_RTO_MAX_MS * 1000)
+		rto = (uint64_t)US_TCP_RTO_MAX_MS * 1000;
+	t->rto_us = rto;
+}
+
+static void on_rexmit(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	bool opening = t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RCVD;
+	uint32_t limit = opening ? c->syn_retries : c->retries;
+	if (t->snd_una == t->snd_max && !opening)
+		return;         /* everything was acknowledged meanwhile */
+	if ((uint32_t)t->backoff >= limit) {
+		US_STAT_INC(st, TCP_TIMEOUTS);
+		tcp_done(t, ETIMEDOUT);
+		return;
+	}
+	t->backoff++;
+	US_STAT_INC(st, TCP_RTO_FIRED);
+	/* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.7. */
+	if (!opening) {
+		t->ssthresh = t->cc->ssthresh(t);
+		t->cwnd = t->mss;
+		t->bytes_acked = 0;
+		t->in_recovery = false;
+		t->dupacks = 0;
+		t->recover = t->snd_max;
+	}
+	t->rtt_timing = false;          /* Karn: no sample from a retransmission */
+	if (opening) {
+		t->snd_nxt = t->iss;
+		US_STAT_INC(st, TCP_RETRANS_SEGS);
+		tcp_send_syn(t);
+		return;
+	}
+	t->snd_nxt = t->snd_una;
+	tcp_rexmit_restart(t);
+	tcp_output(t);
+}
+
+static void on_persist(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	if (t->snd_wnd != 0 || t->sndq.len <= off) {
+		tcp_output(t);
+		return;
+	}
+	/* Probe with one byte of new data beyond the closed window. */
+	US_STAT_INC(st, TCP_WINDOW_PROBES);
+	tcp_send_segment(t, t->snd_nxt, 1, TCP_ACK);
+	if (t->persist_backoff < 16)
+		t->persist_backoff++;
+	uint64_t d = t->rto_us << t->persist_backoff;
+	if (d > (uint64_t)US_TCP_PERSIST_MAX_MS * 1000)
+		d = (uint64_t)US_TCP_PERSIST_MAX_MS * 1000;
+	tcp_timer_set(t, TT_PERSIST, us_now(st) + d * 1000);
+}
+
+static void on_keep(struct us_tcb *t)
+{
+	struct us_stack *st = t->sock->st;
+	if (!t->keepalive || (t->state != TCPS_ESTABLISHED && t->state != TCPS_CLOSE_WAIT))
+		return;
+	if ((uint32_t)t->keep_probes >= t->keepcnt) {
+		tcp_done(t, ETIMEDOUT);
+		return;
+	}
+	/* A keepalive probe: an ACK carrying snd_una - 1, answered by an ACK. */
+	t->keep_probes++;
+	US_STAT_INC(st, TCP_KEEPALIVE_PROBES);
+	tcp_send_segment(t, t->snd_una - 1, 0, TCP_ACK);
+	tcp_timer_set(t, TT_KEEP, us_now(st) + (uint64_t)t->keepintvl_s * US_NS_PER_SEC);
+}
+
+static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
+{
+	struct us_sock *s = t->sock;
+	struct us_stack *st = s->st;
+	pthread_mutex_lock(&s->lock);
+	uint64_t now = us_now(st);
+	bool current = t->deadline[k] && t->deadline[k] <= now && s->tcb == t;
+	if (t->deadline[k] && t->deadline[k] > now && s->tcb == t) {
+		/* Re-armed for later after this firing was scheduled. */
+		pthread_mutex_unlock(&s->lock);
+		us_sock_put(s);
+		return;
+	}
+	if (current) {
+		t->deadline[k] = 0;
+		switch (k) {
+		case TT_REXMIT:
+			on_rexmit(t);
+			break;
+		case TT_DELACK:
+			if (t->state != TCPS_CLOSED && t->state != TCPS_LISTEN) {
+				US_STAT_INC(st, TCP_DELAYED_ACKS);
+				tcp_send_ack(t);
+			}
+			break;
+		case TT_PERSIST:
+			on_persist(t);
+			break;
+		case TT_KEEP:
+			on_keep(t);
+			break;
+		case TT_2MSL:
+			tcp_done(t, t->state == TCPS_TIME_WAIT ? 0 : ETIMEDOUT);
+			break;
+		default:
+			break;
+		}
+		us_sock_wake(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);         /* the armed timer's reference */
+}
