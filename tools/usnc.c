@@ -1,15 +1,20 @@
 /*
- * usnc — netcat over ustack. UDP mode: `usnc -u HOST PORT` sends each line
- * of standard input as one datagram and prints what comes back;
- * `usnc -u -l -p PORT` prints what arrives and sends each line of standard
- * input to the last sender. Options and exit codes follow OpenBSD netcat
- * where they overlap: 0 on success, 1 on any failure.
+ * usnc — netcat over ustack.
+ *
+ * TCP: `usnc HOST PORT` connects, `usnc -l -p PORT [-k]` accepts; bytes
+ * are copied both ways, binary-safe, until the peer closes (-N: shut our
+ * side down at stdin EOF). -z only tries to connect. UDP: `usnc -u HOST
+ * PORT` sends each line of standard input as one datagram and prints what
+ * comes back; `usnc -u -l -p PORT` prints what arrives and sends each line
+ * of standard input to the last sender. Options and exit codes follow
+ * OpenBSD netcat where they overlap: 0 on success, 1 on any failure.
  *
  * Standard input is read by its own thread (the stack's descriptors are
  * not the kernel's, so one poll cannot watch both); the main thread owns
  * the network side and the signals.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "tools/common/cli.h"
 
@@ -224,6 +231,179 @@ static int run_udp(struct nc *nc)
 	return rc;
 }
 
+/* TCP: standard input to the connection, in chunks as read(2) returns them. */
+static void *tcp_stdin_main(void *arg)
+{
+	struct nc *nc = arg;
+	static char buf[65536];
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = us_send(nc->st, nc->fd, buf + off, (size_t)(n - off), 0);
+			if (w < 0) {
+				pthread_mutex_lock(&nc->lock);
+				nc->send_err = errno;
+				pthread_mutex_unlock(&nc->lock);
+				return NULL;
+			}
+			off += w;
+		}
+	}
+	pthread_mutex_lock(&nc->lock);
+	nc->stdin_eof = true;
+	pthread_mutex_unlock(&nc->lock);
+	if (nc->shut_on_eof)
+		us_shutdown(nc->st, nc->fd, SHUT_WR);
+	return NULL;
+}
+
+/* Copy the connection to stdout until it ends. 0 orderly, 1 on error. */
+static int tcp_session(struct nc *nc)
+{
+	static char buf[65536];
+	pthread_t th;
+	bool have_th = pthread_create(&th, NULL, tcp_stdin_main, nc) == 0;
+	if (!have_th) {
+		fprintf(stderr, "usnc: cannot start the input thread\n");
+		return 1;
+	}
+	int rc = 0;
+	uint64_t idle_ms = 0;
+	for (;;) {
+		int sig = us_cli_wait_signal(0);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		pthread_mutex_lock(&nc->lock);
+		int serr = nc->send_err;
+		pthread_mutex_unlock(&nc->lock);
+		if (serr) {
+			fprintf(stderr, "usnc: write(net): %s\n", strerror(serr));
+			rc = 1;
+			break;
+		}
+		struct pollfd p = { .fd = nc->fd, .events = POLLIN };
+		int r = us_poll(nc->st, &p, 1, 100);
+		if (r < 0) {
+			fprintf(stderr, "usnc: poll: %s\n", strerror(errno));
+			rc = 1;
+			break;
+		}
+		if (r == 0) {
+			idle_ms += 100;
+			if (nc->wait_s && idle_ms >= (uint64_t)nc->wait_s * 1000)
+				break;
+			continue;
+		}
+		ssize_t n = us_recv(nc->st, nc->fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				continue;
+			fprintf(stderr, "usnc: read(net): %s\n", strerror(errno));
+			rc = 1;
+			break;
+		}
+		if (n == 0)
+			break;          /* the peer closed its side */
+		idle_ms = 0;
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
+			rc = 1;
+			break;
+		}
+		fflush(stdout);
+	}
+	pthread_cancel(th);
+	pthread_join(th, NULL);
+	return rc;
+}
+
+static int run_tcp(struct nc *nc)
+{
+	nc->fd = us_socket(nc->st, AF_INET, SOCK_STREAM, 0);
+	if (nc->fd < 0) {
+		fprintf(stderr, "usnc: socket: %s\n", strerror(errno));
+		return 1;
+	}
+	if (!nc->listen) {
+		struct sockaddr_in a;
+		if (resolve(nc, &a) < 0)
+			return 1;
+		if (nc->wait_s) {
+			struct timeval tv = { .tv_sec = nc->wait_s };
+			us_setsockopt(nc->st, nc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		}
+		if (us_connect(nc->st, nc->fd, (struct sockaddr *)&a, sizeof a) < 0) {
+			int e = errno == EINPROGRESS ? ETIMEDOUT : errno;
+			if (nc->verbose || !nc->zero_io)
+				fprintf(stderr, "usnc: connect to %s port %s (tcp) failed: %s\n", nc->host,
+					nc->port_s, strerror(e));
+			us_close(nc->st, nc->fd);
+			return 1;
+		}
+		struct timeval zero = { 0 };
+		us_setsockopt(nc->st, nc->fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
+		if (nc->verbose)
+			fprintf(stderr, "Connection to %s %s port [tcp/*] succeeded!\n", nc->host,
+				nc->port_s);
+		int rc = nc->zero_io ? 0 : tcp_session(nc);
+		us_close(nc->st, nc->fd);
+		return rc;
+	}
+	int one = 1;
+	us_setsockopt(nc->st, nc->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(nc->port) };
+	if (us_bind(nc->st, nc->fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    us_listen(nc->st, nc->fd, 16) < 0) {
+		fprintf(stderr, "usnc: bind/listen: %s\n", strerror(errno));
+		return 1;
+	}
+	us_fcntl(nc->st, nc->fd, F_SETFL, O_NONBLOCK);
+	if (nc->verbose)
+		fprintf(stderr, "Listening on 0.0.0.0 %u\n", nc->port);
+	int lfd = nc->fd, rc = 0;
+	do {
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof peer;
+		int cfd;
+		for (;;) {
+			int sig = us_cli_wait_signal(0);
+			if (sig == SIGINT || sig == SIGTERM) {
+				us_close(nc->st, lfd);
+				return 0;
+			}
+			struct pollfd p = { .fd = lfd, .events = POLLIN };
+			if (us_poll(nc->st, &p, 1, 100) < 0) {
+				fprintf(stderr, "usnc: poll: %s\n", strerror(errno));
+				return 1;
+			}
+			cfd = us_accept(nc->st, lfd, (struct sockaddr *)&peer, &pl);
+			if (cfd >= 0)
+				break;
+			if (errno != EAGAIN) {
+				fprintf(stderr, "usnc: accept: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		if (nc->verbose) {
+			char ab[16];
+			fprintf(stderr, "Connection received on %s %u\n",
+				inet_ntop(AF_INET, &peer.sin_addr, ab, sizeof ab), ntohs(peer.sin_port));
+		}
+		nc->fd = cfd;
+		pthread_mutex_lock(&nc->lock);
+		nc->stdin_eof = false;
+		nc->send_err = 0;
+		pthread_mutex_unlock(&nc->lock);
+		rc = tcp_session(nc);
+		us_close(nc->st, cfd);
+	} while (nc->keep);
+	us_close(nc->st, lfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct us_cli cli;
@@ -307,17 +487,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usnc: port number invalid: %s\n", nc.port_s);
 		return 1;
 	}
-	if (!nc.udp) {
-		fprintf(stderr, "usnc: TCP is not supported yet; use -u\n");
-		return 1;
-	}
 	if (us_cli_finish(&cli) < 0)
 		return 1;
 	us_cli_block_signals();
 	nc.st = us_cli_start(&cli);
 	if (!nc.st)
 		return 1;
-	int rc = run_udp(&nc);
+	int rc = nc.udp ? run_udp(&nc) : run_tcp(&nc);
 	us_stack_free(nc.st);
 	return rc;
 }
