@@ -114,6 +114,10 @@ static enum qres ask(struct us_stack *st, struct in_addr ns, const char *name, u
 			res = Q_FAIL;
 			break;
 		}
+		/* Not our ID: someone else's datagram (or a spoofing attempt,
+		 * RFC 5452): ignore it and keep waiting. */
+		if (len < 2 || (uint16_t)(reply[0] << 8 | reply[1]) != id)
+			continue;
 		int pe = wire_dns_parse(reply, (size_t)len, m);
 		if (pe == WIRE_DNS_OK && !wire_dns_matches_query(m, id, name, WIRE_DNS_TYPE_A))
 			continue;       /* not the answer to our question: keep waiting */

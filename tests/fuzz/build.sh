@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# build.sh — build the libFuzzer harnesses (and, on request, run them).
+#
+#   tests/fuzz/build.sh                 build every harness into $BUILD/fuzz/
+#   tests/fuzz/build.sh --run SECONDS   build, then run each for SECONDS
+#
+# Each harness is built with clang -fsanitize=fuzzer,address,undefined
+# against only the sources it tests (fuzz_wire: the core/wire files for
+# Ethernet, ARP, IPv4, ICMP, UDP, checksums and describe), so it does not
+# depend on the rest of the library, or on other parsers, building. Without clang, or without
+# its libFuzzer runtime, this prints SKIPPED with the reason and exits 0.
+#
+# A run writes new inputs to $BUILD/fuzz/corpus_<name>/ (the committed seeds
+# in tests/fuzz/corpus_<name>/ are only read) and crash reproducers to
+# $BUILD/fuzz/artifacts/. Exit status is non-zero if a run finds a crash.
+#
+# Environment: BUILD (default build), CLANG (default clang), FUZZ_JOBS
+# (parallel fuzzing jobs per harness, default 1).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+CLANG=${CLANG:-clang}
+OUT=$BUILD/fuzz
+RUN_SECONDS=
+
+case "${1:-}" in
+--run)
+	RUN_SECONDS=${2:?usage: $0 [--run SECONDS]}
+	[[ $RUN_SECONDS =~ ^[0-9]+$ ]] || { echo "fuzz: --run wants whole seconds" >&2; exit 2; }
+	;;
+"") ;;
+*)	echo "usage: $0 [--run SECONDS]" >&2; exit 2 ;;
+esac
+
+if ! command -v "$CLANG" >/dev/null 2>&1; then
+	echo "fuzz: SKIPPED: $CLANG not found (Debian: apt-get install -y clang)"
+	exit 0
+fi
+
+mkdir -p "$OUT/artifacts"
+
+# Does this clang have the libFuzzer and sanitizer runtimes?
+probe=$OUT/.probe
+printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' \
+	>"$probe.c"
+if ! "$CLANG" -fsanitize=fuzzer,address,undefined -o "$probe" "$probe.c" >"$probe.log" 2>&1; then
+	echo "fuzz: SKIPPED: $CLANG cannot link -fsanitize=fuzzer,address,undefined:"
+	sed 's/^/    /' "$probe.log" | head -5
+	rm -f "$probe" "$probe.c" "$probe.log"
+	exit 0
+fi
+rm -f "$probe" "$probe.c" "$probe.log"
+
+CFLAGS_FUZZ=(-std=c11 -g -O1 -fno-omit-frame-pointer
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+	-Wall -Wextra -Werror -Wno-unused-parameter
+	-D_GNU_SOURCE -Icore/include -Icore -I.)
+
+# build_one NAME SOURCE...: tests/fuzz/NAME.c plus the sources under test.
+build_one() {
+	local name=$1
+	shift
+	echo "  FUZZ    $OUT/$name"
+	"$CLANG" "${CFLAGS_FUZZ[@]}" -o "$OUT/$name" "tests/fuzz/$name.c" "$@"
+}
+
+HARNESSES=(fuzz_wire fuzz_dns)
+build_one fuzz_wire core/wire/{checksum,eth,ipv4,describe}.c
+build_one fuzz_dns core/wire/dns.c
+
+[[ -n $RUN_SECONDS ]] || exit 0
+
+status=0
+for name in "${HARNESSES[@]}"; do
+	seeds=tests/fuzz/corpus_${name#fuzz_}
+	work=$OUT/corpus_${name#fuzz_}
+	mkdir -p "$work"
+	opts=(-max_total_time="$RUN_SECONDS" -artifact_prefix="$OUT/artifacts/$name-"
+		-print_final_stats=1)
+	[[ -f tests/fuzz/$name.dict ]] && opts+=(-dict="tests/fuzz/$name.dict")
+	# -jobs makes libFuzzer log to fuzz-N.log in the current directory.
+	[[ ${FUZZ_JOBS:-1} -gt 1 ]] && opts+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
+	echo "fuzz: running $name for ${RUN_SECONDS}s (corpus $work, seeds $seeds)"
+	if ! "$OUT/$name" "${opts[@]}" "$work" "$seeds"; then
+		echo "fuzz: $name FAILED: reproducer(s) in $OUT/artifacts/" >&2
+		status=1
+	fi
+done
+exit $status
