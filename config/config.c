@@ -6,7 +6,7 @@
  * usable: the YAML loader (config_parse.c) runs it after parsing, and code
  * that fills a struct us_config by hand calls it too. It reports the first
  * problem as "SOURCE:LINE:COLUMN: message", using the positions the loader
- * stored in each interface and route (a hand-built config has none, and
+ * stored in each interface, route and service (a hand-built config has none, and
  * then the message is "SOURCE: message", SOURCE being "<config>" when
  * cfg->source is empty). Value checks shared with the parser are the cfg_
  * functions below; see config_internal.h.
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_internal.h"
 
@@ -26,6 +27,26 @@ _Static_assert(CFG_ARP_TIMEOUT_MIN <= US_DEFAULT_ARP_TIMEOUT_S &&
 	       US_DEFAULT_ARP_TIMEOUT_S <= CFG_ARP_TIMEOUT_MAX,
 	       "default ARP timeout outside its range");
 _Static_assert(US_IFNAME_MAX >= 2 && US_PATH_MAX >= 2, "name buffers too small");
+_Static_assert(US_HOSTNAME_MAX > CFG_DNS_NAME_MAX, "hostname buffer too small");
+_Static_assert(CFG_DNS_TIMEOUT_MIN <= CFG_DEFAULT_DNS_TIMEOUT_MS &&
+	       CFG_DEFAULT_DNS_TIMEOUT_MS <= CFG_DNS_TIMEOUT_MAX &&
+	       CFG_DNS_ATTEMPTS_MIN <= CFG_DEFAULT_DNS_ATTEMPTS &&
+	       CFG_DEFAULT_DNS_ATTEMPTS <= CFG_DNS_ATTEMPTS_MAX,
+	       "default DNS timeout or attempts outside their range");
+_Static_assert(CFG_TCP_MSS_MIN <= CFG_DEFAULT_TCP_MSS && CFG_DEFAULT_TCP_MSS <= CFG_TCP_MSS_MAX &&
+	       CFG_TCP_BUF_MIN <= CFG_DEFAULT_TCP_BUF && CFG_DEFAULT_TCP_BUF <= CFG_TCP_BUF_MAX &&
+	       CFG_DEFAULT_TCP_DELACK_MS <= CFG_TCP_DELACK_MAX &&
+	       CFG_TCP_RTO_MIN <= CFG_DEFAULT_TCP_RTO_MIN_MS &&
+	       CFG_DEFAULT_TCP_RTO_MIN_MS <= CFG_DEFAULT_TCP_RTO_INIT_MS &&
+	       CFG_DEFAULT_TCP_RTO_INIT_MS <= CFG_TCP_RTO_MAX &&
+	       CFG_TCP_RETRIES_MIN <= CFG_DEFAULT_TCP_SYN_RETRIES &&
+	       CFG_DEFAULT_TCP_SYN_RETRIES <= CFG_TCP_RETRIES_MAX &&
+	       CFG_TCP_RETRIES_MIN <= CFG_DEFAULT_TCP_RETRIES &&
+	       CFG_DEFAULT_TCP_RETRIES <= CFG_TCP_RETRIES_MAX &&
+	       CFG_DEFAULT_TCP_TIME_WAIT_S <= CFG_TCP_TIME_WAIT_MAX,
+	       "a TCP default is outside its range");
+_Static_assert(sizeof "newreno" <= sizeof ((struct us_tcp_config *)0)->congestion,
+	       "tcp.congestion too small for its names");
 
 const char *const cfg_backend_names[] = {
 	[US_BACKEND_TAP] = "tap",
@@ -45,8 +66,27 @@ const char *const cfg_log_level_names[] = {
 	NULL,
 };
 
+const char *const cfg_service_type_names[] = {
+	[US_SVC_ECHO] = "echo",
+	[US_SVC_DISCARD] = "discard",
+	[US_SVC_CHARGEN] = "chargen",
+	[US_SVC_HTTP] = "http",
+	NULL,
+};
+
+/* Indexes 0 and 1 stand for IPPROTO_TCP and IPPROTO_UDP (cfg_proto_name). */
+const char *const cfg_proto_names[] = { "tcp", "udp", NULL };
+
+/*
+ * Congestion control algorithms tcp.congestion may name; the first is the
+ * default. Each must fit struct us_tcp_config's congestion[] with its NUL
+ * (us_config_validate checks the name against this table).
+ */
+const char *const cfg_congestion_names[] = { "newreno", NULL };
+
 #define NBACKENDS ((int)(sizeof cfg_backend_names / sizeof cfg_backend_names[0]) - 1)
 #define NLOGLEVELS ((int)(sizeof cfg_log_level_names / sizeof cfg_log_level_names[0]) - 1)
+#define NSVCTYPES ((int)(sizeof cfg_service_type_names / sizeof cfg_service_type_names[0]) - 1)
 
 const char *us_backend_name(enum us_backend_kind kind)
 {
@@ -62,6 +102,11 @@ const char *us_log_level_name(enum us_log_level level)
 	return cfg_log_level_names[level];
 }
 
+const char *cfg_proto_name(int proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "unknown";
+}
+
 void cfg_iface_init(struct us_iface_config *ifc)
 {
 	memset(ifc, 0, sizeof *ifc);
@@ -69,9 +114,35 @@ void cfg_iface_init(struct us_iface_config *ifc)
 	ifc->mtu = US_DEFAULT_MTU;
 }
 
+void cfg_tcp_init(struct us_tcp_config *t)
+{
+	memset(t, 0, sizeof *t);
+	t->mss = CFG_DEFAULT_TCP_MSS;
+	t->sndbuf = CFG_DEFAULT_TCP_BUF;
+	t->rcvbuf = CFG_DEFAULT_TCP_BUF;
+	t->nodelay = false;
+	t->delayed_ack_ms = CFG_DEFAULT_TCP_DELACK_MS;
+	t->rto_min_ms = CFG_DEFAULT_TCP_RTO_MIN_MS;
+	t->rto_initial_ms = CFG_DEFAULT_TCP_RTO_INIT_MS;
+	t->retries = CFG_DEFAULT_TCP_RETRIES;
+	t->syn_retries = CFG_DEFAULT_TCP_SYN_RETRIES;
+	t->time_wait_s = CFG_DEFAULT_TCP_TIME_WAIT_S;
+	snprintf(t->congestion, sizeof t->congestion, "%s", cfg_congestion_names[0]);
+	t->window_scaling = true;
+	t->timestamps = true;
+}
+
+void cfg_service_init(struct us_service_config *svc)
+{
+	memset(svc, 0, sizeof *svc);
+	svc->type = US_SVC_ECHO;
+	svc->proto = IPPROTO_TCP;
+}
+
 /*
- * Every interface slot gets its defaults too, so that code which fills
- * cfg->ifaces[0] and sets nifaces = 1 need not know the default MTU.
+ * Every interface and service slot gets its defaults too, so that code
+ * which fills cfg->ifaces[0] and sets nifaces = 1 need not know the default
+ * MTU (nor a service's default proto).
  */
 void us_config_init(struct us_config *cfg)
 {
@@ -81,6 +152,11 @@ void us_config_init(struct us_config *cfg)
 	for (int i = 0; i < US_MAX_IFACES; i++)
 		cfg_iface_init(&cfg->ifaces[i]);
 	cfg->arp_timeout_s = US_DEFAULT_ARP_TIMEOUT_S;
+	cfg->dns_timeout_ms = CFG_DEFAULT_DNS_TIMEOUT_MS;
+	cfg->dns_attempts = CFG_DEFAULT_DNS_ATTEMPTS;
+	cfg_tcp_init(&cfg->tcp);
+	for (int i = 0; i < US_MAX_SERVICES; i++)
+		cfg_service_init(&cfg->services[i]);
 }
 
 /* ---- error text ------------------------------------------------------- */
@@ -309,6 +385,81 @@ const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impai
 	return NULL;
 }
 
+const char *cfg_check_dns_name(const char *name)
+{
+	size_t n = strnlen(name, CFG_DNS_NAME_MAX + 1);
+	if (n == 0 || n > CFG_DNS_NAME_MAX)
+		return "must be 1..253 characters long";
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return "may only contain letters, digits, '-' and '.'";
+	}
+	for (size_t start = 0; start <= n;) {
+		size_t end = start;
+		while (end < n && name[end] != '.')
+			end++;
+		size_t len = end - start;
+		if (len == 0)
+			return "has an empty label (a leading, trailing or double '.')";
+		if (len > CFG_DNS_LABEL_MAX)
+			return "has a label longer than 63 characters";
+		if (name[start] == '-' || name[end - 1] == '-')
+			return "has a label that starts or ends with '-'";
+		start = end + 1;
+	}
+	return NULL;
+}
+
+const char *cfg_check_tcp_rto(const struct us_tcp_config *t, char *buf, size_t len)
+{
+	if (t->rto_initial_ms >= t->rto_min_ms)
+		return NULL;
+	snprintf(buf, len, "tcp: rto_initial_ms %u is less than rto_min_ms %u",
+		 (unsigned)t->rto_initial_ms, (unsigned)t->rto_min_ms);
+	return buf;
+}
+
+const char *cfg_check_service(const struct us_config *cfg, int idx, char *buf, size_t len,
+			      const char **key)
+{
+	const struct us_service_config *s = &cfg->services[idx];
+	const char *type = cfg_service_type_names[s->type], *proto = cfg_proto_name(s->proto);
+	unsigned port = s->port;
+
+	*key = NULL;
+	if (s->type == US_SVC_HTTP && !s->root[0]) {
+		snprintf(buf, len,
+			 "service %s %u/%s: missing required key \"root\" (type http needs it)",
+			 type, port, proto);
+		return buf;
+	}
+	if (s->type != US_SVC_HTTP && s->root[0]) {
+		*key = "root";
+		snprintf(buf, len, "service %s %u/%s: \"root\" is only allowed for type http",
+			 type, port, proto);
+		return buf;
+	}
+	if (s->type == US_SVC_HTTP && s->proto != IPPROTO_TCP) {
+		*key = "proto";
+		snprintf(buf, len, "service %s %u/%s: type http needs proto tcp", type, port, proto);
+		return buf;
+	}
+	for (int j = 0; j < idx; j++) {
+		const struct us_service_config *o = &cfg->services[j];
+		if (o->proto != s->proto || o->port != s->port)
+			continue;
+		int n = snprintf(buf, len, "service %s %u/%s: port %u/%s is already used by service %s",
+				 type, port, proto, port, proto, cfg_service_type_names[o->type]);
+		if (o->line > 0 && n >= 0 && (size_t)n < len)
+			snprintf(buf + n, len - (size_t)n, " (first at %d:%d)", o->line,
+				 o->column > 0 ? o->column : 1);
+		return buf;
+	}
+	return NULL;
+}
+
 /* ---- us_config_validate ------------------------------------------------- */
 
 struct vctx {
@@ -517,6 +668,136 @@ static int validate_arp(struct vctx *v)
 	return 0;
 }
 
+static int validate_dns(struct vctx *v)
+{
+	const struct us_config *cfg = v->cfg;
+	const char *why;
+
+	if (cfg->nnameservers < 0 || cfg->nnameservers > US_MAX_NAMESERVERS)
+		return verr(v, 0, 0, "nameservers: %d addresses (at most %d)", cfg->nnameservers,
+			    US_MAX_NAMESERVERS);
+	for (int i = 0; i < cfg->nnameservers; i++) {
+		char a[INET_ADDRSTRLEN];
+		cfg_format_ipv4(cfg->nameservers[i], a, sizeof a);
+		if ((why = cfg_check_host(cfg->nameservers[i])))
+			return verr(v, 0, 0, "nameservers: address %s %s", a, why);
+		for (int j = 0; j < i; j++)
+			if (cfg->nameservers[j].s_addr == cfg->nameservers[i].s_addr)
+				return verr(v, 0, 0, "nameservers: duplicate address %s", a);
+	}
+	if (cfg->nsearch < 0 || cfg->nsearch > US_MAX_SEARCH)
+		return verr(v, 0, 0, "nameservers: %d search domains (at most %d)", cfg->nsearch,
+			    US_MAX_SEARCH);
+	for (int i = 0; i < cfg->nsearch; i++) {
+		const char *d = cfg->search[i];
+		if (!terminated(d, sizeof cfg->search[i]))
+			return verr(v, 0, 0, "nameservers: search domain #%d is not NUL-terminated", i);
+		if ((why = cfg_check_dns_name(d)))
+			return verr(v, 0, 0, "nameservers: search domain \"%s\" %s", d, why);
+		for (int j = 0; j < i; j++)
+			if (strcasecmp(cfg->search[j], d) == 0)
+				return verr(v, 0, 0, "nameservers: duplicate search domain \"%s\"", d);
+	}
+	if (cfg->dns_timeout_ms < CFG_DNS_TIMEOUT_MIN || cfg->dns_timeout_ms > CFG_DNS_TIMEOUT_MAX)
+		return verr(v, 0, 0, "nameservers: timeout_ms %u is out of range %u..%u",
+			    (unsigned)cfg->dns_timeout_ms, CFG_DNS_TIMEOUT_MIN, CFG_DNS_TIMEOUT_MAX);
+	if (cfg->dns_attempts < CFG_DNS_ATTEMPTS_MIN || cfg->dns_attempts > CFG_DNS_ATTEMPTS_MAX)
+		return verr(v, 0, 0, "nameservers: attempts %u is out of range %u..%u",
+			    (unsigned)cfg->dns_attempts, CFG_DNS_ATTEMPTS_MIN, CFG_DNS_ATTEMPTS_MAX);
+	/* The YAML section needs addresses; the rest means nothing without them. */
+	if (cfg->nnameservers == 0 &&
+	    (cfg->nsearch > 0 || cfg->dns_timeout_ms != CFG_DEFAULT_DNS_TIMEOUT_MS ||
+	     cfg->dns_attempts != CFG_DEFAULT_DNS_ATTEMPTS))
+		return verr(v, 0, 0,
+			    "nameservers: search, timeout_ms or attempts set without any address");
+	return 0;
+}
+
+static int validate_hosts(struct vctx *v)
+{
+	const struct us_config *cfg = v->cfg;
+	const char *why;
+
+	if (cfg->nhosts < 0 || cfg->nhosts > US_MAX_HOSTS)
+		return verr(v, 0, 0, "hosts: %d entries (at most %d)", cfg->nhosts, US_MAX_HOSTS);
+	for (int i = 0; i < cfg->nhosts; i++) {
+		const struct us_host_entry *h = &cfg->hosts[i];
+		char a[INET_ADDRSTRLEN];
+		if (!terminated(h->name, sizeof h->name))
+			return verr(v, 0, 0, "hosts: name #%d is not NUL-terminated", i);
+		if ((why = cfg_check_dns_name(h->name)))
+			return verr(v, 0, 0, "hosts: \"%s\" %s", h->name, why);
+		cfg_format_ipv4(h->addr, a, sizeof a);
+		if ((why = cfg_check_host(h->addr)))
+			return verr(v, 0, 0, "host \"%s\": %s %s", h->name, a, why);
+		for (int j = 0; j < i; j++)
+			if (strcasecmp(cfg->hosts[j].name, h->name) == 0)
+				return verr(v, 0, 0, "hosts: duplicate name \"%s\"", h->name);
+	}
+	return 0;
+}
+
+static int validate_tcp(struct vctx *v)
+{
+	const struct us_tcp_config *t = &v->cfg->tcp;
+	const struct {
+		const char *name;
+		uint32_t val, min, max;
+	} ranges[] = {
+		{ "mss", t->mss, CFG_TCP_MSS_MIN, CFG_TCP_MSS_MAX },
+		{ "sndbuf", t->sndbuf, CFG_TCP_BUF_MIN, CFG_TCP_BUF_MAX },
+		{ "rcvbuf", t->rcvbuf, CFG_TCP_BUF_MIN, CFG_TCP_BUF_MAX },
+		{ "delayed_ack_ms", t->delayed_ack_ms, 0, CFG_TCP_DELACK_MAX },
+		{ "rto_min_ms", t->rto_min_ms, CFG_TCP_RTO_MIN, CFG_TCP_RTO_MAX },
+		{ "rto_initial_ms", t->rto_initial_ms, CFG_TCP_RTO_MIN, CFG_TCP_RTO_MAX },
+		{ "retries", t->retries, CFG_TCP_RETRIES_MIN, CFG_TCP_RETRIES_MAX },
+		{ "syn_retries", t->syn_retries, CFG_TCP_RETRIES_MIN, CFG_TCP_RETRIES_MAX },
+		{ "time_wait_s", t->time_wait_s, 0, CFG_TCP_TIME_WAIT_MAX },
+	};
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+		if (ranges[i].val < ranges[i].min || ranges[i].val > ranges[i].max)
+			return verr(v, 0, 0, "tcp: %s %u is out of range %u..%u", ranges[i].name,
+				    (unsigned)ranges[i].val, (unsigned)ranges[i].min,
+				    (unsigned)ranges[i].max);
+	char msg[128];
+	if (cfg_check_tcp_rto(t, msg, sizeof msg))
+		return verr(v, 0, 0, "%s", msg);
+	if (!terminated(t->congestion, sizeof t->congestion))
+		return verr(v, 0, 0, "tcp: congestion is not NUL-terminated");
+	for (int i = 0; cfg_congestion_names[i]; i++)
+		if (strcmp(t->congestion, cfg_congestion_names[i]) == 0)
+			return 0;
+	return verr(v, 0, 0, "tcp: unknown congestion \"%s\"", t->congestion);
+}
+
+static int validate_services(struct vctx *v)
+{
+	const struct us_config *cfg = v->cfg;
+
+	if (cfg->nservices < 0 || cfg->nservices > US_MAX_SERVICES)
+		return verr(v, 0, 0, "%d services configured (at most %d)", cfg->nservices,
+			    US_MAX_SERVICES);
+	for (int i = 0; i < cfg->nservices; i++) {
+		const struct us_service_config *s = &cfg->services[i];
+		int l = s->line, c = s->column;
+		if ((int)s->type < 0 || (int)s->type >= NSVCTYPES)
+			return verr(v, l, c, "service #%d: unknown type %d", i, (int)s->type);
+		if (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)
+			return verr(v, l, c, "service #%d: unknown proto %d (IPPROTO_TCP or IPPROTO_UDP)",
+				    i, s->proto);
+		if (s->port < CFG_PORT_MIN)
+			return verr(v, l, c, "service #%d: port 0 is out of range %u..%u", i,
+				    CFG_PORT_MIN, CFG_PORT_MAX);
+		if (!terminated(s->root, sizeof s->root))
+			return verr(v, l, c, "service #%d: root is not NUL-terminated", i);
+		char msg[200];
+		const char *key;
+		if (cfg_check_service(cfg, i, msg, sizeof msg, &key))
+			return verr(v, l, c, "%s", msg);
+	}
+	return 0;
+}
+
 int us_config_validate(const struct us_config *cfg, char *err, size_t errlen)
 {
 	struct vctx v = { cfg, err, errlen };
@@ -542,5 +823,7 @@ int us_config_validate(const struct us_config *cfg, char *err, size_t errlen)
 	for (int i = 0; i < cfg->nroutes; i++)
 		if (validate_route(&v, &cfg->routes[i]))
 			return -1;
-	return validate_arp(&v);
+	if (validate_arp(&v) || validate_dns(&v) || validate_hosts(&v) || validate_tcp(&v))
+		return -1;
+	return validate_services(&v);
 }

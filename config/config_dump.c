@@ -3,12 +3,15 @@
  *
  * The output is the normalized configuration: every key that has a default
  * is written with its value (stack.log_level, each interface's mtu,
- * arp.timeout_s, route metrics, and impair on pair interfaces), optional
- * keys only when set (seed, device, output, macaddress, capture, via,
- * interface), addresses in canonical form. us_config_load_string() reads
+ * arp.timeout_s, route metrics, impair on pair interfaces, the whole tcp
+ * section, nameservers' timeout_ms and attempts, each service's proto),
+ * optional keys only when set (seed, device, output, macaddress, capture,
+ * via, interface, root), the nameservers, hosts and services sections only
+ * when they have entries, addresses in canonical form. us_config_load_string() reads
  * it back into an equal struct (tests/unit/test_config.c checks this):
  * probabilities are printed with enough digits to come back bit for bit.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +141,68 @@ static void dump_route(const struct us_route_config *r, FILE *out)
 	}
 }
 
+/* Only with addresses: the section requires them (us_config_validate insists). */
+static void dump_nameservers(const struct us_config *cfg, FILE *out)
+{
+	int n = cfg->nnameservers < US_MAX_NAMESERVERS ? cfg->nnameservers : US_MAX_NAMESERVERS;
+	if (n <= 0)
+		return;
+	fputs("nameservers:\n  addresses: [", out);
+	for (int i = 0; i < n; i++) {
+		char a[INET_ADDRSTRLEN];
+		cfg_format_ipv4(cfg->nameservers[i], a, sizeof a);
+		fprintf(out, "%s%s", i ? ", " : "", a);
+	}
+	fputs("]\n  search: [", out);
+	n = cfg->nsearch < US_MAX_SEARCH ? cfg->nsearch : US_MAX_SEARCH;
+	for (int i = 0; i < n; i++) {
+		fputs(i ? ", " : "", out);
+		put_str(out, cfg->search[i], sizeof cfg->search[i]);
+	}
+	fprintf(out, "]\n  timeout_ms: %" PRIu32 "\n  attempts: %" PRIu32 "\n", cfg->dns_timeout_ms,
+		cfg->dns_attempts);
+}
+
+static const char *bool_str(bool b)
+{
+	return b ? "true" : "false";
+}
+
+static void dump_tcp(const struct us_tcp_config *t, FILE *out)
+{
+	fprintf(out,
+		"tcp:\n"
+		"  mss: %" PRIu32 "\n"
+		"  sndbuf: %" PRIu32 "\n"
+		"  rcvbuf: %" PRIu32 "\n"
+		"  nodelay: %s\n"
+		"  delayed_ack_ms: %" PRIu32 "\n"
+		"  rto_min_ms: %" PRIu32 "\n"
+		"  rto_initial_ms: %" PRIu32 "\n"
+		"  retries: %" PRIu32 "\n"
+		"  syn_retries: %" PRIu32 "\n"
+		"  time_wait_s: %" PRIu32 "\n"
+		"  congestion: ",
+		t->mss, t->sndbuf, t->rcvbuf, bool_str(t->nodelay), t->delayed_ack_ms, t->rto_min_ms,
+		t->rto_initial_ms, t->retries, t->syn_retries, t->time_wait_s);
+	put_str(out, t->congestion, sizeof t->congestion);
+	fprintf(out, "\n  window_scaling: %s\n  timestamps: %s\n", bool_str(t->window_scaling),
+		bool_str(t->timestamps));
+}
+
+static void dump_service(const struct us_service_config *s, FILE *out)
+{
+	const char *type = (int)s->type >= 0 && s->type <= US_SVC_HTTP
+				   ? cfg_service_type_names[s->type] : "unknown";
+	fprintf(out, "  - type: %s\n    proto: %s\n    port: %u\n", type, cfg_proto_name(s->proto),
+		(unsigned)s->port);
+	if (s->root[0]) {
+		fputs("    root: ", out);
+		put_str(out, s->root, sizeof s->root);
+		fputc('\n', out);
+	}
+}
+
 void us_config_dump(const struct us_config *cfg, FILE *out)
 {
 	int n;
@@ -165,4 +230,22 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 		cfg_format_mac(cfg->arp_static[i].mac, m, sizeof m);
 		fprintf(out, "    - address: %s\n      mac: %s\n", a, m);
 	}
+
+	dump_nameservers(cfg, out);
+	n = cfg->nhosts < US_MAX_HOSTS ? cfg->nhosts : US_MAX_HOSTS;
+	if (n > 0)
+		fputs("hosts:\n", out);
+	for (int i = 0; i < n; i++) {
+		char a[INET_ADDRSTRLEN];
+		cfg_format_ipv4(cfg->hosts[i].addr, a, sizeof a);
+		fputs("  ", out);
+		put_str(out, cfg->hosts[i].name, sizeof cfg->hosts[i].name);
+		fprintf(out, ": %s\n", a);
+	}
+	dump_tcp(&cfg->tcp, out);
+	n = cfg->nservices < US_MAX_SERVICES ? cfg->nservices : US_MAX_SERVICES;
+	if (n > 0)
+		fputs("services:\n", out);
+	for (int i = 0; i < n; i++)
+		dump_service(&cfg->services[i], out);
 }

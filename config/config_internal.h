@@ -26,6 +26,41 @@
 #define CFG_ARP_TIMEOUT_MAX   86400u
 #define CFG_INPUT_MAX         (1024u * 1024u)  /* largest YAML text we read, bytes */
 
+/* nameservers: (ranges and defaults; config.h's comments give the same numbers) */
+#define CFG_DNS_TIMEOUT_MIN       1u
+#define CFG_DNS_TIMEOUT_MAX       60000u
+#define CFG_DNS_ATTEMPTS_MIN      1u
+#define CFG_DNS_ATTEMPTS_MAX      10u
+#define CFG_DEFAULT_DNS_TIMEOUT_MS 2000u
+#define CFG_DEFAULT_DNS_ATTEMPTS  3u
+/* A DNS name in text: at most 253 characters, labels 1..63 (RFC 1035). */
+#define CFG_DNS_NAME_MAX          253u
+#define CFG_DNS_LABEL_MAX         63u
+
+/* tcp: */
+#define CFG_TCP_MSS_MIN           88u
+#define CFG_TCP_MSS_MAX           65495u
+#define CFG_TCP_BUF_MIN           4096u
+#define CFG_TCP_BUF_MAX           (64u * 1024u * 1024u)
+#define CFG_TCP_DELACK_MAX        500u
+#define CFG_TCP_RTO_MIN           1u       /* rto_min_ms and rto_initial_ms */
+#define CFG_TCP_RTO_MAX           60000u
+#define CFG_TCP_RETRIES_MIN       1u       /* retries and syn_retries */
+#define CFG_TCP_RETRIES_MAX       255u
+#define CFG_TCP_TIME_WAIT_MAX     600u
+#define CFG_DEFAULT_TCP_MSS       1460u
+#define CFG_DEFAULT_TCP_BUF       262144u  /* sndbuf and rcvbuf */
+#define CFG_DEFAULT_TCP_DELACK_MS 40u
+#define CFG_DEFAULT_TCP_RTO_MIN_MS 200u
+#define CFG_DEFAULT_TCP_RTO_INIT_MS 1000u
+#define CFG_DEFAULT_TCP_RETRIES   15u
+#define CFG_DEFAULT_TCP_SYN_RETRIES 6u
+#define CFG_DEFAULT_TCP_TIME_WAIT_S 60u
+
+/* services: */
+#define CFG_PORT_MIN              1u
+#define CFG_PORT_MAX              65535u
+
 /* Longest text of an IPv4 address with prefix, "255.255.255.255/32" + NUL. */
 #define CFG_CIDR_STRLEN 19
 /* "02:00:00:00:00:01" + NUL. */
@@ -77,8 +112,46 @@ const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impai
 /* An interface's defaults (zero except mtu); name and position are left empty. */
 void cfg_iface_init(struct us_iface_config *ifc);
 
+/* TCP defaults (the table in doc/CONFIG.md). */
+void cfg_tcp_init(struct us_tcp_config *t);
+
+/* A service's defaults: zero except proto, which is IPPROTO_TCP. */
+void cfg_service_init(struct us_service_config *svc);
+
+/*
+ * A DNS name (a search domain, a hosts name): 1..253 characters, dot-separated
+ * labels of 1..63 letters, digits and '-', no label starting or ending with
+ * '-', no trailing dot. NULL if fine, else the reason ("has an empty label").
+ */
+const char *cfg_check_dns_name(const char *name);
+
+/*
+ * tcp.rto_initial_ms >= tcp.rto_min_ms. NULL if fine, otherwise writes the
+ * whole message ("tcp: rto_initial_ms 100 is less than rto_min_ms 200")
+ * into buf and returns buf.
+ */
+const char *cfg_check_tcp_rto(const struct us_tcp_config *t, char *buf, size_t len);
+
+/*
+ * The rules of cfg->services[idx] that involve more than one key or more
+ * than one service: root required for http and not allowed otherwise,
+ * http only over tcp, and no earlier service (below idx) on the same proto
+ * and port. type and proto must already be valid. Returns NULL if fine,
+ * otherwise writes a whole message into buf and returns buf; *key names the
+ * key at fault ("root", "proto") or is NULL when the fault is the entry as a
+ * whole (a missing root, a duplicate).
+ */
+const char *cfg_check_service(const struct us_config *cfg, int idx, char *buf, size_t len,
+			      const char **key);
+
+/* "tcp" for IPPROTO_TCP, "udp" for IPPROTO_UDP, else "unknown". */
+const char *cfg_proto_name(int proto);
+
 /* The names of each enum in order, NULL-terminated (for the parser's tables). */
 extern const char *const cfg_backend_names[];
 extern const char *const cfg_log_level_names[];
+extern const char *const cfg_service_type_names[];   /* enum us_service_type */
+extern const char *const cfg_proto_names[];          /* "tcp", "udp": index 0, 1 */
+extern const char *const cfg_congestion_names[];     /* tcp.congestion; [0] is the default */
 
 #endif /* US_CONFIG_INTERNAL_H */

@@ -13,14 +13,13 @@
  * with the position of the offending node. Last, us_config_validate() does
  * the cross-field checks (config.c).
  *
- * Adding a section (say tcp: {mss, sndbuf}) means: fields in struct
- * us_config with defaults in us_config_init(), a key table and a ck_map
- * below, one line in top_keys, checks in us_config_validate(), a few lines
- * in config_dump.c, and its paragraph in doc/CONFIG.md. Sequences of
- * mappings (services: [...]) use CK_LIST with a map; sequences of scalars
+ * Adding a section (say udp: {...}) means: fields in struct us_config
+ * with defaults in us_config_init(), a key table and a ck_map below, one
+ * line in top_keys, checks in us_config_validate(), a few lines in
+ * config_dump.c, and its paragraph in doc/CONFIG.md. Sequences of mappings
+ * (services: [...]) use CK_LIST with a map; sequences of scalars
  * (nameservers.addresses) use CK_LIST with an element function; mappings
- * with free-form keys (hosts: {name: addr}) get a CK_FN like
- * parse_interfaces().
+ * with free-form keys (hosts: {name: addr}) get a CK_FN like parse_hosts().
  *
  * The first error stops the parse. Every message has the form
  * "NAME:LINE:COLUMN: message". No global state: loads may run in parallel.
@@ -31,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -45,7 +45,8 @@
 #define CY_QUOTE_MAX  48
 
 _Static_assert(sizeof(enum us_backend_kind) == sizeof(int) &&
-	       sizeof(enum us_log_level) == sizeof(int),
+	       sizeof(enum us_log_level) == sizeof(int) &&
+	       sizeof(enum us_service_type) == sizeof(int),
 	       "CK_ENUM stores enums through an int");
 
 /* ---- the node tree ------------------------------------------------------ */
@@ -599,20 +600,43 @@ static int ck_parse_map(struct cp *p, const char *ctx, const struct ck_map *m,
 
 /* ---- value parsers for CK_FN and CK_LIST -------------------------------- */
 
+/* A usable unicast IPv4 address; what names it in messages. */
+static int ck_host(struct cp *p, const char *what, const struct cy_node *v, struct in_addr *out)
+{
+	static const char desc[] = "an IPv4 address like 10.0.0.1";
+	struct in_addr a;
+	const char *s = ck_text(p, what, desc, v), *why;
+	if (!s)
+		return -1;
+	if (!cfg_parse_ipv4(s, &a))
+		return ck_expect(p, what, desc, v);
+	if ((why = cfg_check_host(a)))
+		return cp_err(p, v->mark, "%s: %s %s", what, s, why);
+	*out = a;
+	return 0;
+}
+
 /* A usable unicast IPv4 address into a struct in_addr. */
 static int fn_host(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
 		   void *obj)
 {
-	static const char desc[] = "an IPv4 address like 10.0.0.1";
-	struct in_addr a;
-	const char *s = ck_text(p, k->name, desc, v), *why;
+	return ck_host(p, k->name, v, field);
+}
+
+/*
+ * A DNS name (cfg_check_dns_name) into char[US_HOSTNAME_MAX]; what and
+ * desc as for ck_text. Problems with the name itself are "WHAT: "NAME" why".
+ */
+static int ck_dns_name(struct cp *p, const char *what, const char *desc, const struct cy_node *v,
+		       char *out)
+{
+	char q[CY_QUOTE_MAX + 8];
+	const char *s = ck_text(p, what, desc, v), *why;
 	if (!s)
 		return -1;
-	if (!cfg_parse_ipv4(s, &a))
-		return ck_expect(p, k->name, desc, v);
-	if ((why = cfg_check_host(a)))
-		return cp_err(p, v->mark, "%s: %s %s", k->name, s, why);
-	*(struct in_addr *)field = a;
+	if ((why = cfg_check_dns_name(s)))  /* also refuses what does not fit out */
+		return cp_err(p, v->mark, "%s: %s %s", what, cy_quote(v->str, v->len, q), why);
+	memcpy(out, s, v->len + 1);
 	return 0;
 }
 
@@ -712,6 +736,67 @@ static int fn_route_to(struct cp *p, const struct ck_key *k, const struct cy_nod
 	return 0;
 }
 
+/* One nameserver address: a host address, each at most once. */
+static int fn_nameserver(struct cp *p, const struct ck_key *k, const struct cy_node *v,
+			 void *field, void *obj)
+{
+	const struct us_config *cfg = obj;
+	struct in_addr *a = field;
+	if (ck_host(p, k->name, v, a))
+		return -1;
+	for (int i = 0; i < cfg->nnameservers; i++)
+		if (cfg->nameservers[i].s_addr == a->s_addr)
+			return cp_err(p, v->mark, "%s: duplicate nameserver %s", k->name, v->str);
+	return 0;
+}
+
+/* One search domain: a DNS name, each at most once (ignoring case). */
+static int fn_search(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
+		     void *obj)
+{
+	const struct us_config *cfg = obj;
+	char *d = field;
+	if (ck_dns_name(p, k->name, "a domain name", v, d))
+		return -1;
+	for (int i = 0; i < cfg->nsearch; i++)
+		if (strcasecmp(cfg->search[i], d) == 0)
+			return cp_err(p, v->mark, "%s: duplicate domain \"%s\"", k->name, d);
+	return 0;
+}
+
+/* port: 1..65535 into a uint16_t. */
+static int fn_port(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
+		   void *obj)
+{
+	uint64_t u;
+	if (ck_uint(p, k, v, &u))
+		return -1;
+	*(uint16_t *)field = (uint16_t)u;
+	return 0;
+}
+
+/* proto: "tcp" or "udp" into IPPROTO_TCP or IPPROTO_UDP (k->names is cfg_proto_names). */
+static int fn_proto(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
+		    void *obj)
+{
+	int i;
+	if (ck_enum(p, k, v, &i))
+		return -1;
+	*(int *)field = i == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+	return 0;
+}
+
+/* A name from k->names copied into a char[16] (tcp.congestion). */
+static int fn_congestion(struct cp *p, const struct ck_key *k, const struct cy_node *v,
+			 void *field, void *obj)
+{
+	int i;
+	if (ck_enum(p, k, v, &i))
+		return -1;
+	snprintf(field, sizeof ((struct us_tcp_config *)0)->congestion, "%s", k->names[i]);
+	return 0;
+}
+
 /* ---- the schema --------------------------------------------------------- */
 
 #define IFC(f) offsetof(struct us_iface_config, f)
@@ -719,6 +804,8 @@ static int fn_route_to(struct cp *p, const struct ck_key *k, const struct cy_nod
 #define RT(f)  offsetof(struct us_route_config, f)
 #define ARP(f) offsetof(struct us_arp_static, f)
 #define CFG(f) offsetof(struct us_config, f)
+#define TCP(f) offsetof(struct us_tcp_config, f)
+#define SVC(f) offsetof(struct us_service_config, f)
 
 static const struct ck_key impair_keys[] = {
 	{ .name = "loss", .type = CK_PROB, .off = IMP(loss) },
@@ -863,6 +950,156 @@ static const struct ck_key stack_keys[] = {
 };
 static const struct ck_map stack_map = CK_MAP_OF(stack_keys, NULL, NULL);
 
+/* addresses is required and may not be empty (an empty list is pointed at). */
+static int nameservers_post(struct cp *p, const struct ck_map *m, const char *ctx,
+			    const struct cy_node *node, const struct ck_found *found, void *obj)
+{
+	const struct us_config *cfg = obj;
+	const struct cy_node *vn = ck_get(m, found, "addresses").val;
+	if (cfg->nnameservers == 0)
+		return cp_err(p, vn ? vn->mark : node->mark,
+			      "addresses: expected 1..%d IPv4 addresses, got none",
+			      US_MAX_NAMESERVERS);
+	return 0;
+}
+
+static const struct ck_key nameservers_keys[] = {
+	{ .name = "addresses", .type = CK_LIST, .required = true, .off = CFG(nameservers),
+	  .elem_size = sizeof(struct in_addr), .count_off = CFG(nnameservers),
+	  .max_count = US_MAX_NAMESERVERS, .fn = fn_nameserver },
+	{ .name = "search", .type = CK_LIST, .off = CFG(search), .elem_size = US_HOSTNAME_MAX,
+	  .count_off = CFG(nsearch), .max_count = US_MAX_SEARCH, .fn = fn_search },
+	{ .name = "timeout_ms", .type = CK_U32, .off = CFG(dns_timeout_ms),
+	  .min = CFG_DNS_TIMEOUT_MIN, .max = CFG_DNS_TIMEOUT_MAX },
+	{ .name = "attempts", .type = CK_U32, .off = CFG(dns_attempts),
+	  .min = CFG_DNS_ATTEMPTS_MIN, .max = CFG_DNS_ATTEMPTS_MAX },
+};
+static const struct ck_map nameservers_map = CK_MAP_OF(nameservers_keys, NULL, nameservers_post);
+
+/*
+ * hosts: a mapping from DNS names to addresses. Names keep the case they
+ * were written in but two names equal ignoring case are a duplicate.
+ */
+static int parse_hosts(struct cp *p, const struct ck_key *k, const struct cy_node *v,
+		       void *field, void *obj)
+{
+	struct us_config *cfg = obj;
+
+	if (v->kind == CY_SCALAR && v->null)
+		return 0;
+	if (v->kind != CY_MAP)
+		return ck_expect(p, k->name, "a mapping of host names to IPv4 addresses", v);
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		const struct cy_node *kn = v->kids[i], *vn = v->kids[i + 1];
+		char name[US_HOSTNAME_MAX];
+		if (kn->kind != CY_SCALAR)
+			return ck_expect(p, k->name, "a host name", kn);
+		if (ck_dns_name(p, k->name, "a host name", kn, name))
+			return -1;
+		for (int j = 0; j < cfg->nhosts; j++) {
+			if (strcasecmp(cfg->hosts[j].name, name) != 0)
+				continue;
+			/* The first one is key 2j: every earlier key made an entry. */
+			const struct cy_node *first = v->kids[2 * (size_t)j];
+			if (strcmp(cfg->hosts[j].name, name) == 0)
+				return cp_err(p, kn->mark, "%s: duplicate name \"%s\" (first at %d:%d)",
+					      k->name, name, first->mark.line, first->mark.col);
+			return cp_err(p, kn->mark,
+				      "%s: duplicate name \"%s\" (first at %d:%d as \"%s\"; names "
+				      "are case-insensitive)",
+				      k->name, name, first->mark.line, first->mark.col,
+				      cfg->hosts[j].name);
+		}
+		if (cfg->nhosts >= US_MAX_HOSTS)
+			return cp_err(p, kn->mark, "%s: too many entries (at most %d)", k->name,
+				      US_MAX_HOSTS);
+		struct us_host_entry *h = &cfg->hosts[cfg->nhosts];
+		char what[US_HOSTNAME_MAX + 16];
+		snprintf(what, sizeof what, "host \"%s\"", name);
+		if (ck_host(p, what, vn, &h->addr))
+			return -1;
+		memcpy(h->name, name, sizeof name);
+		cfg->nhosts++;
+	}
+	return 0;
+}
+
+/* rto_initial_ms >= rto_min_ms: pointed at rto_initial_ms, or rto_min_ms if it is defaulted. */
+static int tcp_post(struct cp *p, const struct ck_map *m, const char *ctx,
+		    const struct cy_node *node, const struct ck_found *found, void *obj)
+{
+	char msg[128];
+	if (!cfg_check_tcp_rto(obj, msg, sizeof msg))
+		return 0;
+	const struct cy_node *vn = ck_get(m, found, "rto_initial_ms").val;
+	if (!vn)
+		vn = ck_get(m, found, "rto_min_ms").val;
+	return cp_err(p, vn ? vn->mark : node->mark, "%s", msg);
+}
+
+static const struct ck_key tcp_keys[] = {
+	{ .name = "mss", .type = CK_U32, .off = TCP(mss), .min = CFG_TCP_MSS_MIN,
+	  .max = CFG_TCP_MSS_MAX },
+	{ .name = "sndbuf", .type = CK_U32, .off = TCP(sndbuf), .min = CFG_TCP_BUF_MIN,
+	  .max = CFG_TCP_BUF_MAX },
+	{ .name = "rcvbuf", .type = CK_U32, .off = TCP(rcvbuf), .min = CFG_TCP_BUF_MIN,
+	  .max = CFG_TCP_BUF_MAX },
+	{ .name = "nodelay", .type = CK_BOOL, .off = TCP(nodelay) },
+	{ .name = "delayed_ack_ms", .type = CK_U32, .off = TCP(delayed_ack_ms),
+	  .max = CFG_TCP_DELACK_MAX },
+	{ .name = "rto_min_ms", .type = CK_U32, .off = TCP(rto_min_ms), .min = CFG_TCP_RTO_MIN,
+	  .max = CFG_TCP_RTO_MAX },
+	{ .name = "rto_initial_ms", .type = CK_U32, .off = TCP(rto_initial_ms),
+	  .min = CFG_TCP_RTO_MIN, .max = CFG_TCP_RTO_MAX },
+	{ .name = "retries", .type = CK_U32, .off = TCP(retries), .min = CFG_TCP_RETRIES_MIN,
+	  .max = CFG_TCP_RETRIES_MAX },
+	{ .name = "syn_retries", .type = CK_U32, .off = TCP(syn_retries),
+	  .min = CFG_TCP_RETRIES_MIN, .max = CFG_TCP_RETRIES_MAX },
+	{ .name = "time_wait_s", .type = CK_U32, .off = TCP(time_wait_s),
+	  .max = CFG_TCP_TIME_WAIT_MAX },
+	{ .name = "congestion", .type = CK_FN, .off = TCP(congestion), .fn = fn_congestion,
+	  .names = cfg_congestion_names },
+	{ .name = "window_scaling", .type = CK_BOOL, .off = TCP(window_scaling) },
+	{ .name = "timestamps", .type = CK_BOOL, .off = TCP(timestamps) },
+};
+static const struct ck_map tcp_map = CK_MAP_OF(tcp_keys, NULL, tcp_post);
+
+static void service_init(void *obj)
+{
+	cfg_service_init(obj);
+}
+
+/*
+ * A service remembers where its entry starts; root, proto and duplicates
+ * are checked by cfg_check_service, against the services before it.
+ */
+static int service_post(struct cp *p, const struct ck_map *m, const char *ctx,
+			const struct cy_node *node, const struct ck_found *found, void *obj)
+{
+	struct us_service_config *svc = obj;
+	const struct us_config *cfg = p->cfg;
+	char msg[200];
+	const char *key;
+
+	svc->line = node->mark.line;
+	svc->column = node->mark.col;
+	if (!cfg_check_service(cfg, (int)(svc - cfg->services), msg, sizeof msg, &key))
+		return 0;
+	const struct cy_node *kn = key ? ck_get(m, found, key).key : NULL;
+	return cp_err(p, kn ? kn->mark : node->mark, "%s", msg);
+}
+
+static const struct ck_key service_keys[] = {
+	{ .name = "type", .type = CK_ENUM, .required = true, .off = SVC(type),
+	  .names = cfg_service_type_names },
+	{ .name = "proto", .type = CK_FN, .off = SVC(proto), .fn = fn_proto,
+	  .names = cfg_proto_names },
+	{ .name = "port", .type = CK_FN, .required = true, .off = SVC(port), .fn = fn_port,
+	  .min = CFG_PORT_MIN, .max = CFG_PORT_MAX },
+	{ .name = "root", .type = CK_STRING, .off = SVC(root), .size = US_PATH_MAX },
+};
+static const struct ck_map service_map = CK_MAP_OF(service_keys, service_init, service_post);
+
 /* At least one interface; pointed at "interfaces:" if it was there but empty. */
 static int top_post(struct cp *p, const struct ck_map *m, const char *ctx,
 		    const struct cy_node *node, const struct ck_found *found, void *obj)
@@ -874,7 +1111,10 @@ static int top_post(struct cp *p, const struct ck_map *m, const char *ctx,
 	return 0;
 }
 
-/* "stack" and "arp" are sections of struct us_config itself: their offset is 0. */
+/*
+ * "stack", "arp" and "nameservers" are sections of struct us_config itself:
+ * their offset is 0.
+ */
 static const struct ck_key top_keys[] = {
 	{ .name = "stack", .type = CK_MAP, .map = &stack_map },
 	{ .name = "interfaces", .type = CK_FN, .fn = parse_interfaces },
@@ -882,6 +1122,12 @@ static const struct ck_key top_keys[] = {
 	  .what = "route", .elem_size = sizeof(struct us_route_config),
 	  .count_off = CFG(nroutes), .max_count = US_MAX_ROUTES },
 	{ .name = "arp", .type = CK_MAP, .map = &arp_map },
+	{ .name = "nameservers", .type = CK_MAP, .map = &nameservers_map },
+	{ .name = "hosts", .type = CK_FN, .fn = parse_hosts },
+	{ .name = "tcp", .type = CK_MAP, .off = CFG(tcp), .map = &tcp_map },
+	{ .name = "services", .type = CK_LIST, .off = CFG(services), .map = &service_map,
+	  .what = "service", .elem_size = sizeof(struct us_service_config),
+	  .count_off = CFG(nservices), .max_count = US_MAX_SERVICES },
 };
 static const struct ck_map top_map = CK_MAP_OF(top_keys, NULL, top_post);
 

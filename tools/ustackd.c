@@ -1,7 +1,8 @@
 /*
  * ustackd — bring a host described by YAML (or the quick flags) up and
- * keep it up: it answers ARP and ping on every interface until SIGINT or
- * SIGTERM. SIGUSR1 prints the counters to stderr; they are printed at
+ * keep it up: it answers ARP and ping on every interface, and runs the
+ * services of its config (echo, discard, chargen over TCP and UDP), until
+ * SIGINT or SIGTERM. SIGUSR1 prints the counters to stderr; they are printed at
  * exit too. --check-config validates a file and prints it normalized.
  */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "tools/common/cli.h"
+#include "tools/common/services.h"
 
 enum { OPT_CHECK = CLI_OPT__TOOL_BASE, OPT_PIDFILE };
 
@@ -81,6 +83,11 @@ int main(int argc, char **argv)
 	us_stack *st = us_cli_start(&cli);
 	if (!st)
 		return 1;
+	struct us_services *sv = us_services_start(st, &cli.cfg);
+	if (!sv) {
+		us_stack_free(st);
+		return 1;
+	}
 	fprintf(stderr, "ustackd: up, %d interface%s\n", us_stack_nifaces(st),
 		us_stack_nifaces(st) == 1 ? "" : "s");
 	if (pidfile) {
@@ -99,6 +106,7 @@ int main(int argc, char **argv)
 			us_stack_stats_print(st, stderr);
 	}
 	fprintf(stderr, "ustackd: stopping\n");
+	us_services_stop(sv);
 	us_stack_stop(st);
 	us_stack_stats_print(st, stderr);
 	us_stack_free(st);

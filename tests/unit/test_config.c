@@ -102,7 +102,72 @@ static const char FULL[] =
 	"  static:\n"                                                     /* 35 */
 	"    - {address: 10.0.0.9, mac: 02:00:00:00:00:09}\n"             /* 36 */
 	"    - address: 172.16.0.2\n"                                     /* 37 */
-	"      mac: 0a:bc:de:f0:12:34\n";                                 /* 38 */
+	"      mac: 0a:bc:de:f0:12:34\n"                                  /* 38 */
+	"nameservers:\n"                                                  /* 39 */
+	"  addresses: [10.0.0.1, 192.168.7.53, 8.8.8.8]\n"                /* 40 */
+	"  search: [test, Example.org, a-1.b2.c]\n"                       /* 41 */
+	"  timeout_ms: 60000\n"                                           /* 42 */
+	"  attempts: 10\n"                                                /* 43 */
+	"hosts:\n"                                                        /* 44 */
+	"  files.test: 10.0.0.1\n"                                        /* 45 */
+	"  WWW.Example.org: 10.0.0.80\n"                                  /* 46 */
+	"  \"null\": 172.16.0.9\n"                                        /* 47 */
+	"tcp:\n"                                                          /* 48 */
+	"  mss: 88\n"                                                     /* 49 */
+	"  sndbuf: 4096\n"                                                /* 50 */
+	"  rcvbuf: 67108864\n"                                            /* 51 */
+	"  nodelay: true\n"                                               /* 52 */
+	"  delayed_ack_ms: 0\n"                                           /* 53 */
+	"  rto_min_ms: 1\n"                                               /* 54 */
+	"  rto_initial_ms: 60000\n"                                       /* 55 */
+	"  retries: 255\n"                                                /* 56 */
+	"  syn_retries: 1\n"                                              /* 57 */
+	"  time_wait_s: 0\n"                                              /* 58 */
+	"  congestion: newreno\n"                                         /* 59 */
+	"  window_scaling: false\n"                                       /* 60 */
+	"  timestamps: false\n"                                           /* 61 */
+	"services:\n"                                                     /* 62 */
+	"  - {type: echo, proto: tcp, port: 7}\n"                         /* 63 */
+	"  - {type: echo, proto: udp, port: 7}\n"                         /* 64 */
+	"  - type: discard\n"                                             /* 65 */
+	"    port: 9\n"                                                   /* 66 */
+	"  - {type: chargen, proto: udp, port: 19}\n"                     /* 67 */
+	"  - {type: http, port: 65535, root: /srv/www}\n";                /* 68 */
+
+/* The default TCP section, as us_config_dump writes it. */
+static const char TCP_DEFAULTS[] =
+	"tcp:\n"
+	"  mss: 1460\n"
+	"  sndbuf: 262144\n"
+	"  rcvbuf: 262144\n"
+	"  nodelay: false\n"
+	"  delayed_ack_ms: 40\n"
+	"  rto_min_ms: 200\n"
+	"  rto_initial_ms: 1000\n"
+	"  retries: 15\n"
+	"  syn_retries: 6\n"
+	"  time_wait_s: 60\n"
+	"  congestion: newreno\n"
+	"  window_scaling: true\n"
+	"  timestamps: true\n";
+
+/* Every field of cfg.tcp has its default. */
+static void check_tcp_defaults(const struct us_tcp_config *t)
+{
+	CU_ASSERT_EQUAL(t->mss, 1460);
+	CU_ASSERT_EQUAL(t->sndbuf, 262144);
+	CU_ASSERT_EQUAL(t->rcvbuf, 262144);
+	CU_ASSERT(!t->nodelay);
+	CU_ASSERT_EQUAL(t->delayed_ack_ms, 40);
+	CU_ASSERT_EQUAL(t->rto_min_ms, 200);
+	CU_ASSERT_EQUAL(t->rto_initial_ms, 1000);
+	CU_ASSERT_EQUAL(t->retries, 15);
+	CU_ASSERT_EQUAL(t->syn_retries, 6);
+	CU_ASSERT_EQUAL(t->time_wait_s, 60);
+	CU_ASSERT_STRING_EQUAL(t->congestion, "newreno");
+	CU_ASSERT(t->window_scaling);
+	CU_ASSERT(t->timestamps);
+}
 
 static void test_full_config(void)
 {
@@ -202,6 +267,68 @@ static void test_full_config(void)
 	CU_ASSERT_EQUAL(memcmp(cfg.arp_static[0].mac, m0, 6), 0);
 	CU_ASSERT_EQUAL(cfg.arp_static[1].addr.s_addr, ip("172.16.0.2"));
 	CU_ASSERT_EQUAL(memcmp(cfg.arp_static[1].mac, m1, 6), 0);
+
+	CU_ASSERT_EQUAL_FATAL(cfg.nnameservers, 3);
+	CU_ASSERT_EQUAL(cfg.nameservers[0].s_addr, ip("10.0.0.1"));
+	CU_ASSERT_EQUAL(cfg.nameservers[1].s_addr, ip("192.168.7.53"));
+	CU_ASSERT_EQUAL(cfg.nameservers[2].s_addr, ip("8.8.8.8"));
+	CU_ASSERT_EQUAL_FATAL(cfg.nsearch, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.search[0], "test");
+	CU_ASSERT_STRING_EQUAL(cfg.search[1], "Example.org");  /* case kept */
+	CU_ASSERT_STRING_EQUAL(cfg.search[2], "a-1.b2.c");
+	CU_ASSERT_EQUAL(cfg.dns_timeout_ms, 60000);
+	CU_ASSERT_EQUAL(cfg.dns_attempts, 10);
+
+	CU_ASSERT_EQUAL_FATAL(cfg.nhosts, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.hosts[0].name, "files.test");
+	CU_ASSERT_EQUAL(cfg.hosts[0].addr.s_addr, ip("10.0.0.1"));
+	CU_ASSERT_STRING_EQUAL(cfg.hosts[1].name, "WWW.Example.org");
+	CU_ASSERT_EQUAL(cfg.hosts[1].addr.s_addr, ip("10.0.0.80"));
+	CU_ASSERT_STRING_EQUAL(cfg.hosts[2].name, "null");
+	CU_ASSERT_EQUAL(cfg.hosts[2].addr.s_addr, ip("172.16.0.9"));
+
+	const struct us_tcp_config *t = &cfg.tcp;
+	CU_ASSERT_EQUAL(t->mss, 88);
+	CU_ASSERT_EQUAL(t->sndbuf, 4096);
+	CU_ASSERT_EQUAL(t->rcvbuf, 64 * 1024 * 1024);
+	CU_ASSERT(t->nodelay);
+	CU_ASSERT_EQUAL(t->delayed_ack_ms, 0);
+	CU_ASSERT_EQUAL(t->rto_min_ms, 1);
+	CU_ASSERT_EQUAL(t->rto_initial_ms, 60000);
+	CU_ASSERT_EQUAL(t->retries, 255);
+	CU_ASSERT_EQUAL(t->syn_retries, 1);
+	CU_ASSERT_EQUAL(t->time_wait_s, 0);
+	CU_ASSERT_STRING_EQUAL(t->congestion, "newreno");
+	CU_ASSERT(!t->window_scaling);
+	CU_ASSERT(!t->timestamps);
+
+	CU_ASSERT_EQUAL_FATAL(cfg.nservices, 5);
+	const struct us_service_config *sv = cfg.services;
+	CU_ASSERT_EQUAL(sv[0].type, US_SVC_ECHO);
+	CU_ASSERT_EQUAL(sv[0].proto, IPPROTO_TCP);
+	CU_ASSERT_EQUAL(sv[0].port, 7);
+	CU_ASSERT_STRING_EQUAL(sv[0].root, "");
+	CU_ASSERT_EQUAL(sv[0].line, 63);  /* the "{" */
+	CU_ASSERT_EQUAL(sv[0].column, 5);
+	CU_ASSERT_EQUAL(sv[1].type, US_SVC_ECHO);
+	CU_ASSERT_EQUAL(sv[1].proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(sv[1].port, 7);
+	CU_ASSERT_EQUAL(sv[1].line, 64);
+	CU_ASSERT_EQUAL(sv[2].type, US_SVC_DISCARD);
+	CU_ASSERT_EQUAL(sv[2].proto, IPPROTO_TCP);  /* the default */
+	CU_ASSERT_EQUAL(sv[2].port, 9);
+	CU_ASSERT_EQUAL(sv[2].line, 65);  /* the "type" of a block mapping */
+	CU_ASSERT_EQUAL(sv[2].column, 5);
+	CU_ASSERT_EQUAL(sv[3].type, US_SVC_CHARGEN);
+	CU_ASSERT_EQUAL(sv[3].proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(sv[3].port, 19);
+	CU_ASSERT_EQUAL(sv[3].line, 67);
+	CU_ASSERT_EQUAL(sv[4].type, US_SVC_HTTP);
+	CU_ASSERT_EQUAL(sv[4].proto, IPPROTO_TCP);
+	CU_ASSERT_EQUAL(sv[4].port, 65535);
+	CU_ASSERT_STRING_EQUAL(sv[4].root, "/srv/www");
+	CU_ASSERT_EQUAL(sv[4].line, 68);
+	CU_ASSERT_EQUAL(sv[4].column, 5);
 }
 
 static void test_defaults(void)
@@ -226,17 +353,54 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg.nroutes, 0);
 	CU_ASSERT_EQUAL(cfg.arp_timeout_s, 60);
 	CU_ASSERT_EQUAL(cfg.narp_static, 0);
+	CU_ASSERT_EQUAL(cfg.nnameservers, 0);
+	CU_ASSERT_EQUAL(cfg.nsearch, 0);
+	CU_ASSERT_EQUAL(cfg.dns_timeout_ms, 2000);
+	CU_ASSERT_EQUAL(cfg.dns_attempts, 3);
+	CU_ASSERT_EQUAL(cfg.nhosts, 0);
+	check_tcp_defaults(&cfg.tcp);
+	CU_ASSERT_EQUAL(cfg.nservices, 0);
 
 	/* Keys given with no value are empty sections and lists. */
 	EXPECT_OK("stack:\n"
 		  "routes:\n"
 		  "arp:\n"
 		  "  static:\n"
+		  "hosts:\n"
+		  "tcp:\n"
+		  "services:\n"
 		  "interfaces:\n"
 		  "  lo0: {backend: loopback, addresses: }\n");
 	CU_ASSERT_EQUAL(cfg.nroutes, 0);
 	CU_ASSERT_EQUAL(cfg.ifaces[0].naddrs, 0);
 	CU_ASSERT_EQUAL(cfg.arp_timeout_s, 60);
+	CU_ASSERT_EQUAL(cfg.nhosts, 0);
+	check_tcp_defaults(&cfg.tcp);
+	CU_ASSERT_EQUAL(cfg.nservices, 0);
+
+	/* A section with some keys keeps the defaults of the others. */
+	EXPECT_OK(ETH0 "nameservers: {addresses: [10.0.0.1], search: }\n"
+		  "tcp: {mss: 1400, nodelay: true}\n"
+		  "services: [{type: echo, port: 7}]\n");
+	CU_ASSERT_EQUAL(cfg.nnameservers, 1);
+	CU_ASSERT_EQUAL(cfg.nsearch, 0);
+	CU_ASSERT_EQUAL(cfg.dns_timeout_ms, 2000);
+	CU_ASSERT_EQUAL(cfg.dns_attempts, 3);
+	CU_ASSERT_EQUAL(cfg.tcp.mss, 1400);
+	CU_ASSERT(cfg.tcp.nodelay);
+	cfg.tcp.mss = 1460;
+	cfg.tcp.nodelay = false;
+	check_tcp_defaults(&cfg.tcp);
+	CU_ASSERT_EQUAL_FATAL(cfg.nservices, 1);
+	CU_ASSERT_EQUAL(cfg.services[0].proto, IPPROTO_TCP);
+	CU_ASSERT_STRING_EQUAL(cfg.services[0].root, "");
+
+	/* Booleans and numbers may be quoted too; rto_initial_ms may equal rto_min_ms. */
+	EXPECT_OK(ETH0 "tcp: {window_scaling: 'false', timestamps: \"true\", rto_min_ms: 300, "
+		  "rto_initial_ms: '300'}\n");
+	CU_ASSERT(!cfg.tcp.window_scaling);
+	CU_ASSERT(cfg.tcp.timestamps);
+	CU_ASSERT_EQUAL(cfg.tcp.rto_initial_ms, 300);
 
 	/* Any scalar style is text; a route given before the interfaces works. */
 	EXPECT_OK("routes: [{to: '10.5.0.0/16', via: \"10.0.0.7\", metric: '7'}]\n" ETH0);
@@ -256,6 +420,15 @@ static void test_init_and_names(void)
 	CU_ASSERT_STRING_EQUAL(cfg.source, "");
 	for (int i = 0; i < US_MAX_IFACES; i++)
 		CU_ASSERT_EQUAL(cfg.ifaces[i].mtu, US_DEFAULT_MTU);
+	CU_ASSERT_EQUAL(cfg.nnameservers, 0);
+	CU_ASSERT_EQUAL(cfg.nsearch, 0);
+	CU_ASSERT_EQUAL(cfg.dns_timeout_ms, 2000);
+	CU_ASSERT_EQUAL(cfg.dns_attempts, 3);
+	CU_ASSERT_EQUAL(cfg.nhosts, 0);
+	check_tcp_defaults(&cfg.tcp);
+	CU_ASSERT_EQUAL(cfg.nservices, 0);
+	for (int i = 0; i < US_MAX_SERVICES; i++)
+		CU_ASSERT_EQUAL(cfg.services[i].proto, IPPROTO_TCP);
 
 	CU_ASSERT_STRING_EQUAL(us_backend_name(US_BACKEND_TAP), "tap");
 	CU_ASSERT_STRING_EQUAL(us_backend_name(US_BACKEND_PCAP), "pcap");
@@ -305,6 +478,30 @@ static int config_diff(const struct us_config *a, const struct us_config *b)
 	for (int i = 0; i < a->narp_static; i++)
 		DIFF(a->arp_static[i].addr.s_addr != b->arp_static[i].addr.s_addr ||
 		     memcmp(a->arp_static[i].mac, b->arp_static[i].mac, 6));
+
+	DIFF(a->nnameservers != b->nnameservers || a->nsearch != b->nsearch);
+	DIFF(a->dns_timeout_ms != b->dns_timeout_ms || a->dns_attempts != b->dns_attempts);
+	for (int i = 0; i < a->nnameservers; i++)
+		DIFF(a->nameservers[i].s_addr != b->nameservers[i].s_addr);
+	for (int i = 0; i < a->nsearch; i++)
+		DIFF(strcmp(a->search[i], b->search[i]));
+	DIFF(a->nhosts != b->nhosts);
+	for (int i = 0; i < a->nhosts; i++)
+		DIFF(strcmp(a->hosts[i].name, b->hosts[i].name) ||
+		     a->hosts[i].addr.s_addr != b->hosts[i].addr.s_addr);
+	const struct us_tcp_config *ta = &a->tcp, *tb = &b->tcp;
+	DIFF(ta->mss != tb->mss || ta->sndbuf != tb->sndbuf || ta->rcvbuf != tb->rcvbuf);
+	DIFF(ta->nodelay != tb->nodelay || ta->delayed_ack_ms != tb->delayed_ack_ms);
+	DIFF(ta->rto_min_ms != tb->rto_min_ms || ta->rto_initial_ms != tb->rto_initial_ms);
+	DIFF(ta->retries != tb->retries || ta->syn_retries != tb->syn_retries);
+	DIFF(ta->time_wait_s != tb->time_wait_s || strcmp(ta->congestion, tb->congestion));
+	DIFF(ta->window_scaling != tb->window_scaling || ta->timestamps != tb->timestamps);
+	DIFF(a->nservices != b->nservices);
+	for (int i = 0; i < a->nservices; i++) {
+		const struct us_service_config *x = &a->services[i], *y = &b->services[i];
+		DIFF(x->type != y->type || x->proto != y->proto || x->port != y->port);
+		DIFF(strcmp(x->root, y->root));
+	}
 	return 0;
 #undef DIFF
 }
@@ -353,6 +550,45 @@ static void test_dump_round_trip(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  timeout_s: 60\n"));
 	CU_ASSERT_PTR_NULL(strstr(text, "macaddress"));
 	CU_ASSERT_PTR_NULL(strstr(text, "seed"));
+	/* tcp always, whole; nameservers, hosts and services only with entries. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, TCP_DEFAULTS));
+	CU_ASSERT_PTR_NULL(strstr(text, "nameservers"));
+	CU_ASSERT_PTR_NULL(strstr(text, "hosts"));
+	CU_ASSERT_PTR_NULL(strstr(text, "services"));
+	free(text);
+
+	/* The new sections of FULL, as written out. */
+	EXPECT_OK(FULL);
+	text = dump(&cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nnameservers:\n"
+					    "  addresses: [10.0.0.1, 192.168.7.53, 8.8.8.8]\n"
+					    "  search: [test, Example.org, a-1.b2.c]\n"
+					    "  timeout_ms: 60000\n"
+					    "  attempts: 10\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nhosts:\n"
+					    "  files.test: 10.0.0.1\n"
+					    "  WWW.Example.org: 10.0.0.80\n"
+					    "  \"null\": 172.16.0.9\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\ntcp:\n  mss: 88\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  nodelay: true\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  window_scaling: false\n  timestamps: false\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nservices:\n"
+					    "  - type: echo\n    proto: tcp\n    port: 7\n"
+					    "  - type: echo\n    proto: udp\n    port: 7\n"
+					    "  - type: discard\n    proto: tcp\n    port: 9\n"
+					    "  - type: chargen\n    proto: udp\n    port: 19\n"
+					    "  - type: http\n    proto: tcp\n    port: 65535\n"
+					    "    root: /srv/www\n"));
+	free(text);
+
+	/* Search domains without search: an empty list; a root that needs quotes. */
+	EXPECT_OK(ETH0 "nameservers: {addresses: [10.0.0.1]}\n"
+		  "services: [{type: http, port: 80, root: \"/srv/my www: #1\"}]\n");
+	round_trip(&cfg);
+	text = dump(&cfg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nnameservers:\n  addresses: [10.0.0.1]\n"
+					    "  search: []\n  timeout_ms: 2000\n  attempts: 3\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "    root: \"/srv/my www: #1\"\n"));
 	free(text);
 
 	EXPECT_OK("interfaces:\n"
@@ -393,6 +629,32 @@ static void test_dump_code_built(void)
 	cfg.arp_static[0].addr.s_addr = ip("10.0.0.3");
 	memcpy(cfg.arp_static[0].mac, "\x02\x01\x02\x03\x04\x05", 6);
 	cfg.narp_static = 1;
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nameservers[1].s_addr = ip("1.1.1.1");
+	cfg.nnameservers = 2;
+	strcpy(cfg.search[0], "corp.example");
+	cfg.nsearch = 1;
+	cfg.dns_timeout_ms = 1;
+	cfg.dns_attempts = 1;
+	strcpy(cfg.hosts[0].name, "NULL");  /* quoted in the dump, like "null" above */
+	cfg.hosts[0].addr.s_addr = ip("10.0.0.7");
+	strcpy(cfg.hosts[1].name, "db");
+	cfg.hosts[1].addr.s_addr = ip("10.0.0.8");
+	cfg.nhosts = 2;
+	cfg.tcp.mss = 536;
+	cfg.tcp.rcvbuf = 65536;
+	cfg.tcp.delayed_ack_ms = 500;
+	cfg.tcp.time_wait_s = 600;
+	cfg.tcp.timestamps = false;
+	cfg.services[0].type = US_SVC_CHARGEN;
+	cfg.services[0].port = 19;  /* proto: the default from us_config_init */
+	cfg.services[1].type = US_SVC_HTTP;
+	cfg.services[1].port = 8080;
+	strcpy(cfg.services[1].root, "www");
+	cfg.services[2].type = US_SVC_DISCARD;
+	cfg.services[2].proto = IPPROTO_UDP;
+	cfg.services[2].port = 19;
+	cfg.nservices = 3;
 	int rc = us_config_validate(&cfg, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "\n    %s\n", err);
@@ -565,7 +827,7 @@ static void test_err_unknown_key(void)
 				    "addresses, capture, impair)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
-		   "interfaces, routes, arp)");
+		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
 	EXPECT_ERR("stack: {log_level: info, verbose: 1}\n" ETH0,
 		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed)");
 	/*         1234567890123456789012345678901234567890123 */
@@ -1012,6 +1274,418 @@ static void test_err_ifname(void)
 		   "t.yaml:2:3: interface name \"\" must be 1..15 characters long");
 }
 
+/* ---- errors: nameservers, hosts, tcp, services -------------------------- */
+
+static void test_err_nameservers(void)
+{
+	EXPECT_ERR(ETH0 "nameservers:\n"                 /* 3 */
+		   "  addresses: [10.0.0.1]\n"           /* 4 */
+		   "  timeout: 5\n",                     /* 5 */
+		   "t.yaml:5:3: nameservers: unknown key \"timeout\" (expected one of: addresses, "
+		   "search, timeout_ms, attempts)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:3: nameservers: unknown key \"timeout\" (expected "
+				    "one of: addresses, search, timeout_ms, attempts)");
+	EXPECT_ERR(ETH0 "nameservers: [10.0.0.1]\n",    /* "[" at 14 */
+		   "t.yaml:3:14: nameservers: expected a mapping, got a sequence");
+
+	/* addresses is required, and may not be empty. */
+	EXPECT_ERR(ETH0 "nameservers: {search: [test]}\n",          /* "{" at 14 */
+		   "t.yaml:3:14: nameservers: missing required key \"addresses\"");
+	EXPECT_ERR(ETH0 "nameservers:\n",                           /* just after ":" */
+		   "t.yaml:3:13: nameservers: missing required key \"addresses\"");
+	/*               1234567890123456789012345678 */
+	EXPECT_ERR(ETH0 "nameservers: {addresses: []}\n",
+		   "t.yaml:3:26: addresses: expected 1..3 IPv4 addresses, got none");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:26: addresses: expected 1..3 IPv4 addresses, "
+				    "got none");
+	EXPECT_ERR(ETH0 "nameservers:\n"                 /* 3 */
+		   "  addresses:\n"                      /* 4: null just after ":", column 13 */
+		   "  search: [test]\n",                 /* 5 */
+		   "t.yaml:4:13: addresses: expected 1..3 IPv4 addresses, got none");
+	EXPECT_ERR(ETH0 "nameservers: {addresses: 10.0.0.1}\n",     /* value at 26 */
+		   "t.yaml:3:26: addresses: expected a sequence, got \"10.0.0.1\"");
+
+	/* "nameservers: {addresses: [" is 26 characters; each "10.0.0.N, " 10 more. */
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4]}\n",
+		   "t.yaml:3:57: addresses: too many entries (at most 3)");
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1, 10.0.0.1]}\n",
+		   "t.yaml:3:37: addresses: duplicate nameserver 10.0.0.1");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:37: addresses: duplicate nameserver 10.0.0.1");
+	/* "    - " is 6 characters. */
+	EXPECT_ERR(ETH0 "nameservers:\n"                 /* 3 */
+		   "  addresses:\n"                      /* 4 */
+		   "    - 10.0.0\n",                     /* 5 */
+		   "t.yaml:5:7: addresses: expected an IPv4 address like 10.0.0.1, got \"10.0.0\"");
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  addresses:\n"
+		   "    - 127.0.0.53\n",
+		   "t.yaml:5:7: addresses: 127.0.0.53 is a loopback address");
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  addresses:\n"
+		   "    - 224.0.0.251\n",
+		   "t.yaml:5:7: addresses: 224.0.0.251 is a multicast address");
+
+	/* Search domains: "  search: [" is 11 characters, the first entry is at column 12. */
+	char long_label[80], too_long[300], longest[300];
+	memset(long_label, 'a', 64);
+	strcpy(long_label + 64, ".org");                          /* a 64-character label */
+	memset(too_long, 'b', 254);
+	too_long[254] = '\0';
+	for (int i = 0; i < 253; i++)                             /* 63.63.63.61 = 253 */
+		longest[i] = (i == 63 || i == 127 || i == 191) ? '.' : 'c';
+	longest[253] = '\0';
+	const char *const bad[][2] = {
+		{ "exa_mple.org", "may only contain letters, digits, '-' and '.'" },
+		{ "exa mple.org", "may only contain letters, digits, '-' and '.'" },
+		{ "ex\xc3\xa9.org", "may only contain letters, digits, '-' and '.'" },
+		{ "example..org", "has an empty label (a leading, trailing or double '.')" },
+		{ ".example.org", "has an empty label (a leading, trailing or double '.')" },
+		{ "example.org.", "has an empty label (a leading, trailing or double '.')" },
+		{ "-ex.org", "has a label that starts or ends with '-'" },
+		{ "ex.org-", "has a label that starts or ends with '-'" },
+		{ "ex-.org", "has a label that starts or ends with '-'" },
+		{ "", "must be 1..253 characters long" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char y[512], want[512], q[256];
+		/* The quoted form in the message: non-ASCII bytes as \xNN. */
+		size_t o = 0;
+		for (const unsigned char *c = (const unsigned char *)bad[i][0]; *c; c++)
+			o += (size_t)(*c >= 0x7f ? sprintf(q + o, "\\x%02x", *c)
+						 : sprintf(q + o, "%c", *c));
+		q[o] = '\0';
+		snprintf(y, sizeof y, ETH0 "nameservers:\n  search: [\"%s\"]\n"
+			 "  addresses: [10.0.0.1]\n", bad[i][0]);
+		snprintf(want, sizeof want, "t.yaml:4:12: search: \"%s\" %s", q, bad[i][1]);
+		EXPECT_ERR(y, want);
+		CU_ASSERT_STRING_EQUAL(err, want);
+	}
+	{
+		/* Long names are quoted in part only, like every value in a message. */
+		char y[600];
+		snprintf(y, sizeof y, ETH0 "nameservers:\n  search: [%s]\n", long_label);
+		EXPECT_ERR(y, "t.yaml:4:12: search: \"aaaaaaaaaa");
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "...\" has a label longer than 63 characters"));
+		snprintf(y, sizeof y, ETH0 "nameservers:\n  search: [%s]\n", too_long);
+		EXPECT_ERR(y, "t.yaml:4:12: search: \"bbbbbbbbbb");
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "...\" must be 1..253 characters long"));
+		snprintf(y, sizeof y, ETH0 "nameservers:\n  search: [%s, x%s]\n"
+			 "  addresses: [10.0.0.1]\n", longest, long_label + 2);
+		EXPECT_OK(y);
+		CU_ASSERT_EQUAL(strlen(cfg.search[0]), 253);
+		CU_ASSERT_EQUAL(strlen(cfg.search[1]), 63 + 4);  /* a 63-character label is fine */
+	}
+	/* Entries at 12, 15, 18, ...: the seventh at 30. */
+	EXPECT_ERR(ETH0 "nameservers:\n"                                 /* 3 */
+		   "  search: [a, b, c, d, e, f, g]\n",                  /* 4 */
+		   "t.yaml:4:30: search: too many entries (at most 6)");
+	/*                        1234567890123456789012345678901 */
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  search: [example.org, Test, EXAMPLE.ORG]\n",
+		   "t.yaml:4:31: search: duplicate domain \"EXAMPLE.ORG\"");
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  search: test\n",                                   /* value at 11 */
+		   "t.yaml:4:11: search: expected a sequence, got \"test\"");
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  search: [{a: b}]\n",
+		   "t.yaml:4:12: search: expected a domain name, got a mapping");
+	EXPECT_ERR(ETH0 "nameservers:\n"
+		   "  search: [~]\n",
+		   "t.yaml:4:12: search: expected a domain name, got null");
+
+	/* "nameservers: {addresses: [10.0.0.1], " is 37 characters. */
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1], timeout_ms: 0}\n",
+		   "t.yaml:3:50: timeout_ms: expected an integer 1..60000, got \"0\"");
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1], timeout_ms: 60001}\n",
+		   "t.yaml:3:50: timeout_ms: expected an integer 1..60000, got \"60001\"");
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1], attempts: 0}\n",
+		   "t.yaml:3:48: attempts: expected an integer 1..10, got \"0\"");
+	EXPECT_ERR(ETH0 "nameservers: {addresses: [10.0.0.1], attempts: 11}\n",
+		   "t.yaml:3:48: attempts: expected an integer 1..10, got \"11\"");
+	EXPECT_OK(ETH0 "nameservers: {addresses: [10.0.0.1], timeout_ms: 1, attempts: 1}\n");
+	CU_ASSERT_EQUAL(cfg.dns_timeout_ms, 1);
+	CU_ASSERT_EQUAL(cfg.dns_attempts, 1);
+}
+
+static void test_err_hosts(void)
+{
+	EXPECT_ERR(ETH0 "hosts: [files.test]\n",                 /* "[" at 8 */
+		   "t.yaml:3:8: hosts: expected a mapping of host names to IPv4 addresses, "
+		   "got a sequence");
+	EXPECT_ERR(ETH0 "hosts: files.test\n",
+		   "t.yaml:3:8: hosts: expected a mapping of host names to IPv4 addresses, "
+		   "got \"files.test\"");
+	EXPECT_ERR(ETH0 "hosts:\n"                               /* 3 */
+		   "  files.test: 10.0.0.1\n"                    /* 4 */
+		   "  bad_name: 10.0.0.2\n",                     /* 5 */
+		   "t.yaml:5:3: hosts: \"bad_name\" may only contain letters, digits, '-' and '.'");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:3: hosts: \"bad_name\" may only contain letters, "
+				    "digits, '-' and '.'");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  files.test.: 10.0.0.1\n",
+		   "t.yaml:4:3: hosts: \"files.test.\" has an empty label");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  \"\": 10.0.0.1\n",
+		   "t.yaml:4:3: hosts: \"\" must be 1..253 characters long");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  ? [a]\n"                                   /* 4: "[" at 5 */
+		   "  : 10.0.0.1\n",
+		   "t.yaml:4:5: hosts: expected a host name, got a sequence");
+
+	/* Duplicates, also when only the case differs; pointed at the second. */
+	EXPECT_ERR(ETH0 "hosts:\n"                               /* 3 */
+		   "  files.test: 10.0.0.1\n"                    /* 4 */
+		   "  files.test: 10.0.0.2\n",                   /* 5 */
+		   "t.yaml:5:3: hosts: duplicate name \"files.test\" (first at 4:3)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:3: hosts: duplicate name \"files.test\" "
+				    "(first at 4:3)");
+	EXPECT_ERR(ETH0 "hosts:\n"                               /* 3 */
+		   "  files.test: 10.0.0.1\n"                    /* 4 */
+		   "  www: 10.0.0.2\n"                           /* 5 */
+		   "  Files.TEST: 10.0.0.3\n",                   /* 6 */
+		   "t.yaml:6:3: hosts: duplicate name \"Files.TEST\" (first at 4:3 as "
+		   "\"files.test\"; names are case-insensitive)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:6:3: hosts: duplicate name \"Files.TEST\" (first at "
+				    "4:3 as \"files.test\"; names are case-insensitive)");
+
+	/* Addresses: "  files.test: " is 14 characters. */
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  files.test: 10.0.0\n",
+		   "t.yaml:4:15: host \"files.test\": expected an IPv4 address like 10.0.0.1, "
+		   "got \"10.0.0\"");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:15: host \"files.test\": expected an IPv4 address "
+				    "like 10.0.0.1, got \"10.0.0\"");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  files.test:\n",                             /* null just after ":" */
+		   "t.yaml:4:14: host \"files.test\": expected an IPv4 address like 10.0.0.1, "
+		   "got null");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  files.test: [10.0.0.1]\n",
+		   "t.yaml:4:15: host \"files.test\": expected an IPv4 address like 10.0.0.1, "
+		   "got a sequence");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  localhost: 127.0.0.1\n",                    /* value at 14 */
+		   "t.yaml:4:14: host \"localhost\": 127.0.0.1 is a loopback address");
+	EXPECT_ERR(ETH0 "hosts:\n"
+		   "  bcast: 255.255.255.255\n",                  /* value at 10 */
+		   "t.yaml:4:10: host \"bcast\": 255.255.255.255 is the broadcast address");
+
+	/* Entry k (0-based) is on line k + 4. */
+	char *y = malloc(64 * 1024), want[128];
+	size_t o = (size_t)sprintf(y, ETH0 "hosts:\n");
+	for (int k = 0; k < US_MAX_HOSTS; k++)
+		o += (size_t)sprintf(y + o, "  h%d: 10.0.1.%d\n", k, k + 1);
+	EXPECT_OK(y);
+	CU_ASSERT_EQUAL(cfg.nhosts, US_MAX_HOSTS);
+	sprintf(y + o, "  h%d: 10.0.1.%d\n", US_MAX_HOSTS, US_MAX_HOSTS + 1);
+	snprintf(want, sizeof want, "t.yaml:%d:3: hosts: too many entries (at most %d)",
+		 US_MAX_HOSTS + 4, US_MAX_HOSTS);
+	EXPECT_ERR(y, want);
+	free(y);
+}
+
+static void test_err_tcp(void)
+{
+	/*               123456789012345678 */
+	EXPECT_ERR(ETH0 "tcp: {mss: 1460, nagle: false}\n",
+		   "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: mss, sndbuf, rcvbuf, "
+		   "nodelay, delayed_ack_ms, rto_min_ms, rto_initial_ms, retries, syn_retries, "
+		   "time_wait_s, congestion, window_scaling, timestamps)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: "
+				    "mss, sndbuf, rcvbuf, nodelay, delayed_ack_ms, rto_min_ms, "
+				    "rto_initial_ms, retries, syn_retries, time_wait_s, congestion, "
+				    "window_scaling, timestamps)");
+	EXPECT_ERR(ETH0 "tcp: [mss]\n", "t.yaml:3:6: tcp: expected a mapping, got a sequence");
+
+	/* "  KEY: " is strlen(KEY) + 4 characters: values start at strlen(KEY) + 5. */
+	static const char *const bad[][3] = {
+		{ "mss", "87", "88..65495" },
+		{ "mss", "65496", "88..65495" },
+		{ "sndbuf", "4095", "4096..67108864" },
+		{ "sndbuf", "67108865", "4096..67108864" },
+		{ "rcvbuf", "4095", "4096..67108864" },
+		{ "rcvbuf", "67108865", "4096..67108864" },
+		{ "delayed_ack_ms", "501", "0..500" },
+		{ "delayed_ack_ms", "-1", "0..500" },
+		{ "rto_min_ms", "0", "1..60000" },
+		{ "rto_min_ms", "60001", "1..60000" },
+		{ "rto_initial_ms", "0", "1..60000" },
+		{ "rto_initial_ms", "60001", "1..60000" },
+		{ "retries", "0", "1..255" },
+		{ "retries", "256", "1..255" },
+		{ "syn_retries", "0", "1..255" },
+		{ "syn_retries", "256", "1..255" },
+		{ "time_wait_s", "601", "0..600" },
+		{ "time_wait_s", "1.5", "0..600" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char y[256], want[256];
+		snprintf(y, sizeof y, ETH0 "tcp:\n  %s: %s\n", bad[i][0], bad[i][1]);
+		snprintf(want, sizeof want, "t.yaml:4:%zu: %s: expected an integer %s, got \"%s\"",
+			 strlen(bad[i][0]) + 5, bad[i][0], bad[i][2], bad[i][1]);
+		EXPECT_ERR(y, want);
+		CU_ASSERT_STRING_EQUAL(err, want);
+	}
+	EXPECT_OK(ETH0 "tcp: {delayed_ack_ms: 500, time_wait_s: 600, mss: 65495, sndbuf: 67108864,"
+		  " rcvbuf: 4096, retries: 1, syn_retries: 255, rto_min_ms: 60000, "
+		  "rto_initial_ms: 60000}\n");
+	CU_ASSERT_EQUAL(cfg.tcp.delayed_ack_ms, 500);
+	CU_ASSERT_EQUAL(cfg.tcp.time_wait_s, 600);
+
+	/* Booleans are exactly true or false. */
+	static const char *const bools[] = { "nodelay", "window_scaling", "timestamps" };
+	static const char *const bad_bool[] = { "yes", "no", "True", "FALSE", "1", "0", "on", "" };
+	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
+		for (size_t j = 0; j < sizeof bad_bool / sizeof bad_bool[0]; j++) {
+			char y[256], want[256];
+			snprintf(y, sizeof y, ETH0 "tcp:\n  %s: \"%s\"\n", bools[i], bad_bool[j]);
+			snprintf(want, sizeof want,
+				 "t.yaml:4:%zu: %s: expected true or false, got \"%s\"",
+				 strlen(bools[i]) + 5, bools[i], bad_bool[j]);
+			EXPECT_ERR(y, want);
+			CU_ASSERT_STRING_EQUAL(err, want);
+		}
+	EXPECT_ERR(ETH0 "tcp:\n  nodelay:\n",              /* null just after ":" */
+		   "t.yaml:4:11: nodelay: expected true or false, got null");
+
+	/* "  congestion: " is 14 characters. */
+	EXPECT_ERR(ETH0 "tcp:\n  congestion: cubic\n",
+		   "t.yaml:4:15: congestion: unknown congestion \"cubic\" (expected one of: newreno)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:15: congestion: unknown congestion \"cubic\" "
+				    "(expected one of: newreno)");
+	EXPECT_ERR(ETH0 "tcp:\n  congestion: NewReno\n",
+		   "t.yaml:4:15: congestion: unknown congestion \"NewReno\"");
+	EXPECT_ERR(ETH0 "tcp:\n  congestion: [newreno]\n",
+		   "t.yaml:4:15: congestion: expected one of: newreno, got a sequence");
+
+	/* rto_initial_ms < rto_min_ms: at rto_initial_ms's value ("  rto_initial_ms: " is 18). */
+	EXPECT_ERR(ETH0 "tcp:\n"                           /* 3 */
+		   "  rto_min_ms: 300\n"                   /* 4 */
+		   "  rto_initial_ms: 299\n",              /* 5 */
+		   "t.yaml:5:19: tcp: rto_initial_ms 299 is less than rto_min_ms 300");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:19: tcp: rto_initial_ms 299 is less than rto_min_ms "
+				    "300");
+	EXPECT_ERR(ETH0 "tcp:\n"
+		   "  rto_initial_ms: 299\n"               /* 4 */
+		   "  rto_min_ms: 300\n",                  /* 5 */
+		   "t.yaml:4:19: tcp: rto_initial_ms 299 is less than rto_min_ms 300");
+	/* Against the other's default; with rto_initial_ms defaulted, at rto_min_ms's value. */
+	EXPECT_ERR(ETH0 "tcp:\n"
+		   "  rto_initial_ms: 199\n",
+		   "t.yaml:4:19: tcp: rto_initial_ms 199 is less than rto_min_ms 200");
+	EXPECT_ERR(ETH0 "tcp:\n"
+		   "  rto_min_ms: 1001\n",                 /* "  rto_min_ms: " is 14 */
+		   "t.yaml:4:15: tcp: rto_initial_ms 1000 is less than rto_min_ms 1001");
+	EXPECT_OK(ETH0 "tcp: {rto_min_ms: 1000}\n");
+}
+
+static void test_err_services(void)
+{
+	EXPECT_ERR(ETH0 "services: {type: echo}\n",         /* "{" at 11 */
+		   "t.yaml:3:11: services: expected a sequence, got a mapping");
+	EXPECT_ERR(ETH0 "services:\n"                       /* 3 */
+		   "  - echo\n",                            /* 4 */
+		   "t.yaml:4:5: service: expected a mapping, got \"echo\"");
+	/*                 1234567890123456789012345678 */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: http, port: 80, path: /srv}\n",
+		   "t.yaml:4:28: service: unknown key \"path\" (expected one of: type, proto, port, "
+		   "root)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:28: service: unknown key \"path\" (expected one of: "
+				    "type, proto, port, root)");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {port: 7}\n",
+		   "t.yaml:4:5: service: missing required key \"type\"");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  -\n",                                 /* just after "-" */
+		   "t.yaml:4:4: service: missing required key \"type\"");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - type: echo\n"                       /* 4: the mapping at 5 */
+		   "    proto: udp\n",
+		   "t.yaml:4:5: service: missing required key \"port\"");
+	/* "  - {type: " is 11 characters. */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: ftp, port: 21}\n",
+		   "t.yaml:4:12: type: unknown type \"ftp\" (expected one of: echo, discard, chargen, "
+		   "http)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:12: type: unknown type \"ftp\" (expected one of: "
+				    "echo, discard, chargen, http)");
+	/* "  - {type: echo, proto: " is 24 characters. */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: echo, proto: sctp, port: 7}\n",
+		   "t.yaml:4:25: proto: unknown proto \"sctp\" (expected one of: tcp, udp)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:25: proto: unknown proto \"sctp\" (expected one of: "
+				    "tcp, udp)");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: echo, proto: TCP, port: 7}\n",
+		   "t.yaml:4:25: proto: unknown proto \"TCP\"");
+	/* "  - {type: echo, port: " is 23 characters. */
+	static const char *const bad_port[] = { "0", "65536", "echo", "-7", "07", "7.0" };
+	for (size_t i = 0; i < sizeof bad_port / sizeof bad_port[0]; i++) {
+		char y[256], want[256];
+		snprintf(y, sizeof y, ETH0 "services:\n  - {type: echo, port: %s}\n", bad_port[i]);
+		snprintf(want, sizeof want, "t.yaml:4:24: port: expected an integer 1..65535, "
+			 "got \"%s\"", bad_port[i]);
+		EXPECT_ERR(y, want);
+		CU_ASSERT_STRING_EQUAL(err, want);
+	}
+
+	/* root: required for http (at the entry), not allowed otherwise (at the key). */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: http, port: 80}\n",
+		   "t.yaml:4:5: service http 80/tcp: missing required key \"root\" (type http "
+		   "needs it)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:5: service http 80/tcp: missing required key "
+				    "\"root\" (type http needs it)");
+	/*                 123456789012345678901234567 */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: echo, port: 7, root: /srv}\n",
+		   "t.yaml:4:27: service echo 7/tcp: \"root\" is only allowed for type http");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:27: service echo 7/tcp: \"root\" is only allowed "
+				    "for type http");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: discard, root: /srv, proto: udp, port: 9}\n",  /* "root" at 21 */
+		   "t.yaml:4:21: service discard 9/udp: \"root\" is only allowed for type http");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: http, port: 80, root: \"\"}\n",           /* '"' at 34 */
+		   "t.yaml:4:34: root: expected a non-empty string, got \"\"");
+	/* http over udp: at the proto key ("  - {type: http, " is 17 characters). */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: http, proto: udp, port: 80, root: /srv}\n",
+		   "t.yaml:4:18: service http 80/udp: type http needs proto tcp");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:18: service http 80/udp: type http needs proto tcp");
+
+	/* The same proto and port twice, whatever the types: at the second entry. */
+	EXPECT_ERR(ETH0 "services:\n"                                /* 3 */
+		   "  - {type: echo, port: 7}\n"                     /* 4 */
+		   "  - {type: echo, proto: udp, port: 7}\n"         /* 5 */
+		   "  - type: discard\n"                             /* 6: the mapping at 5 */
+		   "    port: 7\n",                                  /* 7 */
+		   "t.yaml:6:5: service discard 7/tcp: port 7/tcp is already used by service echo "
+		   "(first at 4:5)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:6:5: service discard 7/tcp: port 7/tcp is already "
+				    "used by service echo (first at 4:5)");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: chargen, proto: udp, port: 19}\n"     /* 4 */
+		   "  - {type: discard, port: 19}\n"                 /* 5 */
+		   "  - {type: echo, port: 19, proto: udp}\n",       /* 6 */
+		   "t.yaml:6:5: service echo 19/udp: port 19/udp is already used by service "
+		   "chargen (first at 4:5)");
+
+	/* Entry k (0-based) is on line k + 4. */
+	char *y = malloc(16 * 1024), want[128];
+	size_t o = (size_t)sprintf(y, ETH0 "services:\n");
+	for (int k = 0; k < US_MAX_SERVICES; k++)
+		o += (size_t)sprintf(y + o, "  - {type: echo, port: %d}\n", k + 1);
+	EXPECT_OK(y);
+	CU_ASSERT_EQUAL(cfg.nservices, US_MAX_SERVICES);
+	sprintf(y + o, "  - {type: echo, port: %d}\n", US_MAX_SERVICES + 1);
+	snprintf(want, sizeof want, "t.yaml:%d:5: services: too many entries (at most %d)",
+		 US_MAX_SERVICES + 4, US_MAX_SERVICES);
+	EXPECT_ERR(y, want);
+	free(y);
+}
+
 /* ---- us_config_validate on configs built in code ------------------------ */
 
 /* A valid one-interface config built in code, named "x.yaml" with eth0 at 3:5. */
@@ -1129,6 +1803,175 @@ static void test_validate_code_built(void)
 	CU_ASSERT_EQUAL(us_config_validate(NULL, err, sizeof err), -1);
 }
 
+/* The new sections of a code-built config; code_config() restores after each error. */
+static void test_validate_code_built_sections(void)
+{
+	/* nameservers */
+	code_config(&cfg);
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 1;
+	strcpy(cfg.search[0], "example.org");
+	cfg.nsearch = 1;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg, err, sizeof err), 0);
+	cfg.nnameservers = US_MAX_NAMESERVERS + 1;
+	EXPECT_INVALID("x.yaml: nameservers: 4 addresses (at most 3)");
+	cfg.nnameservers = 1;
+	EXPECT_INVALID("x.yaml: nameservers: address 0.0.0.0 is the unspecified address");
+	cfg.nameservers[0].s_addr = cfg.nameservers[1].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 2;
+	EXPECT_INVALID("x.yaml: nameservers: duplicate address 10.0.0.53");
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 1;
+	cfg.nsearch = US_MAX_SEARCH + 1;
+	EXPECT_INVALID("x.yaml: nameservers: 7 search domains (at most 6)");
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 1;
+	strcpy(cfg.search[0], "a..b");
+	cfg.nsearch = 1;
+	EXPECT_INVALID("x.yaml: nameservers: search domain \"a..b\" has an empty label");
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 1;
+	strcpy(cfg.search[0], "Example.org");
+	strcpy(cfg.search[1], "example.ORG");
+	cfg.nsearch = 2;
+	EXPECT_INVALID("x.yaml: nameservers: duplicate search domain \"example.ORG\"");
+	cfg.nameservers[0].s_addr = ip("10.0.0.53");
+	cfg.nnameservers = 1;
+	memset(cfg.search[0], 'a', sizeof cfg.search[0]);
+	cfg.nsearch = 1;
+	EXPECT_INVALID("x.yaml: nameservers: search domain #0 is not NUL-terminated");
+	cfg.dns_timeout_ms = 0;
+	EXPECT_INVALID("x.yaml: nameservers: timeout_ms 0 is out of range 1..60000");
+	cfg.dns_attempts = 11;
+	EXPECT_INVALID("x.yaml: nameservers: attempts 11 is out of range 1..10");
+	/* The YAML section needs addresses: nothing else of it may be set without them. */
+	strcpy(cfg.search[0], "example.org");
+	cfg.nsearch = 1;
+	EXPECT_INVALID("x.yaml: nameservers: search, timeout_ms or attempts set without any "
+		       "address");
+	cfg.dns_timeout_ms = 5000;
+	EXPECT_INVALID("x.yaml: nameservers: search, timeout_ms or attempts set without any "
+		       "address");
+
+	/* hosts */
+	strcpy(cfg.hosts[0].name, "h");
+	cfg.hosts[0].addr.s_addr = ip("10.0.0.9");
+	cfg.nhosts = 1;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg, err, sizeof err), 0);
+	cfg.nhosts = US_MAX_HOSTS + 1;
+	EXPECT_INVALID("x.yaml: hosts: 65 entries (at most 64)");
+	strcpy(cfg.hosts[0].name, "bad_name");
+	cfg.hosts[0].addr.s_addr = ip("10.0.0.9");
+	cfg.nhosts = 1;
+	EXPECT_INVALID("x.yaml: hosts: \"bad_name\" may only contain letters, digits, '-' and '.'");
+	strcpy(cfg.hosts[0].name, "h");
+	cfg.hosts[0].addr.s_addr = ip("255.255.255.255");
+	cfg.nhosts = 1;
+	EXPECT_INVALID("x.yaml: host \"h\": 255.255.255.255 is the broadcast address");
+	strcpy(cfg.hosts[0].name, "files.test");
+	strcpy(cfg.hosts[1].name, "FILES.test");
+	cfg.hosts[0].addr.s_addr = cfg.hosts[1].addr.s_addr = ip("10.0.0.9");
+	cfg.nhosts = 2;
+	EXPECT_INVALID("x.yaml: hosts: duplicate name \"FILES.test\"");
+	memset(cfg.hosts[0].name, 'a', sizeof cfg.hosts[0].name);
+	cfg.nhosts = 1;
+	EXPECT_INVALID("x.yaml: hosts: name #0 is not NUL-terminated");
+
+	/* tcp */
+	cfg.tcp.mss = 87;
+	EXPECT_INVALID("x.yaml: tcp: mss 87 is out of range 88..65495");
+	cfg.tcp.sndbuf = 64 * 1024 * 1024 + 1;
+	EXPECT_INVALID("x.yaml: tcp: sndbuf 67108865 is out of range 4096..67108864");
+	cfg.tcp.rcvbuf = 0;
+	EXPECT_INVALID("x.yaml: tcp: rcvbuf 0 is out of range 4096..67108864");
+	cfg.tcp.delayed_ack_ms = 501;
+	EXPECT_INVALID("x.yaml: tcp: delayed_ack_ms 501 is out of range 0..500");
+	cfg.tcp.rto_min_ms = 0;
+	EXPECT_INVALID("x.yaml: tcp: rto_min_ms 0 is out of range 1..60000");
+	cfg.tcp.rto_initial_ms = 60001;
+	EXPECT_INVALID("x.yaml: tcp: rto_initial_ms 60001 is out of range 1..60000");
+	cfg.tcp.retries = 256;
+	EXPECT_INVALID("x.yaml: tcp: retries 256 is out of range 1..255");
+	cfg.tcp.syn_retries = 0;
+	EXPECT_INVALID("x.yaml: tcp: syn_retries 0 is out of range 1..255");
+	cfg.tcp.time_wait_s = 601;
+	EXPECT_INVALID("x.yaml: tcp: time_wait_s 601 is out of range 0..600");
+	cfg.tcp.rto_initial_ms = 100;
+	EXPECT_INVALID("x.yaml: tcp: rto_initial_ms 100 is less than rto_min_ms 200");
+	CU_ASSERT_STRING_EQUAL(err, "x.yaml: tcp: rto_initial_ms 100 is less than rto_min_ms 200");
+	strcpy(cfg.tcp.congestion, "cubic");
+	EXPECT_INVALID("x.yaml: tcp: unknown congestion \"cubic\"");
+	memset(cfg.tcp.congestion, 'n', sizeof cfg.tcp.congestion);
+	EXPECT_INVALID("x.yaml: tcp: congestion is not NUL-terminated");
+
+	/* services: one http service at 7:3 to start from */
+#define HTTP_SERVICE()                                   \
+	do {                                             \
+		cfg.services[0].type = US_SVC_HTTP;      \
+		cfg.services[0].port = 80;               \
+		strcpy(cfg.services[0].root, "/srv");    \
+		cfg.services[0].line = 7;                \
+		cfg.services[0].column = 3;              \
+		cfg.nservices = 1;                       \
+	} while (0)
+	HTTP_SERVICE();
+	CU_ASSERT_EQUAL(us_config_validate(&cfg, err, sizeof err), 0);
+	cfg.nservices = US_MAX_SERVICES + 1;
+	EXPECT_INVALID("x.yaml: 17 services configured (at most 16)");
+	cfg.nservices = -1;
+	EXPECT_INVALID("x.yaml: -1 services configured (at most 16)");
+	HTTP_SERVICE();
+	cfg.services[0].type = (enum us_service_type)4;
+	EXPECT_INVALID("x.yaml:7:3: service #0: unknown type 4");
+	HTTP_SERVICE();
+	cfg.services[0].proto = 0;
+	EXPECT_INVALID("x.yaml:7:3: service #0: unknown proto 0");
+	HTTP_SERVICE();
+	cfg.services[0].port = 0;
+	EXPECT_INVALID("x.yaml:7:3: service #0: port 0 is out of range 1..65535");
+	HTTP_SERVICE();
+	memset(cfg.services[0].root, 'r', sizeof cfg.services[0].root);
+	EXPECT_INVALID("x.yaml:7:3: service #0: root is not NUL-terminated");
+	HTTP_SERVICE();
+	cfg.services[0].root[0] = '\0';
+	cfg.services[0].line = 0;
+	EXPECT_INVALID("x.yaml: service http 80/tcp: missing required key \"root\" (type http "
+		       "needs it)");
+	HTTP_SERVICE();
+	cfg.services[0].type = US_SVC_ECHO;
+	EXPECT_INVALID("x.yaml:7:3: service echo 80/tcp: \"root\" is only allowed for type http");
+	HTTP_SERVICE();
+	cfg.services[0].proto = IPPROTO_UDP;
+	EXPECT_INVALID("x.yaml:7:3: service http 80/udp: type http needs proto tcp");
+	HTTP_SERVICE();
+	cfg.services[1].type = US_SVC_DISCARD;
+	cfg.services[1].port = 80;
+	cfg.services[1].line = 9;
+	cfg.services[1].column = 3;
+	cfg.nservices = 2;
+	EXPECT_INVALID("x.yaml:9:3: service discard 80/tcp: port 80/tcp is already used by "
+		       "service http (first at 7:3)");
+	CU_ASSERT_STRING_EQUAL(err, "x.yaml:9:3: service discard 80/tcp: port 80/tcp is already "
+				    "used by service http (first at 7:3)");
+	/* Without positions: no "first at". */
+	HTTP_SERVICE();
+	cfg.services[0].line = 0;
+	cfg.services[1].type = US_SVC_ECHO;
+	cfg.services[1].port = 80;
+	cfg.nservices = 2;
+	EXPECT_INVALID("x.yaml: service echo 80/tcp: port 80/tcp is already used by service http");
+	CU_ASSERT_STRING_EQUAL(err, "x.yaml: service echo 80/tcp: port 80/tcp is already used by "
+				    "service http");
+	/* The same port over udp is another service. */
+	HTTP_SERVICE();
+	cfg.services[1].type = US_SVC_ECHO;
+	cfg.services[1].proto = IPPROTO_UDP;
+	cfg.services[1].port = 80;
+	cfg.nservices = 2;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg, err, sizeof err), 0);
+#undef HTTP_SERVICE
+}
+
 /* ---- hostile input ------------------------------------------------------ */
 
 static void test_hostile_nesting(void)
@@ -1222,6 +2065,7 @@ static void check_any(const char *y, size_t len)
 static void test_hostile_junk(void)
 {
 	char buf[4096];
+	_Static_assert(sizeof FULL <= sizeof buf, "FULL does not fit the junk buffer");
 
 	rng_state = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < 300; i++) {
@@ -1288,7 +2132,12 @@ US_SUITE(config, NULL, NULL,
 	 US_TEST(test_err_too_many),
 	 US_TEST(test_err_duplicate_address),
 	 US_TEST(test_err_ifname),
+	 US_TEST(test_err_nameservers),
+	 US_TEST(test_err_hosts),
+	 US_TEST(test_err_tcp),
+	 US_TEST(test_err_services),
 	 US_TEST(test_validate_code_built),
+	 US_TEST(test_validate_code_built_sections),
 	 US_TEST(test_hostile_nesting),
 	 US_TEST(test_hostile_sizes),
 	 US_TEST(test_hostile_junk));
