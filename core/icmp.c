@@ -101,7 +101,8 @@ static void ep_post(struct us_stack *st, uint16_t id, const struct us_echo_reply
 		len = US_PING_MAX_DATA;
 	ep->rep[slot] = *rep;
 	ep->rep[slot].len = len;
-	memcpy(ep->data + (size_t)slot * US_PING_MAX_DATA, data, len);
+	if (len)        /* errors post data NULL: memcpy(NULL) is undefined even for 0 */
+		memcpy(ep->data + (size_t)slot * US_PING_MAX_DATA, data, len);
 	ep->count++;
 	pthread_cond_broadcast(&ep->cond);
 	pthread_mutex_unlock(&ic->lock);

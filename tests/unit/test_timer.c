@@ -1,0 +1,460 @@
+/*
+ * test_timer.c — the hashed timer wheel (core/timer.h) on a virtual clock.
+ *
+ * Most tests drive a wheel of their own the way the deterministic stack
+ * does: move the clock to the next deadline (us_wheel_next) and run the
+ * wheel there. Each callback records the clock time at which it ran, so a
+ * test can check that a timer fires at its expiry and never before. The
+ * last test drives a timer through a whole stack's us_stack_advance().
+ */
+#include <string.h>
+
+#include "harness.h"
+#include "stackutil.h"
+
+static struct us_clock clk;
+static struct us_timer_wheel wheel;
+
+#define MS US_NS_PER_MS
+#define T0 US_NS_PER_SEC        /* a virtual clock starts at one second */
+
+/* A probe timer: records when it fired; may re-arm itself. */
+struct probe {
+	struct us_timer t;
+	int id;
+	int fired;
+	uint64_t at;            /* clock time of the last firing */
+	uint64_t period;        /* re-arm this much after each firing (0: never) */
+	int limit;              /* stop re-arming after this many firings */
+	struct probe *cancel;   /* cancel this other probe when firing */
+	struct probe *arm;      /* arm this other probe when firing... */
+	uint64_t arm_at;        /* ...for this time */
+};
+
+static int order[256];
+static uint64_t order_at[256];
+static int norder;
+
+static void probe_fn(void *arg)
+{
+	struct probe *p = arg;
+	uint64_t now = us_clock_now(&clk);
+	p->fired++;
+	p->at = now;
+	if (norder < (int)(sizeof order / sizeof order[0])) {
+		order[norder] = p->id;
+		order_at[norder] = now;
+		norder++;
+	}
+	if (p->cancel)
+		us_timer_cancel(&wheel, &p->cancel->t);
+	if (p->arm)
+		us_timer_arm(&wheel, &p->arm->t, p->arm_at);
+	if (p->period && p->fired < p->limit)
+		us_timer_arm(&wheel, &p->t, p->t.expires + p->period);
+}
+
+static void probe_init(struct probe *p, int id)
+{
+	memset(p, 0, sizeof *p);
+	p->id = id;
+	us_timer_init(&p->t, probe_fn, p);
+}
+
+static void setup(void)
+{
+	us_clock_init(&clk, true);
+	us_wheel_init(&wheel, &clk);
+	norder = 0;
+}
+
+static void teardown(void)
+{
+	us_wheel_destroy(&wheel);
+}
+
+/* Like us_stack_advance(): step from deadline to deadline up to until. */
+static int drive(uint64_t until)
+{
+	int fired = 0;
+	for (int guard = 0; guard < 100000; guard++) {
+		uint64_t next = us_wheel_next(&wheel);
+		if (next > until)
+			break;
+		if (next > us_clock_now(&clk))
+			us_clock_set(&clk, next);
+		fired += us_wheel_run(&wheel, us_clock_now(&clk));
+	}
+	us_clock_set(&clk, until);
+	fired += us_wheel_run(&wheel, until);
+	return fired;
+}
+
+/* Run the wheel at time t (moving the clock there). */
+static int run_at(uint64_t t)
+{
+	us_clock_set(&clk, t);
+	return us_wheel_run(&wheel, t);
+}
+
+static void test_timer_fires_at_expiry(void)
+{
+	setup();
+	struct probe a, b;
+	probe_init(&a, 1);
+	probe_init(&b, 2);
+	uint64_t ea = T0 + 5 * MS + 300;        /* inside a tick */
+	uint64_t eb = T0 + 7 * MS;              /* on a tick boundary */
+	us_timer_arm(&wheel, &a.t, ea);
+	us_timer_arm(&wheel, &b.t, eb);
+	CU_ASSERT_TRUE(us_timer_armed(&wheel, &a.t));
+
+	CU_ASSERT_EQUAL(run_at(T0 + 5 * MS), 0);      /* same tick, 300 ns early */
+	CU_ASSERT_EQUAL(run_at(ea - 1), 0);
+	CU_ASSERT_EQUAL(a.fired, 0);
+	CU_ASSERT_TRUE(us_timer_armed(&wheel, &a.t));
+	CU_ASSERT_EQUAL(run_at(ea), 1);
+	CU_ASSERT_EQUAL(a.fired, 1);
+	CU_ASSERT_EQUAL(a.at, ea);
+	CU_ASSERT_FALSE(us_timer_armed(&wheel, &a.t));
+
+	CU_ASSERT_EQUAL(run_at(eb - 1), 0);
+	CU_ASSERT_EQUAL(b.fired, 0);
+	CU_ASSERT_EQUAL(run_at(eb), 1);
+	CU_ASSERT_EQUAL(b.at, eb);
+
+	/* Once only. */
+	CU_ASSERT_EQUAL(run_at(T0 + 5000 * MS), 0);
+	CU_ASSERT_EQUAL(a.fired, 1);
+	CU_ASSERT_EQUAL(b.fired, 1);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+
+	/* Driven from deadline to deadline, a timer fires exactly at its expiry. */
+	struct probe c;
+	probe_init(&c, 3);
+	uint64_t ec = us_clock_now(&clk) + 1234567891ULL;
+	us_timer_arm(&wheel, &c.t, ec);
+	CU_ASSERT_EQUAL(drive(ec + 10 * US_NS_PER_SEC), 1);
+	CU_ASSERT_EQUAL(c.at, ec);
+
+	/* A late run still fires it, once. */
+	struct probe d;
+	probe_init(&d, 4);
+	uint64_t ed = us_clock_now(&clk) + 3 * MS;
+	us_timer_arm(&wheel, &d.t, ed);
+	CU_ASSERT_EQUAL(run_at(ed + 777 * MS), 1);
+	CU_ASSERT_EQUAL(d.fired, 1);
+	teardown();
+}
+
+static void test_timer_cancel(void)
+{
+	setup();
+	struct probe a, b;
+	probe_init(&a, 1);
+	probe_init(&b, 2);
+	us_timer_arm(&wheel, &a.t, T0 + 10 * MS);
+	us_timer_arm(&wheel, &b.t, T0 + 10 * MS);
+	CU_ASSERT_TRUE(us_timer_cancel(&wheel, &a.t));
+	CU_ASSERT_FALSE(us_timer_armed(&wheel, &a.t));
+	CU_ASSERT_FALSE(us_timer_cancel(&wheel, &a.t));    /* not armed any more */
+	CU_ASSERT_EQUAL(drive(T0 + 100 * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 0);
+	CU_ASSERT_EQUAL(b.fired, 1);
+	CU_ASSERT_FALSE(us_timer_cancel(&wheel, &b.t));    /* already fired */
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+
+	/* A never-armed timer cancels as "was not armed". */
+	struct probe c;
+	probe_init(&c, 3);
+	CU_ASSERT_FALSE(us_timer_cancel(&wheel, &c.t));
+	us_timer_cancel_sync(&wheel, &c.t);
+
+	/* A callback may cancel another timer due at the same instant. */
+	struct probe x, y;
+	probe_init(&x, 4);
+	probe_init(&y, 5);
+	x.cancel = &y;
+	uint64_t e = us_clock_now(&clk) + 20 * MS;
+	us_timer_arm(&wheel, &x.t, e);
+	us_timer_arm(&wheel, &y.t, e);
+	CU_ASSERT_EQUAL(drive(e + MS), 1);
+	CU_ASSERT_EQUAL(x.fired, 1);
+	CU_ASSERT_EQUAL(y.fired, 0);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+	teardown();
+}
+
+static void test_timer_rearm(void)
+{
+	setup();
+	struct probe a;
+	probe_init(&a, 1);
+	/* Later. */
+	us_timer_arm(&wheel, &a.t, T0 + 10 * MS);
+	us_timer_arm(&wheel, &a.t, T0 + 20 * MS);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 20 * MS);
+	CU_ASSERT_EQUAL(run_at(T0 + 15 * MS), 0);
+	CU_ASSERT_EQUAL(run_at(T0 + 20 * MS), 1);
+	CU_ASSERT_EQUAL(a.at, T0 + 20 * MS);
+	/* Earlier: fires at the new time and not again at the old one. */
+	us_timer_arm(&wheel, &a.t, T0 + 50 * MS);
+	us_timer_arm(&wheel, &a.t, T0 + 30 * MS);
+	CU_ASSERT_EQUAL(drive(T0 + 100 * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 2);
+	CU_ASSERT_EQUAL(a.at, T0 + 30 * MS);
+	/* Re-armed into a different wheel turn of the same slot. */
+	us_timer_arm(&wheel, &a.t, T0 + 200 * MS);
+	us_timer_arm(&wheel, &a.t, T0 + 200 * MS + US_WHEEL_SLOTS * MS);
+	CU_ASSERT_EQUAL(drive(T0 + 200 * MS + US_WHEEL_SLOTS * MS - 1), 0);
+	CU_ASSERT_EQUAL(drive(T0 + 200 * MS + US_WHEEL_SLOTS * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 3);
+	/* Re-arming after firing works like a fresh arm. */
+	us_timer_arm(&wheel, &a.t, us_clock_now(&clk) + 5 * MS);
+	CU_ASSERT_EQUAL(drive(us_clock_now(&clk) + 10 * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 4);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+	teardown();
+}
+
+/*
+ * Timers whose expiries are whole wheel turns apart share one slot; each
+ * must fire at its own time, in time order, whatever order they were armed in.
+ */
+static void test_timer_same_slot_turns(void)
+{
+	setup();
+	enum { N = 12 };
+	struct probe p[N];
+	uint64_t base = T0 + 37 * MS;
+	uint64_t turn = (uint64_t)US_WHEEL_SLOTS * US_WHEEL_TICK_NS;
+	/* id k expires at base + (k/2) turns + (k odd ? 250 us : 0). */
+	static const int arm_order[N] = { 7, 2, 11, 0, 5, 9, 1, 10, 4, 8, 3, 6 };
+	uint64_t exp[N];
+	for (int k = 0; k < N; k++) {
+		probe_init(&p[k], k);
+		exp[k] = base + (uint64_t)(k / 2) * turn + (k & 1 ? 250000 : 0);
+		CU_ASSERT_EQUAL((exp[k] / US_WHEEL_TICK_NS) % US_WHEEL_SLOTS,
+				(base / US_WHEEL_TICK_NS) % US_WHEEL_SLOTS);
+	}
+	for (int i = 0; i < N; i++)
+		us_timer_arm(&wheel, &p[arm_order[i]].t, exp[arm_order[i]]);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), exp[0]);
+
+	/*
+	 * Run the wheel at every tick for three turns: the slot is visited
+	 * three times while later turns' timers sit in it. Ids 0..5 fire, each
+	 * at the first tick at or after its expiry, in time order.
+	 */
+	for (uint64_t t = T0; t < base + 3 * turn; t += US_WHEEL_TICK_NS)
+		run_at(t);
+	CU_ASSERT_EQUAL(norder, 6);
+	for (int i = 0; i < norder && i < 6; i++) {
+		CU_ASSERT_EQUAL(order[i], i);
+		CU_ASSERT_EQUAL(order_at[i], i & 1 ? exp[i] - 250000 + US_WHEEL_TICK_NS : exp[i]);
+	}
+	CU_ASSERT_EQUAL(p[6].fired, 0);
+
+	/* Then deadline to deadline: each at exactly its expiry. */
+	CU_ASSERT_EQUAL(drive(base + 10 * turn), N - 6);
+	CU_ASSERT_EQUAL(norder, N);
+	for (int i = 6; i < norder && i < N; i++) {
+		CU_ASSERT_EQUAL(order[i], i);
+		CU_ASSERT_EQUAL(order_at[i], exp[i]);
+	}
+	for (int k = 0; k < N; k++)
+		CU_ASSERT_EQUAL(p[k].fired, 1);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+
+	/*
+	 * One long jump (the timer thread delayed by many turns): every timer
+	 * due fires exactly once in that run, none that is not yet due.
+	 */
+	uint64_t now = us_clock_now(&clk);
+	for (int k = 0; k < N; k++) {
+		probe_init(&p[k], k);
+		exp[k] = now + 5 * MS + (uint64_t)k * turn;
+		us_timer_arm(&wheel, &p[k].t, exp[k]);
+	}
+	CU_ASSERT_EQUAL(run_at(exp[N - 2]), N - 1);
+	CU_ASSERT_EQUAL(p[N - 1].fired, 0);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), exp[N - 1]);
+	CU_ASSERT_EQUAL(run_at(exp[N - 1]), 1);
+	for (int k = 0; k < N; k++)
+		CU_ASSERT_EQUAL(p[k].fired, 1);
+	teardown();
+}
+
+static void test_timer_self_rearm(void)
+{
+	setup();
+	/* Every 100 ms, ten times. */
+	struct probe a;
+	probe_init(&a, 1);
+	a.period = 100 * MS;
+	a.limit = 10;
+	us_timer_arm(&wheel, &a.t, T0 + 100 * MS);
+	CU_ASSERT_EQUAL(drive(T0 + 5 * US_NS_PER_SEC), 10);
+	CU_ASSERT_EQUAL(a.fired, 10);
+	CU_ASSERT_EQUAL(norder, 10);
+	for (int i = 0; i < norder; i++)
+		CU_ASSERT_EQUAL(order_at[i], T0 + (uint64_t)(i + 1) * 100 * MS);
+	CU_ASSERT_FALSE(us_timer_armed(&wheel, &a.t));
+
+	/*
+	 * A period of exactly one wheel turn re-arms into the very slot being
+	 * run: it must not fire again in the same run.
+	 */
+	norder = 0;
+	struct probe b;
+	probe_init(&b, 2);
+	uint64_t turn = (uint64_t)US_WHEEL_SLOTS * US_WHEEL_TICK_NS;
+	uint64_t start = us_clock_now(&clk) + 3 * MS;
+	b.period = turn;
+	b.limit = 4;
+	us_timer_arm(&wheel, &b.t, start);
+	CU_ASSERT_EQUAL(run_at(start), 1);
+	CU_ASSERT_EQUAL(b.fired, 1);
+	CU_ASSERT_TRUE(us_timer_armed(&wheel, &b.t));
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), start + turn);
+	CU_ASSERT_EQUAL(drive(start + 10 * turn), 3);
+	CU_ASSERT_EQUAL(b.fired, 4);
+	for (int i = 0; i < norder; i++)
+		CU_ASSERT_EQUAL(order_at[i], start + (uint64_t)i * turn);
+	teardown();
+}
+
+static void test_timer_next(void)
+{
+	setup();
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+	struct probe a, b, c;
+	probe_init(&a, 1);
+	probe_init(&b, 2);
+	probe_init(&c, 3);
+	us_timer_arm(&wheel, &a.t, T0 + 3000 * MS);     /* a later turn */
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 3000 * MS);
+	us_timer_arm(&wheel, &b.t, T0 + 40 * MS + 5);
+	us_timer_arm(&wheel, &c.t, T0 + 900 * MS);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 40 * MS + 5);
+	us_timer_cancel(&wheel, &b.t);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 900 * MS);
+	CU_ASSERT_EQUAL(run_at(T0 + 900 * MS), 1);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 3000 * MS);
+	us_timer_arm(&wheel, &a.t, T0 + 950 * MS);       /* moved earlier */
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 950 * MS);
+	CU_ASSERT_EQUAL(run_at(T0 + 950 * MS), 1);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+	teardown();
+}
+
+/* A timer armed for a time already past fires at the next run. */
+static void test_timer_past_expiry(void)
+{
+	setup();
+	CU_ASSERT_EQUAL(run_at(T0 + 500 * MS), 0);
+	struct probe a;
+	probe_init(&a, 1);
+	us_timer_arm(&wheel, &a.t, T0 + 100 * MS);       /* behind the wheel's cursor */
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), T0 + 100 * MS);
+	CU_ASSERT_EQUAL(us_wheel_run(&wheel, T0 + 500 * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 1);
+	/* And one armed at exactly now. */
+	us_timer_arm(&wheel, &a.t, T0 + 500 * MS);
+	CU_ASSERT_EQUAL(us_wheel_run(&wheel, T0 + 500 * MS), 1);
+	CU_ASSERT_EQUAL(a.fired, 2);
+	teardown();
+}
+
+/*
+ * A callback that arms another timer for a time already past (here: one
+ * tick the same run has walked over already) must not strand it: it fires
+ * in that run, or at the latest the next, not a wheel turn later.
+ */
+static void test_timer_arm_past_from_callback(void)
+{
+	setup();
+	struct probe a, b;
+	probe_init(&a, 1);
+	probe_init(&b, 2);
+	a.arm = &b;
+	a.arm_at = T0 + 2 * MS;
+	us_timer_arm(&wheel, &a.t, T0 + 5 * MS);
+	CU_ASSERT_EQUAL(run_at(T0 + 10 * MS), 2);      /* one run across ticks 0..10 */
+	CU_ASSERT_EQUAL(a.fired, 1);
+	CU_ASSERT_EQUAL(b.fired, 1);
+	if (b.fired == 0) {
+		/* It must at least be due at the very next run. */
+		CU_ASSERT_EQUAL(run_at(T0 + 11 * MS), 1);
+		CU_ASSERT_EQUAL(b.fired, 1);
+	}
+	/* us_wheel_next never reports a deadline the next run will not honour. */
+	CU_ASSERT(us_wheel_next(&wheel) > us_clock_now(&clk));
+
+	/* The same across a jump longer than a wheel turn. */
+	struct probe c, d;
+	probe_init(&c, 3);
+	probe_init(&d, 4);
+	uint64_t now = us_clock_now(&clk);
+	c.arm = &d;
+	c.arm_at = now + 100 * MS;
+	us_timer_arm(&wheel, &c.t, now + 600 * MS);
+	CU_ASSERT_EQUAL(run_at(now + 3000 * MS), 2);
+	CU_ASSERT_EQUAL(d.fired, 1);
+	CU_ASSERT(us_wheel_next(&wheel) > us_clock_now(&clk));
+	teardown();
+}
+
+/* Through a deterministic stack: us_stack_advance() stops at the deadline. */
+static struct {
+	us_stack *st;
+	uint64_t at;
+	int fired;
+} sprobe;
+
+static void stack_probe_fn(void *arg)
+{
+	(void)arg;
+	sprobe.at = us_stack_now(sprobe.st);
+	sprobe.fired++;
+}
+
+static void test_timer_stack_advance(void)
+{
+	struct tu t;
+	if (!tu_open(&t, NULL))
+		return;
+	memset(&sprobe, 0, sizeof sprobe);
+	sprobe.st = t.st;
+	struct us_timer tm;
+	us_timer_init(&tm, stack_probe_fn, NULL);
+	uint64_t e = us_stack_now(t.st) + 1234567891ULL;
+	us_timer_arm(&t.st->wheel, &tm, e);
+	us_stack_advance(t.st, 1234567890ULL);
+	CU_ASSERT_EQUAL(sprobe.fired, 0);
+	us_stack_advance(t.st, 5 * US_NS_PER_SEC);
+	CU_ASSERT_EQUAL(sprobe.fired, 1);
+	CU_ASSERT_EQUAL(sprobe.at, e);
+
+	/* Two deadlines inside one advance: each callback sees its own time. */
+	sprobe.fired = 0;
+	e = us_stack_now(t.st) + 2500 * MS;
+	us_timer_arm(&t.st->wheel, &tm, e);
+	us_stack_advance(t.st, 10 * US_NS_PER_SEC);
+	CU_ASSERT_EQUAL(sprobe.fired, 1);
+	CU_ASSERT_EQUAL(sprobe.at, e);
+	us_timer_cancel_sync(&t.st->wheel, &tm);
+	tu_collect(&t, NULL);
+	tu_close(&t);
+}
+
+US_SUITE(timer, NULL, NULL,
+	 US_TEST(test_timer_fires_at_expiry),
+	 US_TEST(test_timer_cancel),
+	 US_TEST(test_timer_rearm),
+	 US_TEST(test_timer_same_slot_turns),
+	 US_TEST(test_timer_self_rearm),
+	 US_TEST(test_timer_next),
+	 US_TEST(test_timer_past_expiry),
+	 US_TEST(test_timer_arm_past_from_callback),
+	 US_TEST(test_timer_stack_advance));
