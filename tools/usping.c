@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,10 +129,6 @@ int main(int argc, char **argv)
 	}
 	const char *host = argv[optind];
 	struct in_addr dst;
-	if (inet_pton(AF_INET, host, &dst) != 1) {
-		fprintf(stderr, "usping: %s: Name or service not known\n", host);
-		return 2;
-	}
 	if (us_cli_finish(&cli) < 0)
 		return 2;
 
@@ -139,6 +136,21 @@ int main(int argc, char **argv)
 	us_stack *st = us_cli_start(&cli);
 	if (!st)
 		return 2;
+	/* Names go through the stack's own resolver (hosts:, then DNS). */
+	if (inet_pton(AF_INET, host, &dst) != 1) {
+		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+		struct addrinfo *res;
+		int gai = us_getaddrinfo(st, host, NULL, &hints, &res);
+		if (gai != 0) {
+			fprintf(stderr, "usping: %s: %s\n", host, us_gai_strerror(gai));
+			us_stack_free(st);
+			return 2;
+		}
+		dst = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		us_freeaddrinfo(res);
+	}
+	char dstr[16];
+	inet_ntop(AF_INET, &dst, dstr, sizeof dstr);
 	uint16_t id;
 	int h = us_ping_open(st, &id);
 	if (h < 0) {
@@ -156,7 +168,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < size; i++)
 		payload[i] = (uint8_t)(i + 8);
 
-	printf("PING %s (%s) %zu(%zu) bytes of data.\n", host, host, size, size + 28);
+	printf("PING %s (%s) %zu(%zu) bytes of data.\n", host, dstr, size, size + 28);
 	fflush(stdout);
 
 	long transmitted = 0, received = 0, errors = 0, dups = 0;
