@@ -923,6 +923,10 @@ static void test_err_strings(void)
 		   "  eth0: {backend: tap, device: \"a\\0b\"}\n",
 		   "t.yaml:2:32: device: expected a non-empty string, got \"a\\x00b\"");
 	char *y = malloc(US_PATH_MAX + 100);
+	if (!y) {
+		CU_FAIL("out of memory");
+		return;
+	}
 	/* 255 bytes fit, 256 do not. */
 	snprintf(y, US_PATH_MAX + 100, "interfaces: {e: {backend: tap, device: %0*d}}\n",
 		 US_PATH_MAX - 1, 0);
@@ -1999,6 +2003,10 @@ static void test_hostile_sizes(void)
 {
 	size_t n = 600000;
 	char *y = malloc(2 * 1024 * 1024);
+	if (!y) {
+		CU_FAIL("out of memory");
+		return;
+	}
 
 	/* A huge scalar where a short one belongs: "    device: " is 12 characters. */
 	size_t o = (size_t)sprintf(y, "interfaces:\n  e:\n    backend: tap\n    device: ");
