@@ -228,8 +228,13 @@ int us_socktab_install(struct us_stack *st, struct us_sock *s)
 
 int us_socket(us_stack *st, int domain, int type, int protocol)
 {
+	/* Linux: flag bits other than these two, or a type past SOCK_PACKET, are EINVAL. */
+	if ((type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC)) || (type & 0xf) > SOCK_PACKET)
+		return fail(EINVAL);
 	if (domain != AF_INET)
 		return fail(EAFNOSUPPORT);
+	if (protocol < 0)
+		return fail(EINVAL);
 	bool nonblock = type & SOCK_NONBLOCK;
 	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (type == SOCK_DGRAM) {
@@ -557,8 +562,11 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 		}
 	} else if (level == IPPROTO_IP && name == IP_TTL) {
 		e = put_int(val, len, s->ttl ? s->ttl : US_IP_DEFAULT_TTL);
-	} else {
+	} else if (level == IPPROTO_IP ||
+		   level == (s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP)) {
 		e = ENOPROTOOPT;
+	} else {
+		e = EOPNOTSUPP;         /* Linux: a level the socket does not have */
 	}
 	return e ? done_err(s, e) : done(s, 0);
 }
@@ -569,6 +577,13 @@ int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 	if (!addr || !len)
 		return done_err(s, EFAULT);
 	struct sockaddr_in a = s->local;
+	/* Linux: a UDP socket connected from the wildcard has its route's source address. */
+	if (s->type == SOCK_DGRAM && s->connected && a.sin_addr.s_addr == INADDR_ANY) {
+		int ifi;
+		uint32_t nh, src;
+		if (us_ipv4_route(st, s->remote.sin_addr.s_addr, &ifi, &nh, &src) == 0)
+			a.sin_addr.s_addr = src;
+	}
 	pthread_mutex_unlock(&s->lock);
 	us_sock_put(s);
 	us_sockaddr_out(&a, addr, len);

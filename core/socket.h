@@ -60,7 +60,9 @@ struct us_sock {
 	int so_error;                   /* pending error (SO_ERROR), 0 if none */
 	struct sockaddr_in local;       /* sin_port 0 until bound */
 	struct sockaddr_in remote;      /* valid if connected */
-	bool bound, connected;
+	bool bound, connected;          /* UDP: local, remote and connected are written
+					 * under both this lock and us_udp.lock (write),
+					 * so the input path may read them under either */
 
 	bool reuseaddr, broadcast;
 	int rcvbuf, sndbuf;             /* as getsockopt reports them (doubled) */

@@ -108,6 +108,7 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, const st
 	t->rcv_nxt = g->seq + 1;
 	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+	t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
 	t->rcv_adv = t->rcv_nxt;
 	negotiate(t, g, false);
 	t->snd_wnd = g->win;            /* never scaled in a SYN */
@@ -352,8 +353,17 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	uint32_t ack = g->ack;
 	/* RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]. */
 	if (seq_gt(ack, t->snd_max)) {
-		t->ack_now = true;
-		return false;
+		/* The byte of a zero-window probe (tcp_timer.c on_persist) lies at
+		 * snd_max without being counted as sent; a receiver whose window
+		 * opened takes it and acknowledges it (RFC 9293 3.8.6.1). Count it
+		 * as sent, or that ACK and the window it opens would be lost. */
+		bool probe = t->deadline[TT_PERSIST] && ack == t->snd_max + 1 &&
+			     t->snd_nxt == t->snd_max && t->sndq.len > t->snd_max - t->snd_una;
+		if (!probe) {
+			t->ack_now = true;
+			return false;
+		}
+		t->snd_nxt = t->snd_max = ack;
 	}
 	if (seq_lt(ack, t->snd_una - t->max_sndwnd)) {
 		challenge_ack(t);
@@ -375,18 +385,32 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		if (seq_lt(t->snd_nxt, t->snd_una))
 			t->snd_nxt = t->snd_una;
 		/* RTT: timestamps when present, else Karn's timed segment. */
+		bool sampled = true;
 		if (t->ts_ok && g->opt.has_ts && g->opt.tsecr)
 			tcp_rtt_sample(t, (uint64_t)(uint32_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
 		else if (t->rtt_timing && seq_ge(ack, t->rtt_seq)) {
 			tcp_rtt_sample(t, (us_now(st) - t->rtt_start) / 1000);
 			t->rtt_timing = false;
+		} else {
+			sampled = false;
+		}
+		/* Karn (RFC 6298 3 and the note after 5.7): without a new sample the
+		 * backed-off RTO stays until one collapses it. Fold the backoff into
+		 * rto_us so that the retry count (backoff) can restart. */
+		if (!sampled && t->backoff > 0) {
+			uint64_t rto = t->rto_us << (t->backoff > 16 ? 16 : t->backoff);
+			t->rto_us = rto < (uint64_t)US_TCP_RTO_MAX_MS * 1000 ? rto
+					: (uint64_t)US_TCP_RTO_MAX_MS * 1000;
 		}
 		t->backoff = 0;
 		t->keep_probes = 0;
 		if (t->in_recovery) {
 			if (seq_ge(ack, t->recover)) {
-				/* Full ACK (RFC 6582 3.2 step 3): deflate. */
+				/* Full ACK (RFC 6582 3.2 step 3, option 1): deflate to
+				 * min(ssthresh, max(FlightSize, SMSS) + SMSS). */
 				uint32_t flight = t->snd_max - t->snd_una;
+				if (flight < t->mss)
+					flight = t->mss;
 				t->cwnd = t->ssthresh < flight + t->mss ? t->ssthresh : flight + t->mss;
 				t->in_recovery = false;
 				t->dupacks = 0;
@@ -485,6 +509,28 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 			tcp_done(t, 0);
 			return true;
 		}
+	}
+	/* Simultaneous open (RFC 9293 figure 7, line 6): in SYN_RCVD after our
+	 * SYN crossed the peer's, the peer's SYN-ACK acknowledging our SYN
+	 * completes the handshake. Its SYN is the one already received (it
+	 * lies just below RCV.NXT and would fail the sequence check), so take
+	 * it as a bare ACK at RCV.NXT, as Linux does (tcp_validate_incoming). */
+	if (t->state == TCPS_SYN_RCVD && !t->passive &&
+	    (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) &&
+	    g->seq == t->irs && seq_lt(t->snd_una, g->ack) && seq_le(g->ack, t->snd_max)) {
+		g->flags &= (uint8_t)~TCP_SYN;
+		g->seq++;
+	}
+	/* The peer retransmitted the SYN we answered: our SYN-ACK was probably
+	 * lost, so send it again (Linux tcp_check_req). The bare ACK of RFC
+	 * 9293 3.10.7.4's sequence check would be dropped by a peer in SYN-SENT
+	 * (3.10.7.3), leaving the handshake to wait for our retransmission. */
+	if (t->state == TCPS_SYN_RCVD && (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+	    g->seq == t->irs) {
+		t->snd_nxt = t->iss;
+		tcp_send_syn(t);
+		US_STAT_INC(st, TCP_RETRANS_SEGS);
+		return false;
 	}
 	/* PAWS (RFC 7323 5.3). */
 	if (t->ts_ok && g->opt.has_ts && !(g->flags & TCP_RST) &&

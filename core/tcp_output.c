@@ -65,16 +65,25 @@ uint32_t tcp_rcv_window(struct us_tcb *t)
 {
 	uint32_t free = ring_free(&t->rcvq);
 	uint32_t maxwin = 65535u << t->rcv_wscale;
-	if (free > maxwin)
-		free = maxwin;
 	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t step = t->rcvq.cap / 2 < t->mss ? t->rcvq.cap / 2 : t->mss;
+	/* RFC 9293 3.8.6.2.2 measures the opening against the buffer's free
+	 * space (RCV.BUFF - RCV.USER - RCV.WND), before the field's limit caps
+	 * the window: a buffer larger than maxwin always reopens it fully. */
 	if (free < cur + step && free > cur)
 		free = cur;     /* too small an opening: keep the old edge */
+	if (free > maxwin)
+		free = maxwin;
 	if (free < cur)
 		free = cur;     /* never shrink (RFC 9293 3.8.6.2.2) */
-	/* Round down to what the scaled field can say exactly. */
-	return free >> t->rcv_wscale << t->rcv_wscale;
+	/* Round down to what the scaled field can say exactly, unless that
+	 * would pull the right edge back (RFC 7323 2.4): then round up, as
+	 * Linux does (tcp_select_window); input never writes past the ring. */
+	uint32_t unit = (1u << t->rcv_wscale) - 1;
+	uint32_t win = free & ~unit;
+	if (win < cur)
+		win = (cur + unit) & ~unit;
+	return win;
 }
 
 void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
@@ -269,9 +278,12 @@ void tcp_output(struct us_tcb *t)
 	}
 	if (t->ack_now)
 		tcp_send_ack(t);
-	/* Zero window with data waiting and nothing in flight: probe it. */
+	/* Data waiting, nothing in flight to bring an ACK: the window is closed,
+	 * or too small for SWS avoidance. The persist timer probes it, or sends
+	 * what fits (tcp_timer.c on_persist); a lost window update cannot
+	 * stall the connection then. */
 	uint32_t off = t->snd_nxt - t->snd_una;
-	if (t->snd_wnd == 0 && t->sndq.len > off && t->snd_nxt == t->snd_una &&
+	if (t->sndq.len > off && t->snd_nxt == t->snd_una &&
 	    !t->deadline[TT_REXMIT] && !t->deadline[TT_PERSIST]) {
 		t->persist_backoff = 0;
 		tcp_timer_set(t, TT_PERSIST, now + t->rto_us * 1000);

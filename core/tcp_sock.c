@@ -204,6 +204,7 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	config_offers(t);
 	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+	t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
 	t->backoff = 0;
 	tcp_set_mss(t);
 	t->state = TCPS_SYN_SENT;

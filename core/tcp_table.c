@@ -41,8 +41,38 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	return 0;
 }
 
+/* Any control block still in a table, or NULL. */
+static struct us_tcb *any_tcb(struct us_tcp *t)
+{
+	struct us_tcb *found = NULL;
+	pthread_rwlock_rdlock(&t->lock);
+	for (int h = 0; h < US_TCP_HASH && !found; h++)
+		found = t->conn[h] ? t->conn[h] : t->port[h];
+	pthread_rwlock_unlock(&t->lock);
+	return found;
+}
+
+/*
+ * From us_stack_free(), after every thread stopped and every descriptor
+ * was closed (the timer wheel still exists). What the tables still hold
+ * are connections the application already closed: orphans in FIN_WAIT,
+ * CLOSING, LAST_ACK or TIME_WAIT and embryos in SYN_RCVD. Each is kept
+ * alive by the tables' reference and its armed timers' references, so
+ * end it like any other connection (tcp_done drops both, and a child's
+ * hold on its listener) and the last reference frees it.
+ */
 void us_tcp_destroy(struct us_tcp *t)
 {
+	struct us_tcb *tcb;
+	while ((tcb = any_tcb(t)) != NULL) {
+		struct us_sock *s = tcb->sock;
+		us_sock_hold(s);
+		pthread_mutex_lock(&s->lock);
+		if (s->tcb == tcb)
+			tcp_done(tcb, 0);
+		pthread_mutex_unlock(&s->lock);
+		us_sock_put(s);
+	}
 	pthread_rwlock_destroy(&t->lock);
 }
 

@@ -138,14 +138,38 @@ static void on_rexmit(struct us_tcb *t)
 	t->snd_nxt = t->snd_una;
 	tcp_rexmit_restart(t);
 	tcp_output(t);
+	/* Nothing fitted a window the peer closed or shrank: probing, which
+	 * never gives up on a live peer, takes over (RFC 1122 4.2.2.16-17). */
+	if (t->snd_nxt == t->snd_una && t->sndq.len > 0) {
+		tcp_timer_clear(t, TT_REXMIT);
+		tcp_output(t);          /* arms TT_PERSIST */
+	}
 }
 
 static void on_persist(struct us_tcb *t)
 {
 	struct us_stack *st = t->sock->st;
 	uint32_t off = t->snd_nxt - t->snd_una;
-	if (t->snd_wnd != 0 || t->sndq.len <= off) {
+	if (t->sndq.len <= off) {
 		tcp_output(t);
+		return;
+	}
+	if (t->snd_wnd > off) {
+		/* Open, but too small for sender SWS avoidance (tcp_output), and
+		 * nothing in flight will bring a newer window: the override
+		 * timeout (RFC 1122 4.2.3.4, RFC 9293 3.8.6.2.1) sends what fits. */
+		uint32_t len = t->snd_wnd - off;
+		if (len > t->mss)
+			len = t->mss;
+		if (len > t->sndq.len - off)
+			len = t->sndq.len - off;
+		if (seq_lt(t->snd_nxt, t->snd_max))
+			US_STAT_INC(st, TCP_RETRANS_SEGS);
+		tcp_send_segment(t, t->snd_nxt, len, TCP_ACK | TCP_PSH);
+		t->snd_nxt += len;
+		if (seq_gt(t->snd_nxt, t->snd_max))
+			t->snd_max = t->snd_nxt;
+		tcp_rexmit_restart(t);
 		return;
 	}
 	/* Probe with one byte of new data beyond the closed window. */

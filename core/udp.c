@@ -188,10 +188,17 @@ static int autobind(struct us_sock *s)
 
 static int udp_connect(struct us_sock *s, const struct sockaddr_in *a)
 {
+	/*
+	 * connected and remote are read by input demux (score) and
+	 * us_udp_error under u->lock alone: write them under it too.
+	 */
+	struct us_udp *u = &s->st->udp;
 	if (!a) {               /* AF_UNSPEC: dissolve the association */
+		pthread_rwlock_wrlock(&u->lock);
 		s->connected = false;
 		memset(&s->remote.sin_addr, 0, sizeof s->remote.sin_addr);
 		s->remote.sin_port = 0;
+		pthread_rwlock_unlock(&u->lock);
 		return 0;
 	}
 	if (a->sin_port == 0)
@@ -208,8 +215,10 @@ static int udp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	int rc = autobind(s);
 	if (rc < 0)
 		return rc;
+	pthread_rwlock_wrlock(&u->lock);
 	s->remote = *a;
 	s->connected = true;
+	pthread_rwlock_unlock(&u->lock);
 	s->so_error = 0;
 	return 0;
 }
@@ -334,6 +343,8 @@ static ssize_t udp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 				q->head = (q->head + rec) % q->cap;
 				q->used -= rec;
 				q->count--;
+				if (q->count == 0)
+					udp_rcvbuf_changed(s);  /* a deferred SO_RCVBUF */
 			}
 			return (flags & MSG_TRUNC) ? (ssize_t)h.len : (ssize_t)n;
 		}
@@ -441,8 +452,10 @@ void us_udp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	if (bcast) {
 		for (struct us_sock *o = u->hash[port_hash(dport)]; o && nt < BCAST_MAX; o = o->port_next)
 			if (o->local.sin_port == dport &&
-			    (o->local.sin_addr.s_addr == INADDR_ANY || o->local.sin_addr.s_addr == ip->dst))
-				targets[nt++] = o;
+			    (o->local.sin_addr.s_addr == INADDR_ANY || o->local.sin_addr.s_addr == ip->dst) &&
+			    (!o->connected || (o->remote.sin_addr.s_addr == ip->src &&
+					       o->remote.sin_port == sport)))
+				targets[nt++] = o;      /* connected: only from its peer */
 	} else {
 		int best = -1;
 		for (struct us_sock *o = u->hash[port_hash(dport)]; o; o = o->port_next) {
