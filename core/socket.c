@@ -689,7 +689,11 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		int rc = 0;
 		while (!w.fired && rc != ETIMEDOUT && !atomic_load(&st->stopping)) {
 			if (timeout_ms < 0) {
-				pthread_cond_wait(&w.cond, &w.lock);
+				/* Sockets wake us; a stack stop may not reach a poll
+				 * with no valid descriptor, so look at it once a second. */
+				struct timespec ts;
+				abs_timespec(us_monotonic_ns() + US_NS_PER_SEC, &ts);
+				pthread_cond_timedwait(&w.cond, &w.lock, &ts);
 			} else {
 				struct timespec ts;
 				abs_timespec(deadline, &ts);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/common/http_service.h"
 #include "tools/common/services.h"
 
 #define MAX_CONNS   4096        /* connections per TCP service */
@@ -37,6 +38,8 @@ struct us_services {
 	_Atomic bool stop;
 	int n;
 	struct svc s[US_MAX_SERVICES];
+	int nhttp;
+	struct us_http *http[US_MAX_SERVICES];   /* the http services (http_service.c) */
 };
 
 
@@ -196,8 +199,11 @@ struct us_services *us_services_start(us_stack *st, const struct us_config *cfg)
 	for (int i = 0; i < cfg->nservices; i++) {
 		const struct us_service_config *c = &cfg->services[i];
 		if (c->type == US_SVC_HTTP) {
-			fprintf(stderr, "ustackd: the http service is not implemented yet; skipping port %u\n",
-				c->port);
+			if (!(sv->http[sv->nhttp] = us_http_start(st, c, cfg->log_level))) {
+				us_services_stop(sv);
+				return NULL;
+			}
+			sv->nhttp++;
 			continue;
 		}
 		struct svc *v = &sv->s[sv->n];
@@ -239,6 +245,8 @@ void us_services_stop(struct us_services *sv)
 	if (!sv)
 		return;
 	atomic_store(&sv->stop, true);
+	for (int i = 0; i < sv->nhttp; i++)
+		us_http_stop(sv->http[i]);
 	for (int i = 0; i < sv->n; i++) {
 		struct svc *v = &sv->s[i];
 		if (v->started)
