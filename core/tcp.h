@@ -91,6 +91,7 @@ struct us_tcb {
 	struct us_tcb *conn_next;       /* 4-tuple hash chain */
 	struct us_tcb *port_next;       /* local-port hash chain */
 	bool in_conn, in_port;
+	bool bind_explicit;             /* us_bind chose the port: it stays ours until close */
 
 	/* Send side (RFC 9293 3.3.1). */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -191,6 +192,7 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse);
 int tcp_conn_insert(struct us_tcb *t);  /* -EADDRINUSE if the 4-tuple exists */
 void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their reference) */
+void tcp_unhash_conn(struct us_tcb *t); /* leave the 4-tuple table only */
 uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		 uint16_t rport);
 uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr);

@@ -63,7 +63,18 @@ void tcp_done(struct us_tcb *t, int err)
 		}
 		us_sock_put(ls);
 	}
-	tcp_unhash(t);
+	/* Like Linux: a port the application bound explicitly stays bound to
+	 * the open descriptor; one chosen automatically goes with the connection. */
+	if (t->bind_explicit && !t->orphan) {
+		tcp_unhash_conn(t);
+	} else {
+		tcp_unhash(t);
+		if (!t->orphan && t->state == TCPS_CLOSED && prev != TCPS_LISTEN && !t->passive) {
+			s->bound = false;
+			s->local.sin_addr.s_addr = 0;
+			s->local.sin_port = 0;
+		}
+	}
 	us_sock_wake(s);
 }
 
@@ -121,7 +132,7 @@ struct us_sock *tcp_child_new(struct us_sock *ls)
 
 /* ---- operations ---- */
 
-static int tcp_bind(struct us_sock *s, const struct sockaddr_in *a)
+static int tcp_bind_port(struct us_sock *s, const struct sockaddr_in *a)
 {
 	struct us_tcb *t = s->tcb;
 	uint16_t port = a->sin_port;
@@ -137,6 +148,14 @@ static int tcp_bind(struct us_sock *s, const struct sockaddr_in *a)
 	s->local.sin_port = port;
 	s->bound = true;
 	return 0;
+}
+
+static int tcp_bind(struct us_sock *s, const struct sockaddr_in *a)
+{
+	int rc = tcp_bind_port(s, a);
+	if (rc == 0)
+		s->tcb->bind_explicit = true;
+	return rc;
 }
 
 static void config_offers(struct us_tcb *t)
@@ -194,7 +213,7 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 		return -ENOBUFS;
 	if (!s->bound) {
 		struct sockaddr_in any = { .sin_family = AF_INET };
-		if ((rc = tcp_bind(s, &any)) < 0)
+		if ((rc = tcp_bind_port(s, &any)) < 0)
 			return rc;
 	}
 	t->laddr = s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src;
@@ -244,7 +263,7 @@ static int tcp_listen(struct us_sock *s, int backlog)
 		return -EINVAL;
 	if (!s->bound) {
 		struct sockaddr_in any = { .sin_family = AF_INET };
-		int rc = tcp_bind(s, &any);
+		int rc = tcp_bind_port(s, &any);
 		if (rc < 0)
 			return rc;
 	}

@@ -230,7 +230,7 @@ int tcp_conn_insert(struct us_tcb *t)
 	return 0;
 }
 
-void tcp_unhash(struct us_tcb *t)
+static void unhash(struct us_tcb *t, bool keep_port)
 {
 	struct us_tcp *tcp = &t->sock->st->tcp;
 	bool had = t->in_conn || t->in_port;
@@ -243,7 +243,7 @@ void tcp_unhash(struct us_tcb *t)
 			*pp = t->conn_next;
 		t->in_conn = false;
 	}
-	if (t->in_port) {
+	if (t->in_port && !keep_port) {
 		struct us_tcb **pp = &tcp->port[port_hash(t->lport)];
 		while (*pp && *pp != t)
 			pp = &(*pp)->port_next;
@@ -251,10 +251,21 @@ void tcp_unhash(struct us_tcb *t)
 			*pp = t->port_next;
 		t->in_port = false;
 	}
+	bool has = t->in_conn || t->in_port;
 	pthread_rwlock_unlock(&tcp->lock);
 	/* The caller holds its own reference, so this never frees here. */
-	if (had)
+	if (had && !has)
 		atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
+}
+
+void tcp_unhash(struct us_tcb *t)
+{
+	unhash(t, false);
+}
+
+void tcp_unhash_conn(struct us_tcb *t)
+{
+	unhash(t, true);
 }
 
 /*
