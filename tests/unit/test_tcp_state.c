@@ -863,6 +863,34 @@ static void test_syn_sent_rst_refused_second_connect_reports(void)
 	finish(&t);
 }
 
+/* Linux keeps a port bound with bind() for the descriptor's lifetime, even
+ * after its connection failed; a port chosen by connect() goes with it. */
+static void test_closed_explicit_port_stays_bound(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7777) };
+	SU_OK(us_bind(t.st, fd, (struct sockaddr *)&a, sizeof a));
+	SU_ERR(connect_peer(&t, fd, 5000), EINPROGRESS);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	struct tc_parsed syn = *ONLY(&o, TC_SYN);
+	CU_ASSERT_EQUAL(syn.sport, 7777);
+	struct tc_seg rst = { .sport = 5000, .dport = syn.sport, .seq = 0, .ack = syn.seq + 1,
+			      .flags = TC_RST | TC_ACK };
+	tc_inject(&t, &rst);
+	CU_ASSERT_EQUAL(sock_error(&t, fd), ECONNREFUSED);
+	int other = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	SU_ERR(us_bind(t.st, other, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+	us_close(t.st, fd);
+	SU_OK(us_bind(t.st, other, (struct sockaddr *)&a, sizeof a));
+	us_close(t.st, other);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 static void test_syn_sent_rst_without_ack_ignored(void)
 {
 	struct tu t;
@@ -2045,6 +2073,7 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_syn_sent_synack_without_options_turns_ws_ts_off),
 	 US_TEST(test_syn_sent_rst_refused),
 	 US_TEST(test_syn_sent_rst_refused_second_connect_reports),
+	 US_TEST(test_closed_explicit_port_stays_bound),
 	 US_TEST(test_syn_sent_rst_without_ack_ignored),
 	 US_TEST(test_syn_sent_rst_with_bad_ack_ignored),
 	 US_TEST(test_syn_sent_bad_ack_gets_rst),
