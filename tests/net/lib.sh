@@ -22,6 +22,8 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	local n
+	# new_ns runs in a subshell ($(new_ns x)), so it records names in a file.
+	[ -f "$TMP/namespaces" ] && while read -r n; do NS_LIST+=("$n"); done < "$TMP/namespaces"
 	for n in "${NS_LIST[@]}"; do
 		ip netns del "$n" 2>/dev/null
 	done
@@ -50,7 +52,7 @@ need_cmd() {
 new_ns() {
 	local n="ust-$$-$1"
 	ip netns add "$n" || fail "ip netns add $n"
-	NS_LIST+=("$n")
+	echo "$n" >> "$TMP/namespaces"
 	ip netns exec "$n" ip link set lo up
 	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1
 	ip netns exec "$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1

@@ -1,0 +1,207 @@
+/*
+ * http_client.h — the parts of an HTTP/1.1 client that are pure
+ * functions over bytes: URL parsing and redirect resolution (RFC 3986),
+ * the request head (RFC 9112 §3) with curl's -H rules, the response
+ * head (RFC 9112 §4-6: status line, fields, how the body is framed), the chunked transfer coding (RFC 9112 §7.1), and curl's
+ * text formats (the -w write-out and the progress meter). uscurl does
+ * the sockets, files and clock; nothing here allocates, locks, or reads
+ * a clock, so every function can be tested with byte arrays.
+ *
+ * Prefix hc_. Failures are returned as curl's exit codes (enum hc_code)
+ * with a message in a caller's buffer, because that is what uscurl
+ * reports.
+ */
+#ifndef US_TOOLS_HTTP_CLIENT_H
+#define US_TOOLS_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* curl's exit codes (libcurl's CURLcode values) that uscurl uses. */
+enum hc_code {
+	HC_OK = 0,
+	HC_UNSUPPORTED_PROTOCOL = 1,
+	HC_FAILED_INIT = 2,
+	HC_URL_MALFORMAT = 3,
+	HC_COULDNT_RESOLVE_HOST = 6,
+	HC_COULDNT_CONNECT = 7,
+	HC_WEIRD_SERVER_REPLY = 8,
+	HC_PARTIAL_FILE = 18,
+	HC_HTTP_RETURNED_ERROR = 22,
+	HC_WRITE_ERROR = 23,
+	HC_READ_ERROR = 26,
+	HC_OPERATION_TIMEDOUT = 28,
+	HC_TOO_MANY_REDIRECTS = 47,
+	HC_GOT_NOTHING = 52,
+	HC_SEND_ERROR = 55,
+	HC_RECV_ERROR = 56,
+};
+
+#define HC_URL_MAX 8192         /* longest URL (and request target) accepted */
+#define HC_HOST_MAX 256         /* a DNS name is at most 253 characters */
+#define HC_HEAD_MAX (100 * 1024)  /* largest response head, as curl's limit */
+
+/* http://[user[:pass]@]host[:port][/path][?query][#fragment] */
+struct hc_url {
+	char host[HC_HOST_MAX];         /* as written (case kept) */
+	uint16_t port;                  /* 80 unless given */
+	bool port_given;
+	char userinfo[256];             /* "user:pass" (still percent-encoded), "" if none */
+	char target[HC_URL_MAX];        /* path and query, never empty ("/"), no fragment */
+};
+
+/*
+ * Parse an absolute URL. A URL without "scheme://" is taken as http, as
+ * curl guesses. Returns HC_OK, HC_UNSUPPORTED_PROTOCOL (any scheme but
+ * http; https says TLS is not implemented) or HC_URL_MALFORMAT (empty or
+ * bad host, bad port, spaces or control characters, IPv6 literals), with
+ * curl's wording in err. Percent-encoding is left as it is.
+ */
+int hc_url_parse(const char *s, struct hc_url *u, char *err, size_t errlen);
+
+/* "http://host[:port]/target": the port only when not 80 (or when given). */
+void hc_url_format(const struct hc_url *u, char *out, size_t outlen);
+
+/* The Host field value: "host" or "host:port" when the port is not 80. */
+void hc_url_hostport(const struct hc_url *u, char *out, size_t outlen);
+
+/*
+ * Resolve a Location field value against the URL it came from (RFC 3986
+ * §5.2, remove_dot_segments included): absolute URLs, "//authority/...",
+ * "/path", "?query" and relative paths. Spaces and bytes outside ASCII
+ * are percent-encoded, as curl does. Returns 0, or -1 if the result
+ * would be longer than outlen.
+ */
+int hc_url_join(const struct hc_url *base, const char *loc, char *out, size_t outlen);
+
+/* The last path segment (no query): -O's file name; "" if it has none. */
+void hc_url_filename(const struct hc_url *u, char *out, size_t outlen);
+
+/* RFC 4648 base64 of in[0..len) into out (NUL-terminated); -1 if it does not fit. */
+int hc_base64(const void *in, size_t len, char *out, size_t outlen);
+
+/* Percent-decode s into out (NUL-terminated, truncated to fit); "%zz" stays as it is. */
+void hc_percent_decode(const char *s, char *out, size_t outlen);
+
+#define HC_REQUEST_MAX (64 * 1024)  /* largest request head uscurl sends */
+
+/* What goes into a request head. */
+struct hc_request {
+	const char *method;
+	const struct hc_url *url;
+	const char *user_agent;
+	const char *credentials;        /* "user:pass" for Basic authentication, or NULL */
+	const char *const *headers;     /* -H arguments */
+	int nheaders;
+	bool with_body;
+	size_t body_len;
+	bool other_host;                /* not the first URL's host (after a redirect) */
+};
+
+/* Is a -H argument "Name: value", "Name:" or "Name;" with a token name and no CR/LF? */
+bool hc_header_arg_ok(const char *h);
+
+/*
+ * The request head (RFC 9112 §3): request line, then the defaults Host,
+ * Authorization (Basic, from credentials), User-Agent, Accept, and for a
+ * body Content-Length and Content-Type (application/x-www-form-urlencoded,
+ * as curl's -d) -- each left out when a -H names the same field -- then
+ * the -H lines: "Name: value" as written, "Name:" sends nothing (it only
+ * removes a default), "Name;" sends "Name:" with an empty value. On
+ * another host, Authorization and Cookie from -H are not sent (curl's
+ * rule against leaking credentials on redirects). Returns the length
+ * written to out (NUL-terminated), or -1 if it does not fit.
+ */
+long hc_request_head(const struct hc_request *rq, char *out, size_t outlen);
+
+/* How a response's body ends (RFC 9112 §6.3). */
+enum hc_framing {
+	HC_BODY_NONE,           /* HEAD, 1xx, 204, 304 */
+	HC_BODY_LENGTH,         /* Content-Length */
+	HC_BODY_CHUNKED,        /* Transfer-Encoding: ..., chunked */
+	HC_BODY_CLOSE,          /* until the server closes */
+};
+
+struct hc_response {
+	int minor;                      /* HTTP/1.minor */
+	int status;                     /* 100..999 */
+	enum hc_framing framing;
+	uint64_t content_length;        /* HC_BODY_LENGTH */
+	bool keep_alive;                /* the connection may carry another request */
+	bool has_location;
+	char location[HC_URL_MAX];
+	char content_type[256];
+};
+
+/*
+ * Length of the head at the start of buf[0..len): the offset just past
+ * its empty line (CRLF CRLF, or bare LF LF as RFC 9112 §2.2 allows), 0
+ * if it has not all arrived.
+ */
+size_t hc_head_length(const char *buf, size_t len);
+
+/*
+ * Parse a complete head (hc_head_length bytes). head_request: the request
+ * was HEAD (no body whatever the fields say). Returns HC_OK or
+ * HC_WEIRD_SERVER_REPLY with the reason in err.
+ */
+int hc_parse_head(const char *head, size_t len, bool head_request, struct hc_response *r,
+		  char *err, size_t errlen);
+
+/*
+ * Call fn for each line of a head (status line and fields, not the empty
+ * line), without its CR LF. Used to print "< " lines and -i output.
+ */
+void hc_head_lines(const char *head, size_t len,
+		   void (*fn)(void *arg, const char *line, size_t n), void *arg);
+
+/* The chunked decoder: feed it the body bytes as they come. */
+struct hc_chunked {
+	int state;
+	uint64_t left;                  /* bytes left in the current chunk */
+	char line[1024];                /* the chunk-size or trailer line so far */
+	size_t linelen;
+	bool done;                      /* the last chunk and trailers are in */
+};
+
+void hc_chunked_init(struct hc_chunked *c);
+
+/*
+ * Decode in[0..len): chunk data goes to data(arg, p, n), each trailer
+ * field line to trailer(arg, line, n) (may be NULL). Returns the number
+ * of bytes consumed (less than len only once done: what follows belongs
+ * to the next response), -1 on malformed input (reason in err), or -2 if
+ * data returned non-zero (a write error; the caller knows why).
+ */
+long hc_chunked_feed(struct hc_chunked *c, const char *in, size_t len,
+		     int (*data)(void *arg, const char *p, size_t n),
+		     void (*trailer)(void *arg, const char *line, size_t n), void *arg,
+		     char *err, size_t errlen);
+
+/* What -w can print (curl's names). Strings are never NULL. */
+struct hc_writeout_vars {
+	int http_code;                  /* 0 if no response */
+	int num_redirects;
+	int exitcode;
+	uint64_t size_download, size_header, size_request, size_upload;
+	double time_namelookup, time_connect, time_starttransfer, time_redirect, time_total;
+	double speed_download, speed_upload;
+	const char *url_effective, *redirect_url, *content_type, *remote_ip, *method, *errormsg;
+	int remote_port, local_port;
+	const char *local_ip;
+};
+
+/*
+ * Print fmt with %{name} replaced (unknown names are reported on stderr
+ * and print nothing, as curl does), %% as %, and \n \r \t \\ escapes.
+ */
+void hc_writeout(FILE *f, const char *fmt, const struct hc_writeout_vars *v);
+
+/* curl's progress meter: the two heading lines, and one status line (no \r, no \n). */
+extern const char hc_progress_heading[];
+void hc_progress_line(char *out, size_t outlen, uint64_t total, uint64_t got, uint64_t sent,
+		      double elapsed_s, double current_bps);
+
+#endif
