@@ -346,6 +346,18 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 	}
 }
 
+/*
+ * Bytes of the segment at snd_una that fast retransmit and NewReno resend:
+ * one SMSS, but never past snd_max. Data beyond it was never sent, and an
+ * ACK for it would be unacceptable (above snd_max) ever after.
+ */
+static uint32_t rexmit_len(const struct us_tcb *t)
+{
+	uint32_t n = t->sndq.len < t->mss ? t->sndq.len : t->mss;
+	uint32_t sent = t->snd_max - t->snd_una;
+	return n < sent ? n : sent;
+}
+
 /* Step 5 for the states past SYN_RCVD. Returns false if the segment is done with. */
 static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 {
@@ -417,7 +429,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			} else {
 				/* Partial ACK: retransmit the next hole, deflate by what was
 				 * acked, add back one segment (RFC 6582 3.2 step 5). */
-				uint32_t n = t->sndq.len < t->mss ? t->sndq.len : t->mss;
+				uint32_t n = rexmit_len(t);
 				if (n) {
 					tcp_send_segment(t, t->snd_una, n, TCP_ACK);
 					US_STAT_INC(st, TCP_RETRANS_SEGS);
@@ -446,7 +458,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			US_STAT_INC(st, TCP_FAST_RETRANS);
 			t->ssthresh = t->cc->ssthresh(t);
 			t->recover = t->snd_max;
-			uint32_t n = t->sndq.len < t->mss ? t->sndq.len : t->mss;
+			uint32_t n = rexmit_len(t);
 			if (n) {
 				tcp_send_segment(t, t->snd_una, n, TCP_ACK);
 				US_STAT_INC(st, TCP_RETRANS_SEGS);
@@ -548,6 +560,12 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 				tcp_enter_time_wait(t);         /* a retransmitted FIN restarts 2MSL */
 		}
 		return false;
+	}
+	/* RFC 1122 4.2.3.6: keep-alives go only after keepidle without a segment
+	 * from the peer; any acceptable one (a probe's answer too) restarts it. */
+	if (t->keepalive && (t->state == TCPS_ESTABLISHED || t->state == TCPS_CLOSE_WAIT)) {
+		t->keep_probes = 0;
+		tcp_timer_set(t, TT_KEEP, now + (uint64_t)t->keepidle_s * US_NS_PER_SEC);
 	}
 	/* RFC 7323 4.3: remember the timestamp of a segment at the left edge. */
 	if (t->ts_ok && g->opt.has_ts && seq_le(g->seq, t->rcv_adv) &&

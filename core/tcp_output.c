@@ -77,8 +77,10 @@ uint32_t tcp_rcv_window(struct us_tcb *t)
 	if (free < cur)
 		free = cur;     /* never shrink (RFC 9293 3.8.6.2.2) */
 	/* Round down to what the scaled field can say exactly, unless that
-	 * would pull the right edge back (RFC 7323 2.4): then round up, as
-	 * Linux does (tcp_select_window); input never writes past the ring. */
+	 * would pull the right edge back (RFC 7323 appendix F): then round up,
+	 * as Linux does (tcp_select_window). The window may then pass the ring
+	 * by under 2^wscale bytes; input never writes past it (the peer
+	 * resends what was cut). */
 	uint32_t unit = (1u << t->rcv_wscale) - 1;
 	uint32_t win = free & ~unit;
 	if (win < cur)
@@ -178,9 +180,17 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	return rc;
 }
 
+/*
+ * A bare ACK carries snd_max, not snd_nxt (4.4BSD tcp_output; Linux never
+ * moves snd_nxt back): after an RTO snd_nxt goes back to snd_una, and a
+ * peer that already holds that data finds the old sequence number
+ * unacceptable (RFC 9293 3.10.7.4) and drops the segment, ACK and all.
+ * When both sides retransmit at once, neither would ever see the other's
+ * ACKs again.
+ */
 void tcp_send_ack(struct us_tcb *t)
 {
-	tcp_send_segment(t, t->snd_nxt, 0, TCP_ACK);
+	tcp_send_segment(t, t->snd_max, 0, TCP_ACK);
 }
 
 void tcp_send_syn(struct us_tcb *t)

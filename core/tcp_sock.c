@@ -624,10 +624,15 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 	case TCP_KEEPINTVL:
 		if (v < 1 || v > 32767)
 			return -EINVAL;
-		if (name == TCP_KEEPIDLE)
+		if (name == TCP_KEEPIDLE) {
 			t->keepidle_s = (uint32_t)v;
-		else
+			/* Like Linux: the new idle time applies to the running timer. */
+			if (t->keepalive && t->keep_probes == 0 &&
+			    (t->state == TCPS_ESTABLISHED || t->state == TCPS_CLOSE_WAIT))
+				tcp_timer_set(t, TT_KEEP, us_now(st) + (uint64_t)v * US_NS_PER_SEC);
+		} else {
 			t->keepintvl_s = (uint32_t)v;
+		}
 		return 0;
 	case TCP_KEEPCNT:
 		if (v < 1 || v > 127)
