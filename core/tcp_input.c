@@ -435,7 +435,11 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 					US_STAT_INC(st, TCP_RETRANS_SEGS);
 				}
 				t->cwnd = t->cwnd > data ? t->cwnd - data : 0;
-				t->cwnd += t->mss;
+				/* RFC 6582 3.2 step 5: add back one SMSS if at least that much was acked. */
+				if (data >= t->mss)
+					t->cwnd += t->mss;
+				if (t->cwnd < t->mss)
+					t->cwnd = t->mss;       /* never below one segment */
 			}
 		} else {
 			t->dupacks = 0;

@@ -104,7 +104,9 @@ void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16
 
 void tcp_send_rst(struct us_tcb *t)
 {
-	tcp_send_rst_to(t->sock->st, t->laddr, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt,
+	/* snd_max, not snd_nxt: after an RTO snd_nxt is rewound, and the peer
+	 * only accepts an RST at the sequence it expects next (RFC 5961 3.2). */
+	tcp_send_rst_to(t->sock->st, t->laddr, t->raddr, t->lport, t->rport, t->snd_max, t->rcv_nxt,
 			TCP_RST | TCP_ACK);
 }
 
