@@ -24,6 +24,17 @@ else
 fi
 
 echo
+echo "=== replay tests (pcap in, deterministic stack, expected pcap) ==="
+REPLAY_COUNTS="$tmp/replay" BUILD="$BUILD" bash "$here/replay/run.sh"
+if [ -s "$tmp/replay" ]; then
+	read -r rp rf rs < "$tmp/replay"
+	pass=$((pass + rp)); fail=$((fail + rf)); skip=$((skip + rs))
+else
+	echo "replay tests did not report their counts"
+	fail=$((fail + 1))
+fi
+
+echo
 echo "=== network tests (namespaces, TAP, pcap, kernel peers) ==="
 NET_COUNTS="$tmp/net" BUILD="$BUILD" bash "$here/net/run.sh"
 if [ -s "$tmp/net" ]; then
