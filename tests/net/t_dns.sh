@@ -27,7 +27,7 @@ interfaces:
 nameservers:
   addresses: [$1]
   search: [test]
-  timeout_ms: 500
+  timeout_ms: 2000
   attempts: 2
 hosts:
   static.example: 10.9.9.1
