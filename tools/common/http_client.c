@@ -212,9 +212,10 @@ static void remove_dots(const char *path, size_t n, char *out, size_t outlen)
 		} else if (strcmp(ip, ".") == 0 || strcmp(ip, "..") == 0) {
 			ip += strlen(ip);
 		} else {
-			size_t seg = 1 + strcspn(ip + 1, "/");
-			if (ip[0] != '/')
-				seg = strcspn(ip, "/");
+			/* The segment: its leading '/' (if any) up to the next '/'. */
+			size_t seg = ip[0] == '/';
+			while (ip[seg] && ip[seg] != '/')
+				seg++;
 			if (ol + seg < outlen) {
 				memcpy(out + ol, ip, seg);
 				ol += seg;

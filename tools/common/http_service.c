@@ -195,9 +195,11 @@ static int parse_head(const char *b, size_t len, struct http_req *r)
 	if (vn != 8 || memcmp(v, "HTTP/", 5) != 0 || !is_digit((unsigned char)v[5]) || v[6] != '.' ||
 	    !is_digit((unsigned char)v[7]))
 		return 400;
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+	if (v[5] != '1')
 		return 505;
-	r->minor = v[7] - '0';
+	/* RFC 9110 2.5: a higher minor version of a major version we implement
+	 * is processed as the highest minor version we conform to. */
+	r->minor = v[7] == '0' ? 0 : 1;
 
 	/* RFC 9112 5: field-line = field-name ":" OWS field-value OWS. */
 	while (next_line(&p, end, &line, &n) && n > 0) {
@@ -653,9 +655,9 @@ static void respond(struct us_http *h, struct conn *c, size_t hlen, time_t wall)
 	c->file = -1;
 	c->file_off = 0;
 	c->file_left = 0;
-	if (fd >= 0 && head_only)
+	if (fd >= 0 && head_only) {
 		close(fd);
-	else if (fd >= 0) {
+	} else if (fd >= 0) {
 		c->file = fd;
 		c->file_left = rp.length;
 	}
@@ -715,8 +717,10 @@ static bool conn_read(struct us_http *h, struct conn *c, uint64_t now)
 	if (c->discard) {
 		size_t want = c->discard < sizeof c->out ? (size_t)c->discard : sizeof c->out;
 		n = us_recv(h->st, c->fd, c->out, want, MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			c->discard -= (uint64_t)n;
+			c->since = now;         /* a body in progress is progress */
+		}
 	} else {
 		if (c->in_len == sizeof c->in)
 			return true;
@@ -726,10 +730,9 @@ static bool conn_read(struct us_http *h, struct conn *c, uint64_t now)
 	}
 	if (n == 0)
 		return false;                   /* the client is done (a partial head is dropped) */
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK;
-	c->since = now;
-	return true;
+	/* Bytes of a head are not progress: a head must be complete within
+	 * HTTP_IDLE_S of the connection going idle, however slowly it trickles. */
+	return n > 0 || errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
 /*
@@ -868,8 +871,10 @@ static void *worker_main(void *arg)
 			w->p[i + 1] = (struct pollfd){ .fd = w->conns[i]->fd,
 						       .events = conn_events(w->conns[i]) };
 		int n = us_poll(h->st, w->p, (nfds_t)w->n + 1, POLL_MS);
-		if (n < 0 && errno != EINTR)
-			break;                  /* ESHUTDOWN: the stack is stopping */
+		if (n < 0 && errno == ESHUTDOWN)
+			break;                  /* the stack is stopping */
+		if (n < 0)                      /* ENOMEM: try again soon; timeouts still run */
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 		uint64_t now = us_stack_now(h->st);
 		time_t wall = time(NULL);
 		/* Backwards: conn_free moves the last connection into the freed slot. */
