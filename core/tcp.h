@@ -91,6 +91,9 @@ struct us_tcb {
 	struct us_tcb *conn_next;       /* 4-tuple hash chain */
 	struct us_tcb *port_next;       /* local-port hash chain */
 	bool in_conn, in_port;
+	/* What the tables need to know of the state, also under us_tcp.lock, so
+	 * demux and bind checks never read the socket-locked fields. */
+	bool tbl_listen, tbl_timewait, tbl_reuse;
 	bool bind_explicit;             /* us_bind chose the port: it stays ours until close */
 
 	/* Send side (RFC 9293 3.3.1). */
@@ -193,6 +196,8 @@ int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse);
 int tcp_conn_insert(struct us_tcb *t);  /* -EADDRINUSE if the 4-tuple exists */
 void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their reference) */
 void tcp_unhash_conn(struct us_tcb *t); /* leave the 4-tuple table only */
+/* Tell the tables the connection now listens / is in TIME_WAIT. */
+void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait);
 uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		 uint16_t rport);
 uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr);

@@ -83,6 +83,7 @@ void tcp_enter_time_wait(struct us_tcb *t)
 	struct us_stack *st = t->sock->st;
 	tcp_timers_clear_all(t);
 	t->state = TCPS_TIME_WAIT;
+	tcp_table_mark(t, false, true);
 	uint32_t tw = st->cfg.tcp.time_wait_s;
 	if (tw == 0) {
 		tcp_done(t, 0);
@@ -273,6 +274,7 @@ static int tcp_listen(struct us_sock *s, int backlog)
 		backlog = SOMAXCONN_US;
 	t->backlog = backlog;
 	t->state = TCPS_LISTEN;
+	tcp_table_mark(t, true, false);
 	return 0;
 }
 

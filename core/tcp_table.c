@@ -170,8 +170,7 @@ static bool port_clash(struct us_tcp *tcp, const struct us_tcb *t, uint32_t addr
 			continue;
 		/* SO_REUSEADDR (Linux): allowed unless the other one listens, and
 		 * always past a connection in TIME_WAIT. */
-		if (reuse && (o->state == TCPS_TIME_WAIT ||
-			      (o->sock->reuseaddr && o->state != TCPS_LISTEN)))
+		if (reuse && (o->tbl_timewait || (o->tbl_reuse && !o->tbl_listen)))
 			continue;
 		return true;
 	}
@@ -195,6 +194,7 @@ int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse)
 	hold_for_tables(t);
 	t->laddr = addr;
 	t->lport = port;
+	t->tbl_reuse = reuse;
 	unsigned h = port_hash(port);
 	t->port_next = tcp->port[h];
 	tcp->port[h] = t;
@@ -252,10 +252,21 @@ static void unhash(struct us_tcb *t, bool keep_port)
 		t->in_port = false;
 	}
 	bool has = t->in_conn || t->in_port;
+	if (!keep_port)
+		t->tbl_listen = t->tbl_timewait = false;
 	pthread_rwlock_unlock(&tcp->lock);
 	/* The caller holds its own reference, so this never frees here. */
 	if (had && !has)
 		atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
+}
+
+void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait)
+{
+	struct us_tcp *tcp = &t->sock->st->tcp;
+	pthread_rwlock_wrlock(&tcp->lock);
+	t->tbl_listen = listen;
+	t->tbl_timewait = timewait;
+	pthread_rwlock_unlock(&tcp->lock);
 }
 
 void tcp_unhash(struct us_tcb *t)
@@ -283,7 +294,7 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 	if (!t) {
 		struct us_tcb *any = NULL;
 		for (struct us_tcb *o = tcp->port[port_hash(lport)]; o; o = o->port_next) {
-			if (o->lport != lport || o->state != TCPS_LISTEN)
+			if (o->lport != lport || !o->tbl_listen)
 				continue;
 			if (o->laddr == laddr) {
 				t = o;
