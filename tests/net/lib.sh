@@ -97,3 +97,11 @@ counter() {
 		cur == layer { n = $1; $1 = ""; sub(/^ /, ""); if ($0 == desc) v = n }
 		END { print (v == "" ? "missing" : v) }' "$1"
 }
+
+# no_sanitizer_reports LOG — fail if a sanitizer build wrote a report there.
+no_sanitizer_reports() {
+	if grep -q -E 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$1"; then
+		grep -m5 -E -A12 'Sanitizer|runtime error:' "$1"
+		fail "sanitizer reports in $1"
+	fi
+}

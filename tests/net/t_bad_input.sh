@@ -24,6 +24,7 @@ note "the stack still answers"
 ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 10.9.3.2 | tee "$TMP/p" || fail "no ping reply after the bad frames"
 grep -q ' 0% packet loss' "$TMP/p" || fail "pings lost after the bad frames"
 stop_pid "$d" || fail "ustackd exited with status $?"
+no_sanitizer_reports "$TMP/ustackd.log"
 log=$TMP/ustackd.log
 check() {
 	local v

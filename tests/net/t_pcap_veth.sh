@@ -25,6 +25,7 @@ grep -q ' 0% packet loss' "$TMP/p1" || { cat "$TMP/ustackd.log"; fail "pings to 
 ip netns exec "$b" ping -c 2 -i 0.3 -W 2 -s 4000 10.9.2.2 | tee "$TMP/p2"
 grep -q ' 0% packet loss' "$TMP/p2" || fail "fragmented pings to the pcap stack were lost"
 stop_pid "$d" || fail "ustackd exited with status $?"
+no_sanitizer_reports "$TMP/ustackd.log"
 
 note "usping (A, pcap) pings the kernel (B)"
 ip netns exec "$a" timeout 30 "$BIN/usping" -c 3 -i 0.2 -W 3 -s 3000 --pcap veth0 --addr 10.9.2.3/24 10.9.2.1 \

@@ -24,6 +24,7 @@ grep -q ' 0% packet loss' "$TMP/p2" || fail "fragmented pings were lost"
 grep -q '^4008 bytes from 10.9.0.2' "$TMP/p2" || fail "reply was not 4008 bytes"
 
 stop_pid "$d" || fail "ustackd exited with status $?"
+no_sanitizer_reports "$TMP/ustackd.log"
 cat "$TMP/ustackd.log"
 [ "$(counter "$TMP/ustackd.log" ip 'datagrams reassembled')" -ge 3 ] || fail "no reassembly counted"
 [ "$(counter "$TMP/ustackd.log" ip 'fragments created on output')" -ge 9 ] || fail "no fragments sent"

@@ -42,6 +42,7 @@ first=$(head -n1 "$TMP/chargen" | tr -d '\r')
 expect=$(/usr/bin/python3 -c 'print("".join(chr(32 + i % 95) for i in range(72)))')
 [ "$first" = "$expect" ] || fail "chargen's first line is '$first'"
 stop_pid "$d" || fail "ustackd exited with status $?"
+no_sanitizer_reports "$TMP/ustackd.log"
 est=$(counter "$TMP/ustackd.log" tcp "connections established")
 [ "$est" -ge 202 ] || fail "ustackd counted $est connections, expected at least 202"
 echo ok
