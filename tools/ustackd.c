@@ -1,7 +1,8 @@
 /*
  * ustackd — bring a host described by YAML (or the quick flags) up and
  * keep it up: it answers ARP and ping on every interface, and runs the
- * services of its config (echo, discard, chargen over TCP and UDP), until
+ * services of its config (echo, discard, chargen over TCP and UDP, and an
+ * HTTP file service: tools/common/http_service.c), until
  * SIGINT or SIGTERM. SIGUSR1 prints the counters to stderr; they are printed at
  * exit too. --check-config validates a file and prints it normalized.
  */
