@@ -12,9 +12,10 @@
  * is tried in turn, `attempts` times, each try waiting timeout_ms.
  *
  * Outcome per name: addresses; NXDOMAIN or no A record (try the next
- * candidate name); SERVFAIL/REFUSED or a malformed reply (try the next
- * server); TC (truncated: TCP fallback is not implemented, reported via
- * us_resolver_detail and EAI_FAIL); silence (EAI_AGAIN after all tries).
+ * candidate name); REFUSED/NOTIMP/FORMERR or a malformed reply (try the
+ * next server; EAI_FAIL if none does better); TC (truncated: TCP fallback
+ * is not implemented, reported via us_resolver_detail and EAI_FAIL);
+ * silence, SERVFAIL or an unreachable server (EAI_AGAIN after all tries).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,9 +110,11 @@ static enum qres ask(struct us_stack *st, struct in_addr ns, const char *name, u
 		if (len < 0) {
 			if (errno == EAGAIN)
 				continue;
-			/* ECONNREFUSED: nothing listens on port 53 there. */
+			/* ECONNREFUSED (nothing on port 53 there), EHOSTUNREACH (ARP
+			 * failed): the server is unreachable, a temporary failure
+			 * as far as the caller knows (glibc says EAI_AGAIN too). */
 			set_detail("%s: %s", nsbuf, strerror(errno));
-			res = Q_FAIL;
+			res = Q_TIMEOUT;
 			break;
 		}
 		/* Not our ID: someone else's datagram (or a spoofing attempt,
@@ -139,7 +142,9 @@ static enum qres ask(struct us_stack *st, struct in_addr ns, const char *name, u
 		}
 		if (m->rcode != WIRE_DNS_RCODE_NOERROR) {
 			set_detail("%s answered rcode %u for \"%s\"", nsbuf, m->rcode, name);
-			res = Q_FAIL;
+			/* SERVFAIL is temporary (EAI_AGAIN, like glibc); REFUSED,
+			 * NOTIMP and FORMERR are not. */
+			res = m->rcode == WIRE_DNS_RCODE_SERVFAIL ? Q_TIMEOUT : Q_FAIL;
 			break;
 		}
 		int k = wire_dns_answer_addrs(m, name, addrs, DNS_MAX_ADDRS, canon, WIRE_DNS_NAME_LEN);
@@ -152,7 +157,7 @@ static enum qres ask(struct us_stack *st, struct in_addr ns, const char *name, u
 		res = k > 0 ? Q_ADDRS : Q_NONAME;
 		break;
 	}
-	if (res == Q_TIMEOUT)
+	if (res == Q_TIMEOUT && !detail[0])
 		set_detail("no reply from %s within %u ms", nsbuf, st->cfg.dns_timeout_ms);
 	free(m);
 	us_close(st, fd);
@@ -166,6 +171,7 @@ static enum qres query(struct us_stack *st, const char *name, uint32_t *addrs, i
 	enum qres last = Q_TIMEOUT;
 	for (uint32_t a = 0; a < st->cfg.dns_attempts; a++)
 		for (int s = 0; s < st->cfg.nnameservers; s++) {
+			detail[0] = '\0';
 			enum qres r = ask(st, st->cfg.nameservers[s], name, addrs, n, canon, fatal);
 			if (r == Q_ADDRS || r == Q_NONAME || *fatal)
 				return r;
