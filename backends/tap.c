@@ -20,6 +20,7 @@
  * thread.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ struct tap {
 	int fd;         /* the TAP queue, nonblocking */
 	int wake_fd;    /* eventfd written by wakeup() */
 	char name[IFNAMSIZ];
+	bool drained;   /* the last read found the queue empty (receive thread only) */
 };
 
 /* Bring the interface up and set its MTU, each only if needed. */
@@ -185,9 +187,16 @@ static int64_t mono_ms(void)
 static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 {
 	struct tap *t = l->priv;
-	int n = tap_read(t, buf, cap);
-	if (n != 0 || timeout_ms == 0)
-		return n;
+	/* After a read found the queue empty, go straight to poll: a second
+	 * empty read would cost a system call per frame when frames come one
+	 * at a time (request/response). Back-to-back frames keep reading. */
+	int n = 0;
+	if (!t->drained || timeout_ms == 0) {
+		n = tap_read(t, buf, cap);
+		t->drained = n == 0;
+		if (n != 0 || timeout_ms == 0)
+			return n;
+	}
 	int64_t end = mono_ms() + timeout_ms;
 	for (;;) {
 		int wait = timeout_ms < 0 ? -1 : (int)(end - mono_ms());
@@ -210,6 +219,7 @@ static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 		if (r == 0)
 			return 0;
 		n = tap_read(t, buf, cap);
+		t->drained = n == 0;
 		if (n != 0)
 			return n;
 		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {

@@ -21,6 +21,7 @@
 #define US_TCP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -173,6 +174,7 @@ struct us_tcp {
 	struct us_tcb *conn[US_TCP_HASH];
 	struct us_tcb *port[US_TCP_HASH];
 	uint64_t isn_key[2];            /* RFC 6528 secret */
+	_Atomic uint32_t eph_next;      /* RFC 6056 algorithm 3 counter */
 	struct us_stack *st;
 };
 

@@ -212,14 +212,15 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 		return rc;
 	if (tcb_alloc_buffers(t) < 0)
 		return -ENOBUFS;
+	/* The peer first: the ephemeral port is chosen per destination. */
+	t->raddr = a->sin_addr.s_addr;
+	t->rport = a->sin_port;
 	if (!s->bound) {
 		struct sockaddr_in any = { .sin_family = AF_INET };
 		if ((rc = tcp_bind_port(s, &any)) < 0)
 			return rc;
 	}
 	t->laddr = s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src;
-	t->raddr = a->sin_addr.s_addr;
-	t->rport = a->sin_port;
 	s->remote = *a;
 	config_offers(t);
 	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);

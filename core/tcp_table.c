@@ -37,6 +37,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	memset(t->port, 0, sizeof t->port);
 	t->isn_key[0] = us_rng_u64(&st->rng);
 	t->isn_key[1] = us_rng_u64(&st->rng);
+	atomic_init(&t->eph_next, us_rng_u32(&st->rng));
 	t->st = st;
 	return 0;
 }
@@ -314,17 +315,30 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 	return s;
 }
 
+static uint64_t mix(uint64_t x);
+
+/*
+ * RFC 6056 algorithm 3 (as Linux): port = min + (F(laddr, raddr, rport,
+ * secret) + next) mod n, next counting up per attempt. Successive
+ * connections to one peer walk through the range instead of drawing at
+ * random, so a port is not reused while the peer may still hold the
+ * previous connection in TIME_WAIT.
+ */
 uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr)
 {
 	struct us_stack *st = t->sock->st;
 	struct us_tcp *tcp = &st->tcp;
 	uint32_t n = US_EPHEMERAL_HI - US_EPHEMERAL_LO + 1;
-	uint32_t start = us_rng_u32(&st->rng) % n;
+	uint32_t offset = (uint32_t)mix(((uint64_t)t->raddr << 16 | t->rport) ^ tcp->isn_key[1] ^
+					 ((uint64_t)laddr << 32));
+	uint32_t next = atomic_fetch_add_explicit(&tcp->eph_next, 1, memory_order_relaxed);
 	pthread_rwlock_rdlock(&tcp->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t cand = htons((uint16_t)(US_EPHEMERAL_LO + (start + i) % n));
+		uint16_t cand = htons((uint16_t)(US_EPHEMERAL_LO + (offset + next + i) % n));
 		if (!port_clash(tcp, t, laddr, cand, false)) {
 			pthread_rwlock_unlock(&tcp->lock);
+			if (i)
+				atomic_fetch_add_explicit(&tcp->eph_next, i, memory_order_relaxed);
 			return cand;
 		}
 	}
@@ -348,7 +362,10 @@ uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t r
 	const uint64_t *k = st->tcp.isn_key;
 	uint64_t f = mix(((uint64_t)laddr << 32 | raddr) ^ k[0]);
 	f = mix(f ^ ((uint64_t)lport << 16 | rport) ^ k[1]);
-	uint32_t m = (uint32_t)(us_now(st) / 4000);      /* RFC 6528: a 4 µs timer */
+	/* RFC 6528's M: a clock that must tick at least every 4 µs. Like Linux
+	 * it ticks every 64 ns, so a new connection's ISN is beyond the last one's
+	 * data even a few µs later (the peer's TIME_WAIT accepts the SYN). */
+	uint32_t m = (uint32_t)(us_now(st) >> 6);
 	return m + (uint32_t)f;
 }
 
