@@ -43,43 +43,22 @@
 
 #include "clock.h"
 #include "link.h"
+#include "rng.h"
 #include "ustack/pair.h"
 
 #define NSLOTS US_PAIR_QUEUE_SLOTS
 #define NO_SLOT UINT32_MAX
 
-/* ---- small PRNG: xoshiro256** seeded by splitmix64 ---------------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+/* ---- the impairment PRNG: the stack's xoshiro256**, state per queue ------- */
 
 static void prng_seed(uint64_t s[4], uint64_t seed)
 {
-	for (int i = 0; i < 4; i++)
-		s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
+	us_xoshiro_seed(s, seed);
 }
 
 static uint64_t prng_next(uint64_t s[4])
 {
-	uint64_t r = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
+	return us_xoshiro_next(s);
 }
 
 /* Uniform in [0, 1) with 53 bits. */

@@ -14,11 +14,16 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+void us_xoshiro_seed(uint64_t s[4], uint64_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		s[i] = splitmix64(&seed);
+}
+
 void us_rng_init(struct us_rng *r, uint64_t seed)
 {
 	pthread_mutex_init(&r->lock, NULL);
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
+	us_xoshiro_seed(r->s, seed);
 }
 
 void us_rng_destroy(struct us_rng *r)
@@ -28,10 +33,8 @@ void us_rng_destroy(struct us_rng *r)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t us_rng_u64(struct us_rng *r)
+uint64_t us_xoshiro_next(uint64_t s[4])
 {
-	pthread_mutex_lock(&r->lock);
-	uint64_t *s = r->s;
 	uint64_t result = rotl(s[1] * 5, 7) * 9;
 	uint64_t t = s[1] << 17;
 	s[2] ^= s[0];
@@ -40,6 +43,13 @@ uint64_t us_rng_u64(struct us_rng *r)
 	s[0] ^= s[3];
 	s[2] ^= t;
 	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+uint64_t us_rng_u64(struct us_rng *r)
+{
+	pthread_mutex_lock(&r->lock);
+	uint64_t result = us_xoshiro_next(r->s);
 	pthread_mutex_unlock(&r->lock);
 	return result;
 }

@@ -17,6 +17,10 @@ struct us_rng {
 	uint64_t s[4];
 };
 
+/* The bare generator, for owners that keep the state under their own lock. */
+void us_xoshiro_seed(uint64_t s[4], uint64_t seed);
+uint64_t us_xoshiro_next(uint64_t s[4]);
+
 void us_rng_init(struct us_rng *r, uint64_t seed);
 void us_rng_destroy(struct us_rng *r);
 uint64_t us_rng_u64(struct us_rng *r);

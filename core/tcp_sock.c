@@ -414,6 +414,20 @@ static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 	}
 }
 
+/* Shut our sending side: FIN after the queued data (RFC 9293 3.10.4). */
+static void send_fin(struct us_sock *s, struct us_tcb *t)
+{
+	s->shut_wr = true;
+	if (t->state == TCPS_ESTABLISHED || t->state == TCPS_SYN_RCVD) {
+		t->fin_queued = true;
+		tcp_set_state(t, TCPS_FIN_WAIT_1);
+	} else if (t->state == TCPS_CLOSE_WAIT) {
+		t->fin_queued = true;
+		tcp_set_state(t, TCPS_LAST_ACK);
+	}
+	tcp_output(t);
+}
+
 static int tcp_shutdown(struct us_sock *s, int how)
 {
 	struct us_tcb *t = s->tcb;
@@ -429,15 +443,7 @@ static int tcp_shutdown(struct us_sock *s, int how)
 		ring_consume(&t->rcvq, t->rcvq.len);
 	}
 	if ((how == SHUT_WR || how == SHUT_RDWR) && !s->shut_wr) {
-		s->shut_wr = true;
-		if (t->state == TCPS_ESTABLISHED || t->state == TCPS_SYN_RCVD) {
-			t->fin_queued = true;
-			tcp_set_state(t, TCPS_FIN_WAIT_1);
-		} else if (t->state == TCPS_CLOSE_WAIT) {
-			t->fin_queued = true;
-			tcp_set_state(t, TCPS_LAST_ACK);
-		}
-		tcp_output(t);
+		send_fin(s, t);
 	}
 	return 0;
 }
@@ -496,15 +502,7 @@ static void tcp_close(struct us_sock *s)
 		return;
 	}
 	if (!s->shut_wr) {
-		s->shut_wr = true;
-		if (t->state == TCPS_ESTABLISHED || t->state == TCPS_SYN_RCVD) {
-			t->fin_queued = true;
-			tcp_set_state(t, TCPS_FIN_WAIT_1);
-		} else if (t->state == TCPS_CLOSE_WAIT) {
-			t->fin_queued = true;
-			tcp_set_state(t, TCPS_LAST_ACK);
-		}
-		tcp_output(t);
+		send_fin(s, t);
 	}
 	if (t->state == TCPS_FIN_WAIT_2 && !t->deadline[TT_2MSL])
 		tcp_timer_set(t, TT_2MSL, us_now(st) + US_TCP_FIN_TIMEOUT_S * US_NS_PER_SEC);
