@@ -194,7 +194,15 @@ void us_wheel_loop(struct us_timer_wheel *w)
 		now = us_clock_now(w->clock);
 		if (next <= now)
 			continue;
-		uint64_t deadline = now + US_NS_PER_SEC;
+		/*
+		 * Sleep until the next deadline, but while deadlines are near (a
+		 * busy connection: delayed ACK, RTO), in steps of at most 10 ms:
+		 * then arming a timer later than the step (40 ms delayed ACK,
+		 * 200 ms RTO) needs no wake-up of this thread, which would
+		 * otherwise cost a context switch per segment.
+		 */
+		uint64_t step = next - now < US_NS_PER_SEC ? 10 * US_NS_PER_MS : US_NS_PER_SEC;
+		uint64_t deadline = now + step;
 		if (next < deadline)
 			deadline = next;
 		w->sleep_until = deadline;
