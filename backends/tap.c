@@ -142,6 +142,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	l->caps.mtu_max = TAP_MTU_MAX;
 	l->caps.has_mac = false;
 	l->caps.can_block = true;
+	l->caps.busy_poll = true;   /* read(2) of one frame is atomic; no shared state */
 	return 0;
 fail:;
 	int e = errno;
@@ -190,11 +191,13 @@ static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 	/* After a read found the queue empty, go straight to poll: a second
 	 * empty read would cost a system call per frame when frames come one
 	 * at a time (request/response). Back-to-back frames keep reading. */
+	if (timeout_ms == 0)
+		return tap_read(t, buf, cap);  /* may be a busy-polling thread: no state */
 	int n = 0;
-	if (!t->drained || timeout_ms == 0) {
+	if (!t->drained) {
 		n = tap_read(t, buf, cap);
 		t->drained = n == 0;
-		if (n != 0 || timeout_ms == 0)
+		if (n != 0)
 			return n;
 	}
 	int64_t end = mono_ms() + timeout_ms;

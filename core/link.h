@@ -27,6 +27,8 @@ struct us_link_caps {
 	uint32_t mtu_max;       /* largest IP MTU the backend carries */
 	bool has_mac;           /* the device has a MAC of its own we could adopt */
 	bool can_block;         /* recv() honours timeout_ms > 0 (threaded mode) */
+	bool busy_poll;         /* recv(timeout 0) may run on an application thread
+				 * while the receive thread is in recv() (see us_sock_wait) */
 };
 
 struct us_link_ops {

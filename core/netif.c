@@ -166,6 +166,25 @@ int us_netif_poll(struct us_netif *nif, int max)
 	return n;
 }
 
+int us_netif_busy_poll(struct us_stack *st)
+{
+	static _Thread_local uint8_t rx[RX_CAP];
+	int n = 0;
+	for (int i = 0; i < st->nifs; i++) {
+		struct us_netif *nif = &st->ifs[i];
+		if (!nif->link.caps.busy_poll)
+			continue;
+		for (int k = 0; k < 8; k++) {
+			int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
+			if (len <= 0)
+				break;
+			us_netif_input(nif, rx, (size_t)len);
+			n++;
+		}
+	}
+	return n;
+}
+
 static void *rx_main(void *arg)
 {
 	struct us_netif *nif = arg;

@@ -50,6 +50,8 @@ int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6]
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len);
 /* Read up to max frames ready now from the backend; returns how many. */
 int us_netif_poll(struct us_netif *nif, int max);
+/* From an application thread: poll every interface whose backend allows it. */
+int us_netif_busy_poll(struct us_stack *st);
 
 /* Address predicates; addr in network order. */
 bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr);

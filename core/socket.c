@@ -21,6 +21,7 @@
 #define MIN_RCVBUF      2304
 #define MIN_SNDBUF      4608
 #define MAX_BUF         (16 * 1024 * 1024)
+#define BUSY_POLL_NS    (200 * 1000)    /* how long a short-waiting socket busy-polls */
 
 static const struct us_proto_ops *ops_of(const struct us_sock *s)
 {
@@ -96,6 +97,7 @@ void us_sock_put(struct us_sock *s)
 
 void us_sock_wake(struct us_sock *s)
 {
+	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	if (s->waiters)
 		pthread_cond_broadcast(&s->cond);
 	for (struct us_pollreg *r = s->polls.next; r != &s->polls; r = r->next) {
@@ -126,8 +128,39 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 		return ESHUTDOWN;
 	if (nonblock || s->nonblock || st->deterministic)
 		return EAGAIN;
-	if (deadline && us_monotonic_ns() >= deadline)
+	uint64_t t0 = us_monotonic_ns();
+	if (deadline && t0 >= deadline)
 		return EAGAIN;
+	/*
+	 * Busy polling (like Linux's SO_BUSY_POLL, but adaptive): when this
+	 * socket's waits have been short (request/response), read the
+	 * interfaces from this thread for a while instead of sleeping. The
+	 * answer is then processed here as soon as it arrives, without
+	 * waking the receive thread and then this one: on a virtual machine
+	 * each wake-up can cost more than the whole exchange.
+	 */
+	uint32_t seq = atomic_load_explicit(&s->wake_seq, memory_order_acquire);
+	if (s->last_wait_ns && s->last_wait_ns < BUSY_POLL_NS) {
+		pthread_mutex_unlock(&s->lock);
+		uint64_t end = t0 + BUSY_POLL_NS;
+		for (;;) {
+			if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq)
+				break;
+			us_netif_busy_poll(st);
+			if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq ||
+			    us_monotonic_ns() >= end || atomic_load(&st->stopping))
+				break;
+		}
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq) {
+			s->last_wait_ns = us_monotonic_ns() - t0;
+			if (s->closed)
+				return EBADF;
+			if (atomic_load(&st->stopping))
+				return ESHUTDOWN;
+			return 0;
+		}
+	}
 	s->waiters++;
 	if (deadline) {
 		struct timespec ts;
@@ -137,6 +170,7 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 		pthread_cond_wait(&s->cond, &s->lock);
 	}
 	s->waiters--;
+	s->last_wait_ns = us_monotonic_ns() - t0;
 	if (s->closed)
 		return EBADF;
 	if (atomic_load(&st->stopping))

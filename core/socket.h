@@ -53,6 +53,8 @@ struct us_sock {
 	pthread_cond_t cond;            /* readers, writers, connect/accept waiters */
 	struct us_pollreg polls;        /* sentinel of the poll registrations */
 	int waiters;                    /* threads blocked on cond */
+	_Atomic uint32_t wake_seq;      /* bumped by every us_sock_wake (under lock); read by busy pollers */
+	uint64_t last_wait_ns;          /* how long the last wait took: decides whether to busy-poll */
 
 	bool closed;                    /* us_close() happened: waiters get EBADF */
 	bool nonblock;
