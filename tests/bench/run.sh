@@ -30,6 +30,28 @@
 # not (its row says FAILED and why), 77 when the bench cannot run at all
 # (no root, no /dev/net/tun, no namespaces).
 #
+# The HTTP figures (reported, no targets) come after those, from two more
+# set-ups, with the same files (a 1 KiB index.html, a 1 MiB and a 50 MB
+# file) served by ustackd's http service (doc/HTTP.md) and by a kernel-side
+# server, nginx (package nginx-light or nginx, installed with tools/deps.sh
+# when missing; python3's ThreadingHTTPServer when it cannot be):
+#
+#   http-ustackd ust-<pid>-hs: tap0 (kernel side 10.81.4.1: wrk, curl),
+#                ustackd on tap0 as 10.81.4.2 with `services: [{type: http}]`.
+#   http-kernel  the kernel server in ust-<pid>-ks, on port 80 of every
+#                address there: 10.81.1.2 on the veth (wrk and curl from
+#                ust-<pid>-kc, the kernel-veth baseline) and 10.81.5.1 on a
+#                TAP in ks, where uscurl (the stack, 10.81.5.2) fetches from.
+#
+# wrk (package wrk, installed the same way; its rows say SKIPPED when it
+# cannot be) runs -t2 -c32 for BENCH_HTTP_SECS (default 3) seconds with
+# keep-alive against both servers, REPS times in turn, best run shown. The
+# 50 MB download is timed (time_total) REPS times for uscurl from the
+# kernel server over TAP, curl from the same server over the veth, and curl
+# from ustackd over TAP; the median is shown and every download's SHA-256
+# is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half;
+# BENCH_HTTP_SERVER=python3 uses the python3 server even when nginx is there.
+#
 # Logs and results go to $BUILD/bench/ (results.txt is the table).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,12 +64,20 @@ export BUILD_ABS
 
 SECS=${BENCH_SECS:-5}
 REPS=${BENCH_REPS:-3}
+HTTP_SECS=${BENCH_HTTP_SECS:-3}
+ONLY=${BENCH_ONLY:-}
 PORT=5301
 OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
+case $ONLY in
+""|tcp|http) ;;
+*) echo "bench: BENCH_ONLY is tcp, http or unset, not '$ONLY'"; exit 2 ;;
+esac
 need_root
-[ -x "$USPERF" ] || { echo "bench: $USPERF is missing: run make"; exit 1; }
+for b in usperf ustackd uscurl; do
+	[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b is missing: run make"; exit 1; }
+done
 mkdir -p "$OUT"
 rm -f "$OUT"/*.log "$OUT/results.txt"
 
@@ -56,7 +86,7 @@ say() { echo "$*" | tee -a "$OUT/results.txt"; }
 say "ustack bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 say "machine: $(nproc) CPUs, $cpu_model, kernel $(uname -r)"
-say "runs: ${SECS}s each, best of $REPS per set-up, nothing pinned to a CPU"
+say "runs: ${SECS}s each (wrk ${HTTP_SECS}s), best of $REPS per set-up (downloads: median of $REPS), nothing pinned to a CPU"
 
 # ---- the three set-ups ----
 
@@ -78,6 +108,20 @@ ip netns exec "$ss" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
 ip -n "$ss" link set tap0 mtu 1500
 ip -n "$ss" addr add 10.81.3.1/24 dev tap0
 ip -n "$ss" link set tap0 up
+TAPS=("$st tap0" "$ss tap0")
+if [ "$ONLY" != tcp ]; then
+	# HTTP: ustackd's service on a TAP in hs; a TAP in ks for uscurl, so
+	# that it fetches from the same kernel server as curl over the veth.
+	hs=$(new_ns hs)
+	for pair in "$hs tap0 10.81.4.1/24" "$ks tap0 10.81.5.1/24"; do
+		set -- $pair
+		ip netns exec "$1" ip tuntap add dev "$2" mode tap || fail "ip tuntap add"
+		ip -n "$1" link set "$2" mtu 1500
+		ip -n "$1" addr add "$3" dev "$2"
+		ip -n "$1" link set "$2" up
+		TAPS+=("$1 $2")
+	done
+fi
 
 # No offloads: segmentation, GRO and checksums in software on every
 # kernel interface involved. ethtool is installed with the project's own
@@ -85,7 +129,7 @@ ip -n "$ss" link set tap0 up
 OFFLOADS="off (ethtool -K: tso gso gro lro tx rx sg off)"
 command -v ethtool >/dev/null || bash "$root/tools/deps.sh" --quiet ethtool >/dev/null 2>&1
 if command -v ethtool >/dev/null; then
-	for pair in "$kc veth0" "$ks veth1" "$st tap0" "$ss tap0"; do
+	for pair in "$kc veth0" "$ks veth1" "${TAPS[@]}"; do
 		set -- $pair
 		ip netns exec "$1" ethtool -K "$2" tso off gso off gro off lro off tx off rx off sg off \
 			>/dev/null 2>&1
@@ -99,13 +143,15 @@ fi
 say "offloads: $OFFLOADS"
 wait_for 5 "veth carrier" ip netns exec "$kc" ping -c1 -W1 10.81.1.2
 
-start "$ks" "$OUT/server-kernel-veth.log" "$USPERF" -s --kernel -p $PORT
-wait_for 5 "usperf -s --kernel in $ks" grep -q '^Server listening' "$OUT/server-kernel-veth.log"
-start "$st" "$OUT/server-ustack-tap.log" "$USPERF" -s --kernel -p $PORT
-wait_for 5 "usperf -s --kernel in $st" grep -q '^Server listening' "$OUT/server-ustack-tap.log"
-start "$ss" "$OUT/server-ustack-srv.log" "$USPERF" -s -p $PORT --tap tap0 --addr 10.81.3.2/24 \
-	--mac 02:00:0a:51:03:02
-wait_for 5 "usperf -s on ustack in $ss" grep -q '^Server listening' "$OUT/server-ustack-srv.log"
+if [ "$ONLY" != http ]; then
+	start "$ks" "$OUT/server-kernel-veth.log" "$USPERF" -s --kernel -p $PORT
+	wait_for 5 "usperf -s --kernel in $ks" grep -q '^Server listening' "$OUT/server-kernel-veth.log"
+	start "$st" "$OUT/server-ustack-tap.log" "$USPERF" -s --kernel -p $PORT
+	wait_for 5 "usperf -s --kernel in $st" grep -q '^Server listening' "$OUT/server-ustack-tap.log"
+	start "$ss" "$OUT/server-ustack-srv.log" "$USPERF" -s -p $PORT --tap tap0 --addr 10.81.3.2/24 \
+		--mac 02:00:0a:51:03:02
+	wait_for 5 "usperf -s on ustack in $ss" grep -q '^Server listening' "$OUT/server-ustack-srv.log"
+fi
 
 # Fixed MACs: each ustack client run is a new process, and with a new
 # random MAC each time the kernel's neighbour entry would point at the last
@@ -320,14 +366,329 @@ idle() {
 	row "$label" "$uu" "$ku" - "B/conn"
 }
 
-timed "bulk ustack->kernel" mbps 0.20 "Mbit/s" -m bulk
-timed "bulk kernel->ustack" mbps 0.20 "Mbit/s" -m bulk -R
-timed "rr 1 byte" tps 0.85 "trans/s" -m rr -l 1
-timed "crr" cps 0.80 "conn/s" -m crr
-idle 1000 0
-idle 1000 4096
-idle 10000 0
-idle 10000 4096
+# ---- HTTP figures (reported, no targets) ----
+
+HSRV=10.81.4.2          # ustackd's http service, on the TAP in hs (kernel side 10.81.4.1)
+KSRV=10.81.1.2          # the kernel server in ks, over the veth from kc
+KTAP=10.81.5.1          # the same server on the TAP in ks, where uscurl is 10.81.5.2
+USCURL_STACK="--tap tap0 --addr 10.81.5.2/24 --mac 02:00:0a:51:05:02"
+WWW=$TMP/www
+DL_BYTES=52428800       # the "50 MB" file, as in tests/net/t_http_service.sh
+WRK_ARGS="-t2 -c32"
+KNAME=                  # nginx or python3, once it serves
+
+# poll SECONDS CMD... — like wait_for, but a timeout returns 1 instead of
+# ending the bench (the HTTP rows then say FAILED, the others stay).
+poll() {
+	local tries=$(($1 * 10)); shift
+	while [ $tries -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+# kcurl NS ARGS... — the kernel's curl in NS; never through a proxy, so
+# nothing is sent to an address outside our namespaces.
+kcurl() {
+	local ns=$1; shift
+	timeout --kill-after=5 90 ip netns exec "$ns" curl --noproxy '*' -sS --max-time 60 "$@"
+}
+
+# same_file NS URL FILE — the body at URL is FILE, byte for byte.
+same_file() {
+	[ "$(kcurl "$1" -f "$2" | sha256sum | cut -d' ' -f1)" = "$(sha256sum < "$3" | cut -d' ' -f1)" ]
+}
+
+# kserver_start — the kernel-side HTTP server in ks, port 80 on all its
+# addresses, serving $WWW with keep-alive: nginx (installed with
+# tools/deps.sh when missing) unless BENCH_HTTP_SERVER=python3 or it cannot
+# be had, else python3's ThreadingHTTPServer with HTTP/1.1 (the plain
+# `python3 -m http.server` speaks HTTP/1.0 without keep-alive). Sets KNAME.
+kserver_start() {
+	if [ "${BENCH_HTTP_SERVER:-nginx}" = nginx ]; then
+		command -v nginx >/dev/null ||
+			bash "$root/tools/deps.sh" --quiet nginx-light >/dev/null 2>&1 ||
+			bash "$root/tools/deps.sh" --quiet nginx >/dev/null 2>&1
+		command -v nginx >/dev/null ||
+			say "   note: nginx is not installed and could not be installed; python3 serves instead"
+	fi
+	if [ "${BENCH_HTTP_SERVER:-nginx}" = nginx ] && command -v nginx >/dev/null; then
+		KNAME=nginx
+		mkdir -p "$TMP/nginx"
+		# Two workers, as ustackd's service has (HTTP_WORKERS); no sendfile, so
+		# that both servers copy the file through user space (without
+		# scatter-gather the kernel copies sendfile's pages anyway); no limit
+		# on requests per connection (nginx's default closes after 1000;
+		# ustackd never does); no access log (ustackd logs none at info).
+		cat > "$TMP/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid $TMP/nginx/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	default_type application/octet-stream;
+	sendfile off;
+	keepalive_timeout 65s;
+	keepalive_requests 1000000;
+	server { listen 80 default_server; root $WWW; }
+}
+NGINX
+		start "$ks" "$OUT/server-http-nginx.log" nginx -e stderr -p "$TMP/nginx/" \
+			-c "$TMP/nginx/nginx.conf"
+	else
+		KNAME=python3
+		cat > "$TMP/httpd.py" <<'PY'
+import functools, http.server, sys
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"          # keep-alive, as nginx and ustackd
+    def log_message(self, *args):
+        pass
+
+srv = http.server.ThreadingHTTPServer(("", 80), functools.partial(Handler, directory=sys.argv[1]))
+srv.daemon_threads = True
+print("serving", flush=True)
+srv.serve_forever()
+PY
+		start "$ks" "$OUT/server-http-python3.log" /usr/bin/python3 "$TMP/httpd.py" "$WWW"
+	fi
+	KPID=$LAST_PID
+	poll 10 same_file "$kc" "http://$KSRV/index.html" "$WWW/index.html" || {
+		say "   $KNAME in $ks did not serve index.html over the veth within 10 s:"
+		tail -n 5 "$OUT/server-http-$KNAME.log" | sed 's/^/    /' | tee -a "$OUT/results.txt"
+		return 1
+	}
+	poll 10 same_file "$ks" "http://$KTAP/index.html" "$WWW/index.html" || {
+		say "   $KNAME in $ks did not serve index.html on its TAP address $KTAP"
+		return 1
+	}
+}
+
+# ustackd_start — ustackd on tap0 in hs with the http service over $WWW.
+ustackd_start() {
+	cat > "$TMP/ustackd-http.yaml" <<YAML
+interfaces:
+  eth0:
+    backend: tap
+    device: tap0
+    macaddress: 02:00:0a:51:04:02
+    addresses: [$HSRV/24]
+services:
+  - {type: http, port: 80, root: "$WWW"}
+YAML
+	start "$hs" "$OUT/server-http-ustackd.log" "$BIN/ustackd" -C "$TMP/ustackd-http.yaml"
+	poll 10 same_file "$hs" "http://$HSRV/index.html" "$WWW/index.html" || {
+		say "   ustackd in $hs did not serve index.html within 10 s; the end of its log:"
+		tail -n 5 "$OUT/server-http-ustackd.log" | sed 's/^/    /' | tee -a "$OUT/results.txt"
+		return 1
+	}
+}
+
+# wrk_run NS URL TAG — one wrk run; prints "REQS P50 P99 ERRORS" (errors:
+# socket errors plus non-2xx/3xx responses), or says why on stderr and
+# returns 1.
+wrk_run() {
+	local log
+	log="$OUT/wrk.$3.$(date +%s%N).log"
+	timeout --kill-after=5 $((HTTP_SECS + 30)) ip netns exec "$1" \
+		wrk $WRK_ARGS -d "${HTTP_SECS}s" --latency "$2" >"$log" 2>&1
+	local rc=$? req
+	req=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$log")
+	if [ $rc -ne 0 ] || [ -z "$req" ]; then
+		echo "bench: wrk $2 in $1: exit $rc; the end of $log:" >&2
+		tail -n 5 "$log" | sed 's/^/    /' >&2
+		return 1
+	fi
+	awk -v req="$req" '
+		$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
+		/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+		/Non-2xx or 3xx responses:/ { e += $NF }
+		END { printf "%s %s %s %d\n", req, p50, p99, e }' "$log"
+}
+
+# http_wrk LABEL PATH — REPS rounds of wrk against the kernel server (from
+# kc over the veth) and against ustackd (from hs over the TAP); one row,
+# best run of each.
+http_wrk() {
+	local label=$1 path=$2 scen="wrk $1, ustackd vs $KNAME"
+	say ""
+	say "== wrk $WRK_ARGS -d ${HTTP_SECS}s --latency, keep-alive, GET $path ($label)"
+	if [ -n "$WRK_MISSING" ]; then
+		say "   SKIPPED: $WRK_MISSING"
+		ROWS+=("$scen|-|-|req/s|-|-|SKIPPED (no wrk)")
+		return
+	fi
+	local kv=() uv=() i side r bg errs=0 ns url who
+	for i in $(seq "$REPS"); do
+		for side in kernel ustack; do
+			if [ $side = kernel ]; then
+				ns=$kc url="http://$KSRV$path" who=$KNAME
+				[ "$K_OK" = 1 ] || continue
+			else
+				ns=$hs url="http://$HSRV$path" who=ustackd
+				[ "$U_OK" = 1 ] || continue
+			fi
+			bg=$(background)
+			if r=$(wrk_run "$ns" "$url" "$who"); then
+				set -- $r
+				say "   $who #$i: requests/s=$1 p50=$2 p99=$3 errors=$4 (background busy ${bg}%)"
+				[ "$4" = 0 ] || errs=1
+				if [ $side = kernel ]; then kv+=("$1:$bg:0"); else uv+=("$1:$bg:0"); fi
+			else
+				say "   $who #$i: FAILED"
+			fi
+		done
+	done
+	[ ${#kv[@]} -eq "$REPS" ] && [ ${#uv[@]} -eq "$REPS" ] || FAILED=1
+	local kb ub note
+	kb=$(summary "${kv[@]}")
+	ub=$(summary "${uv[@]}")
+	note=$(notes "${ub#* }" "${kb#* }")
+	[ $errs = 0 ] || note="${note:+$note, }errors"
+	row "$scen" "${ub%% *}" "${kb%% *}" - "req/s" "$note"
+}
+
+# download SIDE — one timed download of the 50 MB file; prints its
+# time_total and time_connect in seconds, or says why on stderr and returns 1. SIDE:
+# uscurl (the stack on the TAP in ks, from the kernel server), curl-kernel
+# (curl in kc, from the kernel server over the veth), curl-ustackd (curl in
+# hs, from ustackd over the TAP). The body goes to a file and must have
+# the source's SHA-256.
+download() {
+	local out="$TMP/download" log
+	log="$OUT/download.$1.$(date +%s%N).log"
+	rm -f "$out"
+	local fmt='%{http_code} %{size_download} %{time_total} %{time_connect}\n'
+	case $1 in
+	uscurl)
+		timeout --kill-after=5 90 ip netns exec "$ks" "$BIN/uscurl" -sS --max-time 60 \
+			-o "$out" -w "$fmt" $USCURL_STACK "http://$KTAP/50m.bin" >"$log" 2>&1 ;;
+	curl-kernel)
+		kcurl "$kc" -o "$out" -w "$fmt" "http://$KSRV/50m.bin" >"$log" 2>&1 ;;
+	curl-ustackd)
+		kcurl "$hs" -o "$out" -w "$fmt" "http://$HSRV/50m.bin" >"$log" 2>&1 ;;
+	esac
+	local rc=$? code size secs conn sum
+	read -r code size secs conn < <(grep -E '^[0-9]{3} ' "$log" | tail -1)
+	sum=$(sha256sum < "$out" 2>/dev/null | cut -d' ' -f1)
+	rm -f "$out"
+	if [ $rc -ne 0 ] || [ "${code:-}" != 200 ] || [ "${size:-}" != $DL_BYTES ] ||
+	   [ "$sum" != "$DL_SUM" ]; then
+		echo "bench: download by $1: exit $rc, status ${code:-none}, ${size:-no} bytes," \
+			"SHA-256 $([ "$sum" = "$DL_SUM" ] && echo equal || echo DIFFERENT); $log:" >&2
+		tail -n 5 "$log" | sed 's/^/    /' >&2
+		return 1
+	fi
+	echo "$secs $conn"
+}
+
+# median VALUE:BG... — the median run (the middle one of the sorted
+# values), as "VALUE BG".
+median() {
+	printf '%s\n' "$@" | sort -t: -k1,1g | sed -n "$((($# + 1) / 2))p" | tr : ' '
+}
+
+# dl_summary VALUE:BG... — "MEDIAN FLAGS" (FAILED if a run failed); FLAGS
+# as summary's: noisy (spread over 1.5x), busy (the median run started
+# with less than one CPU free).
+dl_summary() {
+	if [ $# -ne "$REPS" ]; then echo "FAILED -"; return; fi
+	local m f=() vals=() x
+	for x in "$@"; do vals+=("${x%%:*}"); done
+	m=($(median "$@"))
+	[ -z "$(noisy "${vals[@]}")" ] || f+=(noisy)
+	[ "${m[1]}" -le $BUSY_PCT ] || f+=(busy)
+	local IFS=,
+	echo "${m[0]} ${f[*]:--}"
+}
+
+http_downloads() {
+	say ""
+	say "== download of a 50 MB file (52,428,800 bytes), time_total, SHA-256 checked"
+	local uv=() kv=() cv=() i side s c bg
+	for i in $(seq "$REPS"); do
+		for side in uscurl curl-kernel curl-ustackd; do
+			case $side in
+			uscurl|curl-kernel) [ "$K_OK" = 1 ] || continue ;;
+			*) [ "$U_OK" = 1 ] || continue ;;
+			esac
+			bg=$(background)
+			if s=$(download $side); then
+				c=${s#* } s=${s%% *}
+				case $side in
+				uscurl) say "   uscurl from $KNAME (TAP) #$i: ${s} s (connected after ${c} s; background busy ${bg}%)"
+					uv+=("$s:$bg") ;;
+				curl-kernel) say "   curl from $KNAME (veth) #$i: ${s} s (connected after ${c} s; background busy ${bg}%)"
+					kv+=("$s:$bg") ;;
+				*) say "   curl from ustackd (TAP) #$i: ${s} s (connected after ${c} s; background busy ${bg}%)"
+					cv+=("$s:$bg") ;;
+				esac
+			else
+				say "   $side #$i: FAILED"
+			fi
+		done
+	done
+	[ ${#uv[@]} -eq "$REPS" ] && [ ${#kv[@]} -eq "$REPS" ] && [ ${#cv[@]} -eq "$REPS" ] || FAILED=1
+	local um km cm
+	um=$(dl_summary "${uv[@]}")
+	km=$(dl_summary "${kv[@]}")
+	cm=$(dl_summary "${cv[@]}")
+	row "50 MB from $KNAME, uscurl vs curl" "${um%% *}" "${km%% *}" - "s" \
+		"$(notes "${um#* }" "${km#* }")"
+	row "50 MB by curl, ustackd vs $KNAME" "${cm%% *}" "${km%% *}" - "s" \
+		"$(notes "${cm#* }" "${km#* }")"
+}
+
+# http_figures — the files, the two servers, wrk on two files, the downloads.
+http_figures() {
+	say ""
+	say "== http: servers and files"
+	command -v curl >/dev/null || bash "$root/tools/deps.sh" --quiet curl >/dev/null 2>&1
+	if ! command -v curl >/dev/null; then
+		say "   SKIPPED: curl is not installed and could not be installed (tools/deps.sh curl)"
+		for s in "wrk 1 KiB" "wrk 1 MiB" "50 MB download"; do
+			ROWS+=("$s|-|-|-|-|-|SKIPPED (no curl)")
+		done
+		return
+	fi
+	WRK_MISSING=
+	command -v wrk >/dev/null || bash "$root/tools/deps.sh" --quiet wrk >/dev/null 2>&1
+	command -v wrk >/dev/null ||
+		WRK_MISSING="wrk is not installed and could not be installed (tools/deps.sh wrk)"
+	mkdir -p "$WWW"
+	printf '<html><body>%s</body></html>\n' "$(printf '%0997d' 0 | tr 0 x)" > "$WWW/index.html"
+	head -c 1048576 /dev/urandom > "$WWW/1m.bin"
+	head -c $DL_BYTES /dev/urandom > "$WWW/50m.bin"
+	[ "$(wc -c < "$WWW/index.html")" = 1024 ] || fail "index.html is not 1024 bytes"
+	DL_SUM=$(sha256sum < "$WWW/50m.bin" | cut -d' ' -f1)
+	K_OK=0 U_OK=0
+	kserver_start && K_OK=1
+	ustackd_start && U_OK=1
+	say "   kernel server: $KNAME in $ks on $KSRV (veth, for wrk and curl from $kc) and $KTAP (TAP, for uscurl)"
+	say "   ustackd: http service in $hs on $HSRV (TAP; wrk and curl from its kernel side)"
+	[ $K_OK = 1 ] && [ $U_OK = 1 ] || FAILED=1
+	http_wrk "1 KiB" /index.html
+	http_wrk "1 MiB" /1m.bin
+	http_downloads
+}
+
+if [ "$ONLY" != http ]; then
+	timed "bulk ustack->kernel" mbps 0.20 "Mbit/s" -m bulk
+	timed "bulk kernel->ustack" mbps 0.20 "Mbit/s" -m bulk -R
+	timed "rr 1 byte" tps 0.85 "trans/s" -m rr -l 1
+	timed "crr" cps 0.80 "conn/s" -m crr
+	idle 1000 0
+	idle 1000 4096
+	idle 10000 0
+	idle 10000 4096
+fi
+[ "$ONLY" = tcp ] || http_figures
 
 say ""
 {
@@ -338,9 +699,20 @@ say ""
 	done
 } | tee -a "$OUT/results.txt"
 say ""
-say "(idle rows: ustack = its process's VmRSS growth per connection; kernel-veth ="
-say " kernel object memory growth per connection end; ratio = ustack / kernel, lower"
-say " is leaner; no target.) Logs: $OUT"
+if [ "$ONLY" != http ]; then
+	say "(idle rows: ustack = its process's VmRSS growth per connection; kernel-veth ="
+	say " kernel object memory growth per connection end; ratio = ustack / kernel, lower"
+	say " is leaner; no target.)"
+fi
+if [ "$ONLY" != tcp ]; then
+	say "(http rows, no target: wrk = requests/s from the kernel's wrk, best run, against"
+	say " ustackd's http service over a TAP (ustack) and against ${KNAME:-the kernel server} over the veth"
+	say " (kernel-veth), higher is faster; 50 MB = seconds to download, median run, by"
+	say " uscurl over a TAP (ustack) or the kernel's curl over the veth (kernel-veth) from"
+	say " the same ${KNAME:-kernel} server, and by curl from ustackd over a TAP; ratio above 1 = ustack"
+	say " slower.)"
+fi
+say "Logs: $OUT; the bench took ${SECONDS} s."
 if [ $FAILED -ne 0 ]; then
 	say "bench: some scenarios could not run (FAILED rows; see above)"
 	exit 1
