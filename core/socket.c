@@ -210,6 +210,7 @@ struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 	if (!s)
 		return NULL;
 	atomic_init(&s->refs, 1);
+	s->last_wait_ns = 1;    /* a new socket's first wait busy-polls (see us_sock_wait) */
 	s->st = st;
 	s->fd = -1;
 	s->type = type;
@@ -654,6 +655,9 @@ int us_fcntl(us_stack *st, int fd, int cmd, int arg)
 
 /* ---- poll ---- */
 
+/* Whether this thread's last poll wait was short: then the next busy-polls. */
+static _Thread_local bool poll_short = true;
+
 static short revents_of(struct us_stack *st, struct pollfd *p, struct us_sock *s)
 {
 	if (!s)
@@ -719,6 +723,22 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 			err = ESHUTDOWN;
 			break;
 		}
+		/* Busy polling, as in us_sock_wait, while this thread's polls have
+		 * been waiting only briefly. */
+		uint64_t t0 = us_monotonic_ns();
+		if (poll_short && (!deadline || t0 < deadline)) {
+			uint64_t end = t0 + BUSY_POLL_NS;
+			if (deadline && deadline < end)
+				end = deadline;
+			for (;;) {
+				us_netif_busy_poll(st);
+				pthread_mutex_lock(&w.lock);
+				bool fired = w.fired;
+				pthread_mutex_unlock(&w.lock);
+				if (fired || us_monotonic_ns() >= end || atomic_load(&st->stopping))
+					break;
+			}
+		}
 		pthread_mutex_lock(&w.lock);
 		int rc = 0;
 		while (!w.fired && rc != ETIMEDOUT && !atomic_load(&st->stopping)) {
@@ -735,6 +755,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 			}
 		}
 		pthread_mutex_unlock(&w.lock);
+		poll_short = us_monotonic_ns() - t0 < BUSY_POLL_NS;
 		if (rc == ETIMEDOUT)
 			timeout_ms = 0;         /* one last look, then return */
 	}
