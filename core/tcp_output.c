@@ -21,14 +21,20 @@ uint32_t tcp_ts_now(struct us_stack *st)
 	return (uint32_t)(us_now(st) / US_NS_PER_MS);   /* a 1 ms timestamp clock, like Linux */
 }
 
-void tcp_set_mss(struct us_tcb *t)
+/* The largest segment payload the route to the peer carries (MTU - 40). */
+static uint32_t route_mss(struct us_tcb *t)
 {
 	struct us_stack *st = t->sock->st;
 	int ifi;
 	uint32_t nh, src, mtu = US_DEFAULT_MTU;
 	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) == 0)
 		mtu = st->ifs[ifi].mtu;
-	uint32_t m = mtu - IP4_HLEN - TCP_HLEN;
+	return mtu - IP4_HLEN - TCP_HLEN;
+}
+
+void tcp_set_mss(struct us_tcb *t)
+{
+	uint32_t m = route_mss(t);
 	if (t->peer_mss && t->peer_mss < m)
 		m = t->peer_mss;
 	if (t->user_mss && t->user_mss < m)
@@ -44,11 +50,7 @@ void tcp_set_mss(struct us_tcb *t)
 static uint16_t adv_mss(struct us_tcb *t)
 {
 	struct us_stack *st = t->sock->st;
-	int ifi;
-	uint32_t nh, src, mtu = US_DEFAULT_MTU;
-	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) == 0)
-		mtu = st->ifs[ifi].mtu;
-	uint32_t m = mtu - IP4_HLEN - TCP_HLEN;
+	uint32_t m = route_mss(t);
 	if (st->cfg.tcp.mss && st->cfg.tcp.mss < m)
 		m = st->cfg.tcp.mss;
 	if (t->user_mss && t->user_mss < m)
