@@ -210,6 +210,7 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 	fprintf(out, "stack:\n  log_level: %s\n", us_log_level_name(cfg->log_level));
 	if (cfg->seed_set)
 		fprintf(out, "  seed: %" PRIu64 "\n", cfg->seed);
+	fprintf(out, "  busy_poll_us: %u\n", cfg->busy_poll_us);
 
 	n = cfg->nifaces < US_MAX_IFACES ? cfg->nifaces : US_MAX_IFACES;
 	fputs(n > 0 ? "interfaces:\n" : "interfaces: {}\n", out);

@@ -947,6 +947,8 @@ static const struct ck_key stack_keys[] = {
 	{ .name = "log_level", .type = CK_ENUM, .off = CFG(log_level),
 	  .names = cfg_log_level_names },
 	{ .name = "seed", .type = CK_FN, .fn = fn_seed, .max = UINT64_MAX },
+	{ .name = "busy_poll_us", .type = CK_U32, .off = CFG(busy_poll_us), .min = 0,
+	  .max = US_MAX_BUSY_POLL_US },
 };
 static const struct ck_map stack_map = CK_MAP_OF(stack_keys, NULL, NULL);
 

@@ -21,7 +21,6 @@
 #define MIN_RCVBUF      2304
 #define MIN_SNDBUF      4608
 #define MAX_BUF         (16 * 1024 * 1024)
-#define BUSY_POLL_NS    (200 * 1000)    /* how long a short-waiting socket busy-polls */
 
 static const struct us_proto_ops *ops_of(const struct us_sock *s)
 {
@@ -140,9 +139,10 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 	 * each wake-up can cost more than the whole exchange.
 	 */
 	uint32_t seq = atomic_load_explicit(&s->wake_seq, memory_order_acquire);
-	if (s->last_wait_ns && s->last_wait_ns < BUSY_POLL_NS) {
+	uint64_t busy_ns = (uint64_t)st->cfg.busy_poll_us * 1000;
+	if (s->last_wait_ns && s->last_wait_ns < busy_ns) {
 		pthread_mutex_unlock(&s->lock);
-		uint64_t end = t0 + BUSY_POLL_NS;
+		uint64_t end = t0 + busy_ns;
 		for (;;) {
 			if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq)
 				break;
@@ -726,8 +726,9 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		/* Busy polling, as in us_sock_wait, while this thread's polls have
 		 * been waiting only briefly. */
 		uint64_t t0 = us_monotonic_ns();
-		if (poll_short && (!deadline || t0 < deadline)) {
-			uint64_t end = t0 + BUSY_POLL_NS;
+		uint64_t busy_ns = (uint64_t)st->cfg.busy_poll_us * 1000;
+		if (busy_ns && poll_short && (!deadline || t0 < deadline)) {
+			uint64_t end = t0 + busy_ns;
 			if (deadline && deadline < end)
 				end = deadline;
 			for (;;) {
@@ -755,7 +756,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 			}
 		}
 		pthread_mutex_unlock(&w.lock);
-		poll_short = us_monotonic_ns() - t0 < BUSY_POLL_NS;
+		poll_short = us_monotonic_ns() - t0 < busy_ns;
 		if (rc == ETIMEDOUT)
 			timeout_ms = 0;         /* one last look, then return */
 	}

@@ -26,6 +26,8 @@
 /* Defaults (doc/CONFIG.md lists them too). */
 #define US_DEFAULT_MTU           1500
 #define US_DEFAULT_ARP_TIMEOUT_S 60
+#define US_DEFAULT_BUSY_POLL_US  200   /* stack.busy_poll_us; 0 = never busy-poll */
+#define US_MAX_BUSY_POLL_US      10000
 #define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
 #define US_MAX_MTU               9000
 
@@ -133,6 +135,7 @@ struct us_config {
 	enum us_log_level log_level;  /* default info */
 	bool seed_set;
 	uint64_t seed;
+	uint32_t busy_poll_us;        /* how long a short-waiting socket busy-polls; 0 = off */
 
 	/* interfaces: */
 	struct us_iface_config ifaces[US_MAX_IFACES];
