@@ -452,7 +452,7 @@ int us_shutdown(us_stack *st, int fd, int how)
 	return rc < 0 ? done_err(s, -rc) : done(s, 0);
 }
 
-static int get_int(const void *val, socklen_t len, int *out)
+int us_opt_get_int(const void *val, socklen_t len, int *out)
 {
 	if (!val || len < (socklen_t)sizeof(int))
 		return EINVAL;
@@ -485,7 +485,7 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 		switch (name) {
 		case SO_REUSEADDR:
 		case SO_BROADCAST:
-			if ((e = get_int(val, len, &v)))
+			if ((e = us_opt_get_int(val, len, &v)))
 				break;
 			if (name == SO_REUSEADDR)
 				s->reuseaddr = v != 0;
@@ -494,7 +494,7 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 			break;
 		case SO_RCVBUF:
 		case SO_SNDBUF: {
-			if ((e = get_int(val, len, &v)))
+			if ((e = us_opt_get_int(val, len, &v)))
 				break;
 			/* Linux doubles the request (bookkeeping overhead) and clamps. */
 			long d = v < 0 ? 0 : (long)v * 2;
@@ -521,7 +521,7 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 			e = ENOPROTOOPT;
 		}
 	} else if (level == IPPROTO_IP && name == IP_TTL) {
-		if (!(e = get_int(val, len, &v))) {
+		if (!(e = us_opt_get_int(val, len, &v))) {
 			if (v == -1)
 				s->ttl = 0;     /* back to the default */
 			else if (v < 1 || v > 255)
@@ -535,7 +535,7 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 	return e ? done_err(s, e) : done(s, 0);
 }
 
-static int put_int(void *val, socklen_t *len, int v)
+int us_opt_put_int(void *val, socklen_t *len, int v)
 {
 	if (!val || !len || *len < (socklen_t)sizeof(int))
 		return EINVAL;
@@ -567,16 +567,16 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_REUSEADDR:
-			e = put_int(val, len, s->reuseaddr);
+			e = us_opt_put_int(val, len, s->reuseaddr);
 			break;
 		case SO_BROADCAST:
-			e = put_int(val, len, s->broadcast);
+			e = us_opt_put_int(val, len, s->broadcast);
 			break;
 		case SO_RCVBUF:
-			e = put_int(val, len, s->rcvbuf);
+			e = us_opt_put_int(val, len, s->rcvbuf);
 			break;
 		case SO_SNDBUF:
-			e = put_int(val, len, s->sndbuf);
+			e = us_opt_put_int(val, len, s->sndbuf);
 			break;
 		case SO_RCVTIMEO:
 			e = put_timeval(val, len, s->rcvtimeo_ns);
@@ -585,18 +585,18 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 			e = put_timeval(val, len, s->sndtimeo_ns);
 			break;
 		case SO_ERROR:
-			e = put_int(val, len, s->so_error);
+			e = us_opt_put_int(val, len, s->so_error);
 			if (!e)
 				s->so_error = 0;
 			break;
 		case SO_TYPE:
-			e = put_int(val, len, s->type);
+			e = us_opt_put_int(val, len, s->type);
 			break;
 		default:
 			e = ENOPROTOOPT;
 		}
 	} else if (level == IPPROTO_IP && name == IP_TTL) {
-		e = put_int(val, len, s->ttl ? s->ttl : US_IP_DEFAULT_TTL);
+		e = us_opt_put_int(val, len, s->ttl ? s->ttl : US_IP_DEFAULT_TTL);
 	} else if (level == IPPROTO_IP ||
 		   level == (s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP)) {
 		e = ENOPROTOOPT;
@@ -674,12 +674,23 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		return fail(EINVAL);
 	if (nfds && !fds)
 		return fail(EFAULT);
-	struct us_sock **socks = nfds ? calloc(nfds, sizeof *socks) : NULL;
-	struct us_pollreg *regs = nfds ? calloc(nfds, sizeof *regs) : NULL;
-	if (nfds && (!socks || !regs)) {
-		free(socks);
-		free(regs);
+	/* Ordinary polls keep their bookkeeping on the stack; only large ones allocate. */
+	enum { POLL_LOCAL = 32 };
+	struct us_sock *socks_local[POLL_LOCAL];
+	struct us_pollreg regs_local[POLL_LOCAL];
+	bool local = nfds <= POLL_LOCAL;
+	struct us_sock **socks = local ? socks_local : calloc(nfds, sizeof *socks);
+	struct us_pollreg *regs = local ? regs_local : calloc(nfds, sizeof *regs);
+	if (!socks || !regs) {
+		if (!local) {
+			free(socks);
+			free(regs);
+		}
 		return fail(ENOMEM);
+	}
+	if (local) {
+		memset(socks_local, 0, sizeof socks_local);
+		memset(regs_local, 0, sizeof regs_local);
 	}
 	struct us_pollwait w = { .fired = false };
 	pthread_mutex_init(&w.lock, NULL);
@@ -769,8 +780,10 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		pthread_mutex_unlock(&socks[i]->lock);
 		us_sock_put(socks[i]);
 	}
-	free(socks);
-	free(regs);
+	if (!local) {
+		free(socks);
+		free(regs);
+	}
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	if (err)

@@ -111,6 +111,10 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock);
 /* The deadline for a wait with timeout ns from now (0 = none). */
 uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns);
 
+/* Option values: read an int argument / write an int result. 0 or EINVAL. */
+int us_opt_get_int(const void *val, socklen_t len, int *out);
+int us_opt_put_int(void *val, socklen_t *len, int v);
+
 /* An address from the API: checks family and length; EINVAL, EAFNOSUPPORT. */
 int us_sockaddr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out);
 /* Copy an address out, POSIX-style truncation. */

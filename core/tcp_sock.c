@@ -565,10 +565,7 @@ static void tcp_bufs_changed(struct us_sock *s)
 
 static int opt_int(const void *val, socklen_t len, int *out)
 {
-	if (!val || len < (socklen_t)sizeof(int))
-		return -EINVAL;
-	memcpy(out, val, sizeof *out);
-	return 0;
+	return -us_opt_get_int(val, len, out);
 }
 
 static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *val, socklen_t len)
@@ -647,11 +644,7 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 
 static int put_int(void *val, socklen_t *len, int v)
 {
-	if (!val || !len || *len < (socklen_t)sizeof(int))
-		return -EINVAL;
-	memcpy(val, &v, sizeof v);
-	*len = sizeof v;
-	return 0;
+	return -us_opt_put_int(val, len, v);
 }
 
 static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, socklen_t *len)
