@@ -559,6 +559,17 @@ static int validate_iface(struct vctx *v, int idx)
 	if (cfg_check_backend_keys(ifc, impair_is_set(&ifc->impair), msg, sizeof msg, &key,
 				   &missing))
 		return verr(v, l, c, "%s", msg);
+	/* Two interfaces on one kernel device would each see the other's frames. */
+	if (ifc->backend == US_BACKEND_TAP || ifc->backend == US_BACKEND_PCAP)
+		for (int i = 0; i < idx; i++) {
+			const struct us_iface_config *o = &cfg->ifaces[i];
+			if ((o->backend == US_BACKEND_TAP || o->backend == US_BACKEND_PCAP) &&
+			    strcmp(o->device, ifc->device) == 0)
+				return verr(v, l, c,
+					    "interface \"%s\": device \"%s\" is already used by "
+					    "interface \"%s\" (at %d:%d)",
+					    ifc->name, ifc->device, o->name, o->line, o->column);
+		}
 	if (ifc->mtu < US_MIN_MTU || ifc->mtu > US_MAX_MTU)
 		return verr(v, l, c, "interface \"%s\": mtu %u is out of range %d..%d", ifc->name,
 			    (unsigned)ifc->mtu, US_MIN_MTU, US_MAX_MTU);

@@ -550,6 +550,8 @@ static int ck_value(struct cp *p, const struct ck_key *k, const struct cy_node *
  * messages ("interface \"eth0\"", "route", "arp"). A null node (the key had
  * no value) counts as an empty mapping.
  */
+static const char *ck_hint(const struct ck_map *m, const char *key, size_t len);
+
 static int ck_parse_map(struct cp *p, const char *ctx, const struct ck_map *m,
 			const struct cy_node *node, void *obj)
 {
@@ -570,6 +572,10 @@ static int ck_parse_map(struct cp *p, const char *ctx, const struct ck_map *m,
 						 memcmp(m->keys[j].name, kn->str, kn->len) == 0))
 				j++;
 			if (j == m->nkeys) {
+				const char *hint = ck_hint(m, kn->str, kn->len);
+				if (hint)
+					return cp_err(p, kn->mark, "%s: unknown key %s: %s", ctx,
+						      cy_quote(kn->str, kn->len, q), hint);
 				char list[256];
 				size_t o = 0;
 				list[0] = '\0';
@@ -680,6 +686,28 @@ static int fn_seed(struct cp *p, const struct ck_key *k, const struct cy_node *v
 	return 0;
 }
 
+/*
+ * s did not parse as ADDRESS/PREFIX: if only the prefix length is wrong
+ * (a number above 32), say so; otherwise the generic "expected ...".
+ */
+static int ck_cidr_err(struct cp *p, const char *what, const char *desc, const struct cy_node *v,
+		       const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+	uint64_t prefix;
+	if (slash && (size_t)(slash - s) < sizeof addr) {
+		memcpy(addr, s, (size_t)(slash - s));
+		addr[slash - s] = '\0';
+		if (cfg_parse_ipv4(addr, &a) && cfg_parse_u64(slash + 1, &prefix) && prefix > 32)
+			return cp_err(p, v->mark,
+				      "%s: %s: prefix length %s is out of range 0..32", what, s,
+				      slash + 1);
+	}
+	return ck_expect(p, what, desc, v);
+}
+
 /* One element of an interface's addresses: a host address with prefix, unique. */
 static int fn_address(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
 		      void *obj)
@@ -691,7 +719,7 @@ static int fn_address(struct cp *p, const struct ck_key *k, const struct cy_node
 	if (!s)
 		return -1;
 	if (!cfg_parse_cidr(s, c))
-		return ck_expect(p, k->name, desc, v);
+		return ck_cidr_err(p, k->name, desc, v, s);
 	if ((why = cfg_check_host(c->addr)))
 		return cp_err(p, v->mark, "%s: %s %s", k->name, s, why);
 	/* Every interface parsed so far, including this one (obj), is below nifaces. */
@@ -724,7 +752,7 @@ static int fn_route_to(struct cp *p, const struct ck_key *k, const struct cy_nod
 		return 0;
 	}
 	if (!cfg_parse_cidr(s, c))
-		return ck_expect(p, k->name, desc, v);
+		return ck_cidr_err(p, k->name, desc, v, s);
 	uint32_t mask = cfg_mask(c->prefix);
 	if (ntohl(c->addr.s_addr) & ~mask) {
 		struct us_cidr net = { { htonl(ntohl(c->addr.s_addr) & mask) }, c->prefix };
@@ -1132,6 +1160,50 @@ static const struct ck_key top_keys[] = {
 	  .count_off = CFG(nservices), .max_count = US_MAX_SERVICES },
 };
 static const struct ck_map top_map = CK_MAP_OF(top_keys, NULL, top_post);
+
+/*
+ * Keys users carry over from netplan (and a few other habits), with what
+ * to write instead: shown in place of the bare "unknown key" list.
+ */
+static const struct {
+	const struct ck_map *map;
+	const char *key;
+	const char *hint;
+} ck_hints[] = {
+	{ &top_map, "network",
+	  "netplan's \"network:\" wrapper is not used here: put interfaces:, routes: and "
+	  "nameservers: at the top level" },
+	{ &top_map, "ethernets",
+	  "netplan's \"ethernets:\" is \"interfaces:\" here, each with a backend: (tap, pcap, "
+	  "...)" },
+	{ &top_map, "version", "no version key is needed (this is not a netplan file)" },
+	{ &top_map, "renderer", "no renderer key is needed (this is not a netplan file)" },
+	{ &iface_map, "gateway4",
+	  "use routes: at top level: routes: [{to: default, via: ADDRESS}]" },
+	{ &iface_map, "gateway", "use routes: at top level: routes: [{to: default, via: ADDRESS}]" },
+	{ &iface_map, "routes",
+	  "use routes: at top level (add \"interface: NAME\" to a route to bind it to this "
+	  "interface)" },
+	{ &iface_map, "nameservers",
+	  "use nameservers: at top level: nameservers: {addresses: [ADDRESS], search: [DOMAIN]}" },
+	{ &iface_map, "address", "the key is \"addresses\", a list: addresses: [10.0.0.2/24]" },
+	{ &iface_map, "dhcp4", "DHCP is not supported: give addresses: [A.B.C.D/P]" },
+	{ &iface_map, "gateway6", "IPv6 is not supported" },
+	{ &iface_map, "dhcp6", "IPv6 is not supported" },
+	{ &iface_map, "mac", "the key is \"macaddress\"" },
+	{ &route_map, "gw", "the gateway key is \"via\"" },
+	{ &route_map, "gateway", "the gateway key is \"via\"" },
+	{ &route_map, "dev", "the key is \"interface\"" },
+};
+
+static const char *ck_hint(const struct ck_map *m, const char *key, size_t len)
+{
+	for (size_t i = 0; i < sizeof ck_hints / sizeof ck_hints[0]; i++)
+		if (ck_hints[i].map == m && strlen(ck_hints[i].key) == len &&
+		    memcmp(ck_hints[i].key, key, len) == 0)
+			return ck_hints[i].hint;
+	return NULL;
+}
 
 /* ---- entry points ------------------------------------------------------- */
 

@@ -838,8 +838,11 @@ static void test_err_unknown_key(void)
 		   "reorder, corrupt, delay_ms, jitter_ms, rate_mbit)");
 	EXPECT_ERR(ETH0 "routes:\n"                       /* 3 */
 		   "  - {to: default, gw: 10.0.0.1}\n",   /* 4: "gw" at 19 */
-		   "t.yaml:4:19: route: unknown key \"gw\" (expected one of: to, via, metric, "
-		   "interface)");
+		   "t.yaml:4:19: route: unknown key \"gw\": the gateway key is \"via\"");
+	EXPECT_ERR(ETH0 "routes:\n"                       /* 3 */
+		   "  - {to: default, gateway_ip: 10.0.0.1}\n",   /* 4 */
+		   "t.yaml:4:19: route: unknown key \"gateway_ip\" (expected one of: to, via, "
+		   "metric, interface)");
 	EXPECT_ERR(ETH0 "arp:\n"                          /* 3 */
 		   "  timeout: 5\n",                      /* 4 */
 		   "t.yaml:4:3: arp: unknown key \"timeout\" (expected one of: timeout_s, static)");
@@ -1007,10 +1010,47 @@ static void test_err_enum(void)
 	EXPECT_ERR("stack: {log_level: INFO}\n" ETH0, "t.yaml:1:20: log_level: unknown log_level");
 }
 
+/* Mistakes users make that deserve more than "unknown key" (issue 9). */
+static void test_err_hints(void)
+{
+	/* A prefix length above 32 says so, for addresses and for routes. */
+	EXPECT_ERR("interfaces:\n  eth0:\n    backend: loopback\n"
+		   "    addresses: [10.0.0.2/33]\n",
+		   "t.yaml:4:17: addresses: 10.0.0.2/33: prefix length 33 is out of range 0..32");
+	EXPECT_ERR(ETH0 "routes:\n  - {to: 10.1.0.0/40, via: 10.0.0.1}\n",
+		   "t.yaml:4:10: to: 10.1.0.0/40: prefix length 40 is out of range 0..32");
+	/* Two interfaces on one device: the second is pointed at. */
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: tap, device: tap0, addresses: [10.0.0.2/24]}\n"
+		   "  eth1: {backend: pcap, device: tap0, addresses: [10.1.0.2/24]}\n",
+		   "t.yaml:3:3: interface \"eth1\": device \"tap0\" is already used by interface "
+		   "\"eth0\" (at 2:3)");
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: tap, device: tap0, addresses: [10.0.0.2/24]}\n"
+		  "  eth1: {backend: tap, device: tap1, addresses: [10.1.0.2/24]}\n");
+	/* netplan spellings get a precise hint. */
+	EXPECT_ERR("network:\n  version: 2\n",
+		   "t.yaml:1:1: top level: unknown key \"network\": netplan's \"network:\" "
+		   "wrapper is not used here: put interfaces:, routes: and nameservers: at the "
+		   "top level");
+	EXPECT_ERR("interfaces:\n  eth0:\n    backend: tap\n    device: tap0\n"
+		   "    gateway4: 10.0.0.1\n",
+		   "t.yaml:5:5: interface \"eth0\": unknown key \"gateway4\": use routes: at top "
+		   "level: routes: [{to: default, via: ADDRESS}]");
+	EXPECT_ERR("interfaces:\n  eth0:\n    backend: tap\n    device: tap0\n"
+		   "    routes: [{to: default, via: 10.0.0.1}]\n",
+		   "t.yaml:5:5: interface \"eth0\": unknown key \"routes\": use routes: at top "
+		   "level");
+	EXPECT_ERR("interfaces:\n  eth0:\n    backend: tap\n    device: tap0\n"
+		   "    nameservers: {addresses: [10.0.0.1]}\n",
+		   "t.yaml:5:5: interface \"eth0\": unknown key \"nameservers\": use nameservers: "
+		   "at top level");
+}
+
 static void test_err_addresses(void)
 {
 	/* "    addresses: [" is 16 characters: the first entry is at column 17. */
-	static const char *const bad[] = { "10.0.0.2", "10.0.0.2/33", "10.0.0.256/24",
+	static const char *const bad[] = { "10.0.0.2", "10.0.0.256/24",
 					   "10.0.0.2/", "10.0.0.2/024", "10.0.0.2/24/1",
 					   "10.0.0.02/24", "10.0.2/24", "/24", "10.0.0.2/-1",
 					   "fe80::1/64", "10.0.0.2 /24" };
@@ -2134,6 +2174,7 @@ US_SUITE(config, NULL, NULL,
 	 US_TEST(test_err_range),
 	 US_TEST(test_err_enum),
 	 US_TEST(test_err_addresses),
+	 US_TEST(test_err_hints),
 	 US_TEST(test_err_mac),
 	 US_TEST(test_err_missing_required),
 	 US_TEST(test_err_backend_keys),
