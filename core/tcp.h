@@ -176,6 +176,10 @@ struct us_tcp {
 	uint64_t isn_key[2];            /* RFC 6528 secret */
 	_Atomic uint32_t eph_next;      /* RFC 6056 algorithm 3 counter */
 	struct us_stack *st;
+	/* Tests only (deterministic stacks): make the next N inserts of a new
+	 * passive child fail, as when the same 4-tuple races in on another
+	 * interface, a path a single thread cannot otherwise reach. */
+	_Atomic int fail_inserts;
 };
 
 int us_tcp_init(struct us_stack *st, struct us_tcp *t);

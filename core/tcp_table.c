@@ -38,6 +38,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	t->isn_key[0] = us_rng_u64(&st->rng);
 	t->isn_key[1] = us_rng_u64(&st->rng);
 	atomic_init(&t->eph_next, us_rng_u32(&st->rng));
+	atomic_init(&t->fail_inserts, 0);
 	t->st = st;
 	return 0;
 }

@@ -601,6 +601,51 @@ static void test_listen_backlog_overflow_drops_syn(void)
 	finish(&t);
 }
 
+/*
+ * A child whose insertion into the connection table fails (the same
+ * 4-tuple raced in on another interface; the stack's fail_inserts hook
+ * stands in for that race) must give its SYN slot back: otherwise, after
+ * `backlog` such failures, every later SYN is dropped as an overflow.
+ */
+static void test_listen_child_insert_failure_frees_backlog_slot(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int lfd = tc_listen(&t, LPORT, 2);
+	struct tc_out o = { 0 };
+	atomic_store(&t.st->tcp.fail_inserts, 3);
+	for (int i = 0; i < 3; i++) {
+		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
+				      .seq = PISS, .flags = TC_SYN, .win = 65535,
+				      .has_mss = true, .mss = 1460 };
+		tc_inject(&t, &syn);
+		take(&t, &o);
+		CU_ASSERT_EQUAL(o.n, 0);        /* the child is gone: no SYN-ACK */
+		CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, (uint16_t)(PPORT + i)), -1);
+	}
+	/* Two more SYNs fill the backlog of 2 and each gets its SYN-ACK. */
+	for (int i = 3; i < 5; i++) {
+		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
+				      .seq = PISS, .flags = TC_SYN, .win = 65535,
+				      .has_mss = true, .mss = 1460 };
+		tc_inject(&t, &syn);
+		take(&t, &o);
+		const struct tc_parsed *s = ONLY(&o, TC_SYN | TC_ACK);
+		CU_ASSERT_EQUAL(s->dport, PPORT + i);
+		CU_ASSERT_EQUAL(s->ack, PISS + 1);
+	}
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_LISTEN_OVERFLOW), 0);
+	for (int i = 3; i < 5; i++) {
+		struct tc_seg rst = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
+				      .seq = PISS + 1, .flags = TC_RST };
+		tc_inject(&t, &rst);
+	}
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 /* ==== CLOSED: no socket for the segment ====================================== */
 
 static void test_closed_port_syn_gets_rst_ack(void)
@@ -2063,6 +2108,7 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_listen_ack_gets_rst),
 	 US_TEST(test_listen_rst_ignored),
 	 US_TEST(test_listen_backlog_overflow_drops_syn),
+	 US_TEST(test_listen_child_insert_failure_frees_backlog_slot),
 	 US_TEST(test_closed_port_syn_gets_rst_ack),
 	 US_TEST(test_closed_port_fin_with_data_gets_rst_ack_covering_it),
 	 US_TEST(test_closed_port_ack_gets_rst_at_seg_ack),
