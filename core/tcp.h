@@ -58,6 +58,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_KEEPINTVL_S 75
 #define US_TCP_KEEPCNT     9
 #define US_TCP_FIN_TIMEOUT_S 60     /* orphaned FIN_WAIT_2 (tcp_fin_timeout) */
+#define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
 
 /* A byte ring (send and receive buffers). */
 struct tcp_ring {
@@ -145,6 +146,7 @@ struct us_tcb {
 	/* ACK scheduling. */
 	int segs_unacked;               /* full-sized segments received since our last ACK */
 	bool ack_now;
+	uint64_t last_oow_ack;          /* clock ns of the last rate-limited answer, 0 = none */
 
 	/* Timers: one us_timer each; an armed one holds a socket reference. */
 	struct us_timer timer[TT__COUNT];

@@ -205,6 +205,19 @@ static void challenge_ack(struct us_tcb *t)
 	tcp_send_ack(t);
 }
 
+/*
+ * Linux's rate limit on answers to invalid segments (__tcp_oow_rate_limited,
+ * sysctl tcp_invalid_ratelimit): true if one was sent less than 500 ms
+ * ago; otherwise the caller may answer, and that answer is now the last.
+ */
+static bool oow_rate_limited(struct us_tcb *t, uint64_t now)
+{
+	if (t->last_oow_ack && now - t->last_oow_ack < US_TCP_INVALID_RATELIMIT_MS * US_NS_PER_MS)
+		return true;
+	t->last_oow_ack = now ? now : 1;
+	return false;
+}
+
 /* Move a passive connection that just became established to its listener's queue. */
 static void to_accept_queue(struct us_tcb *t)
 {
@@ -544,9 +557,15 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	/* The peer retransmitted the SYN we answered: our SYN-ACK was probably
 	 * lost, so send it again (Linux tcp_check_req). The bare ACK of RFC
 	 * 9293 3.10.7.4's sequence check would be dropped by a peer in SYN-SENT
-	 * (3.10.7.3), leaving the handshake to wait for our retransmission. */
+	 * (3.10.7.3), leaving the handshake to wait for our retransmission.
+	 * At most one such SYN-ACK per 500 ms (Linux tcp_oow_rate_limited), so
+	 * a burst of copies of the SYN is not answered copy for copy. */
 	if (t->state == TCPS_SYN_RCVD && (g->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
 	    g->seq == t->irs) {
+		if (oow_rate_limited(t, now)) {
+			US_STAT_INC(st, TCP_ACK_RATELIMITED);
+			return false;
+		}
 		t->snd_nxt = t->iss;
 		tcp_send_syn(t);
 		US_STAT_INC(st, TCP_RETRANS_SEGS);

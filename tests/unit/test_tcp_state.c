@@ -422,6 +422,57 @@ static void test_syn_rcvd_duplicate_syn_gets_synack_again(void)
 	finish(&t);
 }
 
+/*
+ * A burst of 30 copies of the SYN while in SYN_RCVD: Linux (tcp_check_req,
+ * tcp_oow_rate_limited with tcp_invalid_ratelimit 500 ms) answers the
+ * first copy with a SYN-ACK and the rest within 500 ms with nothing, so
+ * 30 copies cost 2 SYN-ACKs in all. After 500 ms a copy is answered again.
+ */
+static void test_syn_rcvd_duplicate_syn_burst_rate_limited(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
+			      .win = 65535, .has_mss = true, .mss = 1460 };
+	tc_inject(&t, &syn);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	struct tc_parsed first = *ONLY(&o, TC_SYN | TC_ACK);
+	tc_out_clear(&o);
+	for (int i = 0; i < 30; i++) {
+		tc_inject(&t, &syn);
+		tc_collect(&t, &o);
+	}
+	CU_ASSERT_EQUAL(o.n, 1);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_SYN | TC_ACK), 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_ACK_RATELIMITED), 29);
+	/* 499 ms later: still inside the 500 ms. */
+	run(&t, 499 * TC_MS, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	tc_inject(&t, &syn);
+	take(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	/* 500 ms after the last answer: answered again. */
+	run(&t, 1 * TC_MS, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	tc_inject(&t, &syn);
+	take(&t, &o);
+	const struct tc_parsed *again = ONLY(&o, TC_SYN | TC_ACK);
+	CU_ASSERT_EQUAL(again->seq, first.seq);
+	CU_ASSERT_EQUAL(again->ack, PISS + 1);
+	struct tc_seg ack = { .sport = PPORT, .dport = LPORT, .seq = PISS + 1,
+			      .ack = first.seq + 1, .flags = TC_ACK, .win = 65535 };
+	tc_inject(&t, &ack);
+	int fd = us_accept(t.st, lfd, NULL, NULL);
+	CU_ASSERT(fd >= 0);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 static void test_syn_rcvd_ack_with_data_delivers_it(void)
 {
 	struct tu t;
@@ -2102,6 +2153,7 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_syn_rcvd_bad_ack_gets_rst),
 	 US_TEST(test_syn_rcvd_rst_frees_backlog_slot),
 	 US_TEST(test_syn_rcvd_duplicate_syn_gets_synack_again),
+	 US_TEST(test_syn_rcvd_duplicate_syn_burst_rate_limited),
 	 US_TEST(test_syn_rcvd_ack_with_data_delivers_it),
 	 US_TEST(test_syn_rcvd_listener_closed_ack_gets_rst),
 	 US_TEST(test_listen_close_resets_unaccepted_children),
