@@ -474,8 +474,11 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		t->dupacks++;
 		if (t->in_recovery) {
 			t->cwnd += t->mss;              /* inflate: a segment left the network */
-		} else if (t->dupacks == 3 && seq_gt(ack, t->recover - 1)) {
-			/* Fast retransmit and NewReno fast recovery (RFC 6582 3.2 step 2). */
+		} else if (t->dupacks == 3 && seq_gt(ack, t->recover)) {
+			/* Fast retransmit and NewReno fast recovery (RFC 6582 3.2 step 2:
+			 * only when the cumulative ACK covers more than recover; dup ACKs
+			 * at recover itself may come from the last recovery's or the
+			 * last timeout's retransmissions). */
 			US_STAT_INC(st, TCP_FAST_RETRANS);
 			t->ssthresh = t->cc->ssthresh(t);
 			t->recover = t->snd_max;

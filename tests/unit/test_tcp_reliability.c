@@ -750,6 +750,73 @@ static void test_newreno_full_ack_empty_flight(void)
 	rel_close(&r);
 }
 
+/*
+ * RFC 6582 3.2 step 2: three duplicate ACKs start fast retransmit only if
+ * the cumulative ACK covers more than `recover`. Recovery ends with a full
+ * ACK at exactly `recover`; the data sent after it is then lost and three
+ * duplicate ACKs arrive at `recover` itself: they may be caused by the
+ * recovery's own retransmissions, so no second fast retransmit (and no
+ * second ssthresh cut); the RTO recovers the loss.
+ */
+static void test_newreno_no_reentry_at_recover(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	uint32_t seqs[10];
+	if (!send_iw(&r, 40 * MSS, seqs)) {
+		rel_close(&r);
+		return;
+	}
+	uint32_t recover = seqs[9] + MSS;       /* snd_max when recovery starts */
+	uint32_t snd_max = recover;
+	tc_out_clear(&r.o);
+	for (int d = 1; d <= 8; d++) {
+		int before = r.o.n;
+		peer_ack(&r, r.una, 65535);     /* segment 1 lost */
+		tc_collect(&r.t, &r.o);
+		for (int i = before; i < r.o.n; i++)
+			if (r.o.seg[i].len && r.o.seg[i].seq == snd_max)
+				snd_max += r.o.seg[i].len;
+	}
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_FAST_RETRANS), 1);
+	/* Full ACK at exactly recover: recovery ends, the new data stays in flight. */
+	tc_out_clear(&r.o);
+	r.una = recover;
+	peer_ack(&r, r.una, 65535);
+	tc_collect(&r.t, &r.o);
+	for (int i = 0; i < r.o.n; i++)
+		if (r.o.seg[i].len && r.o.seg[i].seq == snd_max)
+			snd_max += r.o.seg[i].len;
+	struct us_tcb *tcb = tcb_of(&r);
+	CU_ASSERT_FATAL(tcb != NULL);
+	CU_ASSERT(!tcb->in_recovery);
+	CU_ASSERT_FATAL(seq_gt(snd_max, recover + MSS));   /* at least two segments past recover */
+	uint32_t ssthresh = tcb->ssthresh;
+	/* The first segment after recover is lost: three duplicate ACKs at recover. */
+	tc_out_clear(&r.o);
+	for (int d = 1; d <= 3; d++)
+		peer_ack(&r, r.una, 65535);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_FAST_RETRANS), 1);
+	for (int i = 0; i < r.o.n; i++)
+		CU_ASSERT(!(r.o.seg[i].len && r.o.seg[i].seq == recover));
+	CU_ASSERT(!tcb->in_recovery);
+	CU_ASSERT_EQUAL(tcb->ssthresh, ssthresh);
+	/* The retransmission timer resends it. */
+	tc_out_clear(&r.o);
+	tc_run(&r.t, 3 * TC_SEC, &r.o);
+	CU_ASSERT(us_stack_stat(r.t.st, US_STAT_TCP_RTO_FIRED) >= 1);
+	int k = -1;
+	for (int i = 0; i < r.o.n && k < 0; i++)
+		if (r.o.seg[i].len && r.o.seg[i].seq == recover)
+			k = i;
+	CU_ASSERT(k >= 0);
+	rel_close(&r);
+}
+
 /* ---- initial window and slow start (RFC 6928, RFC 5681 3.1) ------------------------- */
 
 static void iw_case(const struct tc_seg *syn, uint32_t smss, const char *tag)
@@ -1426,4 +1493,5 @@ US_SUITE(tcp_rel, NULL, NULL,
 	 US_TEST(test_delayed_ack_single_segment),
 	 US_TEST(test_delayed_ack_two_full_segments),
 	 US_TEST(test_out_of_order_kept_and_delivered),
-	 US_TEST(test_restart_after_idle));
+	 US_TEST(test_restart_after_idle),
+	 US_TEST(test_newreno_no_reentry_at_recover));
