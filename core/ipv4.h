@@ -21,6 +21,13 @@ struct us_netif;
 #define US_IP_ID_BUCKETS    2048            /* RFC 6864 per-path ID counters */
 #define US_REASM_SLOTS      16              /* datagrams being reassembled at once */
 #define US_REASM_FRAGS      64              /* fragments remembered per datagram */
+/*
+ * One source's share of the slots: a source holding this many datagrams
+ * that starts another gives up its own least recently used one, so a
+ * single host (or a flood of fragments from one address) can never hold
+ * more than a quarter of the reassembly memory.
+ */
+#define US_REASM_SRC_SLOTS  (US_REASM_SLOTS / 4)
 #define US_REASM_TIMEOUT_NS (30ULL * 1000 * 1000 * 1000)
 
 /* One datagram under reassembly; its 64 KiB of storage is preallocated. */
@@ -36,6 +43,7 @@ struct us_reasm {
 	int nfrags;
 	struct { uint16_t off, end; } frags[US_REASM_FRAGS];  /* sorted, disjoint */
 	uint64_t expires;
+	uint64_t used;          /* us_ipv4.reasm_tick when a fragment last came: LRU order */
 	uint8_t *data;          /* 65535 bytes */
 };
 
@@ -43,8 +51,9 @@ struct us_ipv4 {
 	_Atomic uint16_t ids[US_IP_ID_BUCKETS];   /* next IP ID per bucket */
 	uint32_t id_key;                          /* hashes (src,dst,proto) to a bucket */
 
-	pthread_mutex_t reasm_lock;               /* protects reasm[] */
+	pthread_mutex_t reasm_lock;               /* protects reasm[], reasm_tick */
 	struct us_reasm reasm[US_REASM_SLOTS];
+	uint64_t reasm_tick;                      /* counts fragments taken in (LRU stamps) */
 	uint8_t *reasm_mem;
 	struct us_timer reasm_timer;              /* sweeps timed-out datagrams */
 	struct us_stack *st;

@@ -14,6 +14,10 @@
  * bytes is dropped whole ("ping of death"). A datagram not completed in
  * 30 s is dropped and, if its first fragment came, answered with ICMP
  * time exceeded (code 1), per RFC 1122 3.3.2.
+ *
+ * Room for a new datagram: when every slot is taken, the least recently
+ * used incomplete datagram is evicted; a source holding its share of the
+ * slots (US_REASM_SRC_SLOTS) evicts its own instead (see slot_for_new()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -171,6 +175,61 @@ static enum add_result add_range(struct us_reasm *r, uint16_t off, uint16_t end,
 	return ADD_OK;
 }
 
+/*
+ * What a look through the slots for a new datagram's room finds: the
+ * first free slot, the least recently used active one, and the new
+ * datagram's source's count of active slots and its least recently used.
+ */
+struct slot_scan {
+	struct us_reasm *free_slot, *lru, *src_lru;
+	int src_active;
+};
+
+static void scan_slot(struct slot_scan *sc, struct us_reasm *s, uint32_t src)
+{
+	if (s->state == REASM_FREE) {
+		if (!sc->free_slot)
+			sc->free_slot = s;
+		return;
+	}
+	if (s->state != REASM_ACTIVE)
+		return;         /* DELIVERING: in use outside the lock */
+	if (!sc->lru || s->used < sc->lru->used)
+		sc->lru = s;
+	if (s->src == src) {
+		sc->src_active++;
+		if (!sc->src_lru || s->used < sc->src_lru->used)
+			sc->src_lru = s;
+	}
+}
+
+/*
+ * With reasm_lock held: the slot a new datagram takes, or NULL when every
+ * slot is being delivered. The memory budget is the slots (each holds
+ * 64 KiB, reserved at creation). A source that already holds its share
+ * (US_REASM_SRC_SLOTS) gives up its own least recently used datagram;
+ * otherwise a free slot is taken, and when there is none the least
+ * recently used incomplete datagram of any source is evicted, as Linux
+ * evicted from its fragment-queue LRU above ipfrag_high_thresh. Newcomers
+ * win because a datagram still incomplete after the others came is the
+ * one least likely ever to complete, and because refusing newcomers lets
+ * a few never-completing fragments hold reassembly hostage for the whole
+ * 30 s timeout. Evicted datagrams get no ICMP time exceeded (that is for
+ * the timeout, RFC 1122 3.3.2); they are counted.
+ */
+static struct us_reasm *slot_for_new(struct us_stack *st, const struct slot_scan *sc)
+{
+	if (sc->src_active >= US_REASM_SRC_SLOTS && sc->src_lru) {
+		US_STAT_INC(st, IP_REASM_SRC_EVICTED);
+		return sc->src_lru;
+	}
+	if (sc->free_slot)
+		return sc->free_slot;
+	if (sc->lru)
+		US_STAT_INC(st, IP_REASM_EVICTED);
+	return sc->lru;
+}
+
 void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 {
 	struct us_stack *st = nif->st;
@@ -183,7 +242,8 @@ void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 		return;
 	}
 	pthread_mutex_lock(&v4->reasm_lock);
-	struct us_reasm *r = NULL, *free_slot = NULL;
+	struct us_reasm *r = NULL;
+	struct slot_scan scan = { 0 };
 	for (int i = 0; i < US_REASM_SLOTS; i++) {
 		struct us_reasm *s = &v4->reasm[i];
 		if (s->state == REASM_ACTIVE && s->id == ip->id && s->src == ip->src &&
@@ -191,8 +251,7 @@ void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 			r = s;
 			break;
 		}
-		if (s->state == REASM_FREE && !free_slot)
-			free_slot = s;
+		scan_slot(&scan, s, ip->src);
 	}
 	if (end > REASM_DATA_MAX) {
 		US_STAT_INC(st, IP_REASM_TOO_BIG);
@@ -201,11 +260,11 @@ void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 		goto out;
 	}
 	if (!r) {
-		if (!free_slot) {
+		r = slot_for_new(st, &scan);
+		if (!r) {
 			US_STAT_INC(st, IP_REASM_LIMIT);
 			goto out;
 		}
-		r = free_slot;
 		slot_free(r);
 		r->state = REASM_ACTIVE;
 		r->src = ip->src;
@@ -231,6 +290,7 @@ void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 	}
 	switch (add_range(r, (uint16_t)off, (uint16_t)end, ip->payload)) {
 	case ADD_OK:
+		r->used = ++v4->reasm_tick;
 		break;
 	case ADD_DUP:
 		US_STAT_INC(st, IP_FRAG_DUP);

@@ -10,7 +10,8 @@
  * exceeded code 1 only if fragment zero arrived), RFC 792 (the time
  * exceeded quote: the header plus the first 64 bits of data) and the
  * design in core/ipv4.h and ipv4_frag.c (30 s timeout, US_REASM_SLOTS
- * datagrams at once, any overlap other than an exact duplicate drops the
+ * datagrams at once, the least recently used evicted for a new one, at
+ * most US_REASM_SRC_SLOTS per source, any overlap other than an exact duplicate drops the
  * whole datagram, nothing beyond 65535 bytes).
  *
  * The stack has a static ARP entry for the peer, so answers go straight out.
@@ -578,50 +579,153 @@ static void test_ipv4_reasm_timeout(void)
 	tu_close(&t);
 }
 
-static void test_ipv4_reasm_slot_limit(void)
+/*
+ * A first fragment (400 of 1208 bytes, MF set) of an echo request from src
+ * that nothing will ever complete.
+ */
+static void inject_bogus_first(struct tu *t, uint32_t src, uint16_t ipid)
+{
+	static uint8_t data[1200];
+	tu_pattern(data, sizeof data, ipid);
+	size_t n = tu_icmp_echo(msg, 8, ECHO_ID, ipid, data, sizeof data);
+	struct tu_iph h = tu_iph_peer(1);
+	h.src = src;
+	h.id = ipid;
+	struct tu_frames l = { 0 };
+	CU_ASSERT_EQUAL_FATAL(tu_fragment(&l, &h, msg, n, 400), 4);
+	tu_inject(t, l.f[0].data, l.f[0].len);
+	tu_frames_free(&l);
+}
+
+/* A host on the stack's subnet other than the peer: 10.0.0.(100 + i). */
+static uint32_t other_host(int i)
+{
+	return tu_ip(10, 0, 0, (unsigned)(100 + i));
+}
+
+/* The peer's fragmented ping (1200 bytes in 4 fragments) is answered now. */
+static void expect_fragmented_ping_answered(struct tu *t, uint16_t ipid, uint16_t seq)
+{
+	struct tu_frames frags = { 0 }, out = { 0 };
+	static uint8_t data[1200];
+	CU_ASSERT_EQUAL_FATAL(echo_fragments(&frags, ipid, seq, data, sizeof data, seq, 400), 4);
+	tu_inject_all(t, &frags, NULL, frags.n);
+	tu_collect(t, &out);
+	expect_reply(&out, seq, data, sizeof data, 1500, 1);
+	tu_frames_free(&frags);
+	tu_frames_free(&out);
+}
+
+/*
+ * Issue 8 item 11: US_REASM_SLOTS never-completing first fragments, each
+ * from its own (spoofed) source, take every slot; a fragmented ping that
+ * comes next is still answered at once: the least recently used incomplete
+ * datagram is evicted for it (before, it was refused for 30 s).
+ */
+static void test_ipv4_reasm_hostage_sources(void)
 {
 	struct tu t;
 	if (!tu_open(&t, &statik))
 		return;
-	struct tu_frames frags[US_REASM_SLOTS + 2];
-	struct tu_frames out = { 0 };
-	memset(frags, 0, sizeof frags);
-	static uint8_t data[US_REASM_SLOTS + 2][1200];
-	for (int i = 0; i < US_REASM_SLOTS + 2; i++)
-		echo_fragments(&frags[i], (uint16_t)(0x7000 + i), (uint16_t)i, data[i], 1200,
-			       (unsigned)(100 + i), 400);
-	/* US_REASM_SLOTS datagrams in progress at once... */
 	for (int i = 0; i < US_REASM_SLOTS; i++)
-		tu_inject(&t, frags[i].f[0].data, frags[i].f[0].len);
+		inject_bogus_first(&t, other_host(i), (uint16_t)(0x7000 + i));
 	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SLOTS);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_EVICTED), 0);
+	expect_fragmented_ping_answered(&t, 0x1234, 7);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_EVICTED), 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_SRC_EVICTED), 0);
 	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_LIMIT), 0);
-	/* ...and the next one is refused. */
-	int x = US_REASM_SLOTS;
-	tu_inject(&t, frags[x].f[0].data, frags[x].f[0].len);
-	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_LIMIT), 1);
-	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SLOTS);
-	/* Fragments of datagrams already in progress still get in; one completes. */
-	for (int k = 1; k < 4; k++)
-		tu_inject(&t, frags[5].f[k].data, frags[5].f[k].len);
-	tu_collect(&t, &out);
-	expect_reply(&out, 5, data[5], 1200, 1500, 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_OK), 1);
 	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SLOTS - 1);
-	/* The freed slot takes a new datagram. */
-	x = US_REASM_SLOTS + 1;
-	tu_inject(&t, frags[x].f[0].data, frags[x].f[0].len);
-	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_LIMIT), 1);
-	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SLOTS);
-	/* All the rest time out, each with its time exceeded message. */
-	tu_frames_clear(&out);
-	tu_run(&t, 30 * SEC, &out);
+	/* The rest still time out, each with its time exceeded message. */
+	tu_run(&t, 31 * SEC, NULL);
+	tu_run(&t, 10 * SEC, NULL);  /* ARP for the other hosts gives up: its queue empties */
 	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), 0);
-	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_TIMEOUT), US_REASM_SLOTS);
-	int te = 0;
-	for (int i = tu_find_icmp(&out, 0, 11); i >= 0; i = tu_find_icmp(&out, i + 1, 11))
-		te++;
-	CU_ASSERT_EQUAL(te, US_REASM_SLOTS);
-	for (int i = 0; i < US_REASM_SLOTS + 2; i++)
-		tu_frames_free(&frags[i]);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_TIMEOUT), US_REASM_SLOTS - 1);
+	tu_close(&t);
+}
+
+/*
+ * The same flood from the ping's own source: that source only ever holds
+ * its share of the slots (US_REASM_SRC_SLOTS), each new datagram evicting
+ * its own oldest, so other sources keep the rest; and its own ping is
+ * still answered.
+ */
+static void test_ipv4_reasm_hostage_one_source(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &statik))
+		return;
+	/* Another host's datagram in progress first: the flood must not touch it. */
+	inject_bogus_first(&t, other_host(0), 0x6000);
+	for (int i = 0; i < US_REASM_SLOTS; i++)
+		inject_bogus_first(&t, TU_PEER_IP, (uint16_t)(0x7000 + i));
+	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), 1 + US_REASM_SRC_SLOTS);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_SRC_EVICTED),
+			(uint64_t)(US_REASM_SLOTS - US_REASM_SRC_SLOTS));
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_EVICTED), 0);
+	expect_fragmented_ping_answered(&t, 0x1234, 9);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_SRC_EVICTED),
+			(uint64_t)(US_REASM_SLOTS - US_REASM_SRC_SLOTS + 1));
+	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SRC_SLOTS);
+	/* The other host's datagram survived: its timeout is the one left. */
+	uint64_t to = TU_STAT(&t, IP_REASM_TIMEOUT);
+	tu_run(&t, 31 * SEC, NULL);
+	tu_run(&t, 10 * SEC, NULL);  /* ARP for the other hosts gives up: its queue empties */
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_TIMEOUT), to + US_REASM_SRC_SLOTS);
+	tu_close(&t);
+}
+
+/*
+ * Eviction takes the least recently used datagram (the one whose last
+ * fragment is oldest), not the first created: a datagram still receiving
+ * fragments survives a full table and completes.
+ */
+static void test_ipv4_reasm_evicts_lru(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &statik))
+		return;
+	struct tu_frames frags = { 0 }, out = { 0 };
+	static uint8_t data[1200];
+	CU_ASSERT_EQUAL_FATAL(echo_fragments(&frags, 0x5555, 4, data, sizeof data, 44, 400), 4);
+	/* The peer's datagram is the first created... */
+	tu_inject(&t, frags.f[0].data, frags.f[0].len);
+	for (int i = 0; i < US_REASM_SLOTS - 1; i++)
+		inject_bogus_first(&t, other_host(i), (uint16_t)(0x7000 + i));
+	/* ...but used last; the next newcomer evicts other_host(0)'s. */
+	tu_inject(&t, frags.f[1].data, frags.f[1].len);
+	inject_bogus_first(&t, other_host(20), 0x7100);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_EVICTED), 1);
+	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), US_REASM_SLOTS);
+	tu_inject(&t, frags.f[2].data, frags.f[2].len);
+	tu_inject(&t, frags.f[3].data, frags.f[3].len);
+	tu_collect(&t, &out);
+	expect_reply(&out, 4, data, sizeof data, 1500, 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_REASM_EVICTED), 1);
+	/* other_host(0)'s was the one evicted: its second fragment now needs a slot of its own. */
+	static uint8_t d0[1200];
+	tu_pattern(d0, sizeof d0, 0x7000);
+	size_t n = tu_icmp_echo(msg, 8, ECHO_ID, 0x7000, d0, sizeof d0);
+	struct tu_iph h = tu_iph_peer(1);
+	h.src = other_host(0);
+	h.id = 0x7000;
+	struct tu_frames l = { 0 };
+	tu_fragment(&l, &h, msg, n, 400);
+	int active = us_ipv4_reasm_active(t.st);
+	tu_inject(&t, l.f[1].data, l.f[1].len);
+	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), active + 1);
+	/* other_host(1)'s is still there: its second fragment joins it. */
+	tu_pattern(d0, sizeof d0, 0x7001);
+	n = tu_icmp_echo(msg, 8, ECHO_ID, 0x7001, d0, sizeof d0);
+	h.src = other_host(1);
+	h.id = 0x7001;
+	tu_frames_free(&l);
+	tu_fragment(&l, &h, msg, n, 400);
+	tu_inject(&t, l.f[1].data, l.f[1].len);
+	CU_ASSERT_EQUAL(us_ipv4_reasm_active(t.st), active + 1);
+	tu_frames_free(&l);
+	tu_frames_free(&frags);
 	tu_frames_free(&out);
 	tu_close(&t);
 }
@@ -732,7 +836,9 @@ US_SUITE(ipv4, NULL, NULL,
 	 US_TEST(test_ipv4_reasm_max_size),
 	 US_TEST(test_ipv4_reasm_too_big),
 	 US_TEST(test_ipv4_reasm_timeout),
-	 US_TEST(test_ipv4_reasm_slot_limit),
+	 US_TEST(test_ipv4_reasm_hostage_sources),
+	 US_TEST(test_ipv4_reasm_hostage_one_source),
+	 US_TEST(test_ipv4_reasm_evicts_lru),
 	 US_TEST(test_ipv4_reasm_bad_fragments),
 	 US_TEST(test_ipv4_fragment_output),
 	 US_TEST(test_ipv4_df_too_big));

@@ -50,6 +50,8 @@
 	X(IP_REASM_TOO_BIG,   "ip",   "datagrams dropped: reassembled size beyond 65535") \
 	X(IP_REASM_TIMEOUT,   "ip",   "datagrams dropped: reassembly timed out") \
 	X(IP_REASM_LIMIT,     "ip",   "fragments dropped: reassembly limits reached") \
+	X(IP_REASM_EVICTED,   "ip",   "datagrams dropped: evicted, the oldest, for a new one (table full)") \
+	X(IP_REASM_SRC_EVICTED, "ip", "datagrams dropped: evicted, a source's oldest, for its new one (share used)") \
 	X(IP_REASM_BAD,       "ip",   "fragments dropped: inconsistent offsets or lengths") \
 	X(IP_FRAG_CREATED,    "ip",   "fragments created on output") \
 	X(IP_FRAG_DF,         "ip",   "sends refused: too big with DF (EMSGSIZE)") \
