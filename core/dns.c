@@ -270,8 +270,10 @@ int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 		   const struct addrinfo *hints, struct addrinfo **res)
 {
 	detail[0] = '\0';
-	if (!res)
+	if (!res) {
+		errno = EFAULT;
 		return EAI_SYSTEM;
+	}
 	*res = NULL;
 	if (hints && hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET)
 		return EAI_FAMILY;

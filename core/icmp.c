@@ -372,6 +372,12 @@ int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t 
 		errno = EMSGSIZE;
 		return -1;
 	}
+	if (!payload && len) {
+		errno = EFAULT;         /* as a ping socket's sendto */
+		return -1;
+	}
+	if (!payload)
+		payload = "";           /* len 0: nothing is read from it */
 	uint8_t hdr[ICMP_HLEN] = { ICMP_ECHO_REQUEST, 0, 0, 0 };
 	put16(hdr + 4, id);
 	put16(hdr + 6, seq);
@@ -404,9 +410,9 @@ int us_ping_recv(us_stack *st, int h, struct us_echo_reply *rep, void *payload, 
 	}
 	pthread_mutex_lock(&ic->lock);
 	struct us_ping_ep *ep = ep_get(ic, h);
-	if (!ep) {
+	if (!ep || !rep) {
 		pthread_mutex_unlock(&ic->lock);
-		errno = EBADF;
+		errno = ep ? EFAULT : EBADF;
 		return -1;
 	}
 	while (ep->count == 0) {

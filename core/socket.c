@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -180,7 +181,14 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 
 int us_sockaddr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
 {
-	if (!a || len < (socklen_t)sizeof(struct sockaddr_in))
+	/* Linux (move_addr_to_kernel, inet_bind): a length that is negative as
+	 * an int or above sizeof(struct sockaddr_storage) is EINVAL, a NULL
+	 * address with bytes to copy EFAULT, a short one EINVAL. */
+	if ((int)len < 0 || len > (socklen_t)sizeof(struct sockaddr_storage))
+		return EINVAL;
+	if (!a)
+		return len ? EFAULT : EINVAL;
+	if (len < (socklen_t)sizeof(struct sockaddr_in))
 		return EINVAL;
 	memcpy(out, a, sizeof *out);
 	if (out->sin_family != AF_INET)
@@ -196,6 +204,26 @@ void us_sockaddr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t
 	socklen_t n = *len < (socklen_t)sizeof *in ? *len : (socklen_t)sizeof *in;
 	memcpy(a, in, n);
 	*len = sizeof *in;
+}
+
+int us_sockaddr_out_check(const struct sockaddr *a, const socklen_t *len)
+{
+	if (!a)
+		return 0;       /* no address wanted (Linux ignores len then) */
+	if (!len)
+		return EFAULT;
+	if ((int)*len < 0)
+		return EINVAL;
+	return 0;
+}
+
+int us_user_buf(const void *buf, size_t len)
+{
+	if (len > SSIZE_MAX)
+		return EINVAL;
+	if (!buf && len)
+		return EFAULT;
+	return 0;
 }
 
 static int fail(int e)
@@ -387,6 +415,9 @@ int us_accept(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 	WITH_SOCK(st, fd, s);
 	if (!ops_of(s)->accept)
 		return done_err(s, EOPNOTSUPP);
+	int e = us_sockaddr_out_check(addr, len);
+	if (e)
+		return done_err(s, e);
 	struct sockaddr_in peer;
 	int nfd = -1;
 	int rc = ops_of(s)->accept(s, &peer, &nfd);
@@ -401,10 +432,15 @@ ssize_t us_sendto(us_stack *st, int fd, const void *buf, size_t len, int flags,
 {
 	struct sockaddr_in a;
 	WITH_SOCK(st, fd, s);
+	int e = us_user_buf(buf, len);
+	if (e)
+		return done_err(s, e);
+	if (!buf)
+		buf = "";               /* len 0: nothing is read from it */
 	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL))
 		return done_err(s, EOPNOTSUPP);
 	if (to) {
-		int e = us_sockaddr_in(to, tolen, &a);
+		e = us_sockaddr_in(to, tolen, &a);
 		if (e)
 			return done_err(s, e);
 	}
@@ -424,7 +460,15 @@ ssize_t us_send(us_stack *st, int fd, const void *buf, size_t len, int flags)
 ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
 		    struct sockaddr *from, socklen_t *fromlen)
 {
+	static char nothing[1];
 	WITH_SOCK(st, fd, s);
+	int e = us_user_buf(buf, len);
+	if (!e)
+		e = us_sockaddr_out_check(from, fromlen);
+	if (e)
+		return done_err(s, e);
+	if (!buf)
+		buf = nothing;          /* len 0: nothing is written to it */
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC))
 		return done_err(s, EOPNOTSUPP);
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -454,8 +498,10 @@ int us_shutdown(us_stack *st, int fd, int how)
 
 int us_opt_get_int(const void *val, socklen_t len, int *out)
 {
-	if (!val || len < (socklen_t)sizeof(int))
+	if (len < (socklen_t)sizeof(int))
 		return EINVAL;
+	if (!val)
+		return EFAULT;
 	memcpy(out, val, sizeof *out);
 	return 0;
 }
@@ -463,8 +509,10 @@ int us_opt_get_int(const void *val, socklen_t len, int *out)
 static int get_timeval(const void *val, socklen_t len, uint64_t *ns)
 {
 	struct timeval tv;
-	if (!val || len < (socklen_t)sizeof tv)
+	if (len < (socklen_t)sizeof tv)
 		return EINVAL;
+	if (!val)
+		return EFAULT;
 	memcpy(&tv, val, sizeof tv);
 	if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
 		return EDOM;
@@ -476,6 +524,8 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 {
 	int v = 0, e = 0;
 	WITH_SOCK(st, fd, s);
+	if ((int)len < 0)
+		return done_err(s, EINVAL);     /* Linux: a negative optlen */
 	if (ops_of(s)->setsockopt) {
 		int rc = ops_of(s)->setsockopt(s, level, name, val, len);
 		if (rc != -ENOPROTOOPT)
@@ -537,8 +587,12 @@ int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, so
 
 int us_opt_put_int(void *val, socklen_t *len, int v)
 {
-	if (!val || !len || *len < (socklen_t)sizeof(int))
+	if (!len)
+		return EFAULT;
+	if (*len < (socklen_t)sizeof(int))
 		return EINVAL;
+	if (!val)
+		return EFAULT;
 	memcpy(val, &v, sizeof v);
 	*len = sizeof v;
 	return 0;
@@ -548,8 +602,12 @@ static int put_timeval(void *val, socklen_t *len, uint64_t ns)
 {
 	struct timeval tv = { .tv_sec = (time_t)(ns / US_NS_PER_SEC),
 			      .tv_usec = (suseconds_t)(ns % US_NS_PER_SEC / 1000) };
-	if (!val || !len || *len < (socklen_t)sizeof tv)
+	if (!len)
+		return EFAULT;
+	if (*len < (socklen_t)sizeof tv)
 		return EINVAL;
+	if (!val)
+		return EFAULT;
 	memcpy(val, &tv, sizeof tv);
 	*len = sizeof tv;
 	return 0;
@@ -559,6 +617,11 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 {
 	int e;
 	WITH_SOCK(st, fd, s);
+	/* Linux (sk_getsockopt): optlen is read first; negative is EINVAL. */
+	if (!len)
+		return done_err(s, EFAULT);
+	if ((int)*len < 0)
+		return done_err(s, EINVAL);
 	if (ops_of(s)->getsockopt) {
 		int rc = ops_of(s)->getsockopt(s, level, name, val, len);
 		if (rc != -ENOPROTOOPT)
@@ -606,11 +669,22 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 	return e ? done_err(s, e) : done(s, 0);
 }
 
+/* getsockname/getpeername: len must be there; addr may be NULL only if *len is 0. */
+static int name_out_check(const struct sockaddr *addr, const socklen_t *len)
+{
+	if (!len)
+		return EFAULT;
+	if ((int)*len < 0)
+		return EINVAL;
+	return !addr && *len ? EFAULT : 0;
+}
+
 int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 {
 	WITH_SOCK(st, fd, s);
-	if (!addr || !len)
-		return done_err(s, EFAULT);
+	int e = name_out_check(addr, len);
+	if (e)
+		return done_err(s, e);
 	struct sockaddr_in a = s->local;
 	/* Linux: a UDP socket connected from the wildcard has its route's source address. */
 	if (s->type == SOCK_DGRAM && s->connected && a.sin_addr.s_addr == INADDR_ANY) {
@@ -622,6 +696,7 @@ int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 	pthread_mutex_unlock(&s->lock);
 	us_sock_put(s);
 	us_sockaddr_out(&a, addr, len);
+	*len = sizeof a;        /* also when addr is NULL (with *len 0), as Linux */
 	return 0;
 }
 
@@ -630,12 +705,14 @@ int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 	WITH_SOCK(st, fd, s);
 	if (!s->connected)
 		return done_err(s, ENOTCONN);
-	if (!addr || !len)
-		return done_err(s, EFAULT);
+	int e = name_out_check(addr, len);
+	if (e)
+		return done_err(s, e);
 	struct sockaddr_in a = s->remote;
 	pthread_mutex_unlock(&s->lock);
 	us_sock_put(s);
 	us_sockaddr_out(&a, addr, len);
+	*len = sizeof a;        /* also when addr is NULL (with *len 0), as Linux */
 	return 0;
 }
 

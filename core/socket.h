@@ -111,7 +111,8 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock);
 /* The deadline for a wait with timeout ns from now (0 = none). */
 uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns);
 
-/* Option values: read an int argument / write an int result. 0 or EINVAL. */
+/* Option values: read an int argument / write an int result. 0, EINVAL (short
+ * length) or EFAULT (NULL value, or NULL length for a result). */
 int us_opt_get_int(const void *val, socklen_t len, int *out);
 int us_opt_put_int(void *val, socklen_t *len, int v);
 
@@ -119,5 +120,15 @@ int us_opt_put_int(void *val, socklen_t *len, int v);
 int us_sockaddr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out);
 /* Copy an address out, POSIX-style truncation. */
 void us_sockaddr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len);
+/* Before a call that will copy an address out: a non-NULL a needs len
+ * (EFAULT) and *len not negative as an int (EINVAL), as Linux checks. */
+int us_sockaddr_out_check(const struct sockaddr *a, const socklen_t *len);
+/*
+ * A buffer from the application: a length above SSIZE_MAX is EINVAL, a
+ * NULL buffer with a nonzero length EFAULT (Linux allows NULL with 0). Only
+ * NULL can be recognised: any other invalid pointer is undefined behaviour,
+ * as for memcpy.
+ */
+int us_user_buf(const void *buf, size_t len);
 
 #endif

@@ -585,8 +585,10 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 	}
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger l;
-		if (!val || len < (socklen_t)sizeof l)
+		if (len < (socklen_t)sizeof l)
 			return -EINVAL;
+		if (!val)
+			return -EFAULT;
 		memcpy(&l, val, sizeof l);
 		t->linger_on = l.l_onoff != 0;
 		t->linger_s = l.l_linger < 0 ? 0 : l.l_linger;
@@ -596,8 +598,10 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 		return -ENOPROTOOPT;
 	if (name == TCP_CONGESTION) {
 		char n[16] = "";
-		if (!val || len == 0)
+		if (len == 0)
 			return -EINVAL;
+		if (!val)
+			return -EFAULT;
 		memcpy(n, val, len < sizeof n - 1 ? len : sizeof n - 1);
 		const struct us_tcp_cc_ops *cc = us_tcp_cc_find(n);
 		if (!cc)
@@ -654,8 +658,10 @@ static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, soc
 		return put_int(val, len, t->keepalive);
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger l = { .l_onoff = t->linger_on, .l_linger = t->linger_s };
-		if (!val || !len || *len < (socklen_t)sizeof l)
+		if (*len < (socklen_t)sizeof l)         /* the socket layer checked len */
 			return -EINVAL;
+		if (!val)
+			return -EFAULT;
 		memcpy(val, &l, sizeof l);
 		*len = sizeof l;
 		return 0;
@@ -675,11 +681,11 @@ static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, soc
 	case TCP_KEEPCNT:
 		return put_int(val, len, (int)t->keepcnt);
 	case TCP_CONGESTION: {
-		if (!val || !len)
-			return -EINVAL;
 		size_t n = strlen(t->cc->name) + 1;
 		if (n > *len)
 			n = *len;
+		if (!val && n)
+			return -EFAULT;
 		memcpy(val, t->cc->name, n);
 		*len = (socklen_t)n;
 		return 0;

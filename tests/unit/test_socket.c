@@ -10,6 +10,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/time.h>
@@ -824,6 +827,177 @@ static void test_socket_poll_readiness(void)
 	tu_close(&t);
 }
 
+/* ---- NULL and impossible buffers (issue 8 item 9) ----------------------------- */
+
+/*
+ * A NULL buffer with bytes to copy is EFAULT, as Linux (checked on
+ * 127.0.0.1); NULL with length 0 is allowed; a length above SSIZE_MAX is
+ * EINVAL. ustack checks before doing anything, so a failed call sends
+ * nothing and consumes nothing (Linux consumes the datagram it could not
+ * copy: doc/API.md, "Differences from Linux").
+ */
+static void test_socket_null_buffers_udp(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &peer_opts))
+		return;
+	us_stack *st = t.st;
+	int s = su_udp(st, TU_STACK_IP, 4000);
+	struct sockaddr_in to = su_sin(TU_PEER_IP, 9);
+	SU_ERR(us_sendto(st, s, NULL, 100, 0, SU_SA(to), sizeof to), EFAULT);
+	SU_ERR(us_send(st, s, NULL, 1000, 0), EFAULT);
+	SU_ERR(us_sendto(st, s, "x", (size_t)SSIZE_MAX + 1, 0, SU_SA(to), sizeof to), EINVAL);
+	SU_ERR(us_sendto(st, s, "x", SIZE_MAX, 0, SU_SA(to), sizeof to), EINVAL);
+	CU_ASSERT_EQUAL(TU_STAT(&t, UDP_TX), 0);
+	CU_ASSERT_EQUAL(tu_collect(&t, NULL), 0);
+	/* NULL with length 0 is a zero-length datagram. */
+	CU_ASSERT_EQUAL(us_sendto(st, s, NULL, 0, 0, SU_SA(to), sizeof to), 0);
+	struct tu_frames out = { 0 };
+	tu_collect(&t, &out);
+	CU_ASSERT_EQUAL(tu_count_ip(&out, 17), 1);
+	tu_frames_free(&out);
+
+	char buf[8];
+	inject_udp(&t, 1234, 4000, "abc", 3);
+	SU_ERR(us_recv(st, s, NULL, 100, 0), EFAULT);
+	SU_ERR(us_recv(st, s, buf, (size_t)SSIZE_MAX + 1, 0), EINVAL);
+	struct sockaddr_in from;
+	socklen_t fl = (socklen_t)-1;
+	SU_ERR(us_recvfrom(st, s, buf, sizeof buf, 0, SU_SA(from), NULL), EFAULT);
+	SU_ERR(us_recvfrom(st, s, buf, sizeof buf, 0, SU_SA(from), &fl), EINVAL);
+	/* Nothing was consumed by the failed calls. */
+	CU_ASSERT_EQUAL(us_recv(st, s, buf, sizeof buf, MSG_PEEK), 3);
+	/* NULL with length 0 takes the datagram; MSG_TRUNC still says its length. */
+	CU_ASSERT_EQUAL(us_recv(st, s, NULL, 0, MSG_TRUNC), 3);
+	SU_ERR(us_recv(st, s, buf, sizeof buf, 0), EAGAIN);
+	inject_udp(&t, 1234, 4000, "xy", 2);
+	CU_ASSERT_EQUAL(us_recv(st, s, NULL, 0, 0), 0);
+	SU_ERR(us_recv(st, s, buf, sizeof buf, 0), EAGAIN);
+	us_close(st, s);
+	tu_close(&t);
+}
+
+/* Addresses and option values: NULL is EFAULT, a short or negative length EINVAL. */
+static void test_socket_null_addresses_and_options(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &peer_opts))
+		return;
+	us_stack *st = t.st;
+	int s = us_socket(st, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = su_sin(TU_STACK_IP, 4001);
+	SU_ERR(us_bind(st, s, NULL, sizeof a), EFAULT);
+	SU_ERR(us_bind(st, s, NULL, 0), EINVAL);
+	SU_ERR(us_bind(st, s, SU_SA(a), 200), EINVAL);           /* > sizeof(sockaddr_storage) */
+	SU_ERR(us_bind(st, s, SU_SA(a), (socklen_t)-1), EINVAL);
+	SU_ERR(us_connect(st, s, NULL, sizeof a), EFAULT);
+	SU_ERR(us_sendto(st, s, "x", 1, 0, SU_SA(a), 200), EINVAL);
+
+	int v = 1;
+	socklen_t vl = sizeof v;
+	SU_ERR(us_setsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, NULL, sizeof v), EFAULT);
+	SU_ERR(us_setsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, NULL, 2), EINVAL);
+	SU_ERR(us_setsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, &v, 2), EINVAL);
+	SU_ERR(us_setsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, &v, (socklen_t)-1), EINVAL);
+	SU_ERR(us_setsockopt(st, s, SOL_SOCKET, SO_RCVTIMEO, NULL, sizeof(struct timeval)), EFAULT);
+	SU_ERR(us_setsockopt(st, s, IPPROTO_IP, IP_TTL, NULL, sizeof v), EFAULT);
+	SU_ERR(us_getsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, NULL, &vl), EFAULT);
+	SU_ERR(us_getsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, &v, NULL), EFAULT);
+	SU_ERR(us_getsockopt(st, s, SOL_SOCKET, SO_RCVTIMEO, NULL, &vl), EINVAL);  /* short first */
+	vl = sizeof(struct timeval);
+	SU_ERR(us_getsockopt(st, s, SOL_SOCKET, SO_RCVTIMEO, NULL, &vl), EFAULT);
+	vl = (socklen_t)-1;
+	SU_ERR(us_getsockopt(st, s, SOL_SOCKET, SO_REUSEADDR, &v, &vl), EINVAL);
+
+	struct sockaddr_in n;
+	socklen_t nl = sizeof n;
+	SU_ERR(us_getsockname(st, s, NULL, &nl), EFAULT);
+	SU_ERR(us_getsockname(st, s, SU_SA(n), NULL), EFAULT);
+	nl = (socklen_t)-1;
+	SU_ERR(us_getsockname(st, s, SU_SA(n), &nl), EINVAL);
+	nl = 0;         /* Linux: nothing to copy is fine, and the length comes back */
+	CU_ASSERT_EQUAL(us_getsockname(st, s, NULL, &nl), 0);
+	CU_ASSERT_EQUAL(nl, sizeof(struct sockaddr_in));
+
+	/* TCP's own options. */
+	int c = us_socket(st, AF_INET, SOCK_STREAM, 0);
+	struct linger lg = { 1, 0 };
+	SU_ERR(us_setsockopt(st, c, SOL_SOCKET, SO_LINGER, NULL, sizeof lg), EFAULT);
+	SU_ERR(us_setsockopt(st, c, SOL_SOCKET, SO_LINGER, &lg, 4), EINVAL);
+	SU_ERR(us_setsockopt(st, c, IPPROTO_TCP, TCP_CONGESTION, NULL, 7), EFAULT);
+	SU_ERR(us_setsockopt(st, c, IPPROTO_TCP, TCP_CONGESTION, "newreno", 0), EINVAL);
+	SU_ERR(us_setsockopt(st, c, IPPROTO_TCP, TCP_NODELAY, NULL, sizeof v), EFAULT);
+	vl = 16;
+	SU_ERR(us_getsockopt(st, c, IPPROTO_TCP, TCP_CONGESTION, NULL, &vl), EFAULT);
+	vl = sizeof lg;
+	SU_ERR(us_getsockopt(st, c, SOL_SOCKET, SO_LINGER, NULL, &vl), EFAULT);
+	SU_ERR(us_getsockopt(st, c, IPPROTO_TCP, TCP_NODELAY, &v, NULL), EFAULT);
+	us_close(st, c);
+	us_close(st, s);
+	tu_close(&t);
+}
+
+/* The ping endpoints: a NULL payload with a length, a NULL reply record. */
+static void test_socket_null_ping(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &peer_opts))
+		return;
+	us_stack *st = t.st;
+	uint16_t id;
+	int h = us_ping_open(st, &id);
+	CU_ASSERT_FATAL(h >= 0);
+	struct in_addr dst = { TU_PEER_IP };
+	SU_ERR(us_ping_send(st, h, dst, 1, 0, NULL, 100), EFAULT);
+	CU_ASSERT_EQUAL(tu_collect(&t, NULL), 0);
+	CU_ASSERT_EQUAL(us_ping_send(st, h, dst, 2, 0, NULL, 0), 0);
+	struct tu_frames out = { 0 };
+	tu_collect(&t, &out);
+	CU_ASSERT_EQUAL(tu_count_ip(&out, 1), 1);
+	tu_frames_free(&out);
+	SU_ERR(us_ping_recv(st, h, NULL, NULL, 0, 0), EFAULT);
+	us_ping_close(st, h);
+	tu_close(&t);
+}
+
+/* TCP: us_send(NULL, 1000) used to crash in the ring copy, us_recv(NULL, 100) too. */
+static void test_socket_null_buffers_tcp(void)
+{
+	struct su_pair p;
+	if (!su_open(&p, US_STACK_DETERMINISTIC))
+		return;
+	int l = us_socket(p.b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in la = su_sin(SU_B_IP, 7000);
+	SU_OK(us_bind(p.b, l, SU_SA(la), sizeof la));
+	SU_OK(us_listen(p.b, l, 4));
+	int c = us_socket(p.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	SU_ERR(us_connect(p.a, c, SU_SA(la), sizeof la), EINPROGRESS);
+	su_run(&p, 50 * US_NS_PER_MS);
+	struct sockaddr_in peer;
+	SU_ERR(us_accept(p.b, l, SU_SA(peer), NULL), EFAULT);
+	socklen_t pl = sizeof peer;
+	int a = us_accept(p.b, l, SU_SA(peer), &pl);    /* still queued after the EFAULT */
+	CU_ASSERT_FATAL(a >= 0);
+
+	SU_ERR(us_send(p.a, c, NULL, 1000, 0), EFAULT);
+	SU_ERR(us_send(p.a, c, "x", (size_t)SSIZE_MAX + 1, 0), EINVAL);
+	CU_ASSERT_EQUAL(us_send(p.a, c, NULL, 0, 0), 0);
+	CU_ASSERT_EQUAL(us_send(p.a, c, "hello", 5, 0), 5);
+	su_run(&p, 50 * US_NS_PER_MS);
+	char buf[16];
+	SU_ERR(us_recv(p.b, a, NULL, 100, 0), EFAULT);
+	SU_ERR(us_recv(p.b, a, buf, (size_t)SSIZE_MAX + 1, 0), EINVAL);
+	CU_ASSERT_EQUAL(us_recv(p.b, a, NULL, 0, 0), 0);
+	/* The five bytes are all still there, and only they. */
+	CU_ASSERT_EQUAL(us_recv(p.b, a, buf, sizeof buf, 0), 5);
+	CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+	us_close(p.a, c);
+	us_close(p.b, a);
+	us_close(p.b, l);
+	su_run(&p, 100 * US_NS_PER_MS);
+	su_close(&p);
+}
+
 US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_bad_descriptor),
 	 US_TEST(test_socket_create_errors),
@@ -843,4 +1017,8 @@ US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_shutdown),
 	 US_TEST(test_socket_fcntl_nonblock),
 	 US_TEST(test_socket_recv_empty),
-	 US_TEST(test_socket_poll_readiness));
+	 US_TEST(test_socket_poll_readiness),
+	 US_TEST(test_socket_null_buffers_udp),
+	 US_TEST(test_socket_null_addresses_and_options),
+	 US_TEST(test_socket_null_ping),
+	 US_TEST(test_socket_null_buffers_tcp));
