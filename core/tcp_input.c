@@ -28,6 +28,9 @@ static uint32_t seg_len(const struct wire_tcp *g)
 	return (uint32_t)g->payload_len + !!(g->flags & TCP_SYN) + !!(g->flags & TCP_FIN);
 }
 
+static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end);
+static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
+
 /* RFC 9293 3.10.7.1: a segment for no connection. */
 static void respond_closed(struct us_stack *st, const struct wire_ip4 *ip, const struct wire_tcp *g)
 {
@@ -175,11 +178,23 @@ static void syn_sent_input(struct us_tcb *t, const struct wire_tcp *g)
 		tcp_timer_clear(t, TT_REXMIT);
 		tcp_set_state(t, TCPS_ESTABLISHED);
 		t->ack_now = true;
+		/* RFC 9293 3.10.7.3: text on the SYN-ACK is processed as in
+		 * ESTABLISHED (step 7) and acknowledged by the ACK below. Our
+		 * SYN offered a window of the whole free ring; more is cut. */
+		uint32_t len = (uint32_t)g->payload_len, room = ring_free(&t->rcvq);
+		if (len)
+			text_input(t, g->seq + 1, g->payload, len < room ? len : room, false);
 		tcp_output(t);
 		us_sock_wake(t->sock);
 	} else {
-		/* Simultaneous open (RFC 9293 figure 7). */
+		/* Simultaneous open (RFC 9293 figure 7). Text on the SYN waits in
+		 * the ring until ESTABLISHED (deliver_queued). */
 		tcp_set_state(t, TCPS_SYN_RCVD);
+		uint32_t n = (uint32_t)g->payload_len, room = ring_free(&t->rcvq);
+		if (n > room)
+			n = room;
+		if (n && ooo_add(t, t->rcv_nxt, t->rcv_nxt + n))
+			ring_write(&t->rcvq, t->rcvq.len, g->payload, n);
 		t->snd_nxt = t->iss;
 		tcp_send_syn(t);
 	}
@@ -278,6 +293,40 @@ static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end)
 	return true;
 }
 
+/* Out-of-order ranges that now start at or below rcv_nxt become readable data. */
+static void ooo_merge(struct us_tcb *t)
+{
+	while (t->nooo && seq_le(t->ooo[0].start, t->rcv_nxt)) {
+		if (seq_gt(t->ooo[0].end, t->rcv_nxt)) {
+			uint32_t add = t->ooo[0].end - t->rcv_nxt;
+			t->rcvq.len += add;
+			t->rcv_nxt += add;
+		}
+		memmove(&t->ooo[0], &t->ooo[1], (size_t)(t->nooo - 1) * sizeof t->ooo[0]);
+		t->nooo--;
+	}
+}
+
+/*
+ * RFC 9293 3.10.7.3: text on a simultaneous-open SYN is "queued for
+ * processing after the ESTABLISHED state has been reached". It waits in
+ * the receive ring as an out-of-order range at RCV.NXT (unacknowledged:
+ * our SYN-ACK covers the SYN only), and becomes readable, and is
+ * acknowledged, here, once the handshake is complete. Returns whether
+ * RCV.NXT moved.
+ */
+static bool deliver_queued(struct us_tcb *t)
+{
+	uint32_t before = t->rcv_nxt;
+	ooo_merge(t);
+	if (t->rcv_nxt == before)
+		return false;
+	US_STAT_ADD(t->sock->st, TCP_RX_BYTES, t->rcv_nxt - before);
+	t->ack_now = true;
+	us_sock_wake(t->sock);
+	return true;
+}
+
 static void process_fin(struct us_tcb *t)
 {
 	t->rcv_nxt++;
@@ -323,15 +372,7 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		t->rcvq.len += n;
 		t->rcv_nxt += n;
 		bool had_holes = t->nooo > 0;
-		while (t->nooo && seq_le(t->ooo[0].start, t->rcv_nxt)) {
-			if (seq_gt(t->ooo[0].end, t->rcv_nxt)) {
-				uint32_t add = t->ooo[0].end - t->rcv_nxt;
-				t->rcvq.len += add;
-				t->rcv_nxt += add;
-			}
-			memmove(&t->ooo[0], &t->ooo[1], (size_t)(t->nooo - 1) * sizeof t->ooo[0]);
-			t->nooo--;
-		}
+		ooo_merge(t);
 		US_STAT_ADD(st, TCP_RX_BYTES, n);
 		/* RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second
 		 * full-sized segment; ACK at once when a hole was filled. */
@@ -531,6 +572,23 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	return true;
 }
 
+/* Cut what lies before RCV.NXT off the segment's text. */
+static void trim_old(const struct us_tcb *t, uint32_t *seq, const uint8_t **data, uint32_t *len,
+		     bool *fin)
+{
+	if (!seq_lt(*seq, t->rcv_nxt))
+		return;
+	uint32_t cut = t->rcv_nxt - *seq;
+	if (cut > *len) {
+		/* All of the data is old, and so is a FIN after it. */
+		cut = *len;
+		*fin = false;
+	}
+	*data += cut;
+	*len -= cut;
+	*seq += cut;
+}
+
 /* The synchronized states. Returns true if the segment should go to a listener instead. */
 static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_tcp *g)
 {
@@ -610,17 +668,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	bool fin = g->flags & TCP_FIN;
 	if (g->flags & TCP_SYN)
 		seq++;          /* a SYN here is answered below; its data starts after it */
-	if (seq_lt(seq, t->rcv_nxt)) {
-		uint32_t cut = t->rcv_nxt - seq;
-		if (cut > len) {
-			/* All of the data is old, and so is a FIN after it. */
-			cut = len;
-			fin = false;
-		}
-		data += cut;
-		len -= cut;
-		seq += cut;
-	}
+	trim_old(t, &seq, &data, &len, &fin);
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t room = ring_free(&t->rcvq);
 	if (room > wnd)
@@ -645,6 +693,10 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 		case TCPS_FIN_WAIT_1:
 		case TCPS_FIN_WAIT_2:
 		case TCPS_CLOSE_WAIT:
+		case TCPS_CLOSING:
+		case TCPS_LAST_ACK:
+			/* Linux (tcp_reset) and FreeBSD report the reset in CLOSING
+			 * and LAST_ACK too: the application may still be waiting. */
 			tcp_done(t, ECONNRESET);
 			break;
 		default:
@@ -680,6 +732,8 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 			to_accept_queue(t);
 		if (t->state == TCPS_CLOSED)
 			return false;
+		if (deliver_queued(t))
+			trim_old(t, &seq, &data, &len, &fin);
 		us_sock_wake(t->sock);
 	}
 	if (t->state != TCPS_TIME_WAIT && !ack_input(t, g))
@@ -725,6 +779,13 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	}
 	if (!us_ipv4_is_local(st, ip->dst))
 		return;         /* broadcast or multicast: TCP never answers */
+	if ((g.flags & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)) {
+		/* No meaning in any state: it never opens a connection, nor
+		 * reopens one in TIME_WAIT. Dropped, as Linux (LISTEN) and
+		 * FreeBSD (net.inet.tcp.drop_synfin) do. */
+		US_STAT_INC(st, TCP_DROP_SYNFIN);
+		return;
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		struct us_sock *s = tcp_lookup(st, ip->dst, htons(g.dport), ip->src, htons(g.sport));
 		if (!s) {

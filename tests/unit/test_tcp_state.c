@@ -697,6 +697,27 @@ static void test_listen_child_insert_failure_frees_backlog_slot(void)
 	finish(&t);
 }
 
+/* A SYN with FIN set never opens a connection (Linux drops it in LISTEN). */
+static void test_listen_syn_fin_dropped(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS,
+			      .flags = TC_SYN | TC_FIN, .win = 65535, .has_mss = true, .mss = 1460 };
+	tc_inject(&t, &syn);
+	struct tc_out o = { 0 };
+	run(&t, 5 * TC_SEC, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), -1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_DROP_SYNFIN), 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_PASSIVE_OPENS), 0);
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 /* ==== CLOSED: no socket for the segment ====================================== */
 
 static void test_closed_port_syn_gets_rst_ack(void)
@@ -876,6 +897,61 @@ static void test_syn_sent_synack_establishes(void)
 		CU_ASSERT(memcmp(o.seg[0].data, big, o.seg[0].len) == 0);
 		CU_ASSERT(o.seg[0].has_ts);
 	}
+	us_close(t.st, fd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
+/*
+ * RFC 9293 3.10.7.3: text on the SYN-ACK is processed as in ESTABLISHED
+ * and acknowledged at once, not thrown away (which would make the peer
+ * retransmit it after its RTO).
+ */
+static void test_syn_sent_synack_with_data_delivers_and_acks_it(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	SU_ERR(connect_peer(&t, fd, 5000), EINPROGRESS);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	struct tc_parsed syn = *ONLY(&o, TC_SYN);
+	struct tc_seg sa = { .sport = 5000, .dport = syn.sport, .seq = 7000, .ack = syn.seq + 1,
+			     .flags = TC_SYN | TC_ACK, .win = 29200, .has_mss = true, .mss = 1460,
+			     .data = "hello", .len = 5 };
+	tc_inject(&t, &sa);
+	take(&t, &o);
+	const struct tc_parsed *a = ONLY(&o, TC_ACK);
+	CU_ASSERT_EQUAL(a->seq, syn.seq + 1);
+	CU_ASSERT_EQUAL(a->ack, 7001 + 5);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_ESTABLISHED);
+	char buf[16] = "";
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), 5);
+	CU_ASSERT(memcmp(buf, "hello", 5) == 0);
+	us_close(t.st, fd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
+/* SYN+FIN crossing our SYN: dropped, no simultaneous open. */
+static void test_syn_sent_syn_fin_dropped(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	SU_ERR(connect_peer(&t, fd, 5000), EINPROGRESS);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	struct tc_parsed syn = *ONLY(&o, TC_SYN);
+	struct tc_seg s = { .sport = 5000, .dport = syn.sport, .seq = 7000,
+			    .flags = TC_SYN | TC_FIN, .win = 65535, .has_mss = true, .mss = 1460 };
+	tc_inject(&t, &s);
+	take(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_SYN_SENT);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_DROP_SYNFIN), 1);
 	us_close(t.st, fd);
 	tc_out_free(&o);
 	finish(&t);
@@ -1210,6 +1286,54 @@ static void test_syn_rcvd_simultaneous_open_ack_establishes(void)
 	finish(&t);
 }
 
+/*
+ * RFC 9293 3.10.7.3: text on a simultaneous-open SYN is queued until
+ * ESTABLISHED. Our SYN-ACK acknowledges the SYN only; the application
+ * sees nothing before the handshake completes; then the text is readable
+ * and acknowledged without the peer having to send it again.
+ */
+static void test_syn_rcvd_simultaneous_open_syn_text_queued_until_established(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	SU_ERR(connect_peer(&t, fd, 5000), EINPROGRESS);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	struct tc_parsed syn = *ONLY(&o, TC_SYN);
+	struct tc_seg s = { .sport = 5000, .dport = syn.sport, .seq = 7000, .flags = TC_SYN,
+			    .win = 65535, .has_mss = true, .mss = 1460, .data = "early", .len = 5 };
+	tc_inject(&t, &s);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_SYN_RCVD);
+	take(&t, &o);
+	const struct tc_parsed *sa = ONLY(&o, TC_SYN | TC_ACK);
+	CU_ASSERT_EQUAL(sa->seq, syn.seq);
+	CU_ASSERT_EQUAL(sa->ack, 7001);
+	char buf[16] = "";
+	SU_ERR(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	/* The peer's SYN-ACK (figure 7 line 6) completes the handshake. */
+	struct tc_seg psa = { .sport = 5000, .dport = syn.sport, .seq = 7000, .ack = syn.seq + 1,
+			      .flags = TC_SYN | TC_ACK, .win = 65535, .has_mss = true, .mss = 1460 };
+	tc_inject(&t, &psa);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_ESTABLISHED);
+	take(&t, &o);
+	const struct tc_parsed *a = ONLY(&o, TC_ACK);
+	CU_ASSERT_EQUAL(a->seq, syn.seq + 1);
+	CU_ASSERT_EQUAL(a->ack, 7001 + 5);
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), 5);
+	CU_ASSERT(memcmp(buf, "early", 5) == 0);
+	/* Data after it follows in order. */
+	struct tc_seg d = { .sport = 5000, .dport = syn.sport, .seq = 7006, .ack = syn.seq + 1,
+			    .flags = TC_ACK | TC_PSH, .win = 65535, .data = "later", .len = 5 };
+	tc_inject(&t, &d);
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), 5);
+	CU_ASSERT(memcmp(buf, "later", 5) == 0);
+	us_close(t.st, fd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 /* ==== closing (RFC 9293 3.6) ================================================= */
 
 static void test_established_close_fin_wait_1_2_time_wait_closed(void)
@@ -1434,6 +1558,32 @@ static void test_close_wait_last_ack_closed(void)
 	finish(&t);
 }
 
+/* A reset in LAST_ACK is reported as ECONNRESET (Linux tcp_reset, FreeBSD). */
+static void test_last_ack_rst_reports_econnreset(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	struct tc_peer p;
+	int lfd;
+	int fd = passive(&t, &p, &lfd, false);
+	tc_peer_send(&p, TC_FIN | TC_ACK, NULL, 0);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	ONLY(&o, TC_ACK);
+	CU_ASSERT_EQUAL(us_shutdown(t.st, fd, SHUT_WR), 0);
+	take(&t, &o);
+	tc_peer_saw(&p, ONLY(&o, TC_FIN | TC_ACK));
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_LAST_ACK);
+	tc_peer_send(&p, TC_RST, NULL, 0);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_CLOSED);
+	CU_ASSERT_EQUAL(sock_error(&t, fd), ECONNRESET);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 static void test_fin_wait_2_half_close_still_receives(void)
 {
 	struct tu t;
@@ -1623,6 +1773,28 @@ static void test_time_wait_new_syn_newer_timestamp_opens_new_connection(void)
 	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_SYN_RCVD);
 	struct tc_seg rst = { .sport = PPORT, .dport = LPORT, .seq = PISS - 4999, .flags = TC_RST };
 	tc_inject(&t, &rst);
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
+/* A SYN+FIN above RCV.NXT does not end TIME_WAIT (Linux, FreeBSD drop SYN+FIN). */
+static void test_time_wait_syn_fin_does_not_reopen(void)
+{
+	struct tu t;
+	if (!OPEN(&t))
+		return;
+	struct tc_peer p;
+	int lfd;
+	to_time_wait(&t, &p, &lfd, false);
+	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS + 100000,
+			      .flags = TC_SYN | TC_FIN, .win = 65535, .has_mss = true, .mss = 1460 };
+	tc_inject(&t, &syn);
+	struct tc_out o = { 0 };
+	take(&t, &o);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_SYN | TC_ACK), 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_TIME_WAIT);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_PASSIVE_OPENS), 1);
 	us_close(t.st, lfd);
 	tc_out_free(&o);
 	finish(&t);
@@ -2161,6 +2333,7 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_listen_rst_ignored),
 	 US_TEST(test_listen_backlog_overflow_drops_syn),
 	 US_TEST(test_listen_child_insert_failure_frees_backlog_slot),
+	 US_TEST(test_listen_syn_fin_dropped),
 	 US_TEST(test_closed_port_syn_gets_rst_ack),
 	 US_TEST(test_closed_port_fin_with_data_gets_rst_ack_covering_it),
 	 US_TEST(test_closed_port_ack_gets_rst_at_seg_ack),
@@ -2168,6 +2341,8 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_syn_sent_sends_syn_with_options),
 	 US_TEST(test_syn_sent_mss_clamped_to_route_mtu),
 	 US_TEST(test_syn_sent_synack_establishes),
+	 US_TEST(test_syn_sent_synack_with_data_delivers_and_acks_it),
+	 US_TEST(test_syn_sent_syn_fin_dropped),
 	 US_TEST(test_syn_sent_synack_without_options_turns_ws_ts_off),
 	 US_TEST(test_syn_sent_rst_refused),
 	 US_TEST(test_syn_sent_rst_refused_second_connect_reports),
@@ -2180,6 +2355,7 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_syn_sent_closed_port_between_stacks_refused),
 	 US_TEST(test_syn_sent_syn_simultaneous_open_synack_establishes),
 	 US_TEST(test_syn_rcvd_simultaneous_open_ack_establishes),
+	 US_TEST(test_syn_rcvd_simultaneous_open_syn_text_queued_until_established),
 	 US_TEST(test_established_close_fin_wait_1_2_time_wait_closed),
 	 US_TEST(test_fin_wait_1_fin_retransmitted_until_acked),
 	 US_TEST(test_fin_wait_2_orphan_data_gets_rst),
@@ -2187,12 +2363,14 @@ US_SUITE(tcp_state, NULL, NULL,
 	 US_TEST(test_fin_wait_1_simultaneous_close_closing_time_wait),
 	 US_TEST(test_fin_wait_2_orphan_times_out),
 	 US_TEST(test_close_wait_last_ack_closed),
+	 US_TEST(test_last_ack_rst_reports_econnreset),
 	 US_TEST(test_fin_wait_2_half_close_still_receives),
 	 US_TEST(test_established_recv_returns_zero_at_fin),
 	 US_TEST(test_time_wait_retransmitted_fin_reacked_restarts_2msl),
 	 US_TEST(test_time_wait_late_segment_acked),
 	 US_TEST(test_time_wait_new_syn_higher_seq_opens_new_connection),
 	 US_TEST(test_time_wait_new_syn_newer_timestamp_opens_new_connection),
+	 US_TEST(test_time_wait_syn_fin_does_not_reopen),
 	 US_TEST(test_time_wait_old_syn_gets_ack),
 	 US_TEST(test_established_rst_exact_resets),
 	 US_TEST(test_established_rst_send_gets_econnreset_then_epipe),

@@ -95,6 +95,7 @@
 	X(TCP_PAWS_DROPS,     "tcp",  "segments dropped by PAWS") \
 	X(TCP_CHALLENGE_ACKS, "tcp",  "challenge ACKs sent (RFC 5961)") \
 	X(TCP_ACK_RATELIMITED, "tcp", "SYN-ACKs for duplicate SYNs not sent: rate limit") \
+	X(TCP_DROP_SYNFIN,    "tcp",  "dropped: SYN and FIN both set") \
 	X(TCP_RX_RST,         "tcp",  "resets received and accepted") \
 	X(TCP_TX_RST,         "tcp",  "resets sent") \
 	X(TCP_WINDOW_PROBES,  "tcp",  "zero-window probes sent") \
