@@ -442,6 +442,12 @@ const char *cfg_check_service(const struct us_config *cfg, int idx, char *buf, s
 			 type, port, proto);
 		return buf;
 	}
+	if (s->type != US_SVC_HTTP && s->max_connections) {
+		*key = "max_connections";
+		snprintf(buf, len, "service %s %u/%s: \"max_connections\" is only allowed for type http",
+			 type, port, proto);
+		return buf;
+	}
 	if (s->type == US_SVC_HTTP && s->proto != IPPROTO_TCP) {
 		*key = "proto";
 		snprintf(buf, len, "service %s %u/%s: type http needs proto tcp", type, port, proto);

@@ -60,6 +60,7 @@
 /* services: */
 #define CFG_PORT_MIN              1u
 #define CFG_PORT_MAX              65535u
+#define CFG_HTTP_MAX_CONNECTIONS  2048u   /* HTTP_WORKERS * HTTP_MAX_CONNS (http_service.h) */
 
 /* Longest text of an IPv4 address with prefix, "255.255.255.255/32" + NUL. */
 #define CFG_CIDR_STRLEN 19

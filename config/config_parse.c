@@ -1127,6 +1127,8 @@ static const struct ck_key service_keys[] = {
 	{ .name = "port", .type = CK_FN, .required = true, .off = SVC(port), .fn = fn_port,
 	  .min = CFG_PORT_MIN, .max = CFG_PORT_MAX },
 	{ .name = "root", .type = CK_STRING, .off = SVC(root), .size = US_PATH_MAX },
+	{ .name = "max_connections", .type = CK_U32, .off = SVC(max_connections),
+	  .min = 1, .max = CFG_HTTP_MAX_CONNECTIONS },
 };
 static const struct ck_map service_map = CK_MAP_OF(service_keys, service_init, service_post);
 

@@ -1635,9 +1635,9 @@ static void test_err_services(void)
 	EXPECT_ERR(ETH0 "services:\n"
 		   "  - {type: http, port: 80, path: /srv}\n",
 		   "t.yaml:4:28: service: unknown key \"path\" (expected one of: type, proto, port, "
-		   "root)");
+		   "root, max_connections)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:28: service: unknown key \"path\" (expected one of: "
-				    "type, proto, port, root)");
+				    "type, proto, port, root, max_connections)");
 	EXPECT_ERR(ETH0 "services:\n"
 		   "  - {port: 7}\n",
 		   "t.yaml:4:5: service: missing required key \"type\"");
@@ -1691,6 +1691,13 @@ static void test_err_services(void)
 	EXPECT_ERR(ETH0 "services:\n"
 		   "  - {type: discard, root: /srv, proto: udp, port: 9}\n",  /* "root" at 21 */
 		   "t.yaml:4:21: service discard 9/udp: \"root\" is only allowed for type http");
+	/*                 123456789012345678901234567 */
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: echo, port: 7, max_connections: 4}\n",
+		   "t.yaml:4:27: service echo 7/tcp: \"max_connections\" is only allowed for type http");
+	EXPECT_ERR(ETH0 "services:\n"
+		   "  - {type: http, port: 80, root: /srv, max_connections: 2049}\n",
+		   "t.yaml:4:57: max_connections: expected an integer 1..2048, got \"2049\"");
 	EXPECT_ERR(ETH0 "services:\n"
 		   "  - {type: http, port: 80, root: \"\"}\n",           /* '"' at 34 */
 		   "t.yaml:4:34: root: expected a non-empty string, got \"\"");

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,11 @@ struct http_req {
 	bool conn_close, conn_keep_alive;
 	bool has_cl, has_te;
 	uint64_t content_length;
+	/* Conditional and range fields (RFC 9110 13.1, 14.2), values as received. */
+	const char *range, *if_range, *ims;
+	size_t range_len, if_range_len, ims_len;
+	int nrange, nims;               /* field lines seen (a repeated one is ignored) */
+	bool has_inm;                   /* If-None-Match: then If-Modified-Since is ignored */
 };
 
 /* RFC 9110 5.6.2: tchar. */
@@ -136,6 +142,19 @@ static int take_field(struct http_req *r, const char *name, size_t nl, const cha
 		r->content_length = x;
 	} else if (ieq(name, nl, "transfer-encoding")) {
 		r->has_te = true;
+	} else if (ieq(name, nl, "range")) {
+		r->nrange++;
+		r->range = v;
+		r->range_len = vn;
+	} else if (ieq(name, nl, "if-range")) {
+		r->if_range = v;
+		r->if_range_len = vn;
+	} else if (ieq(name, nl, "if-modified-since")) {
+		r->nims++;
+		r->ims = v;
+		r->ims_len = vn;
+	} else if (ieq(name, nl, "if-none-match")) {
+		r->has_inm = true;
 	} else if (ieq(name, nl, "connection")) {
 		/* RFC 9110 7.6.1: a comma-separated list of connection options. */
 		size_t i = 0;
@@ -306,6 +325,130 @@ static ssize_t pct_decode(const char *s, size_t n, char *out)
 	return (ssize_t)o;
 }
 
+/* What a Range field asks of a representation of a given size. */
+enum range_kind {
+	RANGE_NONE,             /* no usable Range: the whole file, 200 */
+	RANGE_ONE,              /* one satisfiable range: 206 */
+	RANGE_UNSAT,            /* no byte of the file is asked for: 416 */
+};
+
+/* Digits s[*i..) as a byte position; false if none or too many. */
+static bool take_pos(const char *s, size_t n, size_t *i, uint64_t *out)
+{
+	uint64_t x = 0;
+	size_t d = 0;
+	while (*i < n && is_digit((unsigned char)s[*i])) {
+		if (++d > 18)
+			return false;
+		x = x * 10 + (uint64_t)(s[(*i)++] - '0');
+	}
+	*out = x;
+	return d > 0;
+}
+
+/*
+ * RFC 9110 14.1.2: ranges-specifier = "bytes" "=" range-spec, where
+ * range-spec is first-pos "-" [ last-pos ] or "-" suffix-length. The unit
+ * is case-insensitive; whitespace around the specs is tolerated (OWS in the
+ * list rule). An invalid specifier, another unit, or more than one range
+ * (we send no multipart/byteranges) is ignored, as RFC 9110 14.2 allows: the
+ * whole file is sent. A valid single range is clipped to the file
+ * (*first..*last inclusive) or, if it selects no byte, unsatisfiable.
+ */
+static enum range_kind parse_range(const char *v, size_t n, uint64_t size, uint64_t *first,
+				   uint64_t *last)
+{
+	if (n < 6 || strncasecmp(v, "bytes=", 6) != 0)
+		return RANGE_NONE;
+	size_t i = 6;
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	uint64_t a = 0, b = 0;
+	bool suffix = i < n && v[i] == '-', has_b = false;
+	if (suffix) {
+		i++;
+		if (!take_pos(v, n, &i, &b))
+			return RANGE_NONE;
+	} else {
+		if (!take_pos(v, n, &i, &a) || i >= n || v[i] != '-')
+			return RANGE_NONE;
+		i++;
+		has_b = take_pos(v, n, &i, &b);
+		if (has_b && b < a)
+			return RANGE_NONE;      /* RFC 9110 14.1.1: invalid, so ignored */
+	}
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	if (i != n)
+		return RANGE_NONE;              /* a list, or garbage: ignored */
+	if (suffix) {
+		if (b == 0 || size == 0)
+			return RANGE_UNSAT;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return RANGE_ONE;
+	}
+	if (a >= size)
+		return RANGE_UNSAT;
+	*first = a;
+	*last = has_b && b < size ? b : size - 1;
+	return RANGE_ONE;
+}
+
+static int month_index(const char *m)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (int i = 0; i < 12; i++)
+		if (strncmp(months + 3 * i, m, 3) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * RFC 9110 5.6.7: an HTTP-date in any of its three forms (a recipient
+ * MUST accept all three): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
+ * RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (two-digit years 70..99 are
+ * 19xx, 00..69 are 20xx), and asctime
+ * "Sun Nov  6 08:49:37 1994". False if v[0..n) is none of them.
+ */
+static bool parse_http_date(const char *v, size_t n, time_t *out)
+{
+	char s[64], wd[16], mon[4] = "", tz[4] = "";
+	if (n == 0 || n >= sizeof s)
+		return false;
+	memcpy(s, v, n);
+	s[n] = '\0';
+	struct tm tm = { 0 };
+	int day, year, hh, mm, ss, used = -1;
+	if (sscanf(s, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &day, mon, &year, &hh, &mm,
+		   &ss, tz, &used) == 8 && used == (int)n && strcmp(tz, "GMT") == 0) {
+		/* IMF-fixdate */
+	} else if (used = -1, sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &day,
+				     mon, &year, &hh, &mm, &ss, tz, &used) == 8 &&
+		   used == (int)n && strcmp(tz, "GMT") == 0) {
+		year += year < 70 ? 2000 : 1900;
+	} else if (used = -1, sscanf(s, "%3[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &day, &hh,
+				     &mm, &ss, &year, &used) == 7 && used == (int)n) {
+		/* asctime */
+	} else {
+		return false;
+	}
+	int m = month_index(mon);
+	if (m < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970)
+		return false;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = m;
+	tm.tm_mday = day;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*out = t;
+	return true;
+}
+
 /* The status for an openat() that failed with e. */
 static int errno_status(int e)
 {
@@ -471,14 +614,18 @@ static const char *reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 206: return "Partial Content";
 	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
 	}
@@ -522,6 +669,7 @@ struct conn {
 	int file;                       /* -1, or the file whose bytes follow out[] */
 	uint64_t file_off, file_left;
 	bool close_after;               /* close once this response is out */
+	bool rejected;                  /* over max_connections: its request gets 503 */
 	char in[HTTP_HEAD_MAX];
 	char out[HTTP_BODY_BUF];
 };
@@ -530,8 +678,9 @@ struct worker {
 	struct us_http *h;
 	pthread_t th;
 	bool started;
-	struct conn **conns;            /* HTTP_MAX_CONNS slots, n used */
+	struct conn **conns;            /* HTTP_MAX_CONNS + HTTP_REJECT_MAX slots, n used */
 	int n;
+	int nserved, nrejected;         /* of the n: served, and being answered 503 */
 	struct pollfd *p;               /* p[0] the listener, p[1 + i] conns[i] */
 };
 
@@ -541,6 +690,8 @@ struct us_http {
 	uint16_t port;
 	int lfd;                        /* listening socket, shared by the workers */
 	int rootfd;                     /* the served directory */
+	int max_conns;                  /* max_connections: served at once, all workers */
+	atomic_int nconns;              /* connections served now, all workers */
 	_Atomic bool stop;
 	struct worker w[HTTP_WORKERS];
 };
@@ -549,59 +700,127 @@ struct us_http {
 struct reply {
 	int status;
 	const char *ctype;
-	uint64_t length;                /* Content-Length */
+	uint64_t length;                /* Content-Length of a 200 or 206 */
 	bool has_mtime;
 	time_t mtime;
 	const char *loc;                /* 301: the path, to which '/' is appended */
 	size_t loc_len;
+	uint64_t first, last, size;     /* 206: bytes first..last of size; 416: size */
 };
+
+/* An appender into a fixed buffer that stops (and remembers) when it is full. */
+struct outbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void outf(struct outbuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void outf(struct outbuf *o, const char *fmt, ...)
+{
+	if (o->len + 1 >= o->cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
+}
 
 /*
  * Put a response head into c->out (and, for errors other than HEAD's, the
  * short HTML body). RFC 9110 15.5.6: 405 carries Allow. The status line says
  * HTTP/1.1 whatever the request's minor version (RFC 9110 2.5); an HTTP/1.0
- * client that asked for keep-alive is told it is kept.
+ * client that asked for keep-alive is told it is kept. A file (200, 206)
+ * says Accept-Ranges: bytes (RFC 9110 14.3); 206 and 416 carry
+ * Content-Range (14.4); 304 has no body and no Content-Length or
+ * Content-Type (15.4.5); 503 carries Retry-After (10.2.3).
  */
 static void put_head(struct conn *c, const struct reply *rp, bool body, int minor, time_t wall)
 {
-	char date[64], mod[96] = "", errbody[256] = "";
+	char date[64], errbody[256] = "";
+	struct outbuf o = { c->out, 0, sizeof c->out };
+	bool file = rp->status == 200 || rp->status == 206;
 	http_date(wall, date, sizeof date);
 	uint64_t length = rp->length;
-	if (rp->status != 200) {
+	if (!file && rp->status != 304) {
 		int n = snprintf(errbody, sizeof errbody,
 				 "<html><head><title>%d %s</title></head>"
 				 "<body><h1>%d %s</h1></body></html>\n",
 				 rp->status, reason(rp->status), rp->status, reason(rp->status));
 		length = n > 0 ? (uint64_t)n : 0;
 	}
+	outf(&o, "HTTP/1.1 %d %s\r\nServer: ustackd\r\nDate: %s\r\n", rp->status,
+	     reason(rp->status), date);
+	if (rp->status == 405)
+		outf(&o, "Allow: GET, HEAD\r\n");
+	if (rp->status == 503)
+		outf(&o, "Retry-After: %d\r\n", HTTP_RETRY_AFTER_S);
+	if (rp->status != 304)
+		outf(&o, "Content-Type: %s\r\nContent-Length: %llu\r\n",
+		     file ? rp->ctype : "text/html", (unsigned long long)length);
+	if (rp->status == 206)
+		outf(&o, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)rp->first,
+		     (unsigned long long)rp->last, (unsigned long long)rp->size);
+	else if (rp->status == 416)
+		outf(&o, "Content-Range: bytes */%llu\r\n", (unsigned long long)rp->size);
+	if (file)
+		outf(&o, "Accept-Ranges: bytes\r\n");
 	if (rp->has_mtime) {
 		char d[64];
 		http_date(rp->mtime, d, sizeof d);
-		snprintf(mod, sizeof mod, "Last-Modified: %s\r\n", d);
+		outf(&o, "Last-Modified: %s\r\n", d);
 	}
-	const char *conn = c->close_after ? "Connection: close\r\n"
-			   : minor == 0   ? "Connection: keep-alive\r\n" : "";
-	int n = snprintf(c->out, sizeof c->out,
-			 "HTTP/1.1 %d %s\r\n"
-			 "Server: ustackd\r\n"
-			 "Date: %s\r\n"
-			 "%s"
-			 "Content-Type: %s\r\n"
-			 "Content-Length: %llu\r\n"
-			 "%s%s%.*s%s"
-			 "%s"
-			 "\r\n"
-			 "%s",
-			 rp->status, reason(rp->status), date,
-			 rp->status == 405 ? "Allow: GET, HEAD\r\n" : "",
-			 rp->status == 200 ? rp->ctype : "text/html",
-			 (unsigned long long)length, mod,
-			 rp->loc ? "Location: " : "", (int)rp->loc_len, rp->loc ? rp->loc : "",
-			 rp->loc ? "/\r\n" : "",
-			 conn,
-			 body && rp->status != 200 ? errbody : "");
+	if (rp->loc)
+		outf(&o, "Location: %.*s/\r\n", (int)rp->loc_len, rp->loc);
+	if (c->close_after)
+		outf(&o, "Connection: close\r\n");
+	else if (minor == 0)
+		outf(&o, "Connection: keep-alive\r\n");
+	outf(&o, "\r\n%s", body && !file ? errbody : "");
 	c->out_off = 0;
-	c->out_len = n < 0 ? 0 : (size_t)n < sizeof c->out ? (size_t)n : sizeof c->out - 1;
+	c->out_len = o.len;
+}
+
+/*
+ * The preconditions and range of a GET or HEAD of a regular file, in RFC
+ * 9110 13.2.2's order (we have no ETags, so steps 1-3 do not apply):
+ * If-Modified-Since (ignored with If-None-Match, or when not a valid
+ * date) gives 304 when the file is not newer than the date; then, for GET
+ * only (14.2), a single Range gives 206 or 416, unless an If-Range does
+ * not match the Last-Modified date exactly (13.1.5; an entity-tag never
+ * matches). rp has the file's size and mtime; this sets status and, for
+ * 206, the slice.
+ */
+static void preconditions(const struct http_req *r, struct reply *rp)
+{
+	time_t since;
+	if (r->nims == 1 && !r->has_inm && parse_http_date(r->ims, r->ims_len, &since) &&
+	    rp->mtime <= since) {
+		rp->status = 304;
+		return;
+	}
+	if (r->method != M_GET || r->nrange != 1)
+		return;
+	if (r->if_range) {
+		char d[64];
+		http_date(rp->mtime, d, sizeof d);
+		if (r->if_range_len != strlen(d) || memcmp(r->if_range, d, r->if_range_len) != 0)
+			return;
+	}
+	rp->size = rp->length;
+	switch (parse_range(r->range, r->range_len, rp->size, &rp->first, &rp->last)) {
+	case RANGE_NONE:
+		return;
+	case RANGE_UNSAT:
+		rp->status = 416;
+		return;
+	case RANGE_ONE:
+		rp->status = 206;
+		rp->length = rp->last - rp->first + 1;
+		return;
+	}
 }
 
 /*
@@ -626,7 +845,10 @@ static void respond(struct us_http *h, struct conn *c, size_t hlen, time_t wall)
 	if (parsed) {
 		/* RFC 9112 9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive". */
 		keep = r.minor == 1 ? !r.conn_close : r.conn_keep_alive && !r.conn_close;
-		if (r.method == M_OTHER) {
+		if (c->rejected) {
+			rp.status = 503;        /* over max_connections: answered, then closed */
+			keep = false;
+		} else if (r.method == M_OTHER) {
 			rp.status = 405;
 			keep = false;           /* its body's framing is none of our business */
 		} else if (r.has_te) {
@@ -647,6 +869,7 @@ static void respond(struct us_http *h, struct conn *c, size_t hlen, time_t wall)
 		rp.length = (uint64_t)sb.st_size;
 		rp.has_mtime = true;
 		rp.mtime = sb.st_mtime;
+		preconditions(&r, &rp);
 	} else if (rp.status == 301) {
 		rp.loc = path;
 		rp.loc_len = pn;
@@ -655,10 +878,11 @@ static void respond(struct us_http *h, struct conn *c, size_t hlen, time_t wall)
 	c->file = -1;
 	c->file_off = 0;
 	c->file_left = 0;
-	if (fd >= 0 && head_only) {
+	if (fd >= 0 && (head_only || (rp.status != 200 && rp.status != 206))) {
 		close(fd);
 	} else if (fd >= 0) {
 		c->file = fd;
+		c->file_off = rp.status == 206 ? rp.first : 0;
 		c->file_left = rp.length;
 	}
 	c->state = CS_SEND;
@@ -839,6 +1063,12 @@ static void conn_free(struct us_http *h, struct worker *w, int i)
 	struct conn *c = w->conns[i];
 	if (c->file >= 0)
 		close(c->file);
+	if (c->rejected) {
+		w->nrejected--;
+	} else {
+		w->nserved--;
+		atomic_fetch_sub(&h->nconns, 1);
+	}
 	us_close(h->st, c->fd);
 	free(c);
 	w->conns[i] = w->conns[--w->n];
@@ -848,6 +1078,30 @@ static void conn_free(struct us_http *h, struct worker *w, int i)
 /* 3. Workers                                                             */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * Take a connection slot for a new connection: served if the service has
+ * fewer than max_connections (and this worker has room), else one of the
+ * HTTP_REJECT_MAX per worker that read their request and get 503 with
+ * Retry-After. False: not even that, the connection is closed at once.
+ */
+static bool take_slot(struct us_http *h, struct worker *w, bool *rejected)
+{
+	if (w->nserved < HTTP_MAX_CONNS) {
+		if (atomic_fetch_add(&h->nconns, 1) < h->max_conns) {
+			w->nserved++;
+			*rejected = false;
+			return true;
+		}
+		atomic_fetch_sub(&h->nconns, 1);
+	}
+	if (w->nrejected < HTTP_REJECT_MAX) {
+		w->nrejected++;
+		*rejected = true;
+		return true;
+	}
+	return false;
+}
+
 static void accept_some(struct us_http *h, struct worker *w, uint64_t now)
 {
 	for (int k = 0; k < ACCEPT_BURST; k++) {
@@ -856,9 +1110,20 @@ static void accept_some(struct us_http *h, struct worker *w, uint64_t now)
 		int fd = us_accept(h->st, h->lfd, (struct sockaddr *)&peer, &pl);
 		if (fd < 0)
 			return;                 /* EAGAIN: another worker took it, or none left */
-		struct conn *c = w->n < HTTP_MAX_CONNS ? malloc(sizeof *c) : NULL;
+		bool rejected;
+		if (!take_slot(h, w, &rejected)) {
+			us_close(h->st, fd);    /* far over the limit: closed */
+			continue;
+		}
+		struct conn *c = malloc(sizeof *c);
 		if (!c) {
-			us_close(h->st, fd);    /* over the limit: refused */
+			if (rejected) {
+				w->nrejected--;
+			} else {
+				w->nserved--;
+				atomic_fetch_sub(&h->nconns, 1);
+			}
+			us_close(h->st, fd);
 			continue;
 		}
 		us_fcntl(h->st, fd, F_SETFL, O_NONBLOCK);
@@ -872,6 +1137,7 @@ static void accept_some(struct us_http *h, struct worker *w, uint64_t now)
 		c->file = -1;
 		c->file_off = c->file_left = 0;
 		c->close_after = false;
+		c->rejected = rejected;
 		w->conns[w->n++] = c;
 	}
 }
@@ -919,6 +1185,8 @@ struct us_http *us_http_start(us_stack *st, const struct us_service_config *c,
 	h->log_level = log_level;
 	h->port = c->port;
 	h->lfd = -1;
+	h->max_conns = c->max_connections ? (int)c->max_connections : HTTP_WORKERS * HTTP_MAX_CONNS;
+	atomic_init(&h->nconns, 0);
 	atomic_init(&h->stop, false);
 	h->rootfd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (h->rootfd < 0) {
@@ -940,8 +1208,8 @@ struct us_http *us_http_start(us_stack *st, const struct us_service_config *c,
 	for (int i = 0; i < HTTP_WORKERS; i++) {
 		struct worker *w = &h->w[i];
 		w->h = h;
-		w->conns = calloc(HTTP_MAX_CONNS, sizeof *w->conns);
-		w->p = calloc(HTTP_MAX_CONNS + 1, sizeof *w->p);
+		w->conns = calloc(HTTP_MAX_CONNS + HTTP_REJECT_MAX, sizeof *w->conns);
+		w->p = calloc(HTTP_MAX_CONNS + HTTP_REJECT_MAX + 1, sizeof *w->p);
 		if (!w->conns || !w->p || pthread_create(&w->th, NULL, worker_main, w) != 0) {
 			fprintf(stderr, "ustackd: http port %u: cannot start a worker\n", c->port);
 			us_http_stop(h);

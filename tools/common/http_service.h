@@ -22,7 +22,9 @@
 #include "ustack/ustack.h"
 
 #define HTTP_WORKERS       2       /* service threads, each with its own poll loop */
-#define HTTP_MAX_CONNS     1024    /* connections per worker; more are refused (closed) */
+#define HTTP_MAX_CONNS     1024    /* connections served per worker (max_connections caps all) */
+#define HTTP_REJECT_MAX    64      /* per worker: over the limit, answered 503; more are closed */
+#define HTTP_RETRY_AFTER_S 1       /* the 503's Retry-After, seconds */
 #define HTTP_HEAD_MAX      8192    /* request line + header fields, bytes (else 400) */
 #define HTTP_URI_MAX       4096    /* request-target, bytes (else 414) */
 #define HTTP_BODY_BUF      65536   /* per connection: response bytes between pread and send */
@@ -33,6 +35,8 @@
 _Static_assert(HTTP_URI_MAX < HTTP_HEAD_MAX, "the URI limit must fit in the head limit");
 _Static_assert(HTTP_BODY_BUF >= 1024, "the body buffer must hold any response head");
 _Static_assert(HTTP_WORKERS >= 1 && HTTP_MAX_CONNS >= 1, "at least one worker and connection");
+_Static_assert(HTTP_WORKERS * HTTP_MAX_CONNS == 2048,
+	       "config_internal.h's CFG_HTTP_MAX_CONNECTIONS is the service's maximum");
 _Static_assert(HTTP_LINGER_S < HTTP_IDLE_S, "lingering is shorter than idling");
 
 struct us_http;

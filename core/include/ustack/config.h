@@ -127,6 +127,7 @@ struct us_service_config {
 	int proto;                    /* IPPROTO_TCP or IPPROTO_UDP; http: TCP only */
 	uint16_t port;                /* 1..65535 */
 	char root[US_PATH_MAX];       /* http: directory served (required for http only) */
+	uint32_t max_connections;     /* http: served at once, 0 = the service's maximum */
 	int line, column;
 };
 
