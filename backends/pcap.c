@@ -14,6 +14,18 @@
  * receiving thread; libpcap's inject and read use different paths of the
  * handle.
  *
+ * The kernel's capture buffer is sized (cfg->pcap_buffer_kb, default
+ * 4 MiB; libpcap's own default is 2 MiB and was seen to drop bursts from
+ * a kernel peer on a veth). On a veth the frames come from the local
+ * kernel, which leaves TCP/UDP checksums to an offload that never happens
+ * (CHECKSUM_PARTIAL: the field holds only the pseudo-header sum) and, with
+ * TSO, hands over one large segment instead of MTU-sized ones; libpcap
+ * does not expose the packet's status bits, so on a veth (driver "veth",
+ * from ETHTOOL_GDRVINFO) the backend recognises the partial checksum by its
+ * value and completes it, as the kernel's skb_checksum_help would. On
+ * other devices frames come off a wire with full checksums and are passed
+ * as they are (a wrong one is dropped and counted by the stack).
+ *
  * pcap-file: cfg->device is an input capture (LINKTYPE_ETHERNET only, any
  * timestamp precision); cfg->output is where frames the stack sends are
  * written with the capture writer (capture.c) at the clock's current time
@@ -36,6 +48,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -45,6 +60,7 @@
 
 #include "clock.h"
 #include "link.h"
+#include "wire/checksum.h"
 
 #define SNAPLEN 65535
 
@@ -54,7 +70,74 @@ struct pcap_live {
 	pcap_t *p;
 	int fd;         /* pcap_get_selectable_fd() */
 	int wake_fd;    /* eventfd written by wakeup() */
+	bool local;     /* a veth: frames come from the local kernel (partial checksums) */
+	uint64_t csum_completed;        /* frames whose checksum we filled in */
 };
+
+/* The device's driver name (ETHTOOL_GDRVINFO), or "" if it has none. */
+static void iface_driver(const char *name, char *drv, size_t len)
+{
+	drv[0] = '\0';
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return;
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name)); /* caller checked: < IFNAMSIZ */
+	ifr.ifr_data = (char *)&info;
+	if (ioctl(s, SIOCETHTOOL, &ifr) == 0) {
+		size_t n = strnlen(info.driver, sizeof(info.driver));
+		if (n >= len)
+			n = len - 1;
+		memcpy(drv, info.driver, n);
+		drv[n] = '\0';
+	}
+	close(s);
+}
+
+/*
+ * A frame the local kernel sent with checksum offload: an unfragmented
+ * IPv4 TCP or UDP packet whose checksum field holds the folded,
+ * uncomplemented pseudo-header sum (what tcp_v4_send_check and
+ * udp4_hwcsum leave for the device). Fill in the real checksum; true if
+ * the frame was such a one. A frame whose field is already right is left
+ * with the same value, so a coincidence costs nothing.
+ */
+static bool complete_partial_csum(uint8_t *f, size_t len)
+{
+	if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00)
+		return false;
+	const uint8_t *ip = f + 14;
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)ip[2] << 8 | ip[3];
+	uint8_t proto = ip[9];
+	if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || 14 + tot > len)
+		return false;
+	if ((ip[6] & 0x3f) || ip[7])            /* MF or an offset: a fragment */
+		return false;
+	size_t l4len = tot - ihl, at;
+	if (proto == 6 && l4len >= 20)
+		at = 16;
+	else if (proto == 17 && l4len >= 8)
+		at = 6;
+	else
+		return false;
+	uint8_t *l4 = f + 14 + ihl;
+	uint32_t src, dst;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	uint64_t pseudo = wire_csum_pseudo(src, dst, proto, (uint16_t)l4len);
+	uint16_t partial = (uint16_t)~wire_csum_fold(pseudo), field;
+	memcpy(&field, l4 + at, 2);
+	if (field != partial)
+		return false;
+	memset(l4 + at, 0, 2);
+	uint16_t c = wire_csum_fold(wire_csum_add(pseudo, l4, l4len));
+	if (proto == 17 && c == 0)
+		c = 0xffff;                     /* RFC 768: 0 means "no checksum" */
+	memcpy(l4 + at, &c, 2);
+	return true;
+}
 
 static int iface_mtu(const char *name, int *mtu)
 {
@@ -114,6 +197,15 @@ static int live_open(struct us_link *l, const struct us_iface_config *cfg, char 
 	pcap_set_snaplen(pl->p, SNAPLEN);
 	pcap_set_promisc(pl->p, 1);
 	pcap_set_immediate_mode(pl->p, 1);
+	uint32_t kb = cfg->pcap_buffer_kb ? cfg->pcap_buffer_kb : US_PCAP_BUFFER_KB_DEFAULT;
+	if (pcap_set_buffer_size(pl->p, (int)(kb * 1024)) != 0) {
+		snprintf(err, errlen, "%s: pcap_set_buffer_size(%u KiB) refused", dev, kb);
+		errno = EINVAL;
+		goto fail;
+	}
+	char drv[sizeof(((struct ethtool_drvinfo *)0)->driver) + 1];
+	iface_driver(dev, drv, sizeof drv);
+	pl->local = strcmp(drv, "veth") == 0;
 	int rc = pcap_activate(pl->p);
 	if (rc < 0) {
 		/* PCAP_ERROR's text is in pcap_geterr; the others have a fixed meaning. */
@@ -186,6 +278,8 @@ static int live_read(struct pcap_live *pl, uint8_t *buf, size_t cap)
 	if (rc == 1) {
 		size_t n = h->caplen < cap ? h->caplen : cap;
 		memcpy(buf, data, n);
+		if (pl->local && complete_partial_csum(buf, n))
+			pl->csum_completed++;
 		return (int)n;
 	}
 	if (rc == 0)

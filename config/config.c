@@ -377,6 +377,12 @@ const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impai
 			 "interface \"%s\": \"output\" is only allowed for backend pcap-file", ifc->name);
 		return buf;
 	}
+	if (ifc->pcap_buffer_kb && ifc->backend != US_BACKEND_PCAP) {
+		*key = "pcap_buffer_kb";
+		snprintf(buf, len, "interface \"%s\": \"pcap_buffer_kb\" is only allowed for backend pcap",
+			 ifc->name);
+		return buf;
+	}
 	if (impair_present && ifc->backend != US_BACKEND_PAIR) {
 		*key = "impair";
 		snprintf(buf, len, "interface \"%s\": impair is only supported by the pair backend",

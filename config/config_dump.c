@@ -105,6 +105,8 @@ static void dump_iface(const struct us_iface_config *ifc, FILE *out)
 		put_str(out, ifc->capture, sizeof ifc->capture);
 		fputc('\n', out);
 	}
+	if (ifc->pcap_buffer_kb)
+		fprintf(out, "    pcap_buffer_kb: %u\n", (unsigned)ifc->pcap_buffer_kb);
 	if (ifc->backend == US_BACKEND_PAIR) {
 		const struct us_impair *im = &ifc->impair;
 		fputs("    impair:\n      loss: ", out);

@@ -873,6 +873,8 @@ static const struct ck_key iface_keys[] = {
 	  .max_count = US_MAX_ADDRS, .fn = fn_address },
 	{ .name = "capture", .type = CK_STRING, .off = IFC(capture), .size = US_PATH_MAX },
 	{ .name = "impair", .type = CK_MAP, .off = IFC(impair), .map = &impair_map },
+	{ .name = "pcap_buffer_kb", .type = CK_U32, .off = IFC(pcap_buffer_kb),
+	  .min = US_PCAP_BUFFER_KB_MIN, .max = US_PCAP_BUFFER_KB_MAX },
 };
 static const struct ck_map iface_map = CK_MAP_OF(iface_keys, NULL, iface_post);
 

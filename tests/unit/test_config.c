@@ -822,10 +822,11 @@ static void test_err_unknown_key(void)
 		   "    device: tap0\n"           /* 4 */
 		   "    mtuu: 1500\n",            /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" (expected one of: "
-		   "backend, device, output, macaddress, mtu, addresses, capture, impair)");
+		   "backend, device, output, macaddress, mtu, addresses, capture, impair, "
+		   "pcap_buffer_kb)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" "
 				    "(expected one of: backend, device, output, macaddress, mtu, "
-				    "addresses, capture, impair)");
+				    "addresses, capture, impair, pcap_buffer_kb)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
@@ -1028,6 +1029,15 @@ static void test_err_hints(void)
 	EXPECT_OK("interfaces:\n"
 		  "  eth0: {backend: tap, device: tap0, addresses: [10.0.0.2/24]}\n"
 		  "  eth1: {backend: tap, device: tap1, addresses: [10.1.0.2/24]}\n");
+	/* pcap_buffer_kb: pcap only, in range. */
+	EXPECT_OK("interfaces:\n  eth0: {backend: pcap, device: veth0, pcap_buffer_kb: 8192, "
+		  "addresses: [10.0.0.2/24]}\n");
+	CU_ASSERT_EQUAL(cfg.ifaces[0].pcap_buffer_kb, 8192);
+	EXPECT_ERR("interfaces:\n  eth0: {backend: tap, device: tap0, pcap_buffer_kb: 8192}\n",
+		   "t.yaml:2:38: interface \"eth0\": \"pcap_buffer_kb\" is only allowed for backend "
+		   "pcap");
+	EXPECT_ERR("interfaces:\n  eth0: {backend: pcap, device: veth0, pcap_buffer_kb: 100}\n",
+		   "t.yaml:2:56: pcap_buffer_kb: expected an integer 256..1048576, got \"100\"");
 	/* netplan spellings get a precise hint. */
 	EXPECT_ERR("network:\n  version: 2\n",
 		   "t.yaml:1:1: top level: unknown key \"network\": netplan's \"network:\" "

@@ -30,6 +30,9 @@
 #define US_MAX_BUSY_POLL_US      10000
 #define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
 #define US_MAX_MTU               9000
+#define US_PCAP_BUFFER_KB_DEFAULT 4096   /* pcap backend: kernel capture buffer */
+#define US_PCAP_BUFFER_KB_MIN    256
+#define US_PCAP_BUFFER_KB_MAX    1048576
 
 enum us_log_level {
 	US_LOG_ERROR = 0,
@@ -75,6 +78,7 @@ struct us_iface_config {
 	struct us_cidr addrs[US_MAX_ADDRS];
 	int naddrs;
 	char capture[US_PATH_MAX];    /* "" = no capture */
+	uint32_t pcap_buffer_kb;      /* pcap: kernel capture buffer, KiB (0 = default 4096) */
 	struct us_impair impair;
 	/* Where each key was found, for error messages made after parsing. */
 	int line, column;
