@@ -161,7 +161,7 @@ static void usage(FILE *f)
 		"                           (@FILE: read it from FILE)\n"
 		"      --resolve HOST:PORT:ADDR  use ADDR for HOST and PORT (PORT may be *)\n"
 		"  -V, --version            print the version\n"
-		CLI_USAGE_COMMON
+		CLI_USAGE_STACK_CONFIG_LONG CLI_USAGE_QUICK
 		"  -h, --help               this help\n");
 }
 
@@ -1074,6 +1074,7 @@ int main(int argc, char **argv)
 {
 	struct us_cli cli;
 	us_cli_init(&cli, "uscurl");
+	cli.no_short_config = true;     /* -C is curl's --continue-at */
 	static const struct option longopts[] = {
 		CLI_LONG_OPTIONS,
 		{ "output", required_argument, NULL, 'o' },
@@ -1103,7 +1104,7 @@ int main(int argc, char **argv)
 	};
 	static struct opts o = { .max_redirs = 50 };
 	int opt;
-	while ((opt = getopt_long(argc, argv, CLI_SHORT_OPTIONS "o:OsSIiLH:X:d:A:u:fm:w:Vh", longopts,
+	while ((opt = getopt_long(argc, argv, CLI_SHORT_OPTIONS_NO_C "o:OsSIiLH:X:d:A:u:fm:w:Vh", longopts,
 				  NULL)) != -1) {
 		int r = us_cli_option(&cli, opt, optarg);
 		if (r < 0)

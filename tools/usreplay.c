@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: usreplay -C HOST.yaml --in TRACE.pcap [--script APP.yaml] [--out ACTUAL.pcap]\n"
 		"                [--expect EXPECTED.pcap] [--check-times] [--settle SECS] [-v]\n"
-		"  -C, --config FILE    host configuration (doc/CONFIG.md); needs stack.seed and the\n"
+		"  -C, --stack-config FILE  host configuration (doc/CONFIG.md); needs stack.seed and the\n"
 		"                       first interface's macaddress; its backend is replaced\n"
 		"  --in FILE            pcap trace: frames to the stack are injected at their times\n"
 		"  --script FILE        the application's socket operations (doc/man/usreplay.1)\n"
@@ -269,7 +269,7 @@ static int write_out(struct replay *r)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'C' },
+		{ "stack-config", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "in", required_argument, NULL, OPT_IN },
@@ -311,8 +311,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* As the other tools: the environment names the configuration when no flag does. */
+	const char *env = getenv("USTACK_CONFIG");
+	if (!r.config_path && env && env[0])
+		r.config_path = env;
 	if (!r.config_path || !r.in_path) {
-		fprintf(stderr, "usreplay: -C HOST.yaml and --in TRACE.pcap are required\n");
+		fprintf(stderr, "usreplay: -C HOST.yaml (or USTACK_CONFIG) and --in TRACE.pcap are required\n");
 		usage(stderr);
 		return 2;
 	}

@@ -33,6 +33,10 @@ int us_cli_option(struct us_cli *c, int opt, const char *arg)
 	uint64_t v;
 	switch (opt) {
 	case 'C':
+		if (c->no_short_config)
+			return 0;
+		/* fall through */
+	case CLI_OPT_STACK_CONFIG:
 		c->config_path = arg;
 		return 1;
 	case 'v':
@@ -83,22 +87,30 @@ int us_cli_option(struct us_cli *c, int opt, const char *arg)
 int us_cli_finish(struct us_cli *c)
 {
 	char err[512];
+	const char *flag = c->no_short_config ? "--stack-config" : "-C";
+	if (c->config_path && c->quick) {
+		fprintf(stderr, "%s: %s and the single-interface flags exclude each other\n",
+			c->prog, flag);
+		return -1;
+	}
+	/* The environment is the fallback: any flag on the command line wins. */
+	const char *env = getenv(CLI_CONFIG_ENV);
+	if (!c->config_path && !c->quick && env && env[0]) {
+		c->config_path = env;
+		c->config_from_env = true;
+	}
 	if (c->config_path) {
-		if (c->quick) {
-			fprintf(stderr, "%s: -C and the single-interface flags exclude each other\n",
-				c->prog);
-			return -1;
-		}
 		if (us_config_load(c->config_path, &c->cfg, err, sizeof err) < 0) {
-			fprintf(stderr, "%s\n", err);
+			fprintf(stderr, "%s%s%s\n", err, c->config_from_env ? " (from $" : "",
+				c->config_from_env ? CLI_CONFIG_ENV ")" : "");
 			return -1;
 		}
 		return 0;
 	}
 	struct us_iface_config *ifc = &c->cfg.ifaces[0];
 	if (!ifc->device[0]) {
-		fprintf(stderr, "%s: no interface: give -C FILE, or --tap NAME / --pcap IFNAME\n",
-			c->prog);
+		fprintf(stderr, "%s: no interface: give %s FILE (or set %s), or --tap NAME / --pcap IFNAME\n",
+			c->prog, flag, CLI_CONFIG_ENV);
 		return -1;
 	}
 	c->cfg.nifaces = 1;

@@ -1,10 +1,16 @@
 /*
- * cli.h — what every ustack tool shares: -C/--config or the quick
- * single-interface flags, -v, and bringing a threaded stack up.
+ * cli.h — what every ustack tool shares: --stack-config FILE (short
+ * form -C, except in uscurl where -C is curl's --continue-at) or the
+ * quick single-interface flags, -v, and bringing a threaded stack up.
  *
  * Quick flags: --tap NAME | --pcap IFNAME, --addr A.B.C.D/P (repeatable),
- * --gw A.B.C.D, --mac M, --mtu N, --capture FILE.pcap. With -C they are
- * an error (one source of truth).
+ * --gw A.B.C.D, --mac M, --mtu N, --capture FILE.pcap. With
+ * --stack-config they are an error (one source of truth).
+ *
+ * Where the configuration comes from, first match wins:
+ *   1. --stack-config FILE (or -C FILE);
+ *   2. the quick flags;
+ *   3. the environment variable USTACK_CONFIG (a file name; empty = unset).
  */
 #ifndef US_TOOLS_CLI_H
 #define US_TOOLS_CLI_H
@@ -23,11 +29,15 @@ enum {
 	CLI_OPT_MAC,
 	CLI_OPT_MTU,
 	CLI_OPT_CAPTURE,
+	CLI_OPT_STACK_CONFIG,
 	CLI_OPT__TOOL_BASE = 0x140,   /* tools number their own long options from here */
 };
 
+/* The environment variable naming the configuration file when no flag does. */
+#define CLI_CONFIG_ENV "USTACK_CONFIG"
+
 #define CLI_LONG_OPTIONS                                              \
-	{ "config", required_argument, NULL, 'C' },                   \
+	{ "stack-config", required_argument, NULL, CLI_OPT_STACK_CONFIG }, \
 	{ "verbose", no_argument, NULL, 'v' },                        \
 	{ "tap", required_argument, NULL, CLI_OPT_TAP },              \
 	{ "pcap", required_argument, NULL, CLI_OPT_PCAP },            \
@@ -37,22 +47,33 @@ enum {
 	{ "mtu", required_argument, NULL, CLI_OPT_MTU },              \
 	{ "capture", required_argument, NULL, CLI_OPT_CAPTURE }
 
+/* -C FILE is --stack-config FILE. */
 #define CLI_SHORT_OPTIONS "C:v"
+/* For a tool whose -C means something else (uscurl): set c->no_short_config too. */
+#define CLI_SHORT_OPTIONS_NO_C "v"
 
-#define CLI_USAGE_COMMON                                                                \
-	"  -C, --config FILE    YAML configuration (doc/CONFIG.md)\n"                    \
+#define CLI_USAGE_CONFIG_TEXT                                                           \
+	"                       YAML configuration (doc/CONFIG.md); without it and\n"     \
+	"                       without the flags below: the file $USTACK_CONFIG names\n"
+#define CLI_USAGE_STACK_CONFIG "  -C, --stack-config FILE\n" CLI_USAGE_CONFIG_TEXT
+#define CLI_USAGE_STACK_CONFIG_LONG "  --stack-config FILE\n" CLI_USAGE_CONFIG_TEXT
+#define CLI_USAGE_QUICK                                                                 \
 	"  --tap NAME           or: one interface on TAP device NAME\n"                  \
 	"  --pcap IFNAME        or: one interface on IFNAME through libpcap\n"           \
 	"  --addr A.B.C.D/P     its address (repeatable)\n"                              \
 	"  --gw A.B.C.D         default gateway\n"                                       \
 	"  --mac MAC            its MAC (default: random, locally administered)\n"       \
 	"  --mtu N              its MTU (default 1500)\n"                                \
-	"  --capture FILE       write every frame in and out to a pcap file\n"           \
+	"  --capture FILE       write every frame in and out to a pcap file\n"
+#define CLI_USAGE_VERBOSE                                                               \
 	"  -v, --verbose        one line per frame in and out\n"
+#define CLI_USAGE_COMMON CLI_USAGE_STACK_CONFIG CLI_USAGE_QUICK CLI_USAGE_VERBOSE
 
 struct us_cli {
 	const char *prog;
 	const char *config_path;
+	bool no_short_config;           /* -C is not --stack-config (uscurl) */
+	bool config_from_env;           /* config_path came from USTACK_CONFIG */
 	bool quick;                     /* a quick flag was given */
 	int verbose;
 	struct us_config cfg;           /* quick flags build into this */
