@@ -35,6 +35,17 @@ else
 fi
 
 echo
+echo "=== command-line tests (make's order, the tools' options; no network) ==="
+NET_COUNTS="$tmp/cli" RUN_LABEL=command-line BUILD="$BUILD" bash "$here/net/run.sh" "$here"/cli/t_*.sh
+if [ -s "$tmp/cli" ]; then
+	read -r cp cf cs < "$tmp/cli"
+	pass=$((pass + cp)); fail=$((fail + cf)); skip=$((skip + cs))
+else
+	echo "command-line tests did not report their counts"
+	fail=$((fail + 1))
+fi
+
+echo
 echo "=== network tests (namespaces, TAP, pcap, kernel peers) ==="
 NET_COUNTS="$tmp/net" BUILD="$BUILD" bash "$here/net/run.sh"
 if [ -s "$tmp/net" ]; then

@@ -2,7 +2,7 @@
 # run.sh [TEST...] — run the network tests (tests/net/t_*.sh), each in its
 # own process with its own namespaces. A test exits 0 (pass), 77 (skipped:
 # it printed why) or anything else (fail). Writes "pass fail skip" to
-# $NET_COUNTS when set.
+# $NET_COUNTS when set. tests/cli/ uses it too (RUN_LABEL names the set).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export BUILD=${BUILD:-build}
@@ -29,6 +29,6 @@ for t in "${tests[@]}"; do
 	fi
 	rm -f "$log"
 done
-echo "network: $pass passed, $fail failed, $skip skipped"
+echo "${RUN_LABEL:-network}: $pass passed, $fail failed, $skip skipped"
 [ -z "${NET_COUNTS:-}" ] || echo "$pass $fail $skip" > "$NET_COUNTS"
 [ $fail -eq 0 ]
