@@ -655,9 +655,13 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 		t->keep_probes = 0;
 		tcp_timer_set(t, TT_KEEP, now + (uint64_t)t->keepidle_s * US_NS_PER_SEC);
 	}
-	/* RFC 7323 4.3: remember the timestamp of a segment at the left edge. */
-	if (t->ts_ok && g->opt.has_ts && seq_le(g->seq, t->rcv_adv) &&
-	    seq_le(g->seq, t->rcv_nxt) && (int32_t)(g->opt.tsval - t->ts_recent) >= 0) {
+	/* RFC 7323 4.3 (2): TS.Recent takes the TSval of a segment that starts
+	 * at or before Last.ACK.sent, the edge our last ACK acknowledged. A
+	 * segment that arrives while an ACK is delayed lies beyond it, so the
+	 * delayed ACK echoes the earliest unacknowledged segment's TSval and
+	 * the peer's RTT sample includes the delay (Linux: rcv_wup). */
+	if (t->ts_ok && g->opt.has_ts && seq_le(g->seq, t->last_ack_sent) &&
+	    (int32_t)(g->opt.tsval - t->ts_recent) >= 0) {
 		t->ts_recent = g->opt.tsval;
 		t->ts_recent_at = now;
 	}

@@ -107,9 +107,11 @@ void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16
 void tcp_send_rst(struct us_tcb *t)
 {
 	/* snd_max, not snd_nxt: after an RTO snd_nxt is rewound, and the peer
-	 * only accepts an RST at the sequence it expects next (RFC 5961 3.2). */
-	tcp_send_rst_to(t->sock->st, t->laddr, t->raddr, t->lport, t->rport, t->snd_max, t->rcv_nxt,
-			TCP_RST | TCP_ACK);
+	 * only accepts an RST at the sequence it expects next (RFC 5961 3.2).
+	 * It leaves like the connection's other segments (Linux
+	 * tcp_send_active_reset): with the timestamp option when timestamps
+	 * are in use (RFC 7323 3.2), DF and the socket's TTL. */
+	tcp_send_segment(t, t->snd_max, 0, TCP_RST | TCP_ACK);
 }
 
 /*
@@ -171,6 +173,7 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	int rc = us_ipv4_sendv(st, &tx, iov, n);
 	if (flags & TCP_ACK) {
 		/* Whatever happened to the frame, the ACK state is now current. */
+		t->last_ack_sent = ack;
 		t->rcv_adv = t->rcv_nxt + win;
 		t->segs_unacked = 0;
 		t->ack_now = false;
@@ -178,6 +181,8 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	}
 	if (rc == 0) {
 		US_STAT_INC(st, TCP_TX_SEGS);
+		if (flags & TCP_RST)
+			US_STAT_INC(st, TCP_TX_RST);
 		if (len)
 			t->last_send = us_now(st);
 	}

@@ -817,6 +817,81 @@ static void test_newreno_no_reentry_at_recover(void)
 	rel_close(&r);
 }
 
+/* ---- timestamps (RFC 7323) ----------------------------------------------------- */
+
+/* A connection with timestamps: the peer's SYN carries TSval 5000. */
+static bool rel_open_ts(struct rel *r, const char *tag)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, tag);
+	struct tc_seg syn = { .has_mss = true, .mss = MSS, .has_ts = true, .tsval = 5000 };
+	if (!rel_open(r, &cfg, &syn))
+		return false;
+	CU_ASSERT(r->p.ts);
+	return r->p.ts;
+}
+
+/*
+ * RFC 7323 4.3: TS.Recent is updated only from a segment with SEG.SEQ <=
+ * Last.ACK.sent. Two small segments, 10 ms apart, both held by the delayed
+ * ACK: the one ACK for both echoes the first one's TSval, so that the
+ * peer's RTT sample covers the time our ACK was delayed.
+ */
+static void test_ts_recent_delayed_ack_echoes_earliest(void)
+{
+	struct rel r;
+	if (!rel_open_ts(&r, __func__))
+		return;
+	uint8_t d[200];
+	tu_pattern(d, sizeof d, 3);
+	r.p.tsval = 6000;
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, d, 100);
+	tc_run(&r.t, 10 * TC_MS, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 0);              /* a lone short segment: ACK delayed */
+	r.p.tsval = 6010;
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, d + 100, 100);
+	tc_run(&r.t, 200 * TC_MS, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 200);
+	CU_ASSERT(r.o.seg[0].has_ts);
+	CU_ASSERT_EQUAL(r.o.seg[0].tsecr, 6000);
+	/* Now Last.ACK.sent covers both: the next segment's TSval is taken. */
+	tc_out_clear(&r.o);
+	r.p.tsval = 6300;
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, d, MSS > sizeof d ? sizeof d : MSS);
+	tc_run(&r.t, 200 * TC_MS, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].tsecr, 6300);
+	rel_close(&r);
+}
+
+/* RFC 7323 3.2: a RST the connection sends carries the timestamp option. */
+static void test_ts_on_rst(void)
+{
+	struct rel r;
+	if (!rel_open_ts(&r, __func__))
+		return;
+	uint8_t d[100];
+	tu_pattern(d, sizeof d, 5);
+	r.p.tsval = 7000;
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, d, sizeof d);
+	tc_run(&r.t, 100 * TC_MS, &r.o);
+	tc_out_clear(&r.o);
+	/* Closing with unread data aborts with RST (RFC 2525 2.17). */
+	CU_ASSERT_EQUAL(us_close(r.t.st, r.fd), 0);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	const struct tc_parsed *s = &r.o.seg[0];
+	CU_ASSERT_EQUAL(s->flags, TC_RST | TC_ACK);
+	CU_ASSERT_EQUAL(s->seq, r.una);
+	CU_ASSERT_EQUAL(s->ack, PEER_ISS + 1 + sizeof d);
+	CU_ASSERT(s->has_ts);
+	CU_ASSERT_EQUAL(s->tsecr, 7000);
+	CU_ASSERT_EQUAL(s->tsval, (uint32_t)(now_of(&r) / TC_MS));     /* the 1 ms clock */
+	CU_ASSERT_EQUAL(s->len, 0);
+	rel_close(&r);
+}
+
 /* ---- initial window and slow start (RFC 6928, RFC 5681 3.1) ------------------------- */
 
 static void iw_case(const struct tc_seg *syn, uint32_t smss, const char *tag)
@@ -1494,4 +1569,6 @@ US_SUITE(tcp_rel, NULL, NULL,
 	 US_TEST(test_delayed_ack_two_full_segments),
 	 US_TEST(test_out_of_order_kept_and_delivered),
 	 US_TEST(test_restart_after_idle),
-	 US_TEST(test_newreno_no_reentry_at_recover));
+	 US_TEST(test_newreno_no_reentry_at_recover),
+	 US_TEST(test_ts_recent_delayed_ack_echoes_earliest),
+	 US_TEST(test_ts_on_rst));
