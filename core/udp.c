@@ -272,6 +272,11 @@ static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 			return -EDESTADDRREQ;
 		to = &s->remote;
 	}
+	/* Everything the send needs is copied here, under the socket lock: a
+	 * connect from another thread once it is dropped must not mix the old
+	 * peer's address with the new one's port (doc/LOCKING.md). */
+	const struct sockaddr_in dst = *to;
+	to = &dst;
 	if (to->sin_port == 0)
 		return -EINVAL;
 	if (len > UDP_MAX_PAYLOAD)

@@ -11,6 +11,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -662,6 +665,89 @@ static void test_udp_closed_port_icmp_unreachable(void)
 	tu_close(&t);
 }
 
+/* ---- a send racing a connect (issue 8 item 15) ------------------------------- */
+
+struct flip_arg {
+	us_stack *st;
+	int fd;
+	atomic_bool stop;
+	int sends, fails, err;
+};
+
+static void *udp_send_main(void *p)
+{
+	struct flip_arg *f = p;
+	while (!atomic_load(&f->stop)) {
+		if (us_send(f->st, f->fd, "d", 1, 0) == 1)
+			f->sends++;
+		else if (errno != ENOBUFS)      /* the wire's queue is full: fine */
+			f->fails++, f->err = errno;
+	}
+	return NULL;
+}
+
+/*
+ * One thread sends on a connected socket while another reconnects it
+ * between 10.0.0.2:9002 and 10.0.0.3:9003. Each datagram must go to one
+ * of the two peers whole: a send that read the peer's address under the
+ * socket lock and its port after dropping it (doc/LOCKING.md says it
+ * copies both under the lock) could send to 10.0.0.2:9003. The mix needs
+ * the connect to land in a window of a few instructions, so it shows up
+ * only now and then in an ordinary build; ThreadSanitizer reports the
+ * unlocked read every time (make test SANITIZE=thread).
+ */
+static void test_udp_send_racing_connect_never_mixes(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	char wire[US_PATH_MAX];
+	tu_wire_name(wire, sizeof wire, __func__);
+	tu_config(&cfg, wire, &peer_opts);
+	uint32_t ip3 = tu_ip(10, 0, 0, 3);
+	cfg.arp_static[cfg.narp_static].addr.s_addr = ip3;
+	memcpy(cfg.arp_static[cfg.narp_static].mac, tu_peer_mac, 6);
+	cfg.narp_static++;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	us_stack *st = t.st;
+	int s = su_udp(st, TU_STACK_IP, 5000);
+	struct sockaddr_in p2 = su_sin(TU_PEER_IP, 9002), p3 = su_sin(ip3, 9003);
+	SU_OK(us_connect(st, s, SU_SA(p2), sizeof p2));
+	struct flip_arg f = { .st = st, .fd = s };
+	atomic_init(&f.stop, false);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, udp_send_main, &f) == 0);
+	static uint8_t frame[US_PAIR_FRAME_MAX];
+	int good = 0, mixed = 0, flips = 0;
+	uint64_t end = su_mono_ns() + 1500 * 1000000ULL;
+	while (su_mono_ns() < end && flips < 400000) {
+		struct sockaddr_in *to = flips++ & 1 ? &p2 : &p3;
+		if (us_connect(st, s, SU_SA(*to), sizeof *to) < 0)
+			CU_FAIL("connect failed");
+		int n;
+		while ((n = us_pair_recv(t.peer, us_stack_now(st), frame, sizeof frame)) > 0) {
+			struct tu_ipv ip;
+			if (!tu_parse_ip(frame, (size_t)n, &ip) || ip.proto != 17 || ip.plen < 8)
+				continue;
+			uint16_t dport = tu_get16(ip.payload + 2);
+			if ((ip.dst == TU_PEER_IP && dport == 9002) || (ip.dst == ip3 && dport == 9003))
+				good++;
+			else
+				mixed++;
+		}
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	tu_collect(&t, NULL);
+	printf("\n    %d datagrams checked, %d mixed, %d connects, %d sends failed (%s)\n", good,
+	       mixed, flips, f.fails, f.fails ? strerror(f.err) : "-");
+	CU_ASSERT(good > 0);
+	CU_ASSERT_EQUAL(mixed, 0);
+	CU_ASSERT_EQUAL(f.fails, 0);
+	us_close(st, s);
+	tu_close(&t);
+}
+
 US_SUITE(udp, NULL, NULL,
 	 US_TEST(test_udp_exchange_both_ways),
 	 US_TEST(test_udp_connected_socket_filters_peers),
@@ -675,4 +761,5 @@ US_SUITE(udp, NULL, NULL,
 	 US_TEST(test_udp_checksum_on_wire),
 	 US_TEST(test_udp_checksum_zero_accepted_bad_dropped),
 	 US_TEST(test_udp_bad_length_counted),
-	 US_TEST(test_udp_closed_port_icmp_unreachable));
+	 US_TEST(test_udp_closed_port_icmp_unreachable),
+	 US_TEST(test_udp_send_racing_connect_never_mixes));
