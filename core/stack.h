@@ -41,6 +41,7 @@ struct us_stack {
 	int nifs;
 
 	struct us_rng rng;              /* own lock */
+	uint64_t rng_at_new[4];         /* rng.s when us_stack_new() returned (us_stack_reset) */
 	struct us_buf_pool pool;        /* own lock */
 	struct us_timer_wheel wheel;    /* own lock */
 	struct us_netif ifs[US_MAX_IFACES];

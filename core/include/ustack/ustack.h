@@ -66,6 +66,14 @@ int us_stack_up(us_stack *st);
 void us_stack_advance(us_stack *st, uint64_t ns);
 int us_stack_poll(us_stack *st);
 int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len);
+/*
+ * Deterministic mode: close every descriptor, end every connection, and
+ * bring the stack back to the state us_stack_new() left it in (clock back to its start,
+ * counters 0, same random draws, ARP cache of static entries only), keeping
+ * its interfaces, routes and buffer pool. Call us_stack_up() again after.
+ * -1 with EINVAL on a threaded stack.
+ */
+int us_stack_reset(us_stack *st);
 
 /* Interfaces, by 0-based index in config order. */
 int us_stack_nifaces(const us_stack *st);
