@@ -342,6 +342,8 @@ int us_ping_open(us_stack *st, uint16_t *id)
 	ep->data = data;
 	ep->in_use = true;
 	ep->id = nid;
+	ep->ifindex = -1;
+	ep->src = 0;
 	ep->head = ep->count = 0;
 	pthread_mutex_unlock(&ic->lock);
 	if (id)
@@ -363,6 +365,8 @@ int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t 
 	pthread_mutex_lock(&ic->lock);
 	struct us_ping_ep *ep = ep_get(ic, h);
 	uint16_t id = ep ? ep->id : 0;
+	int ifindex = ep ? ep->ifindex : -1;
+	uint32_t src = ep ? ep->src : 0;
 	pthread_mutex_unlock(&ic->lock);
 	if (!ep) {
 		errno = EBADF;
@@ -383,7 +387,9 @@ int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t 
 	put16(hdr + 6, seq);
 	uint16_t c = wire_csum_fold(wire_csum_add(wire_csum_add(0, hdr, sizeof hdr), payload, len));
 	memcpy(hdr + 2, &c, 2);
-	struct us_ip_tx tx = { .dst = dst.s_addr, .proto = IP_PROTO_ICMP, .ttl = ttl, .ifindex = -1 };
+	struct us_ip_tx tx = {
+		.src = src, .dst = dst.s_addr, .proto = IP_PROTO_ICMP, .ttl = ttl, .ifindex = ifindex,
+	};
 	int rc = us_ipv4_send(st, &tx, hdr, sizeof hdr, payload, len);
 	if (rc < 0) {
 		errno = -rc;
@@ -391,6 +397,60 @@ int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t 
 	}
 	US_STAT_INC(st, ICMP_TX);
 	US_STAT_INC(st, ICMP_TX_ECHO_REQ);
+	return 0;
+}
+
+int us_ping_bind(us_stack *st, int h, int ifindex, struct in_addr src)
+{
+	if (ifindex < -1 || ifindex >= st->nifs) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (src.s_addr && !us_ipv4_is_local(st, src.s_addr)) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	struct us_icmp *ic = &st->icmp;
+	pthread_mutex_lock(&ic->lock);
+	struct us_ping_ep *ep = ep_get(ic, h);
+	if (ep) {
+		ep->ifindex = ifindex;
+		ep->src = src.s_addr;
+	}
+	pthread_mutex_unlock(&ic->lock);
+	if (!ep) {
+		errno = EBADF;
+		return -1;
+	}
+	return 0;
+}
+
+int us_ping_source(us_stack *st, int h, struct in_addr dst, struct in_addr *src)
+{
+	struct us_icmp *ic = &st->icmp;
+	pthread_mutex_lock(&ic->lock);
+	struct us_ping_ep *ep = ep_get(ic, h);
+	int bound_if = ep ? ep->ifindex : -1;
+	uint32_t bound_src = ep ? ep->src : 0;
+	pthread_mutex_unlock(&ic->lock);
+	if (!ep) {
+		errno = EBADF;
+		return -1;
+	}
+	int ifindex;
+	uint32_t nh, a;
+	int rc = us_ipv4_route(st, dst.s_addr, &ifindex, &nh, &a);
+	if (bound_if >= 0 && (rc < 0 || ifindex != bound_if)) {
+		/* Bound to a device: the destination is taken as on-link there,
+		 * as us_ipv4_sendv does with a forced interface. */
+		a = us_netif_src_for(&st->ifs[bound_if], dst.s_addr);
+		rc = 0;
+	}
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	src->s_addr = bound_src ? bound_src : a;
 	return 0;
 }
 

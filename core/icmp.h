@@ -27,6 +27,8 @@ struct us_ping_ep {
 	/* All fields protected by us_icmp.lock. */
 	bool in_use;
 	uint16_t id;
+	int ifindex;                /* us_ping_bind: -1 = from the route */
+	uint32_t src;               /* us_ping_bind: network order, 0 = from the route */
 	int head, count;            /* ring of US_PING_QUEUE */
 	struct us_echo_reply *rep;  /* [US_PING_QUEUE] */
 	uint8_t *data;              /* [US_PING_QUEUE][US_PING_MAX_DATA] */

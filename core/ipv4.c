@@ -179,9 +179,11 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		src = st->ifs[ifindex].naddrs ? st->ifs[ifindex].addrs[0].addr.s_addr : 0;
 	} else {
 		int rc = us_ipv4_route(st, tx->dst, &ifindex, &nh, &src);
-		if (rc < 0)
+		if (rc < 0 && tx->ifindex < 0)
 			return rc;
-		if (tx->ifindex >= 0 && tx->ifindex != ifindex) {
+		/* A forced interface (ping -I, a broadcast) takes the destination
+		 * as on-link there when the route leads elsewhere or nowhere. */
+		if (tx->ifindex >= 0 && (rc < 0 || tx->ifindex != ifindex)) {
 			ifindex = tx->ifindex;
 			nh = tx->dst;
 			src = us_netif_src_for(&st->ifs[ifindex], nh);

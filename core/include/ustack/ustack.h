@@ -108,6 +108,18 @@ int us_ping_open(us_stack *st, uint16_t *id);
 /* Send an echo request of len payload bytes (fragmented above the MTU). */
 int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t ttl,
 		 const void *payload, size_t len);
+/*
+ * Like ping -I: send this endpoint's requests out of interface ifindex
+ * (-1: wherever the route says) and/or from address src (0: the
+ * interface's or the route's). ENODEV for a bad index, EADDRNOTAVAIL for
+ * an address that is not the stack's.
+ */
+int us_ping_bind(us_stack *st, int h, int ifindex, struct in_addr src);
+/*
+ * The source address a request to dst would carry now (what ping learns
+ * from its connect() probe); ENETUNREACH when no route leads there.
+ */
+int us_ping_source(us_stack *st, int h, struct in_addr dst, struct in_addr *src);
 /* Wait up to timeout_ms (-1 forever) for a reply or error. ETIMEDOUT, ESHUTDOWN. */
 int us_ping_recv(us_stack *st, int h, struct us_echo_reply *rep, void *payload, size_t cap,
 		 int timeout_ms);

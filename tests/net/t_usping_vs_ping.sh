@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# usping next to iputils ping, against the same kernel peer: for each case
+# both run with the same options, and their stdout, stderr and exit status
+# must be the same once addresses, times and the program name are
+# normalised (formats and exit codes are compared, not timings).
+#
+#   ns P (the peer): tap1 10.9.1.1/24, which usping attaches to as 10.9.1.2;
+#                    veth vp 10.9.2.1/24
+#   ns C (ping's):   veth vc 10.9.2.2/24, 10.9.1.0/24 via 10.9.2.1
+# So both address the peer as 10.9.1.1; "SELF" is 10.9.1.2 for usping and
+# 10.9.2.2 for ping; a dead on-link address is .77 on each one's subnet.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd ping
+
+P=$(new_ns pingpeer)
+C=$(new_ns pingcli)
+ip netns exec "$P" ip tuntap add dev tap1 mode tap || fail "ip tuntap add"
+ip netns exec "$P" ip addr add 10.9.1.1/24 dev tap1
+ip netns exec "$P" ip link set tap1 up
+ip link add "ust$$vp" type veth peer name "ust$$vc" || fail "ip link add veth"
+ip link set "ust$$vp" netns "$P" name vp
+ip link set "ust$$vc" netns "$C" name vc
+ip netns exec "$P" ip addr add 10.9.2.1/24 dev vp
+ip netns exec "$P" ip link set vp up
+ip netns exec "$C" ip addr add 10.9.2.2/24 dev vc
+ip netns exec "$C" ip link set vc up
+ip netns exec "$C" ip route add 10.9.1.0/24 via 10.9.2.1
+wait_for 10 "veth up" ip netns exec "$C" ping -c 1 -W 1 10.9.2.1
+
+U="$BIN/usping --tap tap1 --addr 10.9.1.2/24"
+
+norm() {
+	sed -E -e 's/^usping: /ping: /' \
+		-e 's/\b10\.9\.1\.1\b/PEER/g' -e 's/\b10\.9\.[12]\.2\b/SELF/g' \
+		-e 's/\b10\.9\.[12]\.77\b/DEAD/g' \
+		-e 's/ (eth0|vc): / IFACE: /' \
+		-e 's/time=[0-9.]+ ms/time=T ms/' -e 's/, time [0-9]+ms/, time Tms/' \
+		-e 's#= [0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3} ms#= T ms#' \
+		-e 's#ipg/ewma [0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3} ms#ipg/ewma T ms#' \
+		-e 's/^\[[0-9]+\.[0-9]{6}\] /[TS] /'
+}
+
+# run_u/run_p ARGS...: usping (in P) / ping (in C), outputs in $TMP/{u,p}.{out,err,rc}
+run_u() {
+	ip netns exec "$P" timeout 60 $U "$@" >"$TMP/u.out" 2>"$TMP/u.err"
+	echo $? >"$TMP/u.rc"
+}
+run_p() {
+	ip netns exec "$C" timeout 60 ping "$@" >"$TMP/p.out" 2>"$TMP/p.err"
+	echo $? >"$TMP/p.rc"
+}
+
+# same NAME [EXTRA-SED]: the normalised outputs and exit codes must match.
+same() {
+	local name=$1 extra=${2:-}
+	local s
+	for s in out err; do
+		norm <"$TMP/u.$s" | sed -E -e "${extra:-s/^//}" >"$TMP/u.$s.n"
+		norm <"$TMP/p.$s" | sed -E -e "${extra:-s/^//}" >"$TMP/p.$s.n"
+		if ! diff -u "$TMP/p.$s.n" "$TMP/u.$s.n" >"$TMP/diff"; then
+			echo "ping $s:"; cat "$TMP/p.$s"; echo "usping $s:"; cat "$TMP/u.$s"
+			cat "$TMP/diff"
+			fail "$name: usping's std$s differs from ping's (normalised diff above)"
+		fi
+	done
+	[ "$(cat "$TMP/u.rc")" = "$(cat "$TMP/p.rc")" ] ||
+		fail "$name: usping exit $(cat "$TMP/u.rc"), ping exit $(cat "$TMP/p.rc")"
+	echo "same: $name (exit $(cat "$TMP/u.rc"))"
+}
+
+# both NAME ARGS...: run both with ARGS (HOST last) and compare.
+both() {
+	local name=$1; shift
+	note "$name: $*"
+	run_u "$@"
+	run_p "$@"
+	same "$name"
+}
+
+# "time Nms" of the summary.
+sum_time() { sed -nE 's/.*, time ([0-9]+)ms$/\1/p' "$1"; }
+
+both "three replies" -c 3 -i 0.2 10.9.1.1
+grep -q '^3 packets transmitted, 3 received, 0% packet loss' "$TMP/u.out" || fail "summary"
+# ping's time runs from the first request to the last, not over the final wait.
+t=$(sum_time "$TMP/u.out")
+[ -n "$t" ] && [ "$t" -ge 395 ] && [ "$t" -lt 550 ] || fail "usping -c 3 -i 0.2: time ${t}ms, expected about 400"
+
+both "-s 0 prints no time" -c 2 -i 0.2 -s 0 10.9.1.1
+grep -q '^8 bytes from 10.9.1.1: icmp_seq=1 ttl=64$' "$TMP/u.out" || fail "-s 0 reply line"
+grep -q '^rtt' "$TMP/u.out" && fail "-s 0 must print no rtt line"
+
+both "-q" -q -c 2 -i 0.2 10.9.1.1
+both "-D -n -4" -D -n -4 -c 2 -i 0.2 10.9.1.1
+grep -qE '^\[[0-9]{10}\.[0-9]{6}\] 64 bytes from 10\.9\.1\.1: ' "$TMP/u.out" || fail "-D timestamp"
+
+both "-A (adaptive)" -A -c 5 10.9.1.1
+grep -q 'ipg/ewma' "$TMP/u.out" || fail "-A: no ipg/ewma"
+both "-f (flood)" -f -c 50 10.9.1.1
+grep -q 'ipg/ewma' "$TMP/u.out" || fail "-f: no ipg/ewma"
+
+# The interface names differ: each tool gets its own.
+note "-I interface"
+run_u -c 1 -I eth0 10.9.1.1
+run_p -c 1 -I vc 10.9.1.1
+same "-I IFACE"
+grep -q '^PING 10.9.1.1 (10.9.1.1) from 10.9.1.2 eth0: 56(84) bytes of data\.$' "$TMP/u.out" || fail "-I header"
+note "-I address"
+run_u -c 1 -I 10.9.1.2 10.9.1.1
+run_p -c 1 -I 10.9.2.2 10.9.1.1
+same "-I ADDR"
+note "-I unknown interface"
+run_u -c 1 -I nosuch0 10.9.1.1
+run_p -c 1 -I nosuch0 10.9.1.1
+same "-I unknown"
+
+both "network unreachable" -c 1 10.99.0.1
+grep -q '^usping: connect: Network is unreachable$' "$TMP/u.err" || fail "no 'Network is unreachable' on stderr"
+
+note "dead on-link host"
+run_u -c 1 -W 5 10.9.1.77
+run_p -c 1 -W 5 10.9.2.77
+same "dead host"
+[ "$(sum_time "$TMP/u.out")" = "$(sum_time "$TMP/p.out")" ] ||
+	fail "dead host: usping time $(sum_time "$TMP/u.out")ms, ping $(sum_time "$TMP/p.out")ms"
+
+# -w: sends until the deadline (counts depend on timing: compared as N).
+both "-w deadline" -w 1 -i 0.3 10.9.1.1
+sed -i -E 's/^[0-9]+ packets transmitted, [0-9]+ received/N packets transmitted, N received/' "$TMP/u.out" "$TMP/p.out"
+same "-w deadline, counts as N" 's/icmp_seq=[0-9]+/icmp_seq=N/'
+both "-w before -c replies: exit 1" -c 5 -w 1 -i 0.4 10.9.1.1
+
+# The peer ignores the second request: 33.3333% loss, and -O notices.
+intype8() {
+	ip netns exec "$P" awk '/^IcmpMsg:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 }
+		else for (i = 2; i <= NF; i++) if (k[i] == "InType8") v = $i } END { print v + 0 }' /proc/net/snmp
+}
+drop_second() {
+	local base n i
+	base=$(intype8)
+	for i in $(seq 200); do n=$(intype8); [ "$n" -ge $((base + 1)) ] && break; sleep 0.05; done
+	ip netns exec "$P" sysctl -qw net.ipv4.icmp_echo_ignore_all=1
+	for i in $(seq 200); do n=$(intype8); [ "$n" -ge $((base + 2)) ] && break; sleep 0.05; done
+	ip netns exec "$P" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
+}
+note "one request in three unanswered, -O"
+drop_second & PIDS+=($!); dp=$!
+run_u -O -c 3 -i 1 10.9.1.1
+wait "$dp"
+drop_second & PIDS+=($!); dp=$!
+run_p -O -c 3 -i 1 10.9.1.1
+wait "$dp"
+same "33% loss with -O"
+grep -q '^3 packets transmitted, 2 received, 33.3333% packet loss' "$TMP/u.out" || fail "loss not 33.3333%"
+grep -q '^no answer yet for icmp_seq=2$' "$TMP/u.out" || fail "-O line"
+
+# SIGQUIT prints the running statistics on stderr and goes on.
+note "SIGQUIT"
+quit_run() {  # quit_run NS OUT ERR CMD...
+	local ns=$1 o=$2 e=$3; shift 3
+	ip netns exec "$ns" "$@" >"$o" 2>"$e" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_for 20 "2 replies in $o" grep -q 'icmp_seq=2 ' "$o"
+	# ip netns exec execs the tool, so $pid is the tool itself.
+	kill -QUIT "$pid"
+	wait_for 10 "a status line in $e" grep -q 'packets' "$e"
+	kill -INT "$pid"
+	wait "$pid"
+	echo $? >"${o%.out}.rc"
+}
+quit_run "$P" "$TMP/u.out" "$TMP/u.err" $U -i 0.2 10.9.1.1
+quit_run "$C" "$TMP/p.out" "$TMP/p.err" ping -i 0.2 10.9.1.1
+for f in u p; do
+	sed -i -E -e 's#[0-9]+/[0-9]+ packets, [0-9]+% loss#N/N packets, L% loss#' \
+		-e 's/^[0-9]+ packets transmitted, [0-9]+ received/N packets transmitted, N received/' \
+		-e 's#= [0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3} ms#= T ms#' \
+		-e '/icmp_seq=/d' -e 's/[0-9.]+% packet loss/L% packet loss/' "$TMP/$f.out" "$TMP/$f.err"
+done
+same "SIGQUIT status line"
+grep -q $'^\rN/N packets, L% loss, min/avg/ewma/max = T ms$' "$TMP/u.err" || fail "status line format"
+
+note "ping refuses flood for non-root; so does usping"
+# As a user usping cannot open a TAP: it runs on the in-process loopback backend.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	chmod a+rx "$TMP"
+	printf 'interfaces:\n  eth0: {backend: loopback, addresses: [10.9.1.2/24]}\n' >"$TMP/lo.yaml"
+	chmod a+r "$TMP/lo.yaml"
+	ip netns exec "$P" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$BIN/usping" -C "$TMP/lo.yaml" -f -c 1 10.9.1.1 >"$TMP/u.out" 2>"$TMP/u.err"
+	echo $? >"$TMP/u.rc"
+	ip netns exec "$C" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		ping -f -c 1 10.9.1.1 >"$TMP/p.out" 2>"$TMP/p.err"
+	echo $? >"$TMP/p.rc"
+	same "-f as a user"
+	grep -q 'cannot flood' "$TMP/u.err" || fail "-f as a user: no refusal"
+else
+	echo "(no user 'nobody' or no setpriv: the non-root flood case is not run)"
+fi
+echo ok
