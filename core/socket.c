@@ -47,19 +47,25 @@ void us_socktab_destroy(struct us_stack *st)
 	pthread_rwlock_destroy(&t->lock);
 }
 
+/*
+ * The table lock is never held together with a socket lock (doc/LOCKING.md):
+ * take a reference under it, drop it, then lock the socket. (Locking each
+ * socket under the table lock deadlocked with us_accept, which installed
+ * its child while holding the listener's lock.)
+ */
 void us_socktab_wake_all(struct us_stack *st)
 {
-	struct us_socktab *t = &st->socks;
-	pthread_rwlock_rdlock(&t->lock);
 	for (int i = 0; i < US_MAX_SOCKETS; i++) {
-		struct us_sock *s = t->slot[i];
+		int e = errno;
+		struct us_sock *s = us_sock_get(st, i);
+		errno = e;
 		if (!s)
 			continue;
 		pthread_mutex_lock(&s->lock);
 		us_sock_wake(s);
 		pthread_mutex_unlock(&s->lock);
+		us_sock_put(s);
 	}
-	pthread_rwlock_unlock(&t->lock);
 }
 
 struct us_sock *us_sock_get(struct us_stack *st, int fd)

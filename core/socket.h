@@ -77,7 +77,8 @@ struct us_sock {
 };
 
 struct us_socktab {
-	pthread_rwlock_t lock;          /* protects slot[] (the pointers) and lowest_free */
+	pthread_rwlock_t lock;          /* protects slot[] (the pointers) and lowest_free;
+					 * held alone: no socket lock under or over it */
 	struct us_sock **slot;          /* [US_MAX_SOCKETS] */
 	int lowest_free;                /* hint: no free slot below it */
 };

@@ -1,11 +1,13 @@
 /*
  * stack.h — struct us_stack, the one object that owns everything.
  *
- * Lock order (outer to inner), doc/LOCKING.md has the full table:
- *   socks.lock -> one socket's lock (a child's -> its listener's) -> udp.lock / tcp.lock
- *   icmp.lock -> route.lock (read) -> arp.lock -> netif.tx_lock -> capture lock
- *   reasm_lock is a leaf (never held while calling out);
- *   pool.lock, rng.lock and wheel.lock are leaves.
+ * Locks: each lock says at its declaration what it protects. The lock
+ * order, and which thread takes which lock, are written in one place only:
+ * doc/LOCKING.md. In short: the descriptor table's lock is held alone; a
+ * child connection's lock -> its listener's; a socket's lock -> the UDP or
+ * TCP table lock, or the IP output path; the transmit path ends in
+ * netif.tx_lock -> capture -> backend queue; pool, rng and wheel locks are
+ * leaves (arming a timer under a protocol lock is allowed).
  */
 #ifndef US_STACK_H
 #define US_STACK_H

@@ -279,6 +279,15 @@ static int tcp_listen(struct us_sock *s, int backlog)
 	return 0;
 }
 
+/*
+ * Take the first established child. The descriptor table's lock is never
+ * taken under a socket lock (doc/LOCKING.md), so the child is dequeued
+ * under the listener's lock, installed with no lock held, and only then
+ * does its hold on the listener end (under the child's own lock). If no
+ * descriptor is free the child goes back to the head of the queue (EMFILE,
+ * the connection stays acceptable, as on Linux), or is reset if the
+ * listener was closed meanwhile.
+ */
 static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 {
 	struct us_tcb *t = s->tcb;
@@ -289,16 +298,37 @@ static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 		if (t->acc_head) {
 			struct us_sock *c = t->acc_head;
 			struct us_tcb *ct = c->tcb;
-			int fd = us_socktab_install(s->st, c);   /* the queue's reference moves */
-			if (fd < 0)
-				return -EMFILE;
 			t->acc_head = ct->acc_next;
 			if (!t->acc_head)
 				t->acc_tail = NULL;
 			t->acc_count--;
 			ct->acc_next = NULL;
-			/* The child's hold on its listener ends here (under the child's lock). */
+			us_sock_hold(c);        /* ours, while another thread may close fd */
 			pthread_mutex_unlock(&s->lock);
+			int fd = us_socktab_install(s->st, c);  /* the queue's reference moves */
+			if (fd < 0) {
+				pthread_mutex_lock(&s->lock);
+				if (t->state == TCPS_LISTEN) {
+					ct->acc_next = t->acc_head;
+					t->acc_head = c;
+					if (!t->acc_tail)
+						t->acc_tail = c;
+					t->acc_count++;
+					us_sock_put(c);
+					return -EMFILE;
+				}
+				pthread_mutex_unlock(&s->lock);
+				pthread_mutex_lock(&c->lock);
+				if (ct->state != TCPS_CLOSED) {
+					tcp_send_rst(ct);
+					tcp_done(ct, ECONNRESET);
+				}
+				pthread_mutex_unlock(&c->lock);
+				us_sock_put(c);         /* the queue's reference */
+				us_sock_put(c);         /* ours */
+				pthread_mutex_lock(&s->lock);
+				return -EMFILE;
+			}
 			pthread_mutex_lock(&c->lock);
 			struct us_sock *ls = ct->listener;
 			ct->listener = NULL;
@@ -306,6 +336,7 @@ static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 			pthread_mutex_unlock(&c->lock);
 			if (ls)
 				us_sock_put(ls);
+			us_sock_put(c);
 			pthread_mutex_lock(&s->lock);
 			*newfd = fd;
 			return 0;
