@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "stack.h"
 #include "wire/eth.h"
@@ -71,14 +72,32 @@ void us_netif_close(struct us_netif *nif)
 	pthread_mutex_destroy(&nif->tx_lock);
 }
 
+/*
+ * -v: one line per frame, as tcpdump prints it: the time of day (the
+ * virtual clock's seconds in deterministic mode), the interface, '<' in
+ * or '>' out, then wire_describe's text. Output frames are traced before
+ * they are handed to the backend, so a reply can never be printed before
+ * the request that caused it.
+ */
 static void trace_frame(struct us_netif *nif, char dir, const uint8_t *f, size_t len)
 {
-	char line[256];
+	char line[512], ts[32];
 	wire_describe(f, len, line, sizeof line);
-	uint64_t now = us_now(nif->st);
+	/* The time is read with stderr held, so lines come out in time order. */
 	flockfile(stderr);
-	fprintf(stderr, "%llu.%06llu %s %c %s\n", (unsigned long long)(now / US_NS_PER_SEC),
-		(unsigned long long)(now % US_NS_PER_SEC / 1000), nif->name, dir, line);
+	if (nif->st->clock.is_virtual) {
+		uint64_t now = us_now(nif->st);
+		snprintf(ts, sizeof ts, "%llu.%06llu", (unsigned long long)(now / US_NS_PER_SEC),
+			 (unsigned long long)(now % US_NS_PER_SEC / 1000));
+	} else {
+		struct timespec t;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &t);
+		localtime_r(&t.tv_sec, &tm);
+		snprintf(ts, sizeof ts, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 t.tv_nsec / 1000);
+	}
+	fprintf(stderr, "%s %s %c %s\n", ts, nif->name, dir, line);
 	funlockfile(stderr);
 }
 
@@ -89,11 +108,11 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 	pthread_mutex_lock(&nif->tx_lock);
 	if (nif->capture)
 		us_capture_write(nif->capture, us_now(st), b->data, b->len);
+	if (st->flags & US_STACK_TRACE_FRAMES)
+		trace_frame(nif, '>', b->data, b->len);
 	if (nif->link.ops->send(&nif->link, b->data, b->len) < 0)
 		rc = -(errno ? errno : EIO);
 	pthread_mutex_unlock(&nif->tx_lock);
-	if (st->flags & US_STACK_TRACE_FRAMES)
-		trace_frame(nif, '>', b->data, b->len);
 	if (rc == 0) {
 		US_STAT_INC(st, ETH_TX_FRAMES);
 		US_STAT_ADD(st, ETH_TX_BYTES, b->len);

@@ -1,12 +1,120 @@
 /*
  * describe.c — one-line, tcpdump-style description of a frame, for -v
  * tracing. Pure: it only reads the frame, through the checked parsers.
+ *
+ * After the MAC addresses, the text is what `tcpdump -n -S` prints for the
+ * same packet (absolute sequence numbers): TCP flags in tcpdump's order
+ * and spelling ([S.], [P.], [F.], [R], [.]), "seq A:B" when the segment
+ * occupies sequence space, ack, the unscaled window, the options in wire
+ * order (mss, nop, eol, wscale, sackOK, sack {l:r}, TS val/ecr), and the
+ * payload length; UDP's length is the payload's; ICMP echo as tcpdump
+ * words it. tests/net/t_trace.sh compares the lines with tcpdump's reading
+ * of a capture of the same frames.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "wire/bytes.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+/* Append to buf at *at (bounded): like snprintf, never past cap. */
+__attribute__((format(printf, 4, 5)))
+static void put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+	if (*at >= cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *at, cap - *at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*at = *at + (size_t)n < cap ? *at + (size_t)n : cap;
+}
+
+/* The options area, in wire order, as tcpdump prints it. */
+static void describe_tcp_opts(const uint8_t *p, size_t len, char *buf, size_t cap, size_t *at)
+{
+	size_t i = 0;
+	put(buf, cap, at, ", options [");
+	for (bool first = true; i < len; first = false) {
+		uint8_t kind = p[i];
+		const char *sep = first ? "" : ",";
+		if (kind == TCPOPT_EOL) {
+			put(buf, cap, at, "%seol", sep);
+			break;
+		}
+		if (kind == TCPOPT_NOP) {
+			put(buf, cap, at, "%snop", sep);
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || p[i + 1] < 2 || i + p[i + 1] > len) {
+			put(buf, cap, at, "%sbad opt", sep);
+			break;
+		}
+		uint8_t olen = p[i + 1];
+		const uint8_t *v = p + i + 2;
+		if (kind == TCPOPT_MSS && olen == 4)
+			put(buf, cap, at, "%smss %u", sep, get16(v));
+		else if (kind == TCPOPT_WSCALE && olen == 3)
+			put(buf, cap, at, "%swscale %u", sep, v[0]);
+		else if (kind == TCPOPT_SACK_OK && olen == 2)
+			put(buf, cap, at, "%ssackOK", sep);
+		else if (kind == 5 && olen >= 2 && (olen - 2) % 8 == 0) {
+			put(buf, cap, at, "%ssack %u ", sep, (unsigned)(olen - 2) / 8);
+			for (size_t k = 0; k + 8 <= (size_t)olen - 2; k += 8)
+				put(buf, cap, at, "{%u:%u}", get32(v + k), get32(v + k + 4));
+		} else if (kind == TCPOPT_TIMESTAMP && olen == 10)
+			put(buf, cap, at, "%sTS val %u ecr %u", sep, get32(v), get32(v + 4));
+		else
+			put(buf, cap, at, "%sunknown-%u", sep, kind);
+		i += olen;
+	}
+	put(buf, cap, at, "]");
+}
+
+static void describe_tcp(const uint8_t *l4, size_t len, char *buf, size_t cap, size_t *at)
+{
+	if (len < TCP_HLEN) {
+		put(buf, cap, at, "TCP truncated, length %zu", len);
+		return;
+	}
+	size_t hlen = (size_t)(l4[12] >> 4) * 4;
+	if (hlen < TCP_HLEN || hlen > len) {
+		put(buf, cap, at, "TCP bad header length %zu, length %zu", hlen, len);
+		return;
+	}
+	static const struct { uint8_t bit; char c; } fl[] = {
+		{ TCP_FIN, 'F' }, { TCP_SYN, 'S' }, { TCP_RST, 'R' }, { TCP_PSH, 'P' },
+		{ TCP_ACK, '.' }, { TCP_URG, 'U' }, { TCP_ECE, 'E' }, { TCP_CWR, 'W' },
+	};
+	uint8_t flags = l4[13];
+	char f[12];
+	size_t nf = 0;
+	for (size_t k = 0; k < sizeof fl / sizeof fl[0]; k++)
+		if (flags & fl[k].bit)
+			f[nf++] = fl[k].c;
+	f[nf] = '\0';
+	size_t plen = len - hlen;
+	uint32_t seq = get32(l4 + 4);
+	put(buf, cap, at, "Flags [%s]", nf ? f : "none");
+	if (plen > 0 || (flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
+		put(buf, cap, at, ", seq %u", seq);
+		if (plen > 0)
+			put(buf, cap, at, ":%u", (uint32_t)(seq + plen));
+	}
+	if (flags & TCP_ACK)
+		put(buf, cap, at, ", ack %u", get32(l4 + 8));
+	put(buf, cap, at, ", win %u", get16(l4 + 14));
+	if (flags & TCP_URG)
+		put(buf, cap, at, ", urg %u", get16(l4 + 18));
+	if (hlen > TCP_HLEN)
+		describe_tcp_opts(l4 + TCP_HLEN, hlen - TCP_HLEN, buf, cap, at);
+	put(buf, cap, at, ", length %zu", plen);
+}
 
 static void describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
 {
@@ -30,18 +138,30 @@ static void describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
 	}
 	if (ip.proto == IP_PROTO_ICMP && ip.payload_len >= ICMP_HLEN) {
 		const uint8_t *ic = ip.payload;
-		const char *t = ic[0] == ICMP_ECHO_REQUEST ? "echo request"
-				: ic[0] == ICMP_ECHO_REPLY ? "echo reply"
-				: ic[0] == ICMP_DEST_UNREACH ? "unreachable"
-				: ic[0] == ICMP_TIME_EXCEEDED ? "time exceeded" : "type";
-		snprintf(buf, cap, "IP %s > %s: ICMP %s %u/%u, id %u, seq %u, length %u%s", s, d, t,
-			 ic[0], ic[1], (unsigned)(ic[4] << 8 | ic[5]), (unsigned)(ic[6] << 8 | ic[7]),
-			 ip.payload_len, frag);
-	} else if ((ip.proto == IP_PROTO_UDP || ip.proto == IP_PROTO_TCP) && ip.payload_len >= 4) {
+		if (ic[0] == ICMP_ECHO_REQUEST || ic[0] == ICMP_ECHO_REPLY)
+			snprintf(buf, cap, "IP %s > %s: ICMP echo %s, id %u, seq %u, length %u%s", s,
+				 d, ic[0] == ICMP_ECHO_REQUEST ? "request" : "reply",
+				 (unsigned)(ic[4] << 8 | ic[5]), (unsigned)(ic[6] << 8 | ic[7]),
+				 ip.payload_len, frag);
+		else
+			snprintf(buf, cap, "IP %s > %s: ICMP %s %u/%u, length %u%s", s, d,
+				 ic[0] == ICMP_DEST_UNREACH ? "unreachable"
+				 : ic[0] == ICMP_TIME_EXCEEDED ? "time exceeded" : "type",
+				 ic[0], ic[1], ip.payload_len, frag);
+	} else if (ip.proto == IP_PROTO_UDP && ip.payload_len >= 8) {
 		const uint8_t *l4 = ip.payload;
-		snprintf(buf, cap, "IP %s.%u > %s.%u: %s, length %u%s", s,
-			 (unsigned)(l4[0] << 8 | l4[1]), d, (unsigned)(l4[2] << 8 | l4[3]),
-			 ip.proto == IP_PROTO_UDP ? "UDP" : "TCP", ip.payload_len, frag);
+		uint16_t ulen = get16(l4 + 4);
+		snprintf(buf, cap, "IP %s.%u > %s.%u: UDP, length %u%s", s, get16(l4), d,
+			 get16(l4 + 2), ulen >= 8 ? ulen - 8u : 0u, frag);
+	} else if (ip.proto == IP_PROTO_TCP && ip.payload_len >= 4) {
+		const uint8_t *l4 = ip.payload;
+		size_t at = 0;
+		put(buf, cap, &at, "IP %s.%u > %s.%u: ", s, get16(l4), d, get16(l4 + 2));
+		if (ip.mf)      /* the rest of the segment is in later fragments */
+			put(buf, cap, &at, "TCP, length %u", ip.payload_len);
+		else
+			describe_tcp(l4, ip.payload_len, buf, cap, &at);
+		put(buf, cap, &at, "%s", frag);
 	} else {
 		snprintf(buf, cap, "IP %s > %s: proto %u, length %u%s", s, d, ip.proto,
 			 ip.payload_len, frag);

@@ -692,14 +692,14 @@ static void test_describe_icmp_echo(void)
 	size_t n = frame(f, mac_b, ETH_TYPE_IPV4, icmp_pkt, sizeof icmp_pkt);
 	describe(f, n, s);
 	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
-				  "IP 10.0.0.1 > 10.0.0.2: ICMP echo request 8/0, id 4660, seq 1, "
+				  "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 4660, seq 1, "
 				  "length 40");
 	/* First fragment (MF, offset 0) of the same echo. */
 	f[14 + 6] = 0x20;
 	fix_ip_csum(f + 14);
 	describe(f, n, s);
 	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
-				  "IP 10.0.0.1 > 10.0.0.2: ICMP echo request 8/0, id 4660, seq 1, "
+				  "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 4660, seq 1, "
 				  "length 40 (frag id 1 off 0 +)");
 	/* A later fragment (offset 1480): no ICMP header to show. */
 	f[14 + 6] = 0x00;
@@ -710,16 +710,98 @@ static void test_describe_icmp_echo(void)
 				  "IP 10.0.0.1 > 10.0.0.2: proto 1, length 40 (frag id 1 off 1480)");
 }
 
+/* An IPv4 packet around the given TCP header + payload, in an Ethernet frame. */
+static size_t tcp_frame(uint8_t *f, const uint8_t *seg, size_t n)
+{
+	uint8_t p[200];
+	struct wire_ip4_hdr h = { .total_len = (uint16_t)(20 + n), .id = 7, .ttl = 64,
+				  .proto = IP_PROTO_TCP, .src = addr(10, 0, 0, 1),
+				  .dst = addr(10, 0, 0, 2) };
+	wire_ip4_build(p, &h);
+	memcpy(p + 20, seg, n);
+	return frame(f, mac_b, ETH_TYPE_IPV4, p, 20 + n);
+}
+
+/* TCP as `tcpdump -n -S` prints it (print-tcp.c's words and order). */
+static void test_describe_tcp(void)
+{
+	uint8_t f[200];
+	char s[512];
+	/* SYN from port 40000 to 80, seq 1000, win 64240, options as Linux lays
+	 * them out: mss 1460, sackOK, TS val 5 ecr 0, nop, wscale 7. */
+	static const uint8_t syn[40] = {
+		0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0, 0, 0, 0,
+		0xa0, 0x02, 0xfa, 0xf0, 0, 0, 0, 0,
+		2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0, 1, 3, 3, 7,
+	};
+	size_t n = tcp_frame(f, syn, sizeof syn);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, "
+				  "options [mss 1460,sackOK,TS val 5 ecr 0,nop,wscale 7], length 0");
+	/* PSH+ACK with 5 bytes: seq A:B, ack, nop,nop,TS; then FIN+ACK; a bare
+	 * ACK shows no seq; RST alone shows its seq and no ack. */
+	uint8_t seg[37] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x03, 0xe9,
+		0x80, 0x18, 0x01, 0xf6, 0, 0, 0, 0,
+		1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o',
+	};
+	n = tcp_frame(f, seg, sizeof seg);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [P.], seq 100:105, ack 1001, "
+				  "win 502, options [nop,nop,TS val 9 ecr 5], length 5");
+	seg[13] = 0x11;
+	n = tcp_frame(f, seg, 32);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [F.], seq 100, ack 1001, "
+				  "win 502, options [nop,nop,TS val 9 ecr 5], length 0");
+	seg[13] = 0x10;
+	n = tcp_frame(f, seg, 32);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [.], ack 1001, win 502, "
+				  "options [nop,nop,TS val 9 ecr 5], length 0");
+	seg[12] = 0x50;
+	seg[13] = 0x04;
+	seg[14] = seg[15] = 0;
+	n = tcp_frame(f, seg, 20);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [R], seq 100, win 0, "
+				  "length 0");
+	/* A SACK block list, and an option whose length runs past the header. */
+	uint8_t sk[32] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x03, 0xe9,
+		0x80, 0x10, 0x01, 0xf6, 0, 0, 0, 0,
+		1, 1, 5, 10, 0, 0, 0x07, 0xd0, 0, 0, 0x0b, 0xb8,
+	};
+	n = tcp_frame(f, sk, sizeof sk);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [.], ack 1001, win 502, "
+				  "options [nop,nop,sack 1 {2000:3000}], length 0");
+	sk[23] = 40;
+	n = tcp_frame(f, sk, sizeof sk);
+	describe(f, n, s);
+	CU_ASSERT_STRING_EQUAL(s, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+				  "IP 10.0.0.1.80 > 10.0.0.2.40000: Flags [.], ack 1001, win 502, "
+				  "options [nop,nop,bad opt], length 0");
+}
+
 static void test_describe_other(void)
 {
 	uint8_t f[80];
 	char s[512];
 	size_t n = frame(f, mac_b, ETH_TYPE_IPV4, udp_pkt, sizeof udp_pkt);
 	describe(f, n, s);
-	/* (The length shown is the IP payload's, 13: only the prefix is fixed.) */
-	const char *udp = "02:00:00:00:00:01 > 02:00:00:00:00:02, "
-			  "IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length ";
-	CU_ASSERT_NSTRING_EQUAL(s, udp, strlen(udp));
+	/* The length shown is the UDP payload's (the UDP length field less 8). */
+	char udp[160];
+	snprintf(udp, sizeof udp, "02:00:00:00:00:01 > 02:00:00:00:00:02, "
+		 "IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length %d",
+		 (udp_pkt[24] << 8 | udp_pkt[25]) - 8);
+	CU_ASSERT_STRING_EQUAL(s, udp);
 	/* Header checksum broken: error 5 (WIRE_IP4_CHECKSUM), IP length 46. */
 	f[14 + 8] ^= 1;
 	describe(f, n, s);
@@ -853,5 +935,6 @@ US_SUITE(wire_ipv4, NULL, NULL,
 	 US_TEST(test_udp_roundtrip),
 	 US_TEST(test_describe_arp),
 	 US_TEST(test_describe_icmp_echo),
+	 US_TEST(test_describe_tcp),
 	 US_TEST(test_describe_other),
 	 US_TEST(test_describe_never_overflows));
