@@ -125,6 +125,7 @@ struct us_tcb {
 	uint32_t ts_recent;
 	uint64_t ts_recent_at;          /* clock ns when ts_recent was set */
 	uint32_t last_ack_sent;         /* RFC 7323 Last.ACK.sent: ack field of our last ACK */
+	uint32_t ts_first;              /* TSval of our first SYN: no valid echo is older */
 
 	/* RTT and RTO (RFC 6298), microseconds. */
 	int64_t srtt_us, rttvar_us;

@@ -31,6 +31,25 @@ static uint32_t seg_len(const struct wire_tcp *g)
 static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end);
 static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
 
+/*
+ * An RTT sample from the segment's timestamp echo (RFC 7323 4.1, as
+ * Linux's tcp_rtt_tsopt_us), in *us. False when the echo cannot be of a
+ * TSval this connection sent: absent or zero, older than our first SYN's
+ * TSval, or ahead of our clock. A forged or corrupt TSecr would otherwise
+ * make a sample of up to 49 days (an RTO at its 120 s cap); the caller
+ * falls back to Karn's timed segment instead.
+ */
+static bool ts_rtt_us(const struct us_tcb *t, const struct wire_tcp *g, uint64_t *us)
+{
+	if (!t->ts_ok || !g->opt.has_ts || !g->opt.tsecr)
+		return false;
+	uint32_t now = tcp_ts_now(t->sock->st);
+	if ((int32_t)(g->opt.tsecr - t->ts_first) < 0 || (int32_t)(now - g->opt.tsecr) < 0)
+		return false;
+	*us = (uint64_t)(now - g->opt.tsecr) * 1000;
+	return true;
+}
+
 /* RFC 9293 3.10.7.1: a segment for no connection. */
 static void respond_closed(struct us_stack *st, const struct wire_ip4 *ip, const struct wire_tcp *g)
 {
@@ -170,8 +189,9 @@ static void syn_sent_input(struct us_tcb *t, const struct wire_tcp *g)
 		t->max_sndwnd = t->snd_wnd;
 		t->snd_wl1 = g->seq;
 		t->snd_wl2 = g->ack;
-		if (t->ts_ok && g->opt.tsecr)
-			tcp_rtt_sample(t, (uint64_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
+		uint64_t rtt;
+		if (ts_rtt_us(t, g, &rtt))
+			tcp_rtt_sample(t, rtt);
 		else if (t->backoff == 0)
 			tcp_rtt_sample(t, (us_now(st) - t->rtt_start) / 1000);
 		t->backoff = 0;
@@ -454,11 +474,15 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		t->snd_una = ack;
 		if (seq_lt(t->snd_nxt, t->snd_una))
 			t->snd_nxt = t->snd_una;
-		/* RTT: timestamps when present, else Karn's timed segment. */
+		/* RTT: a valid timestamp echo when there is one, else Karn's
+		 * timed segment (timed with timestamps too, for this fallback). */
 		bool sampled = true;
-		if (t->ts_ok && g->opt.has_ts && g->opt.tsecr)
-			tcp_rtt_sample(t, (uint64_t)(uint32_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
-		else if (t->rtt_timing && seq_ge(ack, t->rtt_seq)) {
+		uint64_t rtt;
+		if (ts_rtt_us(t, g, &rtt)) {
+			tcp_rtt_sample(t, rtt);
+			if (t->rtt_timing && seq_ge(ack, t->rtt_seq))
+				t->rtt_timing = false;
+		} else if (t->rtt_timing && seq_ge(ack, t->rtt_seq)) {
 			tcp_rtt_sample(t, (us_now(st) - t->rtt_start) / 1000);
 			t->rtt_timing = false;
 		} else {
@@ -727,8 +751,9 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 		t->max_sndwnd = t->snd_wnd;
 		t->snd_wl1 = g->seq;
 		t->snd_wl2 = g->ack;
-		if (t->ts_ok && g->opt.has_ts && g->opt.tsecr)
-			tcp_rtt_sample(t, (uint64_t)(uint32_t)(tcp_ts_now(st) - g->opt.tsecr) * 1000);
+		uint64_t rtt;
+		if (ts_rtt_us(t, g, &rtt))
+			tcp_rtt_sample(t, rtt);
 		t->backoff = 0;
 		tcp_timer_clear(t, TT_REXMIT);
 		tcp_set_state(t, TCPS_ESTABLISHED);

@@ -205,6 +205,8 @@ void tcp_send_ack(struct us_tcb *t)
 void tcp_send_syn(struct us_tcb *t)
 {
 	uint8_t flags = TCP_SYN | (t->state == TCPS_SYN_RCVD ? TCP_ACK : 0);
+	if (t->snd_max == t->iss)       /* the first SYN: no echo can be older */
+		t->ts_first = tcp_ts_now(t->sock->st);
 	tcp_send_segment(t, t->iss, 0, flags);
 	t->snd_nxt = t->iss + 1;
 	if (seq_gt(t->snd_nxt, t->snd_max))
@@ -277,7 +279,7 @@ void tcp_output(struct us_tcb *t)
 		tcp_send_segment(t, t->snd_nxt, len, flags);
 		if (rexmit)
 			US_STAT_INC(st, TCP_RETRANS_SEGS);
-		if (!t->rtt_timing && !t->ts_ok && len && !rexmit) {
+		if (!t->rtt_timing && len && !rexmit) {
 			t->rtt_timing = true;
 			t->rtt_seq = t->snd_nxt + len;
 			t->rtt_start = now;

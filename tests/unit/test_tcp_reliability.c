@@ -865,6 +865,66 @@ static void test_ts_recent_delayed_ack_echoes_earliest(void)
 	rel_close(&r);
 }
 
+/*
+ * Send `bytes` and have the peer acknowledge them r_ms later echoing
+ * tsecr (0: the TSval of the data segment, an honest echo).
+ */
+static void ts_ack_after(struct rel *r, size_t bytes, double r_ms, uint32_t tsecr, size_t *off)
+{
+	tc_out_clear(&r->o);
+	app_send(r, bytes, *off);
+	*off += bytes;
+	tc_run(&r->t, (uint64_t)(r_ms * TC_MS), &r->o);
+	int idx[2] = { 0 };
+	CU_ASSERT_EQUAL_FATAL(data_segs(r, 0, idx, 2), 1);
+	CU_ASSERT_FATAL(r->o.seg[idx[0]].has_ts);
+	r->p.ts_recent = tsecr ? tsecr : r->o.seg[idx[0]].tsval;
+	r->p.tsval += (uint32_t)r_ms;
+	r->una += (uint32_t)bytes;
+	peer_ack(r, r->una, 65535);
+	tc_collect(&r->t, &r->o);
+}
+
+/*
+ * RFC 7323 4.1 (Linux tcp_rtt_tsopt_us): an RTT sample from TSecr only
+ * when it echoes a TSval this connection sent. After one honest sample,
+ * one ACK echoes `bogus` (relative to the stack's clock in ms when `future`,
+ * else to its SYN-ACK's TSval): if taken, that sample would be about 2^32
+ * ms (the RTO at its 120 s cap) or seconds. It must give no sample; the
+ * segment it acknowledges is timed by Karn's algorithm instead, and the
+ * next retransmission comes after the RTO the true samples make.
+ */
+static void bogus_echo_case(bool future, int32_t bogus, const char *tag)
+{
+	struct rel r;
+	if (!rel_open_ts(&r, tag))
+		return;
+	struct rto_model m = { .rto_min = 200 };
+	model_sample(&m, 0);            /* the handshake's ACK echoed the SYN-ACK at once */
+	size_t off = 0;
+	ts_ack_after(&r, 100, 150, 0, &off);
+	model_sample(&m, 150);
+	uint32_t base = future ? (uint32_t)(now_of(&r) / TC_MS) : r.synack.tsval;
+	ts_ack_after(&r, 100, 180, base + (uint32_t)bogus, &off);
+	model_sample(&m, 180);          /* the timed segment's true RTT */
+	CU_ASSERT(m.rto > 250);         /* above the floor: the samples show */
+	struct us_tcb *tcb = tcb_of(&r);
+	CU_ASSERT_FATAL(tcb != NULL);
+	CU_ASSERT_EQUAL(tcb->srtt_us, (int64_t)(m.srtt * 1000));
+	ASSERT_NEAR_MS(rexmit_after(&r, 100, &off, 3000), m.rto);
+	rel_close(&r);
+}
+
+static void test_ts_future_echo_no_rtt_sample(void)
+{
+	bogus_echo_case(true, 100000, __func__);
+}
+
+static void test_ts_echo_before_connection_no_rtt_sample(void)
+{
+	bogus_echo_case(false, -500, __func__);
+}
+
 /* RFC 7323 3.2: a RST the connection sends carries the timestamp option. */
 static void test_ts_on_rst(void)
 {
@@ -1571,4 +1631,6 @@ US_SUITE(tcp_rel, NULL, NULL,
 	 US_TEST(test_restart_after_idle),
 	 US_TEST(test_newreno_no_reentry_at_recover),
 	 US_TEST(test_ts_recent_delayed_ack_echoes_earliest),
-	 US_TEST(test_ts_on_rst));
+	 US_TEST(test_ts_on_rst),
+	 US_TEST(test_ts_future_echo_no_rtt_sample),
+	 US_TEST(test_ts_echo_before_connection_no_rtt_sample));
