@@ -116,8 +116,11 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 	if (rc == 0) {
 		US_STAT_INC(st, ETH_TX_FRAMES);
 		US_STAT_ADD(st, ETH_TX_BYTES, b->len);
+		US_IFSTAT_INC(nif, TX_FRAMES);
+		US_IFSTAT_ADD(nif, TX_BYTES, b->len);
 	} else {
 		US_STAT_INC(st, ETH_TX_ERRORS);
+		US_IFSTAT_INC(nif, TX_ERRORS);
 	}
 	us_buf_put(&st->pool, b);
 	return rc;
@@ -135,6 +138,8 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 	struct us_stack *st = nif->st;
 	US_STAT_INC(st, ETH_RX_FRAMES);
 	US_STAT_ADD(st, ETH_RX_BYTES, len);
+	US_IFSTAT_INC(nif, RX_FRAMES);
+	US_IFSTAT_ADD(nif, RX_BYTES, len);
 	if (nif->capture)
 		us_capture_write(nif->capture, us_now(st), frame, len);
 	if (st->flags & US_STACK_TRACE_FRAMES)
@@ -143,10 +148,12 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 	struct wire_eth eth;
 	if (wire_eth_parse(frame, len, &eth) < 0) {
 		US_STAT_INC(st, ETH_DROP_SHORT);
+		US_IFSTAT_INC(nif, RX_DROPPED);
 		return;
 	}
 	if (memcmp(eth.dst, nif->mac, 6) != 0 && memcmp(eth.dst, wire_eth_broadcast, 6) != 0) {
 		US_STAT_INC(st, ETH_DROP_NOT_OURS);
+		US_IFSTAT_INC(nif, RX_DROPPED);
 		return;
 	}
 	switch (eth.type) {
@@ -159,6 +166,7 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 		break;
 	default:
 		US_STAT_INC(st, ETH_DROP_TYPE);
+		US_IFSTAT_INC(nif, RX_DROPPED);
 		break;
 	}
 }

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "link.h"
+#include "ustack/stats.h"
 #include "ustack/config.h"
 
 struct us_stack;
@@ -30,6 +31,8 @@ struct us_netif {
 	struct us_link link;            /* recv: receive thread only; send: under tx_lock */
 	pthread_mutex_t tx_lock;        /* protects link.ops->send and the capture's order of tx frames */
 	struct us_capture *capture;     /* NULL if none; has its own lock */
+
+	_Atomic uint64_t stats[US_IFSTAT__COUNT];  /* relaxed atomic counters of this interface */
 
 	pthread_t rx_thread;
 	bool rx_started;

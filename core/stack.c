@@ -224,6 +224,9 @@ int us_stack_reset(us_stack *st)
 	us_rng_init(&st->rng, st->cfg.seed_set ? st->cfg.seed : 1);
 	for (int i = 0; i < US_STAT__COUNT; i++)
 		atomic_store_explicit(&st->stats[i], 0, memory_order_relaxed);
+	for (int n = 0; n < st->nifs; n++)
+		for (int i = 0; i < US_IFSTAT__COUNT; i++)
+			atomic_store_explicit(&st->ifs[n].stats[i], 0, memory_order_relaxed);
 	us_wheel_init(&st->wheel, &st->clock);
 	us_arp_init(st, &st->arp);
 	if (us_ipv4_init(st, &st->ip) < 0)

@@ -69,6 +69,11 @@ struct us_stack {
 #define US_STAT_ADD(st, id, n) \
 	atomic_fetch_add_explicit(&(st)->stats[US_STAT_##id], (n), memory_order_relaxed)
 
+#define US_IFSTAT_INC(nif, id) \
+	atomic_fetch_add_explicit(&(nif)->stats[US_IFSTAT_##id], 1, memory_order_relaxed)
+#define US_IFSTAT_ADD(nif, id, n) \
+	atomic_fetch_add_explicit(&(nif)->stats[US_IFSTAT_##id], (n), memory_order_relaxed)
+
 static inline uint64_t us_now(const struct us_stack *st) { return us_clock_now(&st->clock); }
 
 #endif

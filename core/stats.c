@@ -2,6 +2,7 @@
  * stats.c — counter names and the netstat-style printout.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,29 @@ static const char *const names[] = {
 	US_STAT_LIST(X)
 #undef X
 };
+
+static const char *const if_descs[] = {
+#define X(id, desc) desc,
+	US_IFSTAT_LIST(X)
+#undef X
+};
+
+const char *us_ifstat_desc(enum us_ifstat_id id)
+{
+	return id < US_IFSTAT__COUNT ? if_descs[id] : "?";
+}
+
+int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT__COUNT])
+{
+	if (!st || ifindex < 0 || ifindex >= st->nifs || !out) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < US_IFSTAT__COUNT; i++)
+		out[i] = atomic_load_explicit(&((struct us_stack *)st)->ifs[ifindex].stats[i],
+					      memory_order_relaxed);
+	return 0;
+}
 
 const char *us_stat_layer(enum us_stat_id id) { return id < US_STAT__COUNT ? layers[id] : "?"; }
 const char *us_stat_desc(enum us_stat_id id) { return id < US_STAT__COUNT ? descs[id] : "?"; }
@@ -62,6 +86,13 @@ void us_stack_stats_print(const us_stack *st, FILE *out)
 			fprintf(out, "%s:\n", layer);
 		}
 		fprintf(out, "    %llu %s\n", (unsigned long long)v[i], descs[i]);
+	}
+	for (int n = 0; n < st->nifs; n++) {
+		uint64_t iv[US_IFSTAT__COUNT];
+		us_stack_iface_stats(st, n, iv);
+		fprintf(out, "interface %s:\n", st->ifs[n].name);
+		for (int i = 0; i < US_IFSTAT__COUNT; i++)
+			fprintf(out, "    %llu %s\n", (unsigned long long)iv[i], if_descs[i]);
 	}
 	fflush(out);
 }

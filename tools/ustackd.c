@@ -3,7 +3,8 @@
  * keep it up: it answers ARP and ping on every interface, and runs the
  * services of its config (echo, discard, chargen over TCP and UDP, and an
  * HTTP file service: tools/common/http_service.c), until
- * SIGINT or SIGTERM. SIGUSR1 prints the counters to stderr; they are printed at
+ * SIGINT or SIGTERM. SIGUSR2 lists the sockets (as ss -tuan) on stderr.
+ * SIGUSR1 prints the counters to stderr; they are printed at
  * exit too. --check-config validates a file and prints it normalized.
  */
 #include <errno.h>
@@ -26,7 +27,8 @@ static void usage(FILE *f)
 		"  --check-config FILE  validate FILE, print it normalized, exit 0 (or 1 on error)\n"
 		"  --pidfile FILE       write the process id to FILE once the stack is up\n"
 		"  -h, --help           this help\n"
-		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters to stderr.\n");
+		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters (stack and per interface),\n"
+		"SIGUSR2 lists sockets as ss -tuan does, both to stderr.\n");
 }
 
 int main(int argc, char **argv)
@@ -105,6 +107,8 @@ int main(int argc, char **argv)
 			break;
 		if (sig == SIGUSR1)
 			us_stack_stats_print(st, stderr);
+		if (sig == SIGUSR2)
+			us_stack_sockets_print(st, stderr);
 	}
 	fprintf(stderr, "ustackd: stopping\n");
 	us_services_stop(sv);

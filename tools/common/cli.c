@@ -151,6 +151,7 @@ static sigset_t tool_signals(void)
 	sigaddset(&s, SIGINT);
 	sigaddset(&s, SIGTERM);
 	sigaddset(&s, SIGUSR1);
+	sigaddset(&s, SIGUSR2);
 	sigaddset(&s, SIGPIPE);
 	return s;
 }

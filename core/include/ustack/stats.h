@@ -112,6 +112,26 @@ enum us_stat_id {
 	US_STAT__COUNT
 };
 
+/*
+ * Per-interface counters (as `ip -s link` shows them): X(id, "description").
+ * Frames counted here are also in the stack-wide eth counters.
+ */
+#define US_IFSTAT_LIST(X) \
+	X(RX_FRAMES,  "frames received") \
+	X(RX_BYTES,   "bytes received") \
+	X(RX_DROPPED, "frames dropped on input (short, not our MAC, unsupported type)") \
+	X(TX_FRAMES,  "frames sent") \
+	X(TX_BYTES,   "bytes sent") \
+	X(TX_ERRORS,  "frames the backend failed to send")
+
+enum us_ifstat_id {
+#define US_IFSTAT_ENUM(id, desc) US_IFSTAT_##id,
+	US_IFSTAT_LIST(US_IFSTAT_ENUM)
+#undef US_IFSTAT_ENUM
+	US_IFSTAT__COUNT
+};
+const char *us_ifstat_desc(enum us_ifstat_id id);
+
 /* "eth", "ip", ... and the description, for printing. */
 const char *us_stat_layer(enum us_stat_id id);
 const char *us_stat_desc(enum us_stat_id id);

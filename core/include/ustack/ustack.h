@@ -83,8 +83,21 @@ int us_stack_iface_index(const us_stack *st, const char *name);
 /* Counters (ustack/stats.h): a consistent-enough snapshot, each read atomically. */
 void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT]);
 uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
-/* Print every counter, grouped by layer, in the style of netstat -s. */
+/* One interface's counters; -1 EINVAL for a bad index. */
+int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT__COUNT]);
+/*
+ * Print every counter, grouped by layer, in the style of netstat -s, then
+ * each interface's ("interface eth0:" blocks, as ip -s link).
+ */
 void us_stack_stats_print(const us_stack *st, FILE *out);
+/*
+ * Print every socket, as `ss -tuan` does: Netid, State, Recv-Q, Send-Q,
+ * local and peer address:port; TCP connections the application closed
+ * but the stack still finishes (FIN_WAIT, TIME_WAIT, ...) and embryonic
+ * ones (SYN-RECV) included. For listeners Recv-Q is the accept queue and
+ * Send-Q the backlog, as ss shows them.
+ */
+void us_stack_sockets_print(us_stack *st, FILE *out);
 
 /*
  * ICMP echo (ping). An echo endpoint is like a Linux ping socket: it owns an

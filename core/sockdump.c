@@ -1,0 +1,137 @@
+/*
+ * sockdump.c — the stack's sockets listed as `ss -tuan` lists the kernel's
+ * (us_stack_sockets_print; ustackd prints it on SIGUSR2).
+ *
+ * Locking: the tables are walked under their own locks only to take a
+ * reference to each socket (the order is socket lock -> table lock, so no
+ * socket lock may be taken inside the walk); each socket is then read
+ * under its own lock, one at a time. The list is a snapshot per socket,
+ * not of the whole stack at one instant, as ss's is. Not a hot path: the
+ * references are gathered in a malloc'd array.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "stack.h"
+
+/* The socket references gathered from one table walk. */
+struct sockvec {
+	struct us_sock **v;
+	size_t n, cap;
+};
+
+static void sv_add(struct sockvec *sv, struct us_sock *s)
+{
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? 2 * sv->cap : 64;
+		struct us_sock **v = realloc(sv->v, cap * sizeof *v);
+		if (!v)
+			return;                 /* out of memory: list fewer */
+		sv->v = v;
+		sv->cap = cap;
+	}
+	us_sock_hold(s);
+	sv->v[sv->n++] = s;
+}
+
+/* ss's names for the TCP states. */
+static const char *ss_state(enum tcp_state s)
+{
+	static const char *const names[] = {
+		[TCPS_CLOSED] = "CLOSE",         [TCPS_LISTEN] = "LISTEN",
+		[TCPS_SYN_SENT] = "SYN-SENT",    [TCPS_SYN_RCVD] = "SYN-RECV",
+		[TCPS_ESTABLISHED] = "ESTAB",    [TCPS_FIN_WAIT_1] = "FIN-WAIT-1",
+		[TCPS_FIN_WAIT_2] = "FIN-WAIT-2", [TCPS_CLOSE_WAIT] = "CLOSE-WAIT",
+		[TCPS_CLOSING] = "CLOSING",      [TCPS_LAST_ACK] = "LAST-ACK",
+		[TCPS_TIME_WAIT] = "TIME-WAIT",
+	};
+	return (unsigned)s < sizeof names / sizeof names[0] && names[s] ? names[s] : "UNKNOWN";
+}
+
+static void addr_port(char *buf, size_t len, uint32_t addr, uint16_t port, bool any_port)
+{
+	char a[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &addr, a, sizeof a);
+	if (any_port)
+		snprintf(buf, len, "%s:*", a);
+	else
+		snprintf(buf, len, "%s:%u", a, ntohs(port));
+}
+
+static void row(FILE *out, const char *netid, const char *state, uint64_t rq, uint64_t sq,
+		const char *local, const char *peer)
+{
+	fprintf(out, "%-5s %-10s %-6llu %-6llu %-21s %s\n", netid, state, (unsigned long long)rq,
+		(unsigned long long)sq, local, peer);
+}
+
+static void print_tcp(struct us_sock *s, FILE *out)
+{
+	char l[32], p[32];
+	pthread_mutex_lock(&s->lock);
+	struct us_tcb *t = s->tcb;
+	if (!t) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	enum tcp_state st = t->state;
+	uint64_t rq, sq;
+	if (st == TCPS_LISTEN) {
+		rq = (uint64_t)t->acc_count;
+		sq = (uint64_t)t->backlog;
+	} else {
+		rq = t->rcvq.len;
+		sq = t->sndq.len;
+	}
+	addr_port(l, sizeof l, t->laddr, t->lport, false);
+	addr_port(p, sizeof p, st == TCPS_LISTEN ? 0 : t->raddr, t->rport, st == TCPS_LISTEN);
+	pthread_mutex_unlock(&s->lock);
+	row(out, "tcp", ss_state(st), rq, sq, l, p);
+}
+
+static void print_udp(struct us_sock *s, FILE *out)
+{
+	char l[32], p[32];
+	pthread_mutex_lock(&s->lock);
+	uint64_t rq = s->rq.used;
+	bool conn = s->connected;
+	addr_port(l, sizeof l, s->local.sin_addr.s_addr, s->local.sin_port, false);
+	addr_port(p, sizeof p, conn ? s->remote.sin_addr.s_addr : 0, s->remote.sin_port, !conn);
+	pthread_mutex_unlock(&s->lock);
+	row(out, "udp", conn ? "ESTAB" : "UNCONN", rq, 0, l, p);
+}
+
+void us_stack_sockets_print(us_stack *st, FILE *out)
+{
+	struct sockvec tcp = { 0 }, udp = { 0 };
+
+	pthread_rwlock_rdlock(&st->tcp.lock);
+	for (int h = 0; h < US_TCP_HASH; h++) {
+		for (struct us_tcb *t = st->tcp.port[h]; t; t = t->port_next)
+			sv_add(&tcp, t->sock);
+		for (struct us_tcb *t = st->tcp.conn[h]; t; t = t->conn_next)
+			if (!t->in_port)        /* else met in the port table */
+				sv_add(&tcp, t->sock);
+	}
+	pthread_rwlock_unlock(&st->tcp.lock);
+	pthread_rwlock_rdlock(&st->udp.lock);
+	for (int h = 0; h < US_UDP_HASH; h++)
+		for (struct us_sock *s = st->udp.hash[h]; s; s = s->port_next)
+			sv_add(&udp, s);
+	pthread_rwlock_unlock(&st->udp.lock);
+
+	fprintf(out, "%-5s %-10s %-6s %-6s %-21s %s\n", "Netid", "State", "Recv-Q", "Send-Q",
+		"Local Address:Port", "Peer Address:Port");
+	for (size_t i = 0; i < tcp.n; i++) {
+		print_tcp(tcp.v[i], out);
+		us_sock_put(tcp.v[i]);
+	}
+	for (size_t i = 0; i < udp.n; i++) {
+		print_udp(udp.v[i], out);
+		us_sock_put(udp.v[i]);
+	}
+	fflush(out);
+	free(tcp.v);
+	free(udp.v);
+}

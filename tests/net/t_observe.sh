@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# t_observe.sh — counters per interface and the socket listing (issue 9),
+# checked against the kernel's own view of the same traffic:
+# - SIGUSR1: ustackd's "interface eth0:" frames received/sent equal the
+#   packets the kernel's tap0 sent/received (ip -s link), read while idle;
+# - SIGUSR2: ustackd lists its sockets as ss -tuan does; the listener, the
+#   UDP socket and each connection the kernel's nc holds open appear with
+#   the 4-tuple the kernel's ss shows mirrored, in state ESTAB.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd nc ss
+
+ns=$(new_ns obs)
+ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
+ip netns exec "$ns" ip addr add 10.9.14.1/24 dev tap0
+ip netns exec "$ns" ip link set tap0 up
+cat > "$TMP/host.yaml" <<Y
+interfaces:
+  eth0: {backend: tap, device: tap0, addresses: [10.9.14.2/24]}
+services:
+  - {type: echo, proto: tcp, port: 7}
+  - {type: echo, proto: udp, port: 7}
+Y
+start "$ns" "$TMP/d.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+d=$LAST_PID
+wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
+
+# Two connections held open by the kernel's nc (stdin a FIFO we keep open).
+mkfifo "$TMP/f1" "$TMP/f2"
+start "$ns" "$TMP/n1.log" sh -c "exec nc -N 10.9.14.2 7 < '$TMP/f1'"
+start "$ns" "$TMP/n2.log" sh -c "exec nc -N 10.9.14.2 7 < '$TMP/f2'"
+exec 3>"$TMP/f1" 4>"$TMP/f2"
+echo ping >&3
+wait_for 5 "echo on the first connection" grep -q ping "$TMP/n1.log"
+wait_for 5 "two connections in the kernel" \
+	sh -c "[ \$(ip netns exec $ns ss -Htn state established dst 10.9.14.2 | wc -l) = 2 ]"
+
+note "socket listing (SIGUSR2) against the kernel's ss"
+off=$(wc -c < "$TMP/d.log")
+kill -USR2 "$d"
+wait_for 5 "the socket listing" sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^Netid'"
+sleep 0.2
+tail -c +$((off + 1)) "$TMP/d.log" > "$TMP/socks"
+cat "$TMP/socks"
+grep -qE '^tcp +LISTEN +0 +[0-9]+ +0\.0\.0\.0:7 +0\.0\.0\.0:\*$' "$TMP/socks" || fail "no TCP listener on :7"
+grep -qE '^udp +UNCONN +0 +0 +0\.0\.0\.0:7 +0\.0\.0\.0:\*$' "$TMP/socks" || fail "no UDP socket on :7"
+ip netns exec "$ns" ss -Htn state established dst 10.9.14.2 > "$TMP/kss"
+while read -r rq sq local peer; do
+	# The kernel's local is our peer and the other way round.
+	grep -qE "^tcp +ESTAB +[0-9]+ +[0-9]+ +${peer//./\\.} +${local//./\\.}\$" "$TMP/socks" ||
+		fail "kernel connection $local -> $peer missing from the listing"
+done < "$TMP/kss"
+
+note "per-interface counters (SIGUSR1) against the kernel's tap0 counters"
+exec 3>&- 4>&-
+wait_for 5 "the connections to close" \
+	sh -c "[ \$(ip netns exec $ns ss -Htn state established dst 10.9.14.2 | wc -l) = 0 ]"
+sleep 0.5
+kstats() { ip netns exec "$ns" cat /sys/class/net/tap0/statistics/$1; }
+tx0=$(kstats tx_packets); rx0=$(kstats rx_packets)
+off=$(wc -c < "$TMP/d.log")
+kill -USR1 "$d"
+wait_for 5 "the counters" sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^interface eth0:'"
+sleep 0.2
+tx1=$(kstats tx_packets); rx1=$(kstats rx_packets)
+tail -c +$((off + 1)) "$TMP/d.log" | sed -n '/^interface eth0:/,$p' > "$TMP/ifc"
+cat "$TMP/ifc"
+ours_rx=$(awk '/frames received$/ { print $1; exit }' "$TMP/ifc")
+ours_tx=$(awk '/frames sent$/ { print $1; exit }' "$TMP/ifc")
+[ -n "$ours_rx" ] && [ -n "$ours_tx" ] || fail "no per-interface frame counters"
+[ "$ours_rx" -ge "$tx0" ] && [ "$ours_rx" -le "$tx1" ] ||
+	fail "eth0 received $ours_rx frames; the kernel's tap0 sent $tx0..$tx1"
+[ "$ours_tx" -ge "$rx0" ] && [ "$ours_tx" -le "$rx1" ] ||
+	fail "eth0 sent $ours_tx frames; the kernel's tap0 received $rx0..$rx1"
+stop_pid "$d" || fail "ustackd exit $?"
+echo "ok: listing matches ss, counters match the kernel's ($ours_rx in, $ours_tx out)"
