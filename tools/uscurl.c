@@ -29,6 +29,8 @@
 #include <strings.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -42,13 +44,28 @@
 #define DEFAULT_CONNECT_TIMEOUT_S 300.0   /* curl's default */
 #define PROGRESS_INTERVAL_NS 500000000ull /* the meter at most twice a second */
 
+#define EXPECT_100_TIMEOUT_MS 1000  /* curl's wait for "100 Continue" before sending anyway */
+#define RETRY_SLEEP_DEFAULT_MS 1000  /* curl's first --retry wait, doubled each time ... */
+#define RETRY_SLEEP_MAX_MS 600000    /* ... up to ten minutes */
+#define UPLOAD_CHUNK 65536
+
 enum {
 	OPT_MAX_REDIRS = CLI_OPT__TOOL_BASE,
 	OPT_DATA_BINARY,
 	OPT_DATA_RAW,
+	OPT_DATA_URLENCODE,
 	OPT_CONNECT_TIMEOUT,
 	OPT_RESOLVE,
 	OPT_VERSION,
+	OPT_RETRY,
+	OPT_RETRY_DELAY,
+	OPT_RETRY_MAX_TIME,
+	OPT_RETRY_CONNREFUSED,
+	OPT_RETRY_ALL_ERRORS,
+	OPT_FAIL_WITH_BODY,
+	OPT_NO_PROGRESS_METER,
+	OPT_LIMIT_RATE,
+	OPT_COMPRESSED,
 };
 
 struct resolve_entry {
@@ -70,6 +87,19 @@ struct opts {
 	char *data;                     /* -d / --data-binary, joined by '&' */
 	size_t data_len;
 	bool has_data;
+	bool get;                       /* -G: the data goes into the URL's query */
+	const char *upload;             /* -T FILE ("-": standard input) */
+	const char *range;              /* -r */
+	bool resume, resume_current;    /* -C N / -C - */
+	int64_t resume_from;
+	long retry;                     /* --retry N */
+	double retry_delay, retry_max_time;     /* seconds, 0: curl's defaults */
+	bool retry_connrefused, retry_all;
+	const char *dump_header;        /* -D */
+	bool fail_with_body;
+	bool no_meter;                  /* --no-progress-meter */
+	bool bar;                       /* -#: the progress bar instead of the meter */
+	uint64_t limit_rate;            /* --limit-rate, bytes per second, 0: none */
 	double max_time, connect_timeout;   /* seconds, 0: none / default */
 	char *writeout;
 	const char *headers[MAX_HEADERS];
@@ -107,19 +137,37 @@ struct run {
 	bool out_failed;
 	const char *out_name;
 
-	/* The progress meter. */
-	bool meter;                     /* -o/-O to a file, not -s */
-	bool meter_started;
+	uint64_t out_init;              /* where this attempt's bytes begin in the file */
+	uint64_t out_bytes;             /* body bytes written by this attempt */
+	FILE *hdr;                      /* -D */
+	bool hdr_is_file;
+
+	/* The progress meter (curl's), or the -# bar. */
+	bool meter;                     /* not -s, not --no-progress-meter, not to a terminal */
+	bool meter_started;             /* the heading is out (once per run, as curl) */
 	bool meter_midline;             /* a status line without its newline is on stderr */
-	uint64_t meter_last_ns, meter_last_bytes;
-	double meter_cur_bps;
-	uint64_t expected;              /* Content-Length of the body being saved, 0 unknown */
+	bool meter_running;             /* this attempt's meter is drawn, not yet ended */
+	struct hc_meter pm;
+	struct hc_bar bar;
+	int64_t expected;               /* Content-Length of the body being saved, -1 unknown */
+
+	/* The upload (-T). */
+	FILE *up;
+	int64_t up_size;                /* -1: unknown (standard input, sent chunked) */
+	uint64_t rate_start_ns, rate_bytes;     /* --limit-rate's reference point */
 
 	/* What -w reports. */
 	int http_code;
-	int num_redirects;
+	int http_minor;                 /* -1: no response */
+	int num_redirects, num_connects;
+	int64_t retry_after;            /* the last response's Retry-After, seconds (0: none) */
+	int connect_errno;              /* why the last connect failed */
+	bool resume_ignore;             /* 416 to a resume: the file is complete */
+	char *last_head;                /* the last response head (malloc), for header_json */
+	size_t last_head_len;
+	bool connected;                 /* a connection was made: scheme is known */
 	uint64_t size_download, size_header, size_request, size_upload;
-	double t_namelookup, t_connect, t_starttransfer, t_redirect;
+	double t_namelookup, t_connect, t_pretransfer, t_starttransfer, t_redirect;
 	char url_effective[HC_URL_MAX];
 	char redirect_url[HC_URL_MAX];
 	char content_type[256];
@@ -138,6 +186,23 @@ static void usage(FILE *f)
 		"  -O, --remote-name        write it to a file named like the URL's last path segment\n"
 		"  -s, --silent             no progress meter, no error messages\n"
 		"  -S, --show-error         with -s, still print error messages\n"
+		"  -D, --dump-header FILE   write the response headers to FILE ('-': standard output)\n"
+		"  -C, --continue-at N|-    resume at byte N (-: the size of the -o file)\n"
+		"  -r, --range RANGE        ask for bytes RANGE (Range: bytes=RANGE)\n"
+		"  -T, --upload-file FILE   PUT FILE ('-': standard input, chunked)\n"
+		"  -G, --get                put the -d data in the URL's query, GET\n"
+		"      --data-urlencode DATA  -d with DATA (name=content, =content, name@FILE,\n"
+		"                           @FILE) URL-encoded\n"
+		"      --retry N            retry transient errors N times (curl's rules)\n"
+		"      --retry-delay SECS   wait SECS between retries (default 1, doubling)\n"
+		"      --retry-max-time SECS  retry only within SECS\n"
+		"      --retry-connrefused  retry on Connection refused too\n"
+		"      --retry-all-errors   retry on any error\n"
+		"      --limit-rate SPEED   at most SPEED bytes per second (suffix k, m, g)\n"
+		"      --fail-with-body     as -f, but write the body\n"
+		"      --no-progress-meter  no progress meter, but messages\n"
+		"  -#, --progress-bar       a bar of '#' instead of the meter\n"
+		"      --compressed         refused: content decoding is not built in\n"
 		"  -v, --verbose            '*' info, '> ' request and '< ' response lines on stderr\n"
 		"                           (-vv also traces every frame of the stack)\n"
 		"  -I, --head               HEAD request; print the response headers\n"
@@ -157,8 +222,8 @@ static void usage(FILE *f)
 		"  -m, --max-time SECS      give up the whole operation after SECS\n"
 		"      --connect-timeout SECS  give up resolving and connecting after SECS (default 300)\n"
 		"  -w, --write-out FORMAT   print FORMAT after the transfer: %%{http_code},\n"
-		"                           %%{size_download}, %%{time_total}, %%{time_connect}, ...\n"
-		"                           (@FILE: read it from FILE)\n"
+		"                           %%{size_download}, %%{time_total}, %%{json}, ...\n"
+		"                           (@FILE: read it from FILE, newlines dropped)\n"
 		"      --resolve HOST:PORT:ADDR  use ADDR for HOST and PORT (PORT may be *)\n"
 		"  -V, --version            print the version\n"
 		CLI_USAGE_STACK_CONFIG_LONG CLI_USAGE_QUICK
@@ -317,6 +382,93 @@ static int add_data(struct opts *o, const char *arg, int kind)
 	o->has_data = true;
 	free(piece);
 	return 0;
+}
+
+/*
+ * --data-urlencode, as curl: "content" and "=content" send content
+ * encoded; "name=content" sends name=ENCODED; "@file" and "name@file"
+ * the same with the content read from file ("-": standard input). The
+ * name is sent as written.
+ */
+static int add_urlencoded(struct opts *o, const char *arg)
+{
+	const char *p = strpbrk(arg, "@=");
+	size_t nlen = p ? (size_t)(p - arg) : 0;
+	const char *content = p ? p + 1 : arg;
+	size_t clen;
+	char *file = NULL;
+	if (p && *p == '@') {
+		file = slurp(content, &clen);
+		if (!file) {
+			fprintf(stderr, "uscurl: (26) Failed to open/read local data from file/application: "
+				"%s: %s\n", content, strerror(errno ? errno : EIO));
+			return -1;
+		}
+		content = file;
+	} else {
+		clen = strlen(content);
+	}
+	size_t cap = nlen + 1 + clen * 3 + 1;
+	char *enc = malloc(cap);
+	int rc = -1;
+	if (enc) {
+		size_t k = 0;
+		if (nlen) {
+			memcpy(enc, arg, nlen);
+			enc[nlen] = '=';
+			k = nlen + 1;
+		}
+		if (hc_urlencode(content, clen, enc + k, cap - k) >= 0)
+			rc = add_data(o, enc, OPT_DATA_RAW);
+	}
+	free(enc);
+	free(file);
+	return rc;
+}
+
+/* --limit-rate SPEED: bytes per second, with an optional k, m or g (powers of 1024). */
+static int parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	double mul = 1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1024; end++; break;
+	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+	case 'b': case 'B': end++; break;
+	default: break;
+	}
+	if (errno || end == s || *end || !(v >= 0) || v * mul > 1e15) {
+		fprintf(stderr, "uscurl: option --limit-rate: expected a speed like 100K, got '%s'\n", s);
+		return -1;
+	}
+	*out = (uint64_t)(v * mul);
+	return 0;
+}
+
+/* -w @FILE: curl's file2string keeps each line up to its first CR or LF. */
+static char *read_writeout(const char *path)
+{
+	size_t n;
+	char *b = slurp(path, &n);
+	if (!b)
+		return NULL;
+	size_t w = 0;
+	bool cut = false;
+	for (size_t r = 0; r < n; r++) {
+		if (b[r] == '\n') {
+			cut = false;
+			continue;
+		}
+		if (b[r] == '\r')
+			cut = true;
+		if (!cut)
+			b[w++] = b[r];
+	}
+	b[w] = '\0';
+	return b;
 }
 
 /* --resolve HOST:PORT:ADDR[,ADDR...] (the first address is used). */
@@ -524,6 +676,7 @@ static int conn_open(struct run *x, const struct hc_url *u)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(u->port), .sin_addr = a };
 	if (us_connect(x->st, fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		int e = errno;
+		x->connect_errno = e;
 		us_close(x->st, fd);
 		if (e == EINPROGRESS)   /* SO_SNDTIMEO lapsed */
 			return timed_out(x, by_max, "Connection");
@@ -531,6 +684,8 @@ static int conn_open(struct run *x, const struct hc_url *u)
 			    u->host, u->port, (long long)((now_ns() - start) / 1000000ull), strerror(e));
 	}
 	x->t_connect = elapsed_s(x);
+	x->num_connects++;
+	x->connected = true;
 	struct timeval zero = { 0 };
 	us_setsockopt(x->st, fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
 	us_fcntl(x->st, fd, F_SETFL, O_NONBLOCK);
@@ -553,40 +708,59 @@ static int conn_open(struct run *x, const struct hc_url *u)
 
 /* ---- The progress meter ----------------------------------------------- */
 
+static uint64_t now_us(void)
+{
+	return now_ns() / 1000;
+}
+
+/*
+ * curl's meter: the heading once per run (after "** Resuming transfer
+ * ..." with -C), then a status line when a new second begins, and a final
+ * one; or, with -#, the bar.
+ */
 static void meter_update(struct run *x, bool final)
 {
 	if (!x->meter)
 		return;
-	uint64_t now = now_ns();
-	if (!x->meter_started) {
-		fputs(hc_progress_heading, stderr);
-		x->meter_started = true;
-		x->meter_last_ns = x->t0;
-		x->meter_last_bytes = 0;
-	} else if (!final && now - x->meter_last_ns < PROGRESS_INTERVAL_NS) {
+	x->meter_running = true;
+	int64_t ul_total = x->up ? x->up_size : x->o->has_data && !x->o->get ? (int64_t)x->o->data_len
+									      : -1;
+	if (x->o->bar) {
+		hc_bar_update(&x->bar, stderr, now_us() / 1000, x->expected > 0 ? (uint64_t)x->expected : 0,
+			      x->size_download, ul_total > 0 ? (uint64_t)ul_total : 0, x->size_upload);
+		x->meter_midline = x->bar.calls > 0;
 		return;
 	}
-	if (now > x->meter_last_ns) {
-		double dt = (double)(now - x->meter_last_ns) / 1e9;
-		if (dt >= 0.2 || x->meter_cur_bps == 0)
-			x->meter_cur_bps = (double)(x->size_download - x->meter_last_bytes) / dt;
+	if (!hc_meter_calc(&x->pm, now_us(), x->size_download, x->size_upload, final))
+		return;
+	if (!x->meter_started) {
+		if (x->o->resume && x->o->resume_from > 0)
+			fprintf(stderr, "** Resuming transfer from byte position %lld\n",
+				(long long)x->o->resume_from);
+		fputs(hc_progress_heading, stderr);
+		x->meter_started = true;
 	}
-	x->meter_last_ns = now;
-	x->meter_last_bytes = x->size_download;
 	char line[160];
-	hc_progress_line(line, sizeof line, x->expected, x->size_download, x->size_upload,
-			 elapsed_s(x), x->meter_cur_bps);
-	fprintf(stderr, "\r%s%s", line, final ? "\n" : "");
-	x->meter_midline = !final;
+	hc_meter_line(&x->pm, line, sizeof line, x->expected, ul_total);
+	fprintf(stderr, "\r%s", line);
+	x->meter_midline = true;
 	fflush(stderr);
 }
 
+/* The transfer is over (either way): the final line and its newline, as curl's Curl_pgrsDone. */
 static void meter_end(struct run *x)
 {
-	if (x->meter && x->meter_started) {
+	if (!x->meter || !x->meter_running)
+		return;
+	if (x->o->bar) {
+		hc_bar_end(&x->bar, stderr);
+	} else {
 		meter_update(x, true);
-		x->meter = false;
+		fputc('\n', stderr);
 	}
+	x->meter_midline = false;
+	x->meter_running = false;
+	fflush(stderr);
 }
 
 /* ---- Output ----------------------------------------------------------- */
@@ -601,12 +775,15 @@ static int open_output(struct run *x)
 		x->out = stdout;
 		return HC_OK;
 	}
-	x->out = fopen(x->out_name, "wb");
+	/* -C: append to what is there (curl opens "ab"). */
+	bool append = x->o->resume && x->o->resume_from > 0;
+	x->out = fopen(x->out_name, append ? "ab" : "wb");
 	if (!x->out) {
 		x->out_failed = true;
 		return fail(x, HC_WRITE_ERROR, "Failure writing output to destination: "
 			    "cannot open '%s': %s", x->out_name, strerror(errno));
 	}
+	x->out_init = append ? (uint64_t)x->o->resume_from : 0;
 	x->out_is_file = true;
 	return HC_OK;
 }
@@ -619,7 +796,79 @@ static int out_write(struct run *x, const void *p, size_t n)
 	if (n && fwrite(p, 1, n, x->out) != n)
 		return fail(x, HC_WRITE_ERROR, "Failure writing output to destination: %s",
 			    strerror(errno));
+	x->out_bytes += n;
 	return HC_OK;
+}
+
+/* -D: every response head as received, 1xx and redirects included. */
+static int dump_head(struct run *x, const char *head, size_t n)
+{
+	if (!x->o->dump_header)
+		return HC_OK;
+	if (!x->hdr) {
+		if (strcmp(x->o->dump_header, "-") == 0) {
+			x->hdr = stdout;
+		} else {
+			x->hdr = fopen(x->o->dump_header, "wb");
+			if (!x->hdr)
+				return fail(x, HC_WRITE_ERROR, "Failed to open %s: %s", x->o->dump_header,
+					    strerror(errno));
+			x->hdr_is_file = true;
+		}
+	}
+	if (fwrite(head, 1, n, x->hdr) != n)
+		return fail(x, HC_WRITE_ERROR, "Failed writing header: %s", strerror(errno));
+	fflush(x->hdr);
+	return HC_OK;
+}
+
+/* Keep the last response head for %{header_json}, %header{} and %{num_headers}. */
+static void keep_head(struct run *x, const char *head, size_t n)
+{
+	char *c = realloc(x->last_head, n ? n : 1);
+	if (!c)
+		return;
+	memcpy(c, head, n);
+	x->last_head = c;
+	x->last_head_len = n;
+}
+
+/*
+ * --limit-rate: sleep until the bytes moved since rate_start_ns are no
+ * more than the limit allows (curl's Curl_pgrsLimitWaitTime), ticking the
+ * meter and minding --max-time.
+ */
+static int throttle(struct run *x, size_t moved)
+{
+	uint64_t limit = x->o->limit_rate;
+	if (!limit)
+		return HC_OK;
+	x->rate_bytes += moved;
+	for (;;) {
+		uint64_t min_ns = (uint64_t)((double)x->rate_bytes * 1e9 / (double)limit);
+		uint64_t now = now_ns();
+		uint64_t spent = now - x->rate_start_ns;
+		if (spent >= min_ns)
+			return HC_OK;
+		if (x->deadline && now >= x->deadline)
+			return HC_OK;           /* the next wait reports the timeout */
+		uint64_t nap = min_ns - spent;
+		if (nap > 100000000ull)
+			nap = 100000000ull;
+		struct timespec ts = { 0, (long)nap };
+		nanosleep(&ts, NULL);
+		meter_update(x, false);
+	}
+}
+
+/* The most bytes to move at once under --limit-rate (about a tenth of a second's worth). */
+static size_t rate_chunk(const struct run *x, size_t want)
+{
+	uint64_t limit = x->o->limit_rate;
+	if (!limit)
+		return want;
+	uint64_t c = limit / 10 < 1024 ? 1024 : limit / 10;
+	return c < want ? (size_t)c : want;
 }
 
 /* ---- Sending ---------------------------------------------------------- */
@@ -682,7 +931,8 @@ static int recv_more(struct run *x, size_t *got)
 	for (;;) {
 		if (x->deadline && now_ns() >= x->deadline)
 			return timed_out(x, true, "");
-		ssize_t n = us_recv(x->st, x->c.fd, x->rbuf + x->rlen, x->rcap - x->rlen, MSG_DONTWAIT);
+		ssize_t n = us_recv(x->st, x->c.fd, x->rbuf + x->rlen, rate_chunk(x, x->rcap - x->rlen),
+				    MSG_DONTWAIT);
 		if (n >= 0) {
 			x->rlen += (size_t)n;
 			*got = (size_t)n;
@@ -702,6 +952,83 @@ static void consume(struct run *x, size_t n)
 	x->rlen -= n;
 }
 
+/* Body bytes out, under --limit-rate, counted in size_upload and the meter. */
+static int send_counted(struct run *x, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t k = rate_chunk(x, n);
+		int rc = send_all(x, p, k);
+		if (rc)
+			return rc;
+		x->size_upload += k;
+		meter_update(x, false);
+		if ((rc = throttle(x, k)))
+			return rc;
+		p += k;
+		n -= k;
+	}
+	return HC_OK;
+}
+
+/*
+ * The request body: the -d data, or the -T file (from its start each
+ * time: a 307/308 or a retry sends it again), or standard input in the
+ * chunked coding (RFC 9112 7.1), which cannot be sent twice (65, curl's
+ * "necessary data rewind wasn't possible").
+ */
+static int send_body(struct run *x)
+{
+	if (!x->up) {
+		int rc = send_counted(x, x->o->data, x->o->data_len);
+		if (!rc)
+			info(x, "upload completely sent off: %zu bytes", x->o->data_len);
+		return rc;
+	}
+	if (x->up != stdin && fseek(x->up, 0, SEEK_SET) != 0)
+		return fail(x, HC_SEND_FAIL_REWIND, "necessary data rewind wasn't possible");
+	if (x->up == stdin && x->up_size < 0 && (feof(stdin) || ferror(stdin)))
+		return fail(x, HC_SEND_FAIL_REWIND, "necessary data rewind wasn't possible");
+	static char buf[UPLOAD_CHUNK + 16];
+	bool chunked = x->up_size < 0;
+	uint64_t sent = 0;
+	for (;;) {
+		size_t n = fread(chunked ? buf + 10 : buf, 1, UPLOAD_CHUNK, x->up);
+		if (n == 0) {
+			if (ferror(x->up))
+				return fail(x, HC_READ_ERROR, "Failed to read the upload file: %s",
+					    strerror(errno));
+			break;
+		}
+		int rc;
+		if (chunked) {
+			/* "%zx\r\n" right before the data, "\r\n" after it. */
+			char len[12];
+			int ll = snprintf(len, sizeof len, "%zx\r\n", n);
+			memcpy(buf + 10 - ll, len, (size_t)ll);
+			memcpy(buf + 10 + n, "\r\n", 2);
+			rc = send_all(x, buf + 10 - ll, (size_t)ll);
+			if (!rc)
+				rc = send_counted(x, buf + 10, n);
+			if (!rc)
+				rc = send_all(x, "\r\n", 2);
+		} else {
+			rc = send_counted(x, buf, n);
+		}
+		if (rc)
+			return rc;
+		sent += n;
+	}
+	if (chunked) {
+		int rc = send_all(x, "0\r\n\r\n", 5);
+		if (rc)
+			return rc;
+	} else if ((int64_t)sent != x->up_size) {
+		return fail(x, HC_READ_ERROR, "the upload file changed size while it was sent");
+	}
+	info(x, "We are completely uploaded and fine");
+	return HC_OK;
+}
+
 /* ---- Requests --------------------------------------------------------- */
 
 /*
@@ -711,6 +1038,12 @@ static void consume(struct run *x, size_t n)
 static long build_request(const struct run *x, char *buf, size_t buflen, const struct hc_url *u,
 			  const char *method, bool with_body, bool other_host)
 {
+	char range[48];
+	const char *rg = x->o->range;
+	if (x->o->resume && x->o->resume_from > 0) {
+		snprintf(range, sizeof range, "%lld-", (long long)x->o->resume_from);
+		rg = range;
+	}
 	const struct opts *o = x->o;
 	char cred[256] = "";
 	if (o->user)
@@ -722,10 +1055,12 @@ static long build_request(const struct run *x, char *buf, size_t buflen, const s
 		.url = u,
 		.user_agent = o->user_agent ? o->user_agent : "uscurl/" USCURL_VERSION,
 		.credentials = cred[0] ? cred : NULL,
+		.range = rg,
 		.headers = o->headers,
 		.nheaders = o->nheaders,
-		.with_body = with_body,
-		.body_len = o->data_len,
+		.body = !with_body ? HC_BODY_NO : !x->up ? HC_BODY_FORM
+			: x->up_size < 0 ? HC_BODY_UPLOAD_CHUNKED : HC_BODY_UPLOAD,
+		.body_len = x->up ? (size_t)(x->up_size < 0 ? 0 : x->up_size) : o->data_len,
 		.other_host = other_host,
 	};
 	return hc_request_head(&rq, buf, buflen);
@@ -754,6 +1089,8 @@ static int body_data(void *arg, const char *p, size_t n)
 	b->x->size_download += n;
 	b->rc = out_write(b->x, p, n);
 	meter_update(b->x, false);
+	if (!b->rc)
+		b->rc = throttle(b->x, n);
 	return b->rc;
 }
 
@@ -853,6 +1190,10 @@ static int read_head(struct run *x, bool head_request, struct hc_response *r, si
 			if (rc)
 				return fail(x, rc, "%s", err);
 			x->size_header += hl;
+			x->http_minor = r->minor;
+			keep_head(x, x->rbuf, hl);
+			if ((rc = dump_head(x, x->rbuf, hl)))
+				return rc;
 			if (x->o->verbose) {
 				meter_break(x);
 				hc_head_lines(x->rbuf, hl, print_line_prefixed, "< ");
@@ -896,6 +1237,84 @@ static bool is_redirect(int s)
 	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
+/*
+ * An upload was announced with "Expect: 100-continue" (RFC 9110 10.1.1):
+ * wait up to EXPECT_100_TIMEOUT_MS for the server's word, as curl does.
+ * A 1xx (or silence) means send the body; a final response before it
+ * means the body is not wanted: *send false, and the connection cannot
+ * carry another request.
+ */
+static int expect_100(struct run *x, bool *send)
+{
+	*send = true;
+	uint64_t until = now_ns() + EXPECT_100_TIMEOUT_MS * 1000000ull;
+	for (;;) {
+		size_t hl = hc_head_length(x->rbuf, x->rlen);
+		if (hl) {
+			if (!(x->rlen >= 10 && x->rbuf[9] == '1')) {
+				*send = false;
+				info(x, "The server answered before the upload: not sending it");
+				return HC_OK;
+			}
+			/* "100 Continue": shown, dumped and counted as read_head would. */
+			x->size_header += hl;
+			int rc = dump_head(x, x->rbuf, hl);
+			if (rc)
+				return rc;
+			if (x->o->verbose) {
+				meter_break(x);
+				hc_head_lines(x->rbuf, hl, print_line_prefixed, "< ");
+			}
+			consume(x, hl);
+			return HC_OK;
+		}
+		uint64_t now = now_ns();
+		if (now >= until || (x->deadline && now >= x->deadline))
+			return HC_OK;
+		uint64_t end = x->deadline && x->deadline < until ? x->deadline : until;
+		struct pollfd p = { .fd = x->c.fd, .events = POLLIN };
+		int r = us_poll(x->st, &p, 1, (int)((end - now + 999999) / 1000000));
+		meter_update(x, false);
+		if (r <= 0)
+			continue;
+		size_t got;
+		int rc = recv_more(x, &got);
+		if (rc || got == 0)
+			return HC_OK;   /* read_head reports it */
+	}
+}
+
+/*
+ * -C: what the response says about the resume (curl's rules). Returns
+ * HC_OK to go on writing the body, or *done for "nothing to write":
+ * a 416 (the file is complete; its body is read away), or a 200 whose
+ * length is exactly the resume offset ("The entire document is already
+ * downloaded"). Anything else is 33: the server ignored the range.
+ */
+static int check_resume(struct run *x, const struct hc_response *r, bool *done)
+{
+	*done = false;
+	if (!(x->o->resume && x->o->resume_from > 0) || strcmp(x->method, "GET") != 0)
+		return HC_OK;
+	if (r->status == 416) {
+		x->resume_ignore = true;
+		*done = true;
+		return HC_OK;
+	}
+	if (r->status / 100 != 2)
+		return HC_OK;
+	if (r->has_range_start && r->range_start == (uint64_t)x->o->resume_from)
+		return HC_OK;
+	if (r->framing == HC_BODY_LENGTH && r->content_length == (uint64_t)x->o->resume_from) {
+		info(x, "The entire document is already downloaded");
+		conn_close(x);
+		*done = true;
+		return HC_OK;
+	}
+	conn_close(x);
+	return fail(x, HC_RANGE_ERROR, "HTTP server doesn't seem to support byte ranges. Cannot resume.");
+}
+
 static int transfer(struct run *x)
 {
 	struct opts *o = x->o;
@@ -908,9 +1327,13 @@ static int transfer(struct run *x)
 	hc_url_format(&u, x->url_effective, sizeof x->url_effective);
 
 	char method[32];
+	bool post = o->has_data && !o->get;
 	snprintf(method, sizeof method, "%s",
-		 o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET");
-	bool with_body = o->has_data;
+		 o->method ? o->method : o->head ? "HEAD" : x->up ? "PUT" : post ? "POST" : "GET");
+	bool with_body = post || x->up;
+	x->rate_start_ns = now_ns();
+	x->rate_bytes = 0;
+	meter_update(x, false);         /* curl draws its first line at the start */
 
 	for (;;) {
 		snprintf(x->method, sizeof x->method, "%s", method);
@@ -928,6 +1351,7 @@ static int transfer(struct run *x)
 			if ((rc = conn_open(x, &u)))
 				return rc;
 		}
+		x->t_pretransfer = elapsed_s(x);
 
 		long reqlen = build_request(x, x->req, sizeof x->req, &u, method, with_body,
 					    strcasecmp(u.host, u0.host) != 0);
@@ -941,16 +1365,17 @@ static int transfer(struct run *x)
 		}
 		struct hc_response r;
 		size_t hl = 0;
-		bool nothing = false;
+		bool nothing = false, body_skipped = false;
 		rc = send_all(x, x->req, (size_t)reqlen);
-		if (!rc && with_body) {
-			rc = send_all(x, o->data, o->data_len);
-			if (!rc) {
-				x->size_upload += o->data_len;
-				info(x, "upload completely sent off: %zu bytes", o->data_len);
-			}
-		}
 		x->size_request += (size_t)reqlen;
+		if (!rc && with_body) {
+			bool send = true;
+			if (x->up)
+				rc = expect_100(x, &send);
+			if (!rc && send)
+				rc = send_body(x);
+			body_skipped = !send;
+		}
 		if (!rc)
 			rc = read_head(x, head_request, &r, &hl, &nothing);
 		if (rc && reused && (nothing || rc == HC_SEND_ERROR)) {
@@ -963,6 +1388,7 @@ static int transfer(struct run *x)
 		if (rc)
 			return rc;
 		x->http_code = r.status;
+		x->retry_after = r.retry_after;
 		snprintf(x->content_type, sizeof x->content_type, "%s", r.content_type);
 		x->redirect_url[0] = '\0';
 		char next[HC_URL_MAX];
@@ -984,7 +1410,7 @@ static int transfer(struct run *x)
 			}
 			consume(x, hl);
 			/* Read the redirect's body away if that keeps the connection. */
-			if (r.keep_alive && r.framing != HC_BODY_CLOSE) {
+			if (r.keep_alive && r.framing != HC_BODY_CLOSE && !body_skipped) {
 				if ((rc = read_body(x, &r, SINK_DISCARD)))
 					return rc;
 			} else {
@@ -1010,7 +1436,13 @@ static int transfer(struct run *x)
 			continue;
 		}
 
-		if (o->fail && r.status >= 400) {
+		x->expected = r.framing == HC_BODY_LENGTH ? (int64_t)r.content_length
+			      : r.framing == HC_BODY_NONE ? 0 : -1;
+		bool resume_done;
+		if ((rc = check_resume(x, &r, &resume_done)))
+			return rc;
+		bool http_error = r.status >= 400 && !x->resume_ignore;
+		if (o->fail && http_error) {
 			conn_close(x);
 			return fail(x, HC_HTTP_RETURNED_ERROR, "The requested URL returned error: %d",
 				    r.status);
@@ -1020,54 +1452,206 @@ static int transfer(struct run *x)
 				return rc;
 		}
 		consume(x, hl);
-		if (r.framing == HC_BODY_LENGTH)
-			x->expected = r.content_length;
+		if (resume_done) {
+			x->expected = 0;
+			if (x->c.fd >= 0 && (rc = read_body(x, &r, SINK_DISCARD)))
+				return rc;
+			conn_close(x);
+			return HC_OK;
+		}
 		if (!(o->include || o->head) && (rc = open_output(x)))
 			return rc;
 		meter_update(x, false);
 		rc = read_body(x, &r, SINK_OUTPUT);
-		meter_end(x);
 		if (rc)
 			return rc;
+		if (body_skipped)
+			x->c.reusable = false;
 		if (x->c.reusable)
 			info(x, "Connection #%d to host %s left intact", x->c.id, u.host);
 		else
 			info(x, "Closing connection #%d", x->c.id);
+		if (o->fail_with_body && http_error)
+			return fail(x, HC_HTTP_RETURNED_ERROR, "The requested URL returned error: %d",
+				    r.status);
 		return HC_OK;
 	}
 }
 
 /* ---- main --------------------------------------------------------------- */
 
+static uint64_t to_us(double s)
+{
+	return s > 0 ? (uint64_t)(s * 1e6 + 0.5) : 0;
+}
+
 static void print_writeout(struct run *x, int rc, double total)
 {
+	uint64_t tus = to_us(total);
 	struct hc_writeout_vars v = {
 		.http_code = x->http_code,
+		.http_minor = x->http_minor,
 		.num_redirects = x->num_redirects,
+		.num_connects = x->num_connects,
 		.exitcode = rc,
 		.size_download = x->size_download,
 		.size_header = x->size_header,
 		.size_request = x->size_request,
 		.size_upload = x->size_upload,
-		.time_namelookup = x->t_namelookup,
-		.time_connect = x->t_connect,
-		.time_starttransfer = x->t_starttransfer,
-		.time_redirect = x->t_redirect,
-		.time_total = total,
-		.speed_download = total > 0 ? (double)x->size_download / total : 0,
-		.speed_upload = total > 0 ? (double)x->size_upload / total : 0,
+		.time_namelookup = to_us(x->t_namelookup),
+		.time_connect = to_us(x->t_connect),
+		.time_appconnect = 0,           /* no TLS */
+		.time_pretransfer = to_us(x->t_pretransfer),
+		.time_starttransfer = to_us(x->t_starttransfer),
+		.time_redirect = to_us(x->t_redirect),
+		.time_total = tus,
+		.speed_download = tus ? x->size_download * 1000000 / tus : 0,
+		.speed_upload = tus ? x->size_upload * 1000000 / tus : 0,
+		.url = x->o->url,
 		.url_effective = x->url_effective,
-		.redirect_url = x->redirect_url,
-		.content_type = x->content_type,
+		.redirect_url = x->redirect_url[0] ? x->redirect_url : NULL,
+		.content_type = x->content_type[0] ? x->content_type : NULL,
 		.remote_ip = x->remote_ip,
 		.remote_port = x->remote_port,
 		.local_ip = x->local_ip,
 		.local_port = x->local_port,
 		.method = x->method,
-		.errormsg = rc ? x->errmsg : "",
+		.errormsg = rc ? x->errmsg : NULL,
+		.filename_effective = x->out_name && strcmp(x->out_name, "-") != 0 ? x->out_name : NULL,
+		.scheme = x->connected ? "HTTP" : NULL,
+		.version = "uscurl/" USCURL_VERSION " (ustack)",
+		.head = x->last_head,
+		.head_len = x->last_head_len,
 	};
-	hc_writeout(stdout, x->o->writeout, &v);
+	hc_writeout(x->o->writeout, &v, stdout, stderr);
 	fflush(stdout);
+	fflush(stderr);
+}
+
+/*
+ * -G: the data after the URL's query ('?' or '&'), before any fragment.
+ * -T FILE: a URL whose path ends in '/' (or that has none) gets FILE's
+ * base name. Returns a new string (or NULL when out of memory).
+ */
+static char *effective_url(const struct opts *o)
+{
+	const char *url = o->url;
+	size_t n = strlen(url);
+	const char *auth = strstr(url, "://");
+	auth = auth ? auth + 3 : url;
+	size_t frag = strcspn(url, "#");
+	const char *add = "";
+	char sep[2] = "";
+	size_t at = n;
+	if (o->upload && strcmp(o->upload, "-") != 0) {
+		size_t alen = strcspn(auth, "/?#");
+		size_t pend = (size_t)(auth - url) + alen + strcspn(auth + alen, "?#");
+		const char *base = strrchr(o->upload, '/');
+		base = base ? base + 1 : o->upload;
+		at = pend;
+		if (auth[alen] != '/') {
+			sep[0] = '/';
+			add = base;
+		} else if (url[pend - 1] == '/') {
+			add = base;
+		}
+	} else if (o->get && o->has_data) {
+		at = frag;
+		sep[0] = memchr(url, '?', frag) ? '&' : '?';
+		add = o->data;
+	}
+	size_t alen = strlen(sep) + strlen(add);
+	char *r = malloc(n + alen + 1);
+	if (!r)
+		return NULL;
+	memcpy(r, url, at);
+	memcpy(r + at, sep, strlen(sep));
+	memcpy(r + at + strlen(sep), add, strlen(add));
+	memcpy(r + at + alen, url + at, n - at + 1);
+	return r;
+}
+
+/* --retry: why this attempt may be retried, as curl's messages say it ("" none). */
+static const char *retry_reason(const struct run *x, int rc)
+{
+	const struct opts *o = x->o;
+	if (rc == HC_OPERATION_TIMEDOUT || rc == HC_COULDNT_RESOLVE_HOST)
+		return ": timeout";
+	if (rc == HC_COULDNT_CONNECT && o->retry_connrefused && x->connect_errno == ECONNREFUSED)
+		return ": connection refused";
+	if (rc == HC_OK || ((o->fail || o->fail_with_body) && rc == HC_HTTP_RETURNED_ERROR)) {
+		switch (x->http_code) {
+		case 408: case 429: case 500: case 502: case 503: case 504:
+			return ": HTTP error";
+		}
+	}
+	if (rc && o->retry_all)
+		return "(retrying all errors)";
+	return "";
+}
+
+/* Forget one attempt's response (its connection, counters and messages) before the next. */
+static void reset_attempt(struct run *x)
+{
+	conn_close(x);
+	x->http_code = 0;
+	x->http_minor = -1;
+	x->num_redirects = x->num_connects = 0;
+	x->retry_after = 0;
+	x->connect_errno = 0;
+	x->resume_ignore = false;
+	x->connected = false;
+	x->size_download = x->size_header = x->size_request = x->size_upload = 0;
+	x->t_namelookup = x->t_connect = x->t_pretransfer = x->t_starttransfer = x->t_redirect = 0;
+	x->redirect_url[0] = x->content_type[0] = x->errmsg[0] = '\0';
+	x->remote_ip[0] = x->local_ip[0] = '\0';
+	x->remote_port = x->local_port = 0;
+	x->last_head_len = 0;
+	x->out_bytes = 0;
+	x->expected = -1;
+	x->t0 = now_ns();
+	x->deadline = x->o->max_time > 0 ? x->t0 + (uint64_t)(x->o->max_time * 1e9) : 0;
+	hc_meter_init(&x->pm, x->t0 / 1000);
+	hc_bar_init(&x->bar, x->bar.width, x->o->resume ? x->o->resume_from : 0);
+}
+
+/* curl's -# width: $COLUMNS, else the terminal on standard input, else 79. */
+static int bar_width(void)
+{
+	const char *c = getenv("COLUMNS");
+	if (c) {
+		char *end;
+		long v = strtol(c, &end, 10);
+		if (end != c && !*end && v > 20 && v < 10000)
+			return (int)v;
+	}
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return ws.ws_col;
+	return 79;
+}
+
+/* Open -T's source: its size, or -1 for standard input (sent chunked). */
+static int open_upload(struct run *x)
+{
+	const char *f = x->o->upload;
+	if (strcmp(f, "-") == 0) {
+		x->up = stdin;
+		x->up_size = -1;
+		return HC_OK;
+	}
+	struct stat sb;
+	x->up = fopen(f, "rb");
+	if (!x->up || fstat(fileno(x->up), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		int e = x->up ? EINVAL : errno;
+		if (x->up)
+			fclose(x->up);
+		x->up = NULL;
+		return fail(x, HC_READ_ERROR, "Failed to open/read local data from file/application: "
+			    "%s: %s", f, strerror(e));
+	}
+	x->up_size = (int64_t)sb.st_size;
+	return HC_OK;
 }
 
 int main(int argc, char **argv)
@@ -1091,11 +1675,27 @@ int main(int argc, char **argv)
 		{ "data-ascii", required_argument, NULL, 'd' },
 		{ "data-binary", required_argument, NULL, OPT_DATA_BINARY },
 		{ "data-raw", required_argument, NULL, OPT_DATA_RAW },
+		{ "data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE },
+		{ "get", no_argument, NULL, 'G' },
+		{ "upload-file", required_argument, NULL, 'T' },
+		{ "continue-at", required_argument, NULL, 'C' },
+		{ "range", required_argument, NULL, 'r' },
+		{ "dump-header", required_argument, NULL, 'D' },
 		{ "user-agent", required_argument, NULL, 'A' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "fail", no_argument, NULL, 'f' },
+		{ "fail-with-body", no_argument, NULL, OPT_FAIL_WITH_BODY },
 		{ "max-time", required_argument, NULL, 'm' },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+		{ "retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME },
+		{ "retry-connrefused", no_argument, NULL, OPT_RETRY_CONNREFUSED },
+		{ "retry-all-errors", no_argument, NULL, OPT_RETRY_ALL_ERRORS },
+		{ "limit-rate", required_argument, NULL, OPT_LIMIT_RATE },
+		{ "no-progress-meter", no_argument, NULL, OPT_NO_PROGRESS_METER },
+		{ "progress-bar", no_argument, NULL, '#' },
+		{ "compressed", no_argument, NULL, OPT_COMPRESSED },
 		{ "write-out", required_argument, NULL, 'w' },
 		{ "resolve", required_argument, NULL, OPT_RESOLVE },
 		{ "version", no_argument, NULL, 'V' },
@@ -1104,7 +1704,8 @@ int main(int argc, char **argv)
 	};
 	static struct opts o = { .max_redirs = 50 };
 	int opt;
-	while ((opt = getopt_long(argc, argv, CLI_SHORT_OPTIONS_NO_C "o:OsSIiLH:X:d:A:u:fm:w:Vh", longopts,
+	while ((opt = getopt_long(argc, argv,
+				  CLI_SHORT_OPTIONS_NO_C "o:OsSIiLH:X:d:A:u:fm:w:VhC:r:D:T:G#", longopts,
 				  NULL)) != -1) {
 		int r = us_cli_option(&cli, opt, optarg);
 		if (r < 0)
@@ -1126,17 +1727,82 @@ int main(int argc, char **argv)
 		case 'X': o.method = optarg; break;
 		case 'A': o.user_agent = optarg; break;
 		case 'u': o.user = optarg; break;
-		case OPT_MAX_REDIRS: {
+		case 'G': o.get = true; break;
+		case 'T': o.upload = optarg; break;
+		case 'D': o.dump_header = optarg; break;
+		case '#': o.bar = true; break;
+		case OPT_FAIL_WITH_BODY: o.fail_with_body = true; break;
+		case OPT_NO_PROGRESS_METER: o.no_meter = true; break;
+		case OPT_RETRY_CONNREFUSED: o.retry_connrefused = true; break;
+		case OPT_RETRY_ALL_ERRORS: o.retry_all = true; break;
+		case OPT_COMPRESSED:
+			fprintf(stderr, "uscurl: option --compressed: content decoding is not built into "
+				"uscurl (it would need zlib, which ustack does not depend on)\n");
+			return HC_FAILED_INIT;
+		case 'C': {
+			if (strcmp(optarg, "-") == 0) {
+				o.resume = o.resume_current = true;
+				break;
+			}
 			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < -1) {
-				fprintf(stderr, "uscurl: option --max-redirs: expected -1 or more, got '%s'\n",
+			long long v = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || v < 0) {
+				fprintf(stderr, "uscurl: option -C: expected an offset or '-', got '%s'\n",
 					optarg);
 				return HC_FAILED_INIT;
 			}
-			o.max_redirs = v;
+			o.resume = true;
+			o.resume_current = false;
+			o.resume_from = v;
 			break;
 		}
+		case 'r': {
+			static char fixed[48];
+			if (!strchr(optarg, '-')) {
+				char *end;
+				long long v = strtoll(optarg, &end, 10);
+				if (*end || end == optarg || v < 0) {
+					fprintf(stderr, "Warning: unsupported range point\n");
+					return HC_FAILED_INIT;
+				}
+				fprintf(stderr, "Warning: A specified range MUST include at least one dash (-). "
+					"Appending one for you!\n");
+				snprintf(fixed, sizeof fixed, "%lld-", v);
+				o.range = fixed;
+				break;
+			}
+			if (strspn(optarg, "0123456789-,") != strlen(optarg))
+				fprintf(stderr, "Warning: Invalid character is found in given range. A "
+					"specified range MUST have only digits in 'start'-'stop'. The "
+					"server's response to this request is uncertain.\n");
+			o.range = optarg;
+			break;
+		}
+		case OPT_RETRY:
+		case OPT_MAX_REDIRS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < (opt == OPT_RETRY ? 0 : -1)) {
+				fprintf(stderr, "uscurl: option %s: expected %s, got '%s'\n",
+					opt == OPT_RETRY ? "--retry" : "--max-redirs",
+					opt == OPT_RETRY ? "0 or more" : "-1 or more", optarg);
+				return HC_FAILED_INIT;
+			}
+			*(opt == OPT_RETRY ? &o.retry : &o.max_redirs) = v;
+			break;
+		}
+		case OPT_RETRY_DELAY:
+			if (parse_secs("--retry-delay", optarg, &o.retry_delay) < 0)
+				return HC_FAILED_INIT;
+			break;
+		case OPT_RETRY_MAX_TIME:
+			if (parse_secs("--retry-max-time", optarg, &o.retry_max_time) < 0)
+				return HC_FAILED_INIT;
+			break;
+		case OPT_LIMIT_RATE:
+			if (parse_rate(optarg, &o.limit_rate) < 0)
+				return HC_FAILED_INIT;
+			break;
 		case 'H':
 			if (o.nheaders == MAX_HEADERS) {
 				fprintf(stderr, "uscurl: -H: at most %d headers\n", MAX_HEADERS);
@@ -1155,6 +1821,10 @@ int main(int argc, char **argv)
 			if (add_data(&o, optarg, opt) < 0)
 				return opt == OPT_DATA_RAW ? HC_FAILED_INIT : HC_READ_ERROR;
 			break;
+		case OPT_DATA_URLENCODE:
+			if (add_urlencoded(&o, optarg) < 0)
+				return HC_READ_ERROR;
+			break;
 		case 'm':
 			if (parse_secs("--max-time", optarg, &o.max_time) < 0)
 				return HC_FAILED_INIT;
@@ -1165,16 +1835,11 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			free(o.writeout);
-			if (optarg[0] == '@') {
-				size_t n;
-				o.writeout = slurp(optarg + 1, &n);
-				if (!o.writeout) {
-					fprintf(stderr, "uscurl: -w: cannot read '%s': %s\n", optarg + 1,
-						strerror(errno ? errno : EIO));
-					return HC_FAILED_INIT;
-				}
-			} else {
-				o.writeout = strdup(optarg);
+			o.writeout = optarg[0] == '@' ? read_writeout(optarg + 1) : strdup(optarg);
+			if (!o.writeout) {
+				fprintf(stderr, "uscurl: -w: cannot read '%s': %s\n", optarg + 1,
+					strerror(errno ? errno : EIO));
+				return HC_FAILED_INIT;
 			}
 			break;
 		case OPT_RESOLVE:
@@ -1202,19 +1867,36 @@ int main(int argc, char **argv)
 		return HC_FAILED_INIT;
 	}
 	o.url = argv[optind];
-	if (o.head && o.has_data) {
+	/* curl's check: one method per command line (-G makes -d a GET). */
+	const char *methods[3];
+	int nm = 0;
+	if (o.head)
+		methods[nm++] = "HEAD (-I, --head)";
+	if (o.has_data && !o.get)
+		methods[nm++] = "POST (-d, --data)";
+	if (o.upload)
+		methods[nm++] = "PUT (-T, --upload-file)";
+	if (nm > 1) {
 		fprintf(stderr, "uscurl: You can only select one HTTP request method! "
-			"You asked for both POST (-d, --data) and HEAD (-I, --head).\n");
+			"You asked for both %s and %s.\n", methods[0], methods[1]);
 		return HC_FAILED_INIT;
 	}
+	if (o.fail && o.fail_with_body) {
+		fprintf(stderr, "uscurl: You must select either --fail or --fail-with-body, not both.\n");
+		return HC_FAILED_INIT;
+	}
+	char *url = effective_url(&o);
+	if (!url)
+		return HC_FAILED_INIT;
+	o.url = url;
 	bool show_errors = !o.silent || o.show_error;
 
 	static struct run x;
 	x.o = &o;
 	x.c.fd = -1;
+	x.http_minor = -1;
+	x.expected = -1;
 	x.t0 = now_ns();
-	if (o.max_time > 0)
-		x.deadline = x.t0 + (uint64_t)(o.max_time * 1e9);
 	x.out_name = o.out_path;
 
 	/* Refuse a bad URL and -O without a name before the stack comes up. */
@@ -1230,21 +1912,78 @@ int main(int argc, char **argv)
 			rc = fail(&x, HC_WRITE_ERROR, "Remote file name has no length");
 		x.out_name = remote;
 	}
-	x.meter = !o.silent && x.out_name && strcmp(x.out_name, "-") != 0;
+	bool to_stdout = !x.out_name || strcmp(x.out_name, "-") == 0;
+	/* curl: no meter when the body goes to a terminal; otherwise it is on stderr. */
+	x.meter = !o.silent && !o.no_meter && !(to_stdout && isatty(STDOUT_FILENO));
+	x.bar.width = bar_width();
+	/* -C -: resume where the output file ends (nothing to resume on standard output). */
+	if (o.resume_current) {
+		struct stat sb;
+		o.resume_from = !to_stdout && stat(x.out_name, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	}
+	if (!rc && o.upload)
+		rc = open_upload(&x);
 
 	signal(SIGPIPE, SIG_IGN);       /* a closed stdout is a write error (23) */
+	double total = 0;
 	if (!rc) {
 		if (us_cli_finish(&cli) < 0)
 			return HC_FAILED_INIT;
-		x.t0 = now_ns();
-		if (o.max_time > 0)
-			x.deadline = x.t0 + (uint64_t)(o.max_time * 1e9);
 		x.st = us_cli_start(&cli);
 		if (!x.st)
 			return HC_FAILED_INIT;
-		rc = transfer(&x);
+		long retries = o.retry;
+		uint64_t retry_start = now_ns();
+		long sleep_ms = o.retry_delay > 0 ? (long)(o.retry_delay * 1000) : RETRY_SLEEP_DEFAULT_MS;
+		for (;;) {
+			reset_attempt(&x);
+			rc = transfer(&x);
+			total = elapsed_s(&x);
+			meter_end(&x);
+			const char *why = retries > 0 ? retry_reason(&x, rc) : "";
+			if (!*why || (o.retry_max_time > 0 &&
+				      (double)(now_ns() - retry_start) / 1e9 >= o.retry_max_time))
+				break;
+			long wait = sleep_ms;
+			if (strcmp(why, ": HTTP error") == 0 && x.retry_after > 0) {
+				wait = x.retry_after > 86400 ? 86400000 : (long)x.retry_after * 1000;
+				if (o.retry_max_time > 0 &&
+				    (double)(now_ns() - retry_start) / 1e9 + (double)x.retry_after >
+					    o.retry_max_time) {
+					if (!o.silent)
+						fprintf(stderr, "Warning: The Retry-After: time would make this "
+							"command line exceed the maximum allowed time for "
+							"retries.\n");
+					break;
+				}
+			}
+			if (rc && show_errors)
+				fprintf(stderr, "uscurl: (%d) %s\n", rc, x.errmsg);
+			if (!o.silent)
+				fprintf(stderr, "Warning: Problem %s. Will retry in %ld seconds. %ld retries "
+					"left.\n", why, wait / 1000, retries);
+			retries--;
+			if (o.retry_delay <= 0) {
+				sleep_ms *= 2;
+				if (sleep_ms > RETRY_SLEEP_MAX_MS)
+					sleep_ms = RETRY_SLEEP_MAX_MS;
+			}
+			if (x.out && x.out_is_file && x.out_bytes) {
+				/* Start the file over from where this attempt began. */
+				if (!o.silent)
+					fprintf(stderr, "Throwing away %llu bytes\n",
+						(unsigned long long)x.out_bytes);
+				fflush(x.out);
+				if (ftruncate(fileno(x.out), (off_t)x.out_init) != 0 ||
+				    fseek(x.out, 0, SEEK_END) != 0) {
+					rc = fail(&x, HC_WRITE_ERROR, "Failed to truncate file");
+					break;
+				}
+			}
+			struct timespec ts = { wait / 1000, (wait % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
 	}
-	double total = elapsed_s(&x);
 	meter_end(&x);
 	if (x.out) {
 		if (fflush(x.out) != 0 || ferror(x.out)) {
@@ -1256,6 +1995,10 @@ int main(int argc, char **argv)
 			rc = fail(&x, HC_WRITE_ERROR, "Failure writing output to destination: %s",
 				  strerror(errno));
 	}
+	if (x.hdr && x.hdr_is_file)
+		fclose(x.hdr);
+	if (x.up && x.up != stdin)
+		fclose(x.up);
 	if (rc && show_errors)
 		fprintf(stderr, "uscurl: (%d) %s\n", rc, x.errmsg);
 	if (o.writeout)
@@ -1267,7 +2010,9 @@ int main(int argc, char **argv)
 			us_stack_free(x.st);
 	}
 	free(x.rbuf);
+	free(x.last_head);
 	free(o.data);
 	free(o.writeout);
+	free(url);
 	return rc;
 }

@@ -152,7 +152,7 @@ interfaces:
 hosts:
   fixture.test: 10.9.20.1
 YAML
-ip netns exec "$ns" timeout 30 "$BIN/uscurl" -s -C "$TMP/hosts.yaml" http://fixture.test:8080/status/201 \
+ip netns exec "$ns" timeout 30 "$BIN/uscurl" -s --stack-config "$TMP/hosts.yaml" http://fixture.test:8080/status/201 \
 	> "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "hosts: name exit $?"; }
 [ "$(cat "$TMP/out")" = "status 201" ] || fail "hosts: body: $(cat "$TMP/out")"
 

@@ -4,6 +4,8 @@
  * buffers: no sockets, no allocation, no clock.
  */
 #include <ctype.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,6 +414,33 @@ static void app_str(struct app *a, const char *s)
 	app_add(a, s, strlen(s));
 }
 
+/* The first -H line naming field name, or NULL. */
+static const char *user_header(const struct hc_request *rq, const char *name)
+{
+	for (int i = 0; i < rq->nheaders; i++)
+		if (header_named(rq->headers[i], name))
+			return rq->headers[i];
+	return NULL;
+}
+
+/* Append one -H argument: "Name: value" as written, "Name;" empty, "Name:" nothing. */
+static void app_user_header(struct app *a, const char *h)
+{
+	size_t nl = header_name_len(h);
+	if (h[nl] == ';') {
+		app_add(a, h, nl);
+		app_str(a, ":\r\n");
+		return;
+	}
+	const char *v = h + nl + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (!*v)
+		return;
+	app_str(a, h);
+	app_str(a, "\r\n");
+}
+
 long hc_request_head(const struct hc_request *rq, char *out, size_t outlen)
 {
 	struct app a = { out, 0, outlen, outlen == 0 };
@@ -421,10 +450,16 @@ long hc_request_head(const struct hc_request *rq, char *out, size_t outlen)
 	app_str(&a, " ");
 	app_str(&a, rq->url->target);
 	app_str(&a, " HTTP/1.1\r\n");
-	if (!user_sets(rq, "Host")) {
+	/* curl's order: Host (a -H Host takes its place), Authorization, Range,
+	 * User-Agent, Accept, Referer, Transfer-Encoding, then -H, then
+	 * Content-Length, Content-Type, Expect. */
+	const char *uh = user_header(rq, "Host");
+	if (!uh) {
 		app_str(&a, "Host: ");
 		app_str(&a, hp);
 		app_str(&a, "\r\n");
+	} else {
+		app_user_header(&a, uh);
 	}
 	if (rq->credentials && !rq->other_host && !user_sets(rq, "Authorization")) {
 		char b64[1024];
@@ -434,6 +469,11 @@ long hc_request_head(const struct hc_request *rq, char *out, size_t outlen)
 		app_str(&a, b64);
 		app_str(&a, "\r\n");
 	}
+	if (rq->range && !user_sets(rq, "Range")) {
+		app_str(&a, "Range: bytes=");
+		app_str(&a, rq->range);
+		app_str(&a, "\r\n");
+	}
 	if (!user_sets(rq, "User-Agent")) {
 		app_str(&a, "User-Agent: ");
 		app_str(&a, rq->user_agent);
@@ -441,35 +481,58 @@ long hc_request_head(const struct hc_request *rq, char *out, size_t outlen)
 	}
 	if (!user_sets(rq, "Accept"))
 		app_str(&a, "Accept: */*\r\n");
+	if (rq->body == HC_BODY_UPLOAD_CHUNKED && !user_sets(rq, "Transfer-Encoding"))
+		app_str(&a, "Transfer-Encoding: chunked\r\n");
 	for (int i = 0; i < rq->nheaders; i++) {
 		const char *h = rq->headers[i];
-		size_t nl = header_name_len(h);
+		if (header_named(h, "Host"))
+			continue;
 		if (rq->other_host && (header_named(h, "Authorization") || header_named(h, "Cookie")))
 			continue;
-		if (h[nl] == ';') {
-			app_add(&a, h, nl);
-			app_str(&a, ":\r\n");
-			continue;
-		}
-		const char *v = h + nl + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		if (!*v)
-			continue;
-		app_str(&a, h);
-		app_str(&a, "\r\n");
+		app_user_header(&a, h);
 	}
-	if (rq->with_body) {
+	if (rq->body == HC_BODY_FORM || rq->body == HC_BODY_UPLOAD) {
 		if (!user_sets(rq, "Content-Length")) {
 			char cl[48];
 			snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", rq->body_len);
 			app_str(&a, cl);
 		}
-		if (!user_sets(rq, "Content-Type"))
-			app_str(&a, "Content-Type: application/x-www-form-urlencoded\r\n");
 	}
+	if (rq->body == HC_BODY_FORM && !user_sets(rq, "Content-Type"))
+		app_str(&a, "Content-Type: application/x-www-form-urlencoded\r\n");
+	if ((rq->body == HC_BODY_UPLOAD || rq->body == HC_BODY_UPLOAD_CHUNKED) &&
+	    !user_sets(rq, "Expect"))
+		app_str(&a, "Expect: 100-continue\r\n");
 	app_str(&a, "\r\n");
 	return a.full ? -1 : (long)a.len;
+}
+
+int hc_urlencode(const char *in, size_t n, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)c;
+		} else if (c == ' ') {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = '+';
+		} else {
+			if (o + 3 >= outlen)
+				return -1;
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (o >= outlen)
+		return -1;
+	out[o] = '\0';
+	return (int)o;
 }
 
 size_t hc_head_length(const char *buf, size_t len)
@@ -633,6 +696,23 @@ int hc_parse_head(const char *head, size_t len, bool head_request, struct hc_res
 			memcpy(r->location, v, vlen);
 			r->location[vlen] = '\0';
 			r->has_location = true;
+		} else if (NAME_IS("Content-Range")) {
+			/* As curl: the first digit or '*' after the name ("bytes N-M/T"). */
+			size_t k = 0;
+			while (k < vlen && !isdigit((unsigned char)v[k]) && v[k] != '*')
+				k++;
+			if (k < vlen && isdigit((unsigned char)v[k])) {
+				uint64_t x = 0;
+				while (k < vlen && isdigit((unsigned char)v[k]) && x < UINT64_MAX / 10 - 9)
+					x = x * 10 + (uint64_t)(v[k++] - '0');
+				r->has_range_start = true;
+				r->range_start = x;
+			}
+		} else if (NAME_IS("Retry-After")) {
+			int64_t x = 0;
+			for (size_t k = 0; k < vlen && isdigit((unsigned char)v[k]) && x < INT32_MAX; k++)
+				x = x * 10 + (v[k] - '0');
+			r->retry_after = x;
 		} else if (NAME_IS("Content-Type")) {
 			size_t k = vlen < sizeof r->content_type ? vlen : sizeof r->content_type - 1;
 			memcpy(r->content_type, v, k);
@@ -743,24 +823,268 @@ long hc_chunked_feed(struct hc_chunked *c, const char *in, size_t len,
 	return (long)i;
 }
 
-static void put_str(FILE *f, const char *s)
+/* ---- -w, --write-out ---------------------------------------------------- */
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s, size_t n, bool lower)
 {
-	fputs(s ? s : "", f);
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '\\': fputs("\\\\", f); break;
+		case '"': fputs("\\\"", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (c < 32)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(lower && c >= 'A' && c <= 'Z' ? c | 0x20 : c, f);
+		}
+	}
+	fputc('"', f);
 }
 
-void hc_writeout(FILE *f, const char *fmt, const struct hc_writeout_vars *v)
+/* One field line of a head: name and value (trimmed), false at the end. */
+struct field_iter {
+	const char *p, *end;
+};
+
+static bool next_field(struct field_iter *it, const char **name, size_t *nl, const char **val,
+		       size_t *vl)
 {
+	while (it->p < it->end) {
+		const char *nlp = memchr(it->p, '\n', (size_t)(it->end - it->p));
+		const char *e = nlp ? nlp : it->end;
+		const char *line = it->p;
+		it->p = nlp ? nlp + 1 : it->end;
+		size_t n = (size_t)(e - line);
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			return false;
+		const char *colon = memchr(line, ':', n);
+		if (!colon || line[0] == ' ' || line[0] == '\t')
+			continue;
+		*name = line;
+		*nl = (size_t)(colon - line);
+		const char *v = colon + 1, *ve = line + n;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		*val = v;
+		*vl = (size_t)(ve - v);
+		return true;
+	}
+	return false;
+}
+
+/* The fields of a head, after its status line. */
+static struct field_iter fields_of(const char *head, size_t len)
+{
+	const char *nl = head ? memchr(head, '\n', len) : NULL;
+	struct field_iter it = { nl ? nl + 1 : head, head ? head + len : head };
+	return it;
+}
+
+/* %{header_json}: every field of the last response, names in lower case, values in a list. */
+static void header_json(FILE *f, const char *head, size_t len)
+{
+	fputc('{', f);
+	struct field_iter it = fields_of(head, len);
+	const char *n, *v;
+	size_t nl, vl;
+	bool first = true;
+	while (next_field(&it, &n, &nl, &v, &vl)) {
+		/* Only at a name's first appearance: the list has all its values. */
+		struct field_iter before = fields_of(head, len);
+		const char *n2, *v2;
+		size_t nl2, vl2;
+		bool seen = false;
+		while (next_field(&before, &n2, &nl2, &v2, &vl2) && n2 < n)
+			if (nl2 == nl && strncasecmp(n2, n, nl) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		if (!first)
+			fputs(",\n", f);
+		first = false;
+		json_string(f, n, nl, true);
+		fputs(":[", f);
+		json_string(f, v, vl, false);
+		struct field_iter after = it;
+		while (next_field(&after, &n2, &nl2, &v2, &vl2)) {
+			if (nl2 == nl && strncasecmp(n2, n, nl) == 0) {
+				fputc(',', f);
+				json_string(f, v2, vl2, false);
+			}
+		}
+		fputc(']', f);
+	}
+	fputs("\n}", f);
+}
+
+static int count_fields(const char *head, size_t len)
+{
+	struct field_iter it = fields_of(head, len);
+	const char *n, *v;
+	size_t nl, vl;
+	int k = 0;
+	while (next_field(&it, &n, &nl, &v, &vl))
+		k++;
+	return k;
+}
+
+enum wtype { W_STR, W_LONG, W_CODE, W_OFF, W_TIME, W_ZERO, W_NULL, W_EMPTY, W_VERSION,
+	     W_HEADERS, W_JSON, W_HEADER_JSON, W_ONERROR, W_STDOUT, W_STDERR };
+
+#define WV(f) offsetof(struct hc_writeout_vars, f)
+/* curl 7.88's variables, in its (alphabetical) order, which %{json} keeps. */
+static const struct wvar {
+	const char *name;
+	enum wtype t;
+	size_t off;
+} wvars[] = {
+	{ "certs", W_EMPTY, 0 },
+	{ "content_type", W_STR, WV(content_type) },
+	{ "errormsg", W_STR, WV(errormsg) },
+	{ "exitcode", W_LONG, WV(exitcode) },
+	{ "filename_effective", W_STR, WV(filename_effective) },
+	{ "ftp_entry_path", W_NULL, 0 },
+	{ "header_json", W_HEADER_JSON, 0 },
+	{ "http_code", W_CODE, WV(http_code) },
+	{ "http_connect", W_CODE, WV(http_connect) },
+	{ "http_version", W_VERSION, 0 },
+	{ "json", W_JSON, 0 },
+	{ "local_ip", W_STR, WV(local_ip) },
+	{ "local_port", W_LONG, WV(local_port) },
+	{ "method", W_STR, WV(method) },
+	{ "num_certs", W_ZERO, 0 },
+	{ "num_connects", W_LONG, WV(num_connects) },
+	{ "num_headers", W_HEADERS, 0 },
+	{ "num_redirects", W_LONG, WV(num_redirects) },
+	{ "onerror", W_ONERROR, 0 },
+	{ "proxy_ssl_verify_result", W_ZERO, 0 },
+	{ "redirect_url", W_STR, WV(redirect_url) },
+	{ "referer", W_NULL, 0 },
+	{ "remote_ip", W_STR, WV(remote_ip) },
+	{ "remote_port", W_LONG, WV(remote_port) },
+	{ "response_code", W_CODE, WV(http_code) },
+	{ "scheme", W_STR, WV(scheme) },
+	{ "size_download", W_OFF, WV(size_download) },
+	{ "size_header", W_OFF, WV(size_header) },
+	{ "size_request", W_OFF, WV(size_request) },
+	{ "size_upload", W_OFF, WV(size_upload) },
+	{ "speed_download", W_OFF, WV(speed_download) },
+	{ "speed_upload", W_OFF, WV(speed_upload) },
+	{ "ssl_verify_result", W_ZERO, 0 },
+	{ "stderr", W_STDERR, 0 },
+	{ "stdout", W_STDOUT, 0 },
+	{ "time_appconnect", W_TIME, WV(time_appconnect) },
+	{ "time_connect", W_TIME, WV(time_connect) },
+	{ "time_namelookup", W_TIME, WV(time_namelookup) },
+	{ "time_pretransfer", W_TIME, WV(time_pretransfer) },
+	{ "time_redirect", W_TIME, WV(time_redirect) },
+	{ "time_starttransfer", W_TIME, WV(time_starttransfer) },
+	{ "time_total", W_TIME, WV(time_total) },
+	{ "url", W_STR, WV(url) },
+	{ "url_effective", W_STR, WV(url_effective) },
+	{ "urlnum", W_ZERO, 0 },
+};
+#undef WV
+
+/* Write one plain variable; in JSON as "name":value (strings NULL as null). */
+static void write_var(FILE *f, const struct wvar *w, const struct hc_writeout_vars *v, bool json)
+{
+	const char *base = (const char *)v;
+	if (json)
+		fprintf(f, "\"%s\":", w->name);
+	switch (w->t) {
+	case W_STR: {
+		const char *s = *(const char *const *)(base + w->off);
+		if (s && json)
+			json_string(f, s, strlen(s), false);
+		else if (s)
+			fputs(s, f);
+		else if (json)
+			fputs("null", f);
+		break;
+	}
+	case W_LONG:
+		fprintf(f, "%d", *(const int *)(base + w->off));
+		break;
+	case W_CODE:
+		fprintf(f, json ? "%d" : "%03d", *(const int *)(base + w->off));
+		break;
+	case W_OFF:
+		fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)(base + w->off));
+		break;
+	case W_TIME: {
+		uint64_t us = *(const uint64_t *)(base + w->off);
+		fprintf(f, "%llu.%06llu", (unsigned long long)(us / 1000000),
+			(unsigned long long)(us % 1000000));
+		break;
+	}
+	case W_ZERO:
+		fputc('0', f);
+		break;
+	case W_NULL:
+		if (json)
+			fputs("null", f);
+		break;
+	case W_EMPTY:
+		if (json)
+			fputs("\"\"", f);
+		break;
+	case W_VERSION: {
+		const char *ver = v->http_minor < 0 ? "0" : v->http_minor == 0 ? "1" : "1.1";
+		fprintf(f, json ? "\"%s\"" : "%s", ver);
+		break;
+	}
+	case W_HEADERS:
+		fprintf(f, "%d", count_fields(v->head, v->head_len));
+		break;
+	default:
+		break;
+	}
+}
+
+static void write_json(FILE *f, const struct hc_writeout_vars *v)
+{
+	fputc('{', f);
+	for (size_t i = 0; i < sizeof wvars / sizeof wvars[0]; i++) {
+		enum wtype t = wvars[i].t;
+		if (t == W_JSON || t == W_HEADER_JSON || t == W_ONERROR || t == W_STDOUT ||
+		    t == W_STDERR)
+			continue;
+		write_var(f, &wvars[i], v, true);
+		fputc(',', f);
+	}
+	fputs("\"curl_version\":", f);
+	json_string(f, v->version, strlen(v->version), false);
+	fputc('}', f);
+}
+
+void hc_writeout(const char *fmt, const struct hc_writeout_vars *v, FILE *out, FILE *err)
+{
+	FILE *f = out;
 	for (const char *p = fmt; *p; p++) {
 		if (*p == '\\' && p[1]) {
 			switch (p[1]) {
-			case 'n': fputc('\n', f); p++; continue;
-			case 'r': fputc('\r', f); p++; continue;
-			case 't': fputc('\t', f); p++; continue;
-			case '\\': fputc('\\', f); p++; continue;
-			default: fputc('\\', f); continue;
+			case 'n': fputc('\n', f); break;
+			case 'r': fputc('\r', f); break;
+			case 't': fputc('\t', f); break;
+			default: fputc('\\', f); fputc(p[1], f); break;
 			}
+			p++;
+			continue;
 		}
-		if (*p != '%') {
+		if (*p != '%' || !p[1]) {
 			fputc(*p, f);
 			continue;
 		}
@@ -769,72 +1093,64 @@ void hc_writeout(FILE *f, const char *fmt, const struct hc_writeout_vars *v)
 			p++;
 			continue;
 		}
-		const char *close = p[1] == '{' ? strchr(p + 2, '}') : NULL;
-		if (!close) {
-			fputc('%', f);
+		if (strncmp(p + 1, "header{", 7) == 0) {
+			const char *close = strchr(p + 8, '}');
+			if (!close) {
+				fputs("%header{", f);
+				p += 7;
+				continue;
+			}
+			size_t hn = (size_t)(close - (p + 8));
+			struct field_iter it = fields_of(v->head, v->head_len);
+			const char *n, *val;
+			size_t nl, vl;
+			while (next_field(&it, &n, &nl, &val, &vl)) {
+				if (nl == hn && strncasecmp(n, p + 8, hn) == 0) {
+					fwrite(val, 1, vl, f);
+					break;
+				}
+			}
+			p = close;
 			continue;
 		}
-		char name[64];
-		size_t n = (size_t)(close - (p + 2));
-		if (n >= sizeof name)
-			n = sizeof name - 1;
-		memcpy(name, p + 2, n);
-		name[n] = '\0';
+		if (p[1] != '{') {
+			fputc('%', f);  /* illegal: both characters as they are */
+			fputc(p[1], f);
+			p++;
+			continue;
+		}
+		const char *close = strchr(p + 2, '}');
+		if (!close) {
+			fputs("%{", f);
+			p++;
+			continue;
+		}
+		const char *name = p + 2;
+		size_t n = (size_t)(close - name);
 		p = close;
-#define IS(s) (strcmp(name, s) == 0)
-		if (IS("http_code") || IS("response_code"))
-			fprintf(f, "%03d", v->http_code);
-		else if (IS("size_download"))
-			fprintf(f, "%llu", (unsigned long long)v->size_download);
-		else if (IS("size_header"))
-			fprintf(f, "%llu", (unsigned long long)v->size_header);
-		else if (IS("size_request"))
-			fprintf(f, "%llu", (unsigned long long)v->size_request);
-		else if (IS("size_upload"))
-			fprintf(f, "%llu", (unsigned long long)v->size_upload);
-		else if (IS("time_namelookup"))
-			fprintf(f, "%.6f", v->time_namelookup);
-		else if (IS("time_connect"))
-			fprintf(f, "%.6f", v->time_connect);
-		else if (IS("time_starttransfer"))
-			fprintf(f, "%.6f", v->time_starttransfer);
-		else if (IS("time_redirect"))
-			fprintf(f, "%.6f", v->time_redirect);
-		else if (IS("time_total"))
-			fprintf(f, "%.6f", v->time_total);
-		else if (IS("speed_download"))
-			fprintf(f, "%.0f", v->speed_download);
-		else if (IS("speed_upload"))
-			fprintf(f, "%.0f", v->speed_upload);
-		else if (IS("num_redirects"))
-			fprintf(f, "%d", v->num_redirects);
-		else if (IS("exitcode"))
-			fprintf(f, "%d", v->exitcode);
-		else if (IS("remote_port"))
-			fprintf(f, "%d", v->remote_port);
-		else if (IS("local_port"))
-			fprintf(f, "%d", v->local_port);
-		else if (IS("url_effective"))
-			put_str(f, v->url_effective);
-		else if (IS("redirect_url"))
-			put_str(f, v->redirect_url);
-		else if (IS("content_type"))
-			put_str(f, v->content_type);
-		else if (IS("remote_ip"))
-			put_str(f, v->remote_ip);
-		else if (IS("local_ip"))
-			put_str(f, v->local_ip);
-		else if (IS("method"))
-			put_str(f, v->method);
-		else if (IS("errormsg"))
-			put_str(f, v->errormsg);
-		else if (IS("scheme"))
-			fputs("http", f);
-		else
-			fprintf(stderr, "uscurl: unknown --write-out variable: '%s'\n", name);
-#undef IS
+		const struct wvar *w = NULL;
+		for (size_t i = 0; i < sizeof wvars / sizeof wvars[0]; i++)
+			if (strlen(wvars[i].name) == n && strncasecmp(wvars[i].name, name, n) == 0)
+				w = &wvars[i];
+		if (!w) {
+			fprintf(err, "uscurl: unknown --write-out variable: '%.*s'\n", (int)n, name);
+			continue;
+		}
+		switch (w->t) {
+		case W_ONERROR:
+			if (v->exitcode == 0)
+				return;         /* no error: the rest is not printed */
+			break;
+		case W_STDOUT: f = out; break;
+		case W_STDERR: f = err; break;
+		case W_JSON: write_json(f, v); break;
+		case W_HEADER_JSON: header_json(f, v->head, v->head_len); break;
+		default: write_var(f, w, v, false); break;
+		}
 	}
 }
+
+/* ---- The progress meter (curl's lib/progress.c) ------------------------- */
 
 const char hc_progress_heading[] =
 	"  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
@@ -843,7 +1159,7 @@ const char hc_progress_heading[] =
 /* curl's max5data: a size in at most five characters. */
 static void max5(uint64_t b, char out[8])
 {
-	const uint64_t K = 1024, M = K * K, G = M * K, T = G * K;
+	const uint64_t K = 1024, M = K * K, G = M * K, T = G * K, P = T * K;
 	if (b < 100000)
 		snprintf(out, 8, "%5u", (unsigned)b);
 	else if (b < 10000 * K)
@@ -856,44 +1172,201 @@ static void max5(uint64_t b, char out[8])
 		snprintf(out, 8, "%2u.%uG", (unsigned)(b / G), (unsigned)((b % G) / (G / 10)));
 	else if (b < 10000 * G)
 		snprintf(out, 8, "%4uG", (unsigned)(b / G));
+	else if (b < 10000 * T)
+		snprintf(out, 8, "%4uT", (unsigned)(b / T));
 	else
-		snprintf(out, 8, "%4uT", (unsigned)((b / T) % 10000));
+		snprintf(out, 8, "%4uP", (unsigned)((b / P) % 10000));
 }
 
-/* curl's time2str: "H:MM:SS" in eight characters, "--:--:--" if unknown. */
-static void time8(uint64_t s, bool known, char out[12])
+/* curl's time2str: "H:MM:SS" in eight characters, "--:--:--" for 0 or less. */
+static void time8(int64_t s, char out[12])
 {
-	if (!known || s == 0) {
+	if (s <= 0) {
 		snprintf(out, 12, "--:--:--");
 		return;
 	}
-	uint64_t h = s / 3600;
+	int64_t h = s / 3600;
 	if (h <= 99)
-		snprintf(out, 12, "%2u:%02u:%02u", (unsigned)h, (unsigned)(s % 3600 / 60),
-			 (unsigned)(s % 60));
+		snprintf(out, 12, "%2d:%02d:%02d", (int)h, (int)(s % 3600 / 60), (int)(s % 60));
 	else if (s / 86400 <= 999)
-		snprintf(out, 12, "%3ud %02uh", (unsigned)(s / 86400), (unsigned)(s % 86400 / 3600));
+		snprintf(out, 12, "%3dd %02dh", (int)(s / 86400), (int)(s % 86400 / 3600));
 	else
-		snprintf(out, 12, "%7ud", (unsigned)((s / 86400) % 10000000));
+		snprintf(out, 12, "%7dd", (int)((s / 86400) % 10000000));
 }
 
-void hc_progress_line(char *out, size_t outlen, uint64_t total, uint64_t got, uint64_t sent,
-		      double elapsed_s, double current_bps)
+/* curl's trspeed: bytes per second from bytes and microseconds. */
+static uint64_t trspeed(uint64_t size, uint64_t us)
 {
-	char tot[8], rcv[8], snt[8], dls[8], uls[8], cur[8];
-	char tt[12], ts[12], tl[12];
-	double avg = elapsed_s > 0 ? (double)got / elapsed_s : 0;
-	unsigned pct = total ? (unsigned)(got >= total ? 100 : got * 100 / total) : 0;
-	max5(total, tot);
-	max5(got, rcv);
-	max5(sent, snt);
-	max5((uint64_t)avg, dls);
-	max5(elapsed_s > 0 ? (uint64_t)((double)sent / elapsed_s) : 0, uls);
-	max5((uint64_t)current_bps, cur);
-	bool est = total && avg >= 1;
-	time8(est ? (uint64_t)((double)total / avg) : 0, est, tt);
-	time8((uint64_t)elapsed_s, true, ts);
-	time8(est && total > got ? (uint64_t)((double)(total - got) / avg) : 0, est && total > got, tl);
-	snprintf(out, outlen, "%3u %s  %3u %s  %3u %s  %s  %s %s %s %s %s", pct, tot, pct, rcv, 0u,
-		 snt, dls, uls, tt, ts, tl, cur);
+	if (us < 1)
+		return size * 1000000;
+	if (size < UINT64_MAX / 1000000)
+		return size * 1000000 / us;
+	return us >= 1000000 ? size / (us / 1000000) : UINT64_MAX;
+}
+
+void hc_meter_init(struct hc_meter *m, uint64_t start_us)
+{
+	memset(m, 0, sizeof *m);
+	m->start_us = start_us;
+}
+
+bool hc_meter_calc(struct hc_meter *m, uint64_t now_us, uint64_t dl, uint64_t ul, bool force)
+{
+	m->downloaded = dl;
+	m->uploaded = ul;
+	m->timespent_us = now_us > m->start_us ? now_us - m->start_us : 0;
+	m->dlspeed = trspeed(dl, m->timespent_us);
+	m->ulspeed = trspeed(ul, m->timespent_us);
+	uint64_t sec = now_us / 1000000;
+	if (force)
+		m->lastshow = 0;        /* curl's Curl_pgrsDone */
+	if (m->lastshow == sec + 1)
+		return false;
+	m->lastshow = sec + 1;          /* +1: 0 means "never" */
+	/* The "current speed": bytes over the last up to HC_METER_SAMPLES - 1
+	 * whole seconds, one sample per second. */
+	unsigned now_i = m->speeder_c % HC_METER_SAMPLES;
+	m->speeder[now_i] = dl + ul;
+	m->speeder_time[now_i] = now_us;
+	m->speeder_c++;
+	unsigned count = (m->speeder_c >= HC_METER_SAMPLES ? HC_METER_SAMPLES : m->speeder_c) - 1;
+	if (count) {
+		unsigned check = m->speeder_c >= HC_METER_SAMPLES ? m->speeder_c % HC_METER_SAMPLES : 0;
+		uint64_t span_ms = (now_us - m->speeder_time[check]) / 1000;
+		if (span_ms == 0)
+			span_ms = 1;
+		uint64_t amount = m->speeder[now_i] - m->speeder[check];
+		m->current_speed = amount > 4294967u ? (uint64_t)((double)amount / ((double)span_ms / 1000.0))
+						     : amount * 1000 / span_ms;
+	} else {
+		m->current_speed = m->ulspeed + m->dlspeed;
+	}
+	return true;
+}
+
+void hc_meter_line(const struct hc_meter *m, char *out, size_t outlen, int64_t dl_total,
+		   int64_t ul_total)
+{
+	char tot[8], rcv[8], snt[8], dls[8], uls[8], cur[8], tt[12], ts[12], tl[12];
+	uint64_t dlpct = 0, ulpct = 0, totpct = 0;
+	int64_t dlest = 0, ulest = 0;
+	int64_t spent = (int64_t)(m->timespent_us / 1000000);
+	if (ul_total >= 0 && m->ulspeed > 0) {
+		ulest = ul_total / (int64_t)m->ulspeed;
+		if (ul_total > 10000)
+			ulpct = m->uploaded / (uint64_t)(ul_total / 100);
+		else if (ul_total > 0)
+			ulpct = m->uploaded * 100 / (uint64_t)ul_total;
+	}
+	if (dl_total >= 0 && m->dlspeed > 0) {
+		dlest = dl_total / (int64_t)m->dlspeed;
+		if (dl_total > 10000)
+			dlpct = m->downloaded / (uint64_t)(dl_total / 100);
+		else if (dl_total > 0)
+			dlpct = m->downloaded * 100 / (uint64_t)dl_total;
+	}
+	int64_t est = ulest > dlest ? ulest : dlest;
+	time8(est > 0 ? est - spent : 0, tl);
+	time8(est, tt);
+	time8(spent, ts);
+	uint64_t expected = (ul_total >= 0 ? (uint64_t)ul_total : m->uploaded) +
+			    (dl_total >= 0 ? (uint64_t)dl_total : m->downloaded);
+	uint64_t done = m->downloaded + m->uploaded;
+	if (expected > 10000)
+		totpct = done / (expected / 100);
+	else if (expected > 0)
+		totpct = done * 100 / expected;
+	max5(expected, tot);
+	max5(m->downloaded, rcv);
+	max5(m->uploaded, snt);
+	max5(m->dlspeed, dls);
+	max5(m->ulspeed, uls);
+	max5(m->current_speed, cur);
+	snprintf(out, outlen, "%3llu %s  %3llu %s  %3llu %s  %s  %s %s %s %s %s",
+		 (unsigned long long)totpct, tot, (unsigned long long)dlpct, rcv,
+		 (unsigned long long)ulpct, snt, dls, uls, tt, ts, tl, cur);
+}
+
+/* ---- The progress bar, -# (curl's src/tool_cb_prg.c) --------------------- */
+
+void hc_bar_init(struct hc_bar *b, int width, int64_t initial_size)
+{
+	memset(b, 0, sizeof *b);
+	b->width = width > HC_BAR_MAX ? HC_BAR_MAX : width;
+	b->initial_size = initial_size;
+	b->tick = 150;
+	b->barmove = 1;
+}
+
+/* curl's sine table: 500000 + 500000 * sin(2 pi (i + 1) / 200). */
+static unsigned sinus(int i)
+{
+	return (unsigned)(500000.0 + 500000.0 * sin(2.0 * 3.14159265358979323846 * (i + 1) / 200.0) +
+			  0.5);
+}
+
+/* The unknown-size animation: a "-=O=-" that moves with the data, and four '#'. */
+static void fly(struct hc_bar *b, FILE *f, bool moved)
+{
+	char buf[HC_BAR_MAX + 8];
+	int check = b->width - 2;
+	snprintf(buf, sizeof buf, "%*s\r", b->width - 1, " ");
+	memcpy(&buf[b->bar], "-=O=-", 5);
+	for (int k = 0; k < 20; k += 5)
+		buf[sinus((b->tick + k) % 200) / (1000000 / (unsigned)check)] = '#';
+	fputs(buf, f);
+	b->tick += 2;
+	if (b->tick >= 200)
+		b->tick -= 200;
+	b->bar += moved ? b->barmove : 0;
+	if (b->bar >= b->width - 6) {
+		b->barmove = -1;
+		b->bar = b->width - 6;
+	} else if (b->bar < 0) {
+		b->barmove = 1;
+		b->bar = 0;
+	}
+}
+
+void hc_bar_update(struct hc_bar *b, FILE *f, uint64_t now_ms, uint64_t dltotal, uint64_t dlnow,
+		   uint64_t ultotal, uint64_t ulnow)
+{
+	uint64_t total = dltotal + ultotal + (uint64_t)b->initial_size;
+	uint64_t point = dlnow + ulnow + (uint64_t)b->initial_size;
+	if (b->calls) {
+		if (total) {
+			if (b->prev == point)
+				return;
+			if (now_ms - b->prevtime_ms < 100 && point < total)
+				return;         /* at most 10 Hz, except at 100% */
+		} else {
+			if (now_ms - b->prevtime_ms < 100)
+				return;
+			fly(b, f, point != b->prev);
+		}
+	}
+	b->calls++;
+	if (total > 0 && point != b->prev) {
+		char line[HC_BAR_MAX + 1];
+		if (point > total)
+			total = point;
+		double frac = (double)point / (double)total;
+		int barwidth = b->width - 7;
+		int num = (int)((double)barwidth * frac);
+		if (num > HC_BAR_MAX)
+			num = HC_BAR_MAX;
+		memset(line, '#', (size_t)num);
+		line[num] = '\0';
+		fprintf(f, "\r%-*s %5.1f%%", barwidth, line, frac * 100.0);
+	}
+	fflush(f);
+	b->prev = point;
+	b->prevtime_ms = now_ms;
+}
+
+void hc_bar_end(struct hc_bar *b, FILE *f)
+{
+	if (b->calls)
+		fputc('\n', f);
+	b->calls = 0;
 }

@@ -33,10 +33,12 @@ enum hc_code {
 	HC_WRITE_ERROR = 23,
 	HC_READ_ERROR = 26,
 	HC_OPERATION_TIMEDOUT = 28,
+	HC_RANGE_ERROR = 33,
 	HC_TOO_MANY_REDIRECTS = 47,
 	HC_GOT_NOTHING = 52,
 	HC_SEND_ERROR = 55,
 	HC_RECV_ERROR = 56,
+	HC_SEND_FAIL_REWIND = 65,
 };
 
 #define HC_URL_MAX 8192         /* longest URL (and request target) accepted */
@@ -87,28 +89,47 @@ void hc_percent_decode(const char *s, char *out, size_t outlen);
 
 #define HC_REQUEST_MAX (64 * 1024)  /* largest request head uscurl sends */
 
+/* The body a request carries, and so the fields that describe it. */
+enum hc_body {
+	HC_BODY_NO,
+	HC_BODY_FORM,                   /* -d: Content-Length, Content-Type form-urlencoded */
+	HC_BODY_UPLOAD,                 /* -T FILE: Content-Length, Expect: 100-continue */
+	HC_BODY_UPLOAD_CHUNKED,         /* -T -: Transfer-Encoding: chunked, Expect */
+};
+
 /* What goes into a request head. */
 struct hc_request {
 	const char *method;
 	const struct hc_url *url;
 	const char *user_agent;
 	const char *credentials;        /* "user:pass" for Basic authentication, or NULL */
+	const char *range;              /* "0-99", "100-": a Range: bytes= field, or NULL */
 	const char *const *headers;     /* -H arguments */
 	int nheaders;
-	bool with_body;
+	enum hc_body body;
 	size_t body_len;
 	bool other_host;                /* not the first URL's host (after a redirect) */
 };
+
+/*
+ * curl's --data-urlencode encoding of in[0..n): letters, digits and
+ * "-._~" as they are, space as '+', every other byte as %xx (lower-case
+ * hex, as curl_easy_escape). Returns the length written (NUL-terminated),
+ * or -1 if it does not fit.
+ */
+int hc_urlencode(const char *in, size_t n, char *out, size_t outlen);
 
 /* Is a -H argument "Name: value", "Name:" or "Name;" with a token name and no CR/LF? */
 bool hc_header_arg_ok(const char *h);
 
 /*
- * The request head (RFC 9112 §3): request line, then the defaults Host,
- * Authorization (Basic, from credentials), User-Agent, Accept, and for a
- * body Content-Length and Content-Type (application/x-www-form-urlencoded,
- * as curl's -d) -- each left out when a -H names the same field -- then
- * the -H lines: "Name: value" as written, "Name:" sends nothing (it only
+ * The request head (RFC 9112 §3) in curl's order: request line, Host (a
+ * -H Host is put here, first, as curl does), Authorization (Basic, from
+ * credentials), Range, User-Agent, Accept, Transfer-Encoding (chunked
+ * upload), then the -H lines, then Content-Length, Content-Type
+ * (application/x-www-form-urlencoded for -d) and Expect: 100-continue
+ * (uploads) -- each default left out when a -H names the same field.
+ * -H lines: "Name: value" as written, "Name:" sends nothing (it only
  * removes a default), "Name;" sends "Name:" with an empty value. On
  * another host, Authorization and Cookie from -H are not sent (curl's
  * rule against leaking credentials on redirects). Returns the length
@@ -133,6 +154,9 @@ struct hc_response {
 	bool has_location;
 	char location[HC_URL_MAX];
 	char content_type[256];
+	bool has_range_start;           /* Content-Range: bytes N-...: range_start = N */
+	uint64_t range_start;
+	int64_t retry_after;            /* Retry-After delay-seconds, 0 if none */
 };
 
 /*
@@ -180,28 +204,71 @@ long hc_chunked_feed(struct hc_chunked *c, const char *in, size_t len,
 		     void (*trailer)(void *arg, const char *line, size_t n), void *arg,
 		     char *err, size_t errlen);
 
-/* What -w can print (curl's names). Strings are never NULL. */
+/* What -w can print (curl 7.88's names). A NULL string is JSON null (and prints nothing). */
 struct hc_writeout_vars {
 	int http_code;                  /* 0 if no response */
-	int num_redirects;
+	int http_connect;               /* always 0: no proxies */
+	int http_minor;                 /* HTTP/1.minor of the last response, -1 if none */
+	int num_redirects, num_connects;
 	int exitcode;
-	uint64_t size_download, size_header, size_request, size_upload;
-	double time_namelookup, time_connect, time_starttransfer, time_redirect, time_total;
-	double speed_download, speed_upload;
-	const char *url_effective, *redirect_url, *content_type, *remote_ip, *method, *errormsg;
 	int remote_port, local_port;
-	const char *local_ip;
+	uint64_t size_download, size_header, size_request, size_upload;
+	uint64_t speed_download, speed_upload;          /* bytes per second */
+	uint64_t time_namelookup, time_connect, time_appconnect, time_pretransfer,
+		 time_starttransfer, time_redirect, time_total;   /* microseconds */
+	const char *url, *url_effective, *redirect_url, *content_type, *remote_ip, *local_ip,
+		   *method, *errormsg, *filename_effective, *scheme;
+	const char *version;            /* %{json}'s "curl_version" */
+	const char *head;               /* the last response's head: header_json, %header{} */
+	size_t head_len;
 };
 
 /*
- * Print fmt with %{name} replaced (unknown names are reported on stderr
- * and print nothing, as curl does), %% as %, and \n \r \t \\ escapes.
+ * Print fmt to out as curl 7.88's --write-out does: %{name} replaced
+ * (names case-insensitive; an unknown one is reported on err and prints
+ * nothing), %header{name} the last response's field, %{json} and
+ * %{header_json} as JSON, %{stdout} and %{stderr} switch the stream,
+ * %{onerror} ends the output unless the exit code is non-zero, %% a
+ * percent sign, \n \r \t escapes (any other backslash pair as it is).
  */
-void hc_writeout(FILE *f, const char *fmt, const struct hc_writeout_vars *v);
+void hc_writeout(const char *fmt, const struct hc_writeout_vars *v, FILE *out, FILE *err);
 
-/* curl's progress meter: the two heading lines, and one status line (no \r, no \n). */
+/*
+ * curl's progress meter (lib/progress.c): hc_meter_calc takes the clock
+ * (microseconds, monotonic) and the byte counts; it returns true when a
+ * line is due (a new second began, or force: the final line), keeping
+ * curl's "current speed" over the last HC_METER_SAMPLES - 1 seconds.
+ * hc_meter_line formats the status line (no \r, no \n); a total of -1 is
+ * unknown.
+ */
+#define HC_METER_SAMPLES 6
+struct hc_meter {
+	uint64_t start_us, timespent_us;
+	uint64_t downloaded, uploaded, dlspeed, ulspeed, current_speed;
+	uint64_t lastshow;              /* the second last shown, + 1; 0: never */
+	uint64_t speeder[HC_METER_SAMPLES], speeder_time[HC_METER_SAMPLES];
+	unsigned speeder_c;
+};
 extern const char hc_progress_heading[];
-void hc_progress_line(char *out, size_t outlen, uint64_t total, uint64_t got, uint64_t sent,
-		      double elapsed_s, double current_bps);
+void hc_meter_init(struct hc_meter *m, uint64_t start_us);
+bool hc_meter_calc(struct hc_meter *m, uint64_t now_us, uint64_t dl, uint64_t ul, bool force);
+void hc_meter_line(const struct hc_meter *m, char *out, size_t outlen, int64_t dl_total,
+		   int64_t ul_total);
+
+/*
+ * curl's -# progress bar (src/tool_cb_prg.c): '#'s and a percentage in
+ * width columns, at most 10 updates a second; with no known size, a
+ * moving "-=O=-". hc_bar_end ends its line.
+ */
+#define HC_BAR_MAX 256
+struct hc_bar {
+	int width, calls, tick, bar, barmove;
+	int64_t initial_size;           /* -C offset: the bar counts the whole file */
+	uint64_t prev, prevtime_ms;
+};
+void hc_bar_init(struct hc_bar *b, int width, int64_t initial_size);
+void hc_bar_update(struct hc_bar *b, FILE *f, uint64_t now_ms, uint64_t dltotal, uint64_t dlnow,
+		   uint64_t ultotal, uint64_t ulnow);
+void hc_bar_end(struct hc_bar *b, FILE *f);
 
 #endif
