@@ -59,6 +59,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_KEEPCNT     9
 #define US_TCP_FIN_TIMEOUT_S 60     /* orphaned FIN_WAIT_2 (tcp_fin_timeout) */
 #define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
+#define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
 
 /* A byte ring (send and receive buffers). */
 struct tcp_ring {
@@ -149,6 +150,11 @@ struct us_tcb {
 	int segs_unacked;               /* full-sized segments received since our last ACK */
 	bool ack_now;
 	uint64_t last_oow_ack;          /* clock ns of the last rate-limited answer, 0 = none */
+	/* Quick-ACK mode (Linux icsk_ack.quick / pingpong, tcp_input.c). */
+	uint8_t quick;                  /* segments still ACKed at once */
+	bool pingpong;                  /* interactive: our replies carry the ACKs */
+	bool got_data;                  /* in-order data was received at least once */
+	uint64_t lrcvtime;              /* clock ns of the last in-order data */
 
 	/* Timers: one us_timer each; an armed one holds a socket reference. */
 	struct us_timer timer[TT__COUNT];

@@ -375,6 +375,45 @@ static void process_fin(struct us_tcb *t)
 	us_sock_wake(t->sock);
 }
 
+/*
+ * Quick-ACK mode, as Linux (tcp_event_data_recv, tcp_incr_quickack,
+ * __tcp_ack_snd_check). A sender whose window or Nagle holds data back
+ * until its first segments are acknowledged (slow start at connection
+ * start, a server writing headers and body separately) would wait out
+ * our delayed ACK on every round trip. So the first in-order data of a
+ * connection, and the first after an idle time longer than the RTO, turn
+ * on quick-ACK mode: the next min(window / (2 MSS), 16) segments (at
+ * least 2) are acknowledged at once; every ACK we send uses one up
+ * (tcp_send_segment). In "pingpong" mode (we answered the peer's data
+ * within the delayed-ACK time: an interactive exchange) ACKs are delayed
+ * even then, so that they ride on our replies; a delayed ACK that had to
+ * go alone ends pingpong (tcp_timer.c). Returns whether to ACK now.
+ */
+static void quickack_grant(struct us_tcb *t)
+{
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t q = wnd / (2u * t->mss);
+	if (q == 0)
+		q = 2;
+	if (q > US_TCP_MAX_QUICKACKS)
+		q = US_TCP_MAX_QUICKACKS;
+	if (q > t->quick)
+		t->quick = (uint8_t)q;
+}
+
+static bool quickack_on_data(struct us_tcb *t)
+{
+	uint64_t now = us_now(t->sock->st);
+	if (!t->got_data) {
+		t->got_data = true;
+		quickack_grant(t);
+	} else if (now - t->lrcvtime > t->rto_us * 1000) {
+		quickack_grant(t);      /* idle: the sender restarts from a small window */
+	}
+	t->lrcvtime = now;
+	return t->quick > 0 && !t->pingpong;
+}
+
 /* Step 7: segment text. */
 static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
 {
@@ -395,11 +434,13 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		ooo_merge(t);
 		US_STAT_ADD(st, TCP_RX_BYTES, n);
 		/* RFC 9293 3.8.6.3 / RFC 5681 4.2: ACK at least every second
-		 * full-sized segment; ACK at once when a hole was filled. */
+		 * full-sized segment; ACK at once when a hole was filled, and
+		 * in quick-ACK mode (quickack_on_data). */
 		if (n >= t->mss)
 			t->segs_unacked++;
 		uint32_t delack = st->cfg.tcp.delayed_ack_ms;
-		if (had_holes || t->segs_unacked >= 2 || delack == 0 || fin)
+		bool quick = quickack_on_data(t);
+		if (had_holes || t->segs_unacked >= 2 || delack == 0 || fin || quick)
 			t->ack_now = true;
 		else if (!t->deadline[TT_DELACK])
 			tcp_timer_set(t, TT_DELACK, us_now(st) + (uint64_t)delack * US_NS_PER_MS);

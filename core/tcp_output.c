@@ -178,6 +178,14 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 		t->segs_unacked = 0;
 		t->ack_now = false;
 		tcp_timer_clear(t, TT_DELACK);
+		if (t->quick)
+			t->quick--;     /* Linux tcp_dec_quickack_mode */
+		/* Data sent soon after data received: an interactive exchange,
+		 * where delayed ACKs ride on the replies (Linux
+		 * tcp_event_data_sent entering pingpong mode). */
+		if (len && t->got_data &&
+		    us_now(st) - t->lrcvtime < (uint64_t)st->cfg.tcp.delayed_ack_ms * US_NS_PER_MS)
+			t->pingpong = true;
 	}
 	if (rc == 0) {
 		US_STAT_INC(st, TCP_TX_SEGS);

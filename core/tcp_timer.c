@@ -221,6 +221,9 @@ static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
 		case TT_DELACK:
 			if (t->state != TCPS_CLOSED && t->state != TCPS_LISTEN) {
 				US_STAT_INC(st, TCP_DELAYED_ACKS);
+				/* No reply carried the ACK: not interactive after all
+				 * (Linux tcp_delack_timer_handler leaves pingpong). */
+				t->pingpong = false;
 				tcp_send_ack(t);
 			}
 			break;

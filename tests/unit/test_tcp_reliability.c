@@ -431,11 +431,17 @@ static void test_ack_after_rto_carries_snd_max(void)
 	tc_peer_send(&r.p, TC_ACK, data, MSS);
 	tc_peer_send(&r.p, TC_ACK, data + MSS, MSS);   /* two full segments: ACK at once */
 	tc_collect(&r.t, &r.o);
-	int k = tc_find(&r.o, 0, TC_ACK);
-	CU_ASSERT_FATAL(k >= 0);
-	CU_ASSERT_EQUAL(r.o.seg[k].len, 0);
-	CU_ASSERT_EQUAL(r.o.seg[k].ack, PEER_ISS + 1 + 2 * MSS);
-	CU_ASSERT_EQUAL(r.o.seg[k].seq, snd_max);
+	/* Every bare ACK (quick-ACK mode may ACK the first segment alone) carries snd_max. */
+	int acks = 0, last = -1;
+	for (int i = 0; i < r.o.n; i++) {
+		if (r.o.seg[i].len == 0 && r.o.seg[i].flags == TC_ACK) {
+			CU_ASSERT_EQUAL(r.o.seg[i].seq, snd_max);
+			acks++;
+			last = i;
+		}
+	}
+	CU_ASSERT_FATAL(acks >= 1);
+	CU_ASSERT_EQUAL(r.o.seg[last].ack, PEER_ISS + 1 + 2 * MSS);
 	rel_close(&r);
 }
 
@@ -819,6 +825,46 @@ static void test_newreno_no_reentry_at_recover(void)
 
 /* ---- timestamps (RFC 7323) ----------------------------------------------------- */
 
+/*
+ * Linux's quick-ACK mode (tcp_incr_quickack): the first data of a
+ * connection makes the next min(window / (2 MSS), 16) segments (at least
+ * 2) be ACKed at once. The window is the one the stack advertised (its
+ * SYN-ACK's: no window scaling in these tests).
+ */
+static int quickacks_for(uint32_t wnd)
+{
+	uint32_t q = wnd / (2 * MSS);
+	if (q == 0)
+		q = 2;
+	return q > 16 ? 16 : (int)q;
+}
+
+/*
+ * The peer sends one-byte segments until quick-ACK mode is used up,
+ * checking that each is ACKed at once, and the application reads them.
+ * Afterwards the plain delayed-ACK rules apply. Returns the bytes sent.
+ */
+static uint32_t use_up_quickacks(struct rel *r)
+{
+	int q = quickacks_for(r->synack.win);
+	uint64_t t0 = now_of(r);
+	for (int i = 0; i < q; i++) {
+		tc_out_clear(&r->o);
+		tc_peer_send(&r->p, TC_ACK | TC_PSH, "q", 1);
+		tc_collect(&r->t, &r->o);
+		CU_ASSERT_EQUAL(r->o.n, 1);
+		if (r->o.n == 1) {
+			CU_ASSERT_EQUAL(r->o.seg[0].flags, TC_ACK);
+			CU_ASSERT_EQUAL(r->o.seg[0].ack, PEER_ISS + 1 + (uint32_t)i + 1);
+			CU_ASSERT_EQUAL(r->o.seg[0].time, t0);
+		}
+	}
+	char buf[16];
+	CU_ASSERT_EQUAL(us_recv(r->t.st, r->fd, buf, sizeof buf, 0), q);
+	tc_out_clear(&r->o);
+	return (uint32_t)q;
+}
+
 /* A connection with timestamps: the peer's SYN carries TSval 5000. */
 static bool rel_open_ts(struct rel *r, const char *tag)
 {
@@ -842,6 +888,7 @@ static void test_ts_recent_delayed_ack_echoes_earliest(void)
 	struct rel r;
 	if (!rel_open_ts(&r, __func__))
 		return;
+	uint32_t q = use_up_quickacks(&r);     /* the plain delayed-ACK rules from here */
 	uint8_t d[200];
 	tu_pattern(d, sizeof d, 3);
 	r.p.tsval = 6000;
@@ -852,7 +899,7 @@ static void test_ts_recent_delayed_ack_echoes_earliest(void)
 	tc_peer_send(&r.p, TC_ACK | TC_PSH, d + 100, 100);
 	tc_run(&r.t, 200 * TC_MS, &r.o);
 	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
-	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 200);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + q + 200);
 	CU_ASSERT(r.o.seg[0].has_ts);
 	CU_ASSERT_EQUAL(r.o.seg[0].tsecr, 6000);
 	/* Now Last.ACK.sent covers both: the next segment's TSval is taken. */
@@ -1462,6 +1509,7 @@ static void delack_case(uint32_t delack_ms, const char *tag)
 	struct rel r;
 	if (!rel_open(&r, &cfg, NULL))
 		return;
+	uint32_t q = use_up_quickacks(&r);
 	uint8_t data[100];
 	tu_pattern(data, sizeof data, 1);
 	uint64_t t = now_of(&r);
@@ -1471,7 +1519,7 @@ static void delack_case(uint32_t delack_ms, const char *tag)
 	tc_run(&r.t, 1, &r.o);
 	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
 	CU_ASSERT_EQUAL(r.o.seg[0].flags, TC_ACK);
-	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 100);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + q + 100);
 	CU_ASSERT_EQUAL(r.o.seg[0].time, t + (uint64_t)d * TC_MS);
 	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_DELAYED_ACKS), 1);
 	rel_close(&r);
@@ -1490,6 +1538,7 @@ static void test_delayed_ack_two_full_segments(void)
 	struct rel r;
 	if (!rel_open(&r, &cfg, NULL))
 		return;
+	uint32_t q = use_up_quickacks(&r);
 	static uint8_t data[2 * MSS];
 	tu_pattern(data, sizeof data, 2);
 	uint64_t t = now_of(&r);
@@ -1499,7 +1548,7 @@ static void test_delayed_ack_two_full_segments(void)
 	tc_peer_send(&r.p, TC_ACK | TC_PSH, data + MSS, MSS);
 	tc_collect(&r.t, &r.o);
 	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
-	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 2 * MSS);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + q + 2 * MSS);
 	CU_ASSERT_EQUAL(r.o.seg[0].time, t);
 	/* No delayed ACK follows. */
 	tc_run(&r.t, 500 * TC_MS, &r.o);
@@ -1507,6 +1556,136 @@ static void test_delayed_ack_two_full_segments(void)
 	static uint8_t got[2 * MSS];
 	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, got, sizeof got, 0), (ssize_t)sizeof got);
 	CU_ASSERT(memcmp(got, data, sizeof got) == 0);
+	rel_close(&r);
+}
+
+/*
+ * Quick-ACK mode at connection start (Linux tcp_event_data_recv): a peer
+ * that writes a short segment and holds the next one back (Nagle, or a
+ * small congestion window) until it is acknowledged must not wait 40 ms:
+ * the first min(window / (2 MSS), 16) segments are each ACKed at once,
+ * short ones included; only then does the delayed ACK apply.
+ */
+static void test_quickack_first_segments_acked_at_once(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	CU_ASSERT_EQUAL(quickacks_for(r.synack.win), 16);
+	uint64_t t = now_of(&r);
+	/* A server's headers: one short segment, ACKed without delay. */
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].flags, TC_ACK);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 19);
+	CU_ASSERT_EQUAL(r.o.seg[0].time, t);
+	/* 15 more are ACKed at once, 1 ms apart; the 17th waits for the delayed ACK. */
+	for (int i = 0; i < 15; i++) {
+		tc_run(&r.t, TC_MS, &r.o);
+		tc_out_clear(&r.o);
+		tc_peer_send(&r.p, TC_ACK | TC_PSH, "b", 1);
+		tc_collect(&r.t, &r.o);
+		CU_ASSERT_EQUAL(r.o.n, 1);
+		if (r.o.n == 1)
+			CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 19 + (uint32_t)i + 1);
+	}
+	tc_out_clear(&r.o);
+	t = now_of(&r);
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "c", 1);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 0);
+	CU_ASSERT_TRUE(run_until_seg(&r, 100 * TC_MS));
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 19 + 16);
+	CU_ASSERT_EQUAL(r.o.seg[0].time, t + (uint64_t)cfg.tcp.delayed_ack_ms * TC_MS);
+	rel_close(&r);
+}
+
+/*
+ * After an idle time longer than the RTO the sender restarts from a small
+ * window (RFC 5681 4.1), so quick-ACK mode comes back (Linux
+ * tcp_event_data_recv: a gap above the RTO calls tcp_incr_quickack).
+ */
+static void test_quickack_again_after_idle(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	uint32_t q = use_up_quickacks(&r);
+	/* Idle for longer than the RTO (no RTT sample yet: the initial 1 s). */
+	tc_run(&r.t, 2 * TC_SEC, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 0);
+	uint64_t t = now_of(&r);
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "x", 1);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + q + 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].time, t);
+	rel_close(&r);
+}
+
+/*
+ * Pingpong (Linux tcp_event_data_sent, tcp_delack_timer_handler): once the
+ * application answered the peer's data within the delayed-ACK time, the
+ * exchange is interactive: the ACK for the peer's next data waits to ride
+ * on the reply. A delayed ACK that had to go alone ends pingpong: quick
+ * ACKs are back.
+ */
+static void test_quickack_pingpong_ack_rides_on_reply(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	char buf[16];
+	/* Request 1: quick-ACKed at once; the reply follows 1 ms later. */
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "req1", 4);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 1);
+	tc_run(&r.t, TC_MS, NULL);
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, buf, sizeof buf, 0), 4);
+	tc_out_clear(&r.o);
+	app_send(&r, 5, 0);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].len, 5);
+	r.una += 5;
+	/* Request 2 (ACKing reply 1): no ACK at once; reply 2 within 10 ms carries it. */
+	tc_out_clear(&r.o);
+	r.p.rcv_nxt = r.una;
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "req2", 4);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 0);
+	tc_run(&r.t, 10 * TC_MS, &r.o);
+	CU_ASSERT_EQUAL(r.o.n, 0);
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, buf, sizeof buf, 0), 4);
+	app_send(&r, 5, 5);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].len, 5);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 8);
+	r.una += 5;
+	/* Request 3 gets no reply: the ACK goes alone after the delayed-ACK time... */
+	tc_out_clear(&r.o);
+	r.p.rcv_nxt = r.una;
+	uint64_t t = now_of(&r);
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "req3", 4);
+	CU_ASSERT_TRUE(run_until_seg(&r, 100 * TC_MS));
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 12);
+	CU_ASSERT_EQUAL(r.o.seg[0].time, t + (uint64_t)cfg.tcp.delayed_ack_ms * TC_MS);
+	/* ... which ends pingpong: the next data is ACKed at once again. */
+	tc_out_clear(&r.o);
+	tc_peer_send(&r.p, TC_ACK | TC_PSH, "d", 1);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].ack, PEER_ISS + 1 + 13);
 	rel_close(&r);
 }
 
@@ -1627,6 +1806,9 @@ US_SUITE(tcp_rel, NULL, NULL,
 	 US_TEST(test_nodelay_sends_at_once),
 	 US_TEST(test_delayed_ack_single_segment),
 	 US_TEST(test_delayed_ack_two_full_segments),
+	 US_TEST(test_quickack_first_segments_acked_at_once),
+	 US_TEST(test_quickack_again_after_idle),
+	 US_TEST(test_quickack_pingpong_ack_rides_on_reply),
 	 US_TEST(test_out_of_order_kept_and_delivered),
 	 US_TEST(test_restart_after_idle),
 	 US_TEST(test_newreno_no_reentry_at_recover),

@@ -888,24 +888,38 @@ def _(ctx, out, inp):
 
 
 @scenario("tcp_delayed_ack", """
-Delayed ACK (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3; delayed_ack_ms 40): after
-the passive open the peer sends 100 bytes at t=0.3: the stack must ACK them
-40 ms later (t=0.34). At t=0.5 the peer sends two full 1448-byte segments
-back to back: the second is ACKed at once.
-""", app=ACCEPT)
+Quick ACK, then delayed ACK (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3, RFC 5681
+4.2, with Linux's quick-ACK and pingpong modes; delayed_ack_ms 40): after
+the passive open the peer sends "req" at t=0.3, the connection's first
+data: quick-ACK mode ACKs it at once. The application answers "resp" at
+t=0.31, within 40 ms of it: an interactive exchange (pingpong). So when the
+peer sends 100 bytes at t=0.5 (ACKing "resp") the stack delays its ACK to
+carry it on a reply; none comes, and the ACK goes alone 40 ms later
+(t=0.54), which ends pingpong. At t=0.6 the peer sends two full 1448-byte
+segments back to back: quick-ACK mode (16 ACKs from the first data, not
+used up) ACKs each at once.
+""", app=ACCEPT + """
+- {at: 0.31, op: send, on: c, data: "resp"}
+""")
 def tcp_delayed_ack(ctx):
     p, sa = passive_handshake(ctx)
-    p.seg(0.3, "PA", pattern(0, 100))
-    p.seg(0.5, "A", pattern(100, 1448))
-    p.seg(0.5001, "PA", pattern(1548, 1448))
+    p.seg(0.3, "PA", b"req")
+    p.learn(ctx.find("resp", is_tcp("PA")))
+    p.seg(0.5, "PA", pattern(0, 100))
+    p.seg(0.6, "A", pattern(100, 1448))
+    p.seg(0.6001, "PA", pattern(1548, 1448))
 
 
 @tcp_delayed_ack.checks
 def _(ctx, out, inp):
     announce_ok(out)
     acks = [f for f in tcp_of(out) if f.flags() == "A"]
-    expect([(f.at, f.tcp().ack) for f in acks] == [(0.34, 1101), (0.5001, 1101 + 2896)],
-           "ACK 40 ms after a lone segment; at once after the 2nd full one: %r" % acks)
+    expect([(f.at, f.tcp().ack) for f in acks] ==
+           [(0.3, 1004), (0.54, 1104), (0.6, 1104 + 1448), (0.6001, 1104 + 2896)],
+           "first data ACKed at once; in pingpong the ACK waits 40 ms for a reply; then "
+           "quick ACKs again: %r" % acks)
+    resp = ctx.find("resp", is_tcp("PA"))
+    expect(resp.at == 0.31 and resp.tcp().ack == 1004, "the reply at 0.31: %r" % resp)
     all_csums_ok(out)
 
 
@@ -1037,9 +1051,10 @@ def _(ctx, out, inp):
     expect(pong.at == 1.1 and pong.payload() == b"pong" and pong.tcp().ack == 1005,
            "the connection lives: pong at 1.1 acks the ping: %r" % pong)
     expect(not any(f.flags() and "R" in f.flags() for f in tcp_of(out)), "no RST")
-    dack = [f for f in tcp_of(out) if f.flags() == "A" and f.at > 1.0]
-    expect([(f.at, f.tcp().ack) for f in dack] == [(1.04, 1005)],
-           "the ping is ACKed after the 40 ms delayed-ACK time: %r" % dack)
+    dack = [f for f in tcp_of(out) if f.flags() == "A" and f.at >= 1.0]
+    expect([(f.at, f.tcp().ack) for f in dack] == [(1.0, 1005)],
+           "the ping, the connection's first data, is ACKed at once (quick-ACK mode): %r"
+           % dack)
     expect(len(out) == 7, "nothing else: %r" % out)
     all_csums_ok(out)
 
@@ -1068,8 +1083,9 @@ def _(ctx, out, inp):
     announce_ok(out)
     isn = ctx.find("SA", is_tcp("SA")).tcp().seq
     t = [(f.at, f.flags(), f.tcp().seq - isn, f.tcp().ack - 1000) for f in tcp_of(out)[1:]]
-    expect(t == [(0.34, "A", 1, 6), (0.5, "FA", 1, 6), (0.6, "A", 2, 7)],
-           "delayed ACK of hello (40 ms), FIN at close (seq ISN+1), ACK of the peer's FIN "
+    expect(t == [(0.3, "A", 1, 6), (0.5, "FA", 1, 6), (0.6, "A", 2, 7)],
+           "hello, the first data, ACKed at once (quick-ACK mode), FIN at close (seq ISN+1), "
+           "ACK of the peer's FIN "
            "(seq ISN+2, ack 1007) at once: %r" % t)
     expect(len(out) == 6, "TIME-WAIT is silent: %r" % out)
     all_csums_ok(out)
@@ -1322,8 +1338,9 @@ def tcp_paws(ctx):
 def _(ctx, out, inp):
     announce_ok(out)
     acks = [(f.at, f.tcp().ack, f.opts()["Timestamp"][1]) for f in tcp_of(out)[1:]]
-    expect(acks == [(0.34, 1004, 5300), (0.4, 1004, 5300)],
-           "delayed ACK of new; the PAWS-rejected segment gets an immediate ACK that does "
+    expect(acks == [(0.3, 1004, 5300), (0.4, 1004, 5300)],
+           "new, the first data, ACKed at once (quick-ACK mode); the PAWS-rejected segment "
+           "gets an immediate ACK that does "
            "not cover it and echoes TS.Recent 5300: %r" % acks)
     all_csums_ok(out)
 
@@ -1430,7 +1447,8 @@ def _(ctx, out, inp):
 Half close (RFC 9293 3.6, shutdown(SHUT_WR)): after the passive open the
 application shuts down its sending side at t=0.3: FIN (FIN-WAIT-1). The
 peer ACKs the FIN 10 ms later (FIN-WAIT-2) and keeps sending: "more data"
-at t=0.5, which the stack must still accept, ACK (delayed, 40 ms) and
+at t=0.5, which the stack must still accept, ACK (at once: the first data,
+quick-ACK mode) and
 deliver; the application reads it at t=0.6. Then the peer's FIN at t=0.7
 is ACKed at once (TIME-WAIT) and the application sees end of stream.
 """, app=ACCEPT + """
@@ -1451,8 +1469,9 @@ def _(ctx, out, inp):
     announce_ok(out)
     isn = ctx.find("SA", is_tcp("SA")).tcp().seq
     t = [(f.at, f.flags(), f.tcp().seq - isn, f.tcp().ack - 1000) for f in tcp_of(out)[1:]]
-    expect(t == [(0.3, "FA", 1, 1), (0.54, "A", 2, 10), (0.7, "A", 2, 11)],
-           "FIN at shutdown, delayed ACK of the data after it, ACK of the peer's FIN: %r" % t)
+    expect(t == [(0.3, "FA", 1, 1), (0.5, "A", 2, 10), (0.7, "A", 2, 11)],
+           "FIN at shutdown, ACK at once of the data after it (the first data: quick-ACK "
+           "mode), ACK of the peer's FIN: %r" % t)
     all_csums_ok(out)
 
 
@@ -1522,7 +1541,8 @@ application sends "hello" at t=0.3 and the peer ACKs it 10 ms later. At
 t=0.5 the peer sends "x" with an ACK far above SND.NXT (never sent data):
 the stack must drop the segment and answer with an ACK (ack not moved, the
 "x" not taken). At t=0.6 the peer sends "y" with a correct ACK: it is
-accepted (delayed ACK at 0.64) and read at t=0.7.
+accepted (ACKed at once: the first data taken, quick-ACK mode) and read at
+t=0.7.
 """, app=ACCEPT + """
 - {at: 0.3, op: send, on: c, data: "hello"}
 - {at: 0.7, op: recv, on: c, expect: "y"}
@@ -1540,6 +1560,7 @@ def tcp_ack_out_of_range(ctx):
 def _(ctx, out, inp):
     announce_ok(out)
     acks = [(f.at, f.tcp().ack) for f in tcp_of(out) if f.flags() == "A"]
-    expect(acks == [(0.5, 1001), (0.64, 1002)],
-           "ACK at once for the bad segment, not covering x; delayed ACK of y: %r" % acks)
+    expect(acks == [(0.5, 1001), (0.6, 1002)],
+           "ACK at once for the bad segment, not covering x; y, the first data taken, ACKed "
+           "at once (quick-ACK mode): %r" % acks)
     all_csums_ok(out)
