@@ -391,6 +391,39 @@ static int pq_wait(struct pq *q, uint8_t *buf, size_t cap, int timeout_ms)
 	return n;
 }
 
+/*
+ * Wait (CLOCK_MONOTONIC) up to timeout_ms until a frame is due, without
+ * taking it: 1 when one is, 0 on timeout or wakeup.
+ */
+static int pq_wait_ready(struct pq *q, int timeout_ms)
+{
+	uint64_t now = mono_ns();
+	uint64_t end = now + (uint64_t)timeout_ms * US_NS_PER_MS;
+	int r = 0;
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		uint64_t t = pq_next(q);
+		if (t <= now) {
+			r = 1;
+			break;
+		}
+		if (q->wake) {
+			q->wake = false;
+			break;
+		}
+		if (now >= end)
+			break;
+		if (t > end)
+			t = end;
+		struct timespec ts = { .tv_sec = (time_t)(t / US_NS_PER_SEC),
+				       .tv_nsec = (long)(t % US_NS_PER_SEC) };
+		pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+		now = mono_ns();
+	}
+	pthread_mutex_unlock(&q->mu);
+	return r;
+}
+
 static void pq_wakeup(struct pq *q)
 {
 	pthread_mutex_lock(&q->mu);
@@ -610,6 +643,7 @@ static int pair_open(struct us_link *l, const struct us_iface_config *cfg, char 
 	l->caps.mtu_max = US_MAX_MTU;
 	l->caps.has_mac = false;
 	l->caps.can_block = !link_virtual(l);
+	l->caps.busy_poll = !link_virtual(l);
 	return 0;
 }
 
@@ -623,6 +657,11 @@ static int pair_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms
 	if (link_virtual(l) || timeout_ms == 0)
 		return us_pair_recv(l->priv, link_now(l), buf, cap);
 	return us_pair_recv_wait(l->priv, buf, cap, timeout_ms);
+}
+
+static int pair_wait(struct us_link *l, int timeout_ms)
+{
+	return pq_wait_ready(rx_of(l->priv), timeout_ms);
 }
 
 static uint64_t pair_next_ready(struct us_link *l)
@@ -647,6 +686,7 @@ const struct us_link_ops us_link_pair = {
 	.send = pair_send,
 	.recv = pair_recv,
 	.next_ready = pair_next_ready,
+	.wait = pair_wait,
 	.wakeup = pair_wakeup,
 	.close = pair_close,
 };

@@ -142,7 +142,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	l->caps.mtu_max = TAP_MTU_MAX;
 	l->caps.has_mac = false;
 	l->caps.can_block = true;
-	l->caps.busy_poll = true;   /* read(2) of one frame is atomic; no shared state */
+	l->caps.busy_poll = true;   /* recv(0) is one read(2), no state; tap_wait() takes nothing */
 	return 0;
 fail:;
 	int e = errno;
@@ -232,6 +232,32 @@ static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 	}
 }
 
+/* Poll the fd and the wakeup, taking nothing: 1 readable, 0 timeout or wakeup. */
+static int tap_wait(struct us_link *l, int timeout_ms)
+{
+	struct tap *t = l->priv;
+	struct pollfd p[2] = {
+		{ .fd = t->fd, .events = POLLIN },
+		{ .fd = t->wake_fd, .events = POLLIN },
+	};
+	int r = poll(p, 2, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -1;
+	if (p[1].revents & POLLIN) {
+		uint64_t v;
+		if (read(t->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -1;
+		return 0;
+	}
+	if (p[0].revents & POLLIN)
+		return 1;
+	if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 static void tap_wakeup(struct us_link *l)
 {
 	struct tap *t = l->priv;
@@ -257,6 +283,7 @@ const struct us_link_ops us_link_tap = {
 	.open = tap_open,
 	.send = tap_send,
 	.recv = tap_recv,
+	.wait = tap_wait,
 	.next_ready = NULL,
 	.wakeup = tap_wakeup,
 	.close = tap_close,

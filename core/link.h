@@ -5,8 +5,10 @@
  * The stack opens one struct us_link per interface; the interface's receive
  * thread (or us_stack_poll() in deterministic mode) calls recv, and any
  * thread calls send under the interface's transmit mutex (netif.h), so a
- * backend's send never runs twice at once on one link, and recv runs on one
- * thread only. Backends never call back into the stack.
+ * backend's send never runs twice at once on one link. recv runs on one
+ * thread at a time: the receive thread, or (caps.busy_poll) whichever
+ * thread holds the interface's rx_lock. Backends never call back into the
+ * stack.
  *
  * Frames are whole Ethernet II frames without FCS: 14-byte header + payload.
  */
@@ -27,8 +29,9 @@ struct us_link_caps {
 	uint32_t mtu_max;       /* largest IP MTU the backend carries */
 	bool has_mac;           /* the device has a MAC of its own we could adopt */
 	bool can_block;         /* recv() honours timeout_ms > 0 (threaded mode) */
-	bool busy_poll;         /* recv(timeout 0) may run on an application thread
-				 * while the receive thread is in recv() (see us_sock_wait) */
+	bool busy_poll;         /* an application thread may busy-poll: recv(timeout 0)
+				 * from any thread holding the interface's rx_lock, and
+				 * the receive thread uses wait() then recv(0) (netif.c) */
 };
 
 struct us_link_ops {
@@ -53,7 +56,15 @@ struct us_link_ops {
 	 * or never (tap, pcap).
 	 */
 	uint64_t (*next_ready)(struct us_link *l);
-	/* Wake a recv() blocked in another thread (used by stop). May be NULL. */
+	/*
+	 * Wait up to timeout_ms until a frame can be received, without taking
+	 * it: 1 when one is ready, 0 on timeout or wakeup, -1 with errno on
+	 * error. Required when caps.busy_poll: the receive thread waits here
+	 * holding no lock, then takes the interface's rx_lock to read, so a
+	 * busy poller and the receive thread never consume at once.
+	 */
+	int (*wait)(struct us_link *l, int timeout_ms);
+	/* Wake a recv() or wait() blocked in another thread (used by stop). May be NULL. */
 	void (*wakeup)(struct us_link *l);
 	void (*close)(struct us_link *l);
 };

@@ -13,6 +13,7 @@
 #include "wire/eth.h"
 
 #define RX_POLL_MS 200  /* receive threads re-check for stop this often */
+#define RX_BATCH   64   /* frames a receive thread takes per turn of rx_lock */
 
 int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 		  const struct us_iface_config *cfg, char *err, size_t errlen)
@@ -34,6 +35,13 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 		nif->mac[0] = (uint8_t)((nif->mac[0] & 0xfe) | 0x02);
 	}
 	pthread_mutex_init(&nif->tx_lock, NULL);
+	pthread_mutex_init(&nif->rx_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&nif->rx_park, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&nif->busy_owners, 0);
 
 	nif->link.ops = us_link_ops_for(cfg->backend);
 	nif->link.clock = &st->clock;
@@ -70,6 +78,8 @@ void us_netif_close(struct us_netif *nif)
 		us_capture_close(nif->capture);
 	nif->capture = NULL;
 	pthread_mutex_destroy(&nif->tx_lock);
+	pthread_cond_destroy(&nif->rx_park);
+	pthread_mutex_destroy(&nif->rx_lock);
 }
 
 /*
@@ -174,12 +184,14 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 /* Receive buffer size: the largest frame any backend may hand us. */
 #define RX_CAP 65536
 
+/* Deterministic driver: the caller's thread is the queue's consumer. */
 int us_netif_poll(struct us_netif *nif, int max)
 {
 	static _Thread_local uint8_t rx[RX_CAP];
 	int n = 0;
 	if (nif->link_eof)
 		return 0;
+	pthread_mutex_lock(&nif->rx_lock);
 	while (n < max) {
 		int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
 		if (len <= 0) {
@@ -190,7 +202,30 @@ int us_netif_poll(struct us_netif *nif, int max)
 		us_netif_input(nif, rx, (size_t)len);
 		n++;
 	}
+	pthread_mutex_unlock(&nif->rx_lock);
 	return n;
+}
+
+void us_netif_busy_begin(struct us_stack *st)
+{
+	for (int i = 0; i < st->nifs; i++)
+		if (st->ifs[i].link.caps.busy_poll)
+			atomic_fetch_add_explicit(&st->ifs[i].busy_owners, 1, memory_order_relaxed);
+}
+
+void us_netif_busy_end(struct us_stack *st)
+{
+	for (int i = 0; i < st->nifs; i++) {
+		struct us_netif *nif = &st->ifs[i];
+		if (!nif->link.caps.busy_poll)
+			continue;
+		if (atomic_fetch_sub_explicit(&nif->busy_owners, 1, memory_order_relaxed) == 1) {
+			/* The last busy poller left: the receive thread takes over. */
+			pthread_mutex_lock(&nif->rx_lock);
+			pthread_cond_signal(&nif->rx_park);
+			pthread_mutex_unlock(&nif->rx_lock);
+		}
+	}
 }
 
 int us_netif_busy_poll(struct us_stack *st)
@@ -201,6 +236,9 @@ int us_netif_busy_poll(struct us_stack *st)
 		struct us_netif *nif = &st->ifs[i];
 		if (!nif->link.caps.busy_poll)
 			continue;
+		/* Someone else is consuming this queue now: its frames are theirs. */
+		if (pthread_mutex_trylock(&nif->rx_lock) != 0)
+			continue;
 		for (int k = 0; k < 8; k++) {
 			int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
 			if (len <= 0)
@@ -208,8 +246,64 @@ int us_netif_busy_poll(struct us_stack *st)
 			us_netif_input(nif, rx, (size_t)len);
 			n++;
 		}
+		pthread_mutex_unlock(&nif->rx_lock);
 	}
 	return n;
+}
+
+/* The receive thread stays off the queue while busy pollers own it. */
+static void rx_park(struct us_netif *nif)
+{
+	struct us_stack *st = nif->st;
+	pthread_mutex_lock(&nif->rx_lock);
+	while (atomic_load_explicit(&nif->busy_owners, memory_order_relaxed) > 0 &&
+	       !atomic_load(&st->stopping)) {
+		struct timespec ts;
+		uint64_t t = us_monotonic_ns() + (uint64_t)RX_POLL_MS * US_NS_PER_MS;
+		ts.tv_sec = (time_t)(t / US_NS_PER_SEC);
+		ts.tv_nsec = (long)(t % US_NS_PER_SEC);
+		pthread_cond_timedwait(&nif->rx_park, &nif->rx_lock, &ts);
+	}
+	pthread_mutex_unlock(&nif->rx_lock);
+}
+
+/*
+ * One turn of the receive thread, frames read and processed under rx_lock.
+ * A busy-pollable backend: wait for a frame holding no lock (a busy poller
+ * may take the queue meanwhile), then read up to RX_BATCH frames without
+ * waiting. Otherwise the receive thread is the only consumer: wait inside
+ * recv, then process the frame under rx_lock.
+ * Returns frames processed, 0 if none, -1 with errno on error.
+ */
+static int rx_turn(struct us_netif *nif, uint8_t *rx)
+{
+	if (!nif->link.caps.busy_poll) {
+		int len = nif->link.ops->recv(&nif->link, rx, RX_CAP, RX_POLL_MS);
+		if (len <= 0)
+			return len;
+		pthread_mutex_lock(&nif->rx_lock);
+		us_netif_input(nif, rx, (size_t)len);
+		pthread_mutex_unlock(&nif->rx_lock);
+		return 1;
+	}
+	if (atomic_load_explicit(&nif->busy_owners, memory_order_relaxed) > 0) {
+		rx_park(nif);
+		return 0;
+	}
+	int r = nif->link.ops->wait(&nif->link, RX_POLL_MS);
+	if (r <= 0)
+		return r;
+	int n = 0, len = 0;
+	pthread_mutex_lock(&nif->rx_lock);
+	while (n < RX_BATCH) {
+		len = nif->link.ops->recv(&nif->link, rx, RX_CAP, 0);
+		if (len <= 0)
+			break;
+		us_netif_input(nif, rx, (size_t)len);
+		n++;
+	}
+	pthread_mutex_unlock(&nif->rx_lock);
+	return n == 0 && len < 0 ? -1 : n;
 }
 
 static void *rx_main(void *arg)
@@ -223,13 +317,12 @@ static void *rx_main(void *arg)
 	}
 	unsigned errors = 0;
 	while (!atomic_load(&st->stopping)) {
-		int len = nif->link.ops->recv(&nif->link, rx, RX_CAP, RX_POLL_MS);
-		if (len > 0) {
-			us_netif_input(nif, rx, (size_t)len);
+		int n = rx_turn(nif, rx);
+		if (n > 0) {
 			errors = 0;
 			continue;
 		}
-		if (len == 0 || errno == EINTR || errno == EAGAIN)
+		if (n == 0 || errno == EINTR || errno == EAGAIN)
 			continue;
 		if (errno == ENODATA) {
 			US_INFO(st, "%s: input exhausted", nif->name);
@@ -262,6 +355,9 @@ void us_netif_stop_rx(struct us_netif *nif)
 		return;
 	if (nif->link.ops->wakeup)
 		nif->link.ops->wakeup(&nif->link);
+	pthread_mutex_lock(&nif->rx_lock);
+	pthread_cond_signal(&nif->rx_park);
+	pthread_mutex_unlock(&nif->rx_lock);
 	pthread_join(nif->rx_thread, NULL);
 	nif->rx_started = false;
 }

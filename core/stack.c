@@ -304,7 +304,10 @@ int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len)
 		errno = ENODEV;
 		return -1;
 	}
-	us_netif_input(&st->ifs[ifindex], frame, len);
+	struct us_netif *nif = &st->ifs[ifindex];
+	pthread_mutex_lock(&nif->rx_lock);     /* the caller is the queue's consumer now */
+	us_netif_input(nif, frame, len);
+	pthread_mutex_unlock(&nif->rx_lock);
 	return 0;
 }
 
