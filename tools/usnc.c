@@ -110,6 +110,19 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* POLL_MS from now, for pthread_cond_timedwait (CLOCK_REALTIME). */
+static struct timespec poll_deadline(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += POLL_MS * (long)NS_PER_MS;
+	if (ts.tv_nsec >= (long)NS_PER_S) {
+		ts.tv_sec++;
+		ts.tv_nsec -= (long)NS_PER_S;
+	}
+	return ts;
+}
+
 /* The default action of sig: the process ends as if nc had been killed by it. */
 static _Noreturn void die_by_signal(int sig)
 {
@@ -260,13 +273,7 @@ static bool wait_peer(struct nc *nc, struct sockaddr_in *to)
 {
 	pthread_mutex_lock(&nc->lock);
 	while (!nc->have_peer && !interrupted(nc)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += POLL_MS * (long)NS_PER_MS;
-		if (ts.tv_nsec >= (long)NS_PER_S) {
-			ts.tv_sec++;
-			ts.tv_nsec -= (long)NS_PER_S;
-		}
+		struct timespec ts = poll_deadline();
 		pthread_cond_timedwait(&nc->cond, &nc->lock, &ts);
 	}
 	bool ok = nc->have_peer;
@@ -397,13 +404,7 @@ static bool write_stdout(const char *p, size_t len)
 /* Wait up to POLL_MS for the input thread or a signal (nothing to read). */
 static void wait_input(struct nc *nc)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += POLL_MS * (long)NS_PER_MS;
-	if (ts.tv_nsec >= (long)NS_PER_S) {
-		ts.tv_sec++;
-		ts.tv_nsec -= (long)NS_PER_S;
-	}
+	struct timespec ts = poll_deadline();
 	pthread_mutex_lock(&nc->lock);
 	if (!nc->in_done && !atomic_load(&nc->signo))
 		pthread_cond_timedwait(&nc->cond, &nc->lock, &ts);
