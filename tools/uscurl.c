@@ -1068,7 +1068,7 @@ static long build_request(const struct run *x, char *buf, size_t buflen, const s
 
 static void print_line_prefixed(void *arg, const char *line, size_t n)
 {
-	fprintf(stderr, "%s%.*s\n", (const char *)arg, (int)n, line);
+	fprintf(stderr, "%s%.*s\r\n", (const char *)arg, (int)n, line);
 }
 
 /* ---- Responses -------------------------------------------------------- */
@@ -1099,7 +1099,7 @@ static void body_trailer(void *arg, const char *line, size_t n)
 	struct body_ctx *b = arg;
 	if (b->x->o->verbose) {
 		meter_break(b->x);
-		fprintf(stderr, "< %.*s\n", (int)n, line);
+		fprintf(stderr, "< %.*s\r\n", (int)n, line);
 	}
 	if (b->kind == SINK_OUTPUT && (b->x->o->include || b->x->o->head) && !b->rc) {
 		b->rc = out_write(b->x, line, n);
@@ -1197,7 +1197,7 @@ static int read_head(struct run *x, bool head_request, struct hc_response *r, si
 			if (x->o->verbose) {
 				meter_break(x);
 				hc_head_lines(x->rbuf, hl, print_line_prefixed, "< ");
-				fputs("<\n", stderr);
+				fputs("< \r\n", stderr);
 			}
 			if (r->status / 100 == 1 && r->status != 101) {
 				consume(x, hl);  /* 100 Continue and friends: the real one follows */
@@ -1361,7 +1361,7 @@ static int transfer(struct run *x)
 		if (o->verbose) {
 			meter_break(x);
 			hc_head_lines(x->req, (size_t)reqlen, print_line_prefixed, "> ");
-			fputs(">\n", stderr);
+			fputs("> \r\n", stderr);
 		}
 		struct hc_response r;
 		size_t hl = 0;

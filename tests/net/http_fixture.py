@@ -8,13 +8,19 @@ Python 3 standard library only. Each path is one behaviour uscurl must handle:
                    trailer field "X-Trailer-Check: done"
   /close/NAME      DIR/NAME with neither length nor chunks: the body ends when
                    the server closes the connection
-  /file/NAME       DIR/NAME with Content-Length, keep-alive
+  /file/NAME       DIR/NAME with Content-Length, keep-alive; a single Range
+                   (bytes=A-B, A-, -N) gets 206 with Content-Range, one past
+                   the end 416 with Content-Range: bytes */SIZE
+  /slow/NAME/RATE  DIR/NAME with Content-Length, sent at RATE bytes a second
+                   (a tenth of it every 0.1 s)
+  /flaky/KEY/N     the first N requests for KEY get 503 with Retry-After: 1,
+                   the next ones 200 "ok"
   /redirect/N      N > 0: a 302 to /redirect/N-1 (a mix of absolute, absolute-path
                    and relative Location values); N = 0: 200 "redirect chain done"
   /loop            a 302 to itself, forever
   /status/CODE     that status, with a short body naming it
-  /echo            the request body back (any method), with X-Method and
-                   X-Got-Content-Type naming what came
+  /echo            the request body back (any method; Content-Length or
+                   chunked), with X-Method and X-Got-Content-Type naming what came
   /headers         the request's header lines as the body
   /hang            reads the request and never answers
   /reset           promises 1000000 bytes, sends 100000, then resets (RST)
@@ -28,6 +34,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = "."
+FLAKY = {}
 CHUNKS = [1, 2, 3, 100, 4096, 65536, 7, 200000, 1500]
 
 
@@ -58,6 +65,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
@@ -106,7 +123,41 @@ class Handler(BaseHTTPRequestHandler):
             data = self._file(arg)
             if data is None:
                 return self._send(404, b"no such file\n")
+            rng = self.headers.get("Range", "")
+            if rng.startswith("bytes=") and "," not in rng:
+                a, _, b = rng[6:].partition("-")
+                size = len(data)
+                if a == "":
+                    first, last = max(size - int(b), 0), size - 1
+                else:
+                    first, last = int(a), min(int(b), size - 1) if b else size - 1
+                if first >= size:
+                    return self._send(416, b"", extra=[("Content-Range", "bytes */%d" % size)])
+                return self._send(206, data[first:last + 1], "application/octet-stream",
+                                  extra=[("Content-Range", "bytes %d-%d/%d" % (first, last, size))])
             self._send(200, data, "application/octet-stream")
+        elif head == "slow":
+            data = self._file(arg)
+            if data is None:
+                return self._send(404, b"no such file\n")
+            step = max(int(parts[2]) // 10, 1) if len(parts) > 2 else 10000
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            t0 = time.monotonic()
+            for i, off in enumerate(range(0, len(data), step)):
+                delay = t0 + i * 0.1 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                self.wfile.write(data[off:off + step])
+                self.wfile.flush()
+        elif head == "flaky":
+            n = int(parts[2]) if len(parts) > 2 else 1
+            FLAKY[arg] = FLAKY.get(arg, 0) + 1
+            if FLAKY[arg] <= n:
+                return self._send(503, b"busy\n", extra=[("Retry-After", "1")])
+            self._send(200, b"ok\n")
         elif head == "redirect":
             n = int(arg or 0)
             if n <= 0:
