@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "stack.h"
 #include "wire/dns.h"
 
@@ -269,12 +270,14 @@ static int count_dots(const char *s)
 int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 		   const struct addrinfo *hints, struct addrinfo **res)
 {
+	US_API_CALL();
 	detail[0] = '\0';
 	if (!res) {
 		errno = EFAULT;
 		return EAI_SYSTEM;
 	}
 	*res = NULL;
+	US_API_LIVE(st, EAI_SYSTEM);    /* errno ESHUTDOWN */
 	if (hints && hints->ai_family != AF_UNSPEC && hints->ai_family != AF_INET)
 		return EAI_FAMILY;
 	if (hints && hints->ai_socktype != 0 && hints->ai_socktype != SOCK_STREAM &&

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
@@ -308,6 +309,8 @@ void us_icmp_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 
 int us_ping_open(us_stack *st, uint16_t *id)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
 	struct us_icmp *ic = &st->icmp;
 	struct us_echo_reply *rep = calloc(US_PING_QUEUE, sizeof *rep);
 	uint8_t *data = malloc((size_t)US_PING_QUEUE * US_PING_MAX_DATA);
@@ -361,6 +364,8 @@ static struct us_ping_ep *ep_get(struct us_icmp *ic, int h)
 int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t ttl,
 		 const void *payload, size_t len)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
 	struct us_icmp *ic = &st->icmp;
 	pthread_mutex_lock(&ic->lock);
 	struct us_ping_ep *ep = ep_get(ic, h);
@@ -457,6 +462,8 @@ int us_ping_source(us_stack *st, int h, struct in_addr dst, struct in_addr *src)
 int us_ping_recv(us_stack *st, int h, struct us_echo_reply *rep, void *payload, size_t cap,
 		 int timeout_ms)
 {
+	US_API_POINT();
+	US_API_LIVE(st, -1);
 	struct us_icmp *ic = &st->icmp;
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -511,6 +518,7 @@ int us_ping_recv(us_stack *st, int h, struct us_echo_reply *rep, void *payload, 
 
 void us_ping_close(us_stack *st, int h)
 {
+	US_API_CALL();
 	struct us_icmp *ic = &st->icmp;
 	pthread_mutex_lock(&ic->lock);
 	struct us_ping_ep *ep = ep_get(ic, h);

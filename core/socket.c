@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "api.h"
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
@@ -299,6 +300,7 @@ int us_socktab_install(struct us_stack *st, struct us_sock *s)
 
 int us_socket(us_stack *st, int domain, int type, int protocol)
 {
+	US_API_CALL();
 	/* Linux: flag bits other than these two, or a type past SOCK_PACKET, are EINVAL. */
 	if ((type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC)) || (type & 0xf) > SOCK_PACKET)
 		return fail(EINVAL);
@@ -333,6 +335,7 @@ int us_socket(us_stack *st, int domain, int type, int protocol)
 
 int us_close(us_stack *st, int fd)
 {
+	US_API_POINT();
 	struct us_socktab *t = &st->socks;
 	if (fd < 0 || fd >= US_MAX_SOCKETS)
 		return fail(EBADF);
@@ -355,8 +358,10 @@ int us_close(us_stack *st, int fd)
 	return 0;
 }
 
-/* Run f(s) with a reference and the lock; the common shape of every call. */
+/* Run f(s) with a reference and the lock; the common shape of every call.
+ * After us_stack_stop every call but us_close fails with ESHUTDOWN. */
 #define WITH_SOCK(st, fd, s)                                         \
+	US_API_LIVE((st), -1);                                       \
 	struct us_sock *s = us_sock_get((st), (fd));                 \
 	if (!s)                                                      \
 		return -1;                                           \
@@ -381,6 +386,7 @@ static int done_err(struct us_sock *s, int e)
 
 int us_bind(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
 {
+	US_API_CALL();
 	struct sockaddr_in a;
 	WITH_SOCK(st, fd, s);
 	int e = us_sockaddr_in(addr, len, &a);
@@ -396,6 +402,7 @@ int us_bind(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
 
 int us_connect(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
 {
+	US_API_POINT();
 	struct sockaddr_in a;
 	WITH_SOCK(st, fd, s);
 	if (addr && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
@@ -411,6 +418,7 @@ int us_connect(us_stack *st, int fd, const struct sockaddr *addr, socklen_t len)
 
 int us_listen(us_stack *st, int fd, int backlog)
 {
+	US_API_CALL();
 	WITH_SOCK(st, fd, s);
 	if (!ops_of(s)->listen)
 		return done_err(s, EOPNOTSUPP);
@@ -420,6 +428,7 @@ int us_listen(us_stack *st, int fd, int backlog)
 
 int us_accept(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 {
+	US_API_POINT();
 	WITH_SOCK(st, fd, s);
 	if (!ops_of(s)->accept)
 		return done_err(s, EOPNOTSUPP);
@@ -438,6 +447,7 @@ int us_accept(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 ssize_t us_sendto(us_stack *st, int fd, const void *buf, size_t len, int flags,
 		  const struct sockaddr *to, socklen_t tolen)
 {
+	US_API_POINT();
 	struct sockaddr_in a;
 	WITH_SOCK(st, fd, s);
 	int e = us_user_buf(buf, len);
@@ -468,6 +478,7 @@ ssize_t us_send(us_stack *st, int fd, const void *buf, size_t len, int flags)
 ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
 		    struct sockaddr *from, socklen_t *fromlen)
 {
+	US_API_POINT();
 	static char nothing[1];
 	WITH_SOCK(st, fd, s);
 	int e = us_user_buf(buf, len);
@@ -496,6 +507,7 @@ ssize_t us_recv(us_stack *st, int fd, void *buf, size_t len, int flags)
 
 int us_shutdown(us_stack *st, int fd, int how)
 {
+	US_API_CALL();
 	WITH_SOCK(st, fd, s);
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
 		return done_err(s, EINVAL);
@@ -530,6 +542,7 @@ static int get_timeval(const void *val, socklen_t len, uint64_t *ns)
 
 int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, socklen_t len)
 {
+	US_API_CALL();
 	int v = 0, e = 0;
 	WITH_SOCK(st, fd, s);
 	if ((int)len < 0)
@@ -623,6 +636,7 @@ static int put_timeval(void *val, socklen_t *len, uint64_t ns)
 
 int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_t *len)
 {
+	US_API_CALL();
 	int e;
 	WITH_SOCK(st, fd, s);
 	/* Linux (sk_getsockopt): optlen is read first; negative is EINVAL. */
@@ -689,6 +703,7 @@ static int name_out_check(const struct sockaddr *addr, const socklen_t *len)
 
 int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 {
+	US_API_CALL();
 	WITH_SOCK(st, fd, s);
 	int e = name_out_check(addr, len);
 	if (e)
@@ -710,6 +725,7 @@ int us_getsockname(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 
 int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 {
+	US_API_CALL();
 	WITH_SOCK(st, fd, s);
 	if (!s->connected)
 		return done_err(s, ENOTCONN);
@@ -726,6 +742,7 @@ int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len)
 
 int us_fcntl(us_stack *st, int fd, int cmd, int arg)
 {
+	US_API_CALL();
 	WITH_SOCK(st, fd, s);
 	switch (cmd) {
 	case F_GETFL:
@@ -755,6 +772,8 @@ static short revents_of(struct us_stack *st, struct pollfd *p, struct us_sock *s
 
 int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
+	US_API_POINT();
+	US_API_LIVE(st, -1);
 	if (nfds > US_MAX_SOCKETS)
 		return fail(EINVAL);
 	if (nfds && !fds)

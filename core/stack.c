@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "stack.h"
 #include "wire/eth.h"
 
@@ -29,6 +30,7 @@ static int add_static_arp(struct us_stack *st)
 
 us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen)
 {
+	US_API_CALL();
 	char dummy[8];
 	if (!err) {
 		err = dummy;
@@ -127,8 +129,14 @@ static void bring_up(struct us_stack *st)
 
 int us_stack_start(us_stack *st)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);    /* no restart after us_stack_stop (doc/API.md) */
 	if (st->deterministic) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (st->timer_started) {
+		errno = EALREADY;
 		return -1;
 	}
 	int rc = pthread_create(&st->timer_thread, NULL, timer_main, st);
@@ -150,6 +158,8 @@ int us_stack_start(us_stack *st)
 
 int us_stack_up(us_stack *st)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
 	if (!st->deterministic) {
 		errno = EINVAL;
 		return -1;
@@ -160,6 +170,7 @@ int us_stack_up(us_stack *st)
 
 void us_stack_stop(us_stack *st)
 {
+	US_API_CALL();
 	atomic_store(&st->stopping, true);
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_stop_rx(&st->ifs[i]);
@@ -174,6 +185,7 @@ void us_stack_stop(us_stack *st)
 
 void us_stack_free(us_stack *st)
 {
+	US_API_CALL();
 	if (!st)
 		return;
 	us_stack_stop(st);
@@ -250,6 +262,7 @@ uint64_t us_stack_now(const us_stack *st)
 
 int us_stack_poll(us_stack *st)
 {
+	US_API_CALL();
 	int total = 0;
 	for (int round = 0; round < 1000; round++) {
 		int n = 0;
@@ -280,6 +293,7 @@ static uint64_t next_event(struct us_stack *st)
 
 void us_stack_advance(us_stack *st, uint64_t ns)
 {
+	US_API_CALL();
 	uint64_t target = us_now(st) + ns;
 	for (int step = 0; step < ADVANCE_STEPS; step++) {
 		us_stack_poll(st);
@@ -300,6 +314,8 @@ void us_stack_advance(us_stack *st, uint64_t ns)
 
 int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
 	if (ifindex < 0 || ifindex >= st->nifs) {
 		errno = ENODEV;
 		return -1;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <poll.h>
@@ -960,19 +961,28 @@ static void test_socket_null_ping(void)
 	tu_close(&t);
 }
 
+/* A (non-blocking) connects to B's listener on port 7000: returns A's descriptor. */
+static int tcp_pair_connect(struct su_pair *p, int *lfd)
+{
+	int l = us_socket(p->b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in la = su_sin(SU_B_IP, 7000);
+	SU_OK(us_bind(p->b, l, SU_SA(la), sizeof la));
+	SU_OK(us_listen(p->b, l, 4));
+	int c = us_socket(p->a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	SU_ERR(us_connect(p->a, c, SU_SA(la), sizeof la), EINPROGRESS);
+	su_run(p, 50 * US_NS_PER_MS);
+	*lfd = l;
+	return c;
+}
+
 /* TCP: us_send(NULL, 1000) used to crash in the ring copy, us_recv(NULL, 100) too. */
 static void test_socket_null_buffers_tcp(void)
 {
 	struct su_pair p;
 	if (!su_open(&p, US_STACK_DETERMINISTIC))
 		return;
-	int l = us_socket(p.b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	struct sockaddr_in la = su_sin(SU_B_IP, 7000);
-	SU_OK(us_bind(p.b, l, SU_SA(la), sizeof la));
-	SU_OK(us_listen(p.b, l, 4));
-	int c = us_socket(p.a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	SU_ERR(us_connect(p.a, c, SU_SA(la), sizeof la), EINPROGRESS);
-	su_run(&p, 50 * US_NS_PER_MS);
+	int l;
+	int c = tcp_pair_connect(&p, &l);
 	struct sockaddr_in peer;
 	SU_ERR(us_accept(p.b, l, SU_SA(peer), NULL), EFAULT);
 	socklen_t pl = sizeof peer;
@@ -995,6 +1005,76 @@ static void test_socket_null_buffers_tcp(void)
 	us_close(p.b, a);
 	us_close(p.b, l);
 	su_run(&p, 100 * US_NS_PER_MS);
+	su_close(&p);
+}
+
+/* ---- after us_stack_stop (issue 8 item 12) ---------------------------------- */
+
+/*
+ * Once a stack is stopped every call fails with ESHUTDOWN and does
+ * nothing (TCP us_send used to return 1, UDP us_connect and us_sendto to
+ * succeed); only us_close and us_ping_close still work, to clean up.
+ */
+static void test_socket_every_call_after_stop(void)
+{
+	struct su_pair p;
+	if (!su_open(&p, US_STACK_DETERMINISTIC))
+		return;
+	us_stack *st = p.a;
+	int l;
+	int c = tcp_pair_connect(&p, &l);
+	int u = su_udp(st, INADDR_ANY, 6000);
+	uint16_t id;
+	int h = us_ping_open(st, &id);
+	CU_ASSERT_FATAL(h >= 0);
+	uint64_t tcp_out = us_stack_stat(st, US_STAT_TCP_TX_SEGS);
+	us_stack_stop(st);
+
+	struct sockaddr_in b = su_sin(SU_B_IP, 9), n;
+	socklen_t nl = sizeof n;
+	int v = 1;
+	socklen_t vl = sizeof v;
+	char buf[8];
+	SU_ERR(us_send(st, c, "x", 1, 0), ESHUTDOWN);
+	SU_ERR(us_recv(st, c, buf, sizeof buf, MSG_DONTWAIT), ESHUTDOWN);
+	SU_ERR(us_shutdown(st, c, SHUT_WR), ESHUTDOWN);
+	SU_ERR(us_connect(st, u, SU_SA(b), sizeof b), ESHUTDOWN);
+	SU_ERR(us_sendto(st, u, "x", 1, 0, SU_SA(b), sizeof b), ESHUTDOWN);
+	SU_ERR(us_recvfrom(st, u, buf, sizeof buf, 0, SU_SA(n), &nl), ESHUTDOWN);
+	SU_ERR(us_socket(st, AF_INET, SOCK_STREAM, 0), ESHUTDOWN);
+	SU_ERR(us_bind(st, u, SU_SA(b), sizeof b), ESHUTDOWN);
+	SU_ERR(us_listen(st, c, 1), ESHUTDOWN);
+	SU_ERR(us_accept(st, c, NULL, NULL), ESHUTDOWN);
+	SU_ERR(us_setsockopt(st, u, SOL_SOCKET, SO_BROADCAST, &v, sizeof v), ESHUTDOWN);
+	SU_ERR(us_getsockopt(st, u, SOL_SOCKET, SO_BROADCAST, &v, &vl), ESHUTDOWN);
+	SU_ERR(us_getsockname(st, u, SU_SA(n), &nl), ESHUTDOWN);
+	SU_ERR(us_getpeername(st, c, SU_SA(n), &nl), ESHUTDOWN);
+	SU_ERR(us_fcntl(st, u, F_GETFL, 0), ESHUTDOWN);
+	struct pollfd pf = { .fd = u, .events = POLLOUT };
+	SU_ERR(us_poll(st, &pf, 1, 0), ESHUTDOWN);
+	struct in_addr dst = { SU_B_IP };
+	SU_ERR(us_ping_open(st, &id), ESHUTDOWN);
+	SU_ERR(us_ping_send(st, h, dst, 1, 0, "p", 1), ESHUTDOWN);
+	struct us_echo_reply rep;
+	SU_ERR(us_ping_recv(st, h, &rep, NULL, 0, 0), ESHUTDOWN);
+	struct addrinfo *res = NULL;
+	errno = 0;
+	CU_ASSERT_EQUAL(us_getaddrinfo(st, "10.0.0.2", "80", NULL, &res), EAI_SYSTEM);
+	CU_ASSERT_EQUAL(errno, ESHUTDOWN);
+	CU_ASSERT_PTR_NULL(res);
+	SU_ERR(us_stack_up(st), ESHUTDOWN);
+	uint8_t frame[64] = { 0 };
+	SU_ERR(us_stack_input(st, 0, frame, sizeof frame), ESHUTDOWN);
+	/* Nothing went out. */
+	CU_ASSERT_EQUAL(us_stack_stat(st, US_STAT_UDP_TX), 0);
+	CU_ASSERT_EQUAL(us_stack_stat(st, US_STAT_ICMP_TX), 0);
+	CU_ASSERT_EQUAL(us_stack_stat(st, US_STAT_TCP_TX_SEGS), tcp_out);
+	/* Cleaning up still works. */
+	SU_OK(us_close(st, u));
+	us_ping_close(st, h);
+	SU_ERR(us_close(st, u), EBADF);
+	us_close(st, c);
+	us_close(p.b, l);
 	su_close(&p);
 }
 
@@ -1021,4 +1101,5 @@ US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_null_buffers_udp),
 	 US_TEST(test_socket_null_addresses_and_options),
 	 US_TEST(test_socket_null_ping),
-	 US_TEST(test_socket_null_buffers_tcp));
+	 US_TEST(test_socket_null_buffers_tcp),
+	 US_TEST(test_socket_every_call_after_stop));

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -320,6 +321,224 @@ static void test_threads_stop_wakes_everyone(void)
 	su_close(&p);
 }
 
+/* A stack does not restart: us_stack_start after us_stack_stop is ESHUTDOWN (issue 8 item 12). */
+static void test_threads_no_restart_after_stop(void)
+{
+	struct su_pair p;
+	if (!su_open(&p, 0))
+		return;
+	SU_ERR(us_stack_start(p.a), EALREADY);          /* running already: no second set of threads */
+	us_stack_stop(p.a);
+	SU_ERR(us_stack_start(p.a), ESHUTDOWN);
+	us_stack_stop(p.a);                             /* twice is fine */
+	su_close(&p);
+}
+
+/* ---- a thread cancelled inside a call (issue 8 item 16) ---------------------------- */
+
+/*
+ * Every public call disables cancellation while it runs (doc/API.md,
+ * "Threads, cancellation and stop"), so pthread_cancel of a thread blocked
+ * in us_recv/us_send/us_poll never leaves a socket lock or an interface's
+ * transmit lock held: the call goes on until it would return anyway, then
+ * the thread is cancelled on the way out (us_recv, us_send, us_poll are
+ * cancellation points, as recv/send/poll are). Before, the thread died in
+ * pthread_cond_wait with the socket lock taken and the next call on that
+ * socket hung for ever; the steps that would hang run in a helper thread
+ * with a deadline, and on a hang the test fails and leaves the stacks
+ * behind rather than hang itself.
+ */
+
+enum { CANCEL_SEND_LEN = 2 * 1024 * 1024 };
+
+struct cancel_arg {
+	us_stack *st;
+	int fd;
+	int op;                 /* 0 recv, 1 send, 2 poll */
+	atomic_bool returned;   /* the call came back into the test: it was not cancelled */
+};
+
+static void *cancel_main(void *p)
+{
+	struct cancel_arg *c = p;
+	static uint8_t big[CANCEL_SEND_LEN];
+	char buf[64];
+	struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+	if (c->op == 0)
+		us_recv(c->st, c->fd, buf, sizeof buf, 0);
+	else if (c->op == 1)
+		us_send(c->st, c->fd, big, sizeof big, 0);
+	else
+		us_poll(c->st, &pf, 1, 20000);
+	atomic_store(&c->returned, true);
+	return NULL;
+}
+
+/* A call made from a helper thread, so that a hang can be detected. */
+struct probe {
+	us_stack *st;
+	int fd;
+	long rc;
+	atomic_bool done;
+};
+
+static void *probe_main(void *p)
+{
+	struct probe *q = p;
+	int v;
+	socklen_t vl = sizeof v;
+	q->rc = us_getsockopt(q->st, q->fd, SOL_SOCKET, SO_ERROR, &v, &vl);
+	atomic_store(&q->done, true);
+	return NULL;
+}
+
+/* A call that takes fd's lock and never waits, from another thread; false
+ * if it hangs (the lock was left held). */
+static bool probe_lock(us_stack *st, int fd)
+{
+	static struct probe q;          /* static: outlives a hung helper */
+	q = (struct probe){ .st = st, .fd = fd };
+	atomic_init(&q.done, false);
+	pthread_t th;
+	if (pthread_create(&th, NULL, probe_main, &q) != 0)
+		return false;
+	if (!su_wait_for(flag_set, &q.done, 3000)) {
+		fprintf(stderr, "\ncancel: a call on the socket hangs: its lock was left held\n");
+		pthread_detach(th);
+		return false;
+	}
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(q.rc, 0);
+	return true;
+}
+
+/* Read exactly n bytes from fd (blocking, with SO_RCVTIMEO set). */
+static bool recv_all(us_stack *st, int fd, uint8_t *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = us_recv(st, fd, buf + got, n - got, 0);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static bool joined_cancelled(pthread_t th)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	void *ret = NULL;
+	if (pthread_timedjoin_np(th, &ret, &ts) != 0) {
+		CU_FAIL("the cancelled thread did not end");
+		pthread_detach(th);
+		return false;
+	}
+	CU_ASSERT(ret == PTHREAD_CANCELED);
+	return true;
+}
+
+static void cancel_inside(int op)
+{
+	struct su_pair p;
+	if (!su_open(&p, 0))
+		return;
+	int l = us_socket(p.b, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in la = su_sin(SU_B_IP, 7100);
+	SU_OK(us_bind(p.b, l, SU_SA(la), sizeof la));
+	SU_OK(us_listen(p.b, l, 4));
+	int c = us_socket(p.a, AF_INET, SOCK_STREAM, 0);
+	SU_OK(us_connect(p.a, c, SU_SA(la), sizeof la));
+	set_rcvtimeo(p.b, l, 5000);
+	int a = us_accept(p.b, l, NULL, NULL);
+	CU_ASSERT_FATAL(a >= 0);
+	set_rcvtimeo(p.a, c, 20000);            /* safety nets only */
+	set_rcvtimeo(p.b, a, 20000);
+
+	static struct cancel_arg ca;
+	ca = (struct cancel_arg){ .st = p.a, .fd = c, .op = op };
+	atomic_init(&ca.returned, false);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, cancel_main, &ca) == 0);
+	bool blocked = op == 2 ? su_wait_poller(p.a, c, WAKE_BOUND_MS)
+			       : su_wait_waiter(p.a, c, WAKE_BOUND_MS);
+	CU_ASSERT(blocked);
+	nap_ms(20);     /* let it go to sleep; nothing below depends on how long */
+	CU_ASSERT_EQUAL(pthread_cancel(th), 0);
+	/* The call goes on: the thread must not end now (before the fix it
+	 * died at once inside pthread_cond_wait, holding the lock it waits with). */
+	struct timespec soon;
+	clock_gettime(CLOCK_REALTIME, &soon);
+	soon.tv_nsec += 200 * 1000000L;
+	if (soon.tv_nsec >= 1000000000L) {
+		soon.tv_sec++;
+		soon.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(th, NULL, &soon) == 0) {
+		CU_FAIL("the thread was cancelled inside the call");
+		return;         /* leave the stacks: its locks may be held for ever */
+	}
+
+	/* The socket and the stack still work from other threads. */
+	if (!probe_lock(p.a, c)) {
+		CU_FAIL("the cancelled thread left the socket locked");
+		return;         /* leave the stacks: freeing them would hang too */
+	}
+	uint8_t *buf = malloc(CANCEL_SEND_LEN + 8);
+	CU_ASSERT_FATAL(buf != NULL);
+	if (op == 1) {
+		/* The send finishes (all of it reaches B), then the thread is cancelled. */
+		CU_ASSERT(recv_all(p.b, a, buf, CANCEL_SEND_LEN));
+		joined_cancelled(th);
+		CU_ASSERT_EQUAL(us_send(p.a, c, "ping", 4, 0), 4);
+		CU_ASSERT(recv_all(p.b, a, buf, 4));
+		CU_ASSERT_EQUAL(memcmp(buf, "ping", 4), 0);
+	} else {
+		CU_ASSERT_EQUAL(us_send(p.a, c, "ping", 4, 0), 4);
+		CU_ASSERT(recv_all(p.b, a, buf, 4));
+		CU_ASSERT_EQUAL(memcmp(buf, "ping", 4), 0);
+		/* Data for A makes the blocked call return: then it is cancelled. */
+		CU_ASSERT_EQUAL(us_send(p.b, a, "data", 4, 0), 4);
+		joined_cancelled(th);
+		char r[8];
+		if (op == 0) {
+			/* us_recv consumed the data before the thread ended. */
+			SU_ERR(us_recv(p.a, c, r, sizeof r, MSG_DONTWAIT), EAGAIN);
+		} else {
+			/* us_poll does not consume; its registration is gone. */
+			CU_ASSERT_EQUAL(us_recv(p.a, c, r, sizeof r, 0), 4);
+		}
+	}
+	CU_ASSERT(!atomic_load(&ca.returned));
+	/* And once more, both ways. */
+	CU_ASSERT_EQUAL(us_send(p.b, a, "more", 4, 0), 4);
+	char r[8];
+	CU_ASSERT_EQUAL(us_recv(p.a, c, r, sizeof r, 0), 4);
+	CU_ASSERT_EQUAL(us_send(p.a, c, "last", 4, 0), 4);
+	CU_ASSERT(recv_all(p.b, a, buf, 4));
+	free(buf);
+	us_close(p.a, c);
+	us_close(p.b, a);
+	us_close(p.b, l);
+	su_close(&p);
+}
+
+static void test_threads_cancel_inside_recv(void)
+{
+	cancel_inside(0);
+}
+
+static void test_threads_cancel_inside_send(void)
+{
+	cancel_inside(1);
+}
+
+static void test_threads_cancel_inside_poll(void)
+{
+	cancel_inside(2);
+}
+
 /* ---- timeouts and non-blocking on a threaded stack ----------------------------------- */
 
 static void test_threads_rcvtimeo(void)
@@ -561,6 +780,10 @@ US_SUITE(socket_threads, NULL, NULL,
 	 US_TEST(test_threads_poll_woken_by_datagram),
 	 US_TEST(test_threads_poll_woken_by_close),
 	 US_TEST(test_threads_stop_wakes_everyone),
+	 US_TEST(test_threads_no_restart_after_stop),
+	 US_TEST(test_threads_cancel_inside_recv),
+	 US_TEST(test_threads_cancel_inside_send),
+	 US_TEST(test_threads_cancel_inside_poll),
 	 US_TEST(test_threads_rcvtimeo),
 	 US_TEST(test_threads_send_and_recv_on_one_socket),
 	 US_TEST(test_threads_connect_races_input));

@@ -8,6 +8,9 @@
  * backends, so that the same input gives byte-identical output.
  *
  * Functions return -1 and set errno on failure unless said otherwise.
+ * Every call disables thread cancellation while it runs (doc/API.md,
+ * "Threads and cancellation"): cancelling a thread inside one never leaves
+ * a lock of the stack held.
  */
 #ifndef USTACK_USTACK_H
 #define USTACK_USTACK_H
@@ -37,12 +40,18 @@ typedef struct us_stack us_stack;
  */
 us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen);
 
-/* Threaded mode: start the receive and timer threads; send gratuitous ARP. */
+/*
+ * Threaded mode: start the receive and timer threads; send gratuitous ARP.
+ * EALREADY if it runs already; ESHUTDOWN after us_stack_stop (a stack is
+ * not restarted: make a new one).
+ */
 int us_stack_start(us_stack *st);
 
 /*
  * Stop the threads (threaded mode) and wake every thread blocked in the
- * stack's API; they return -1 with errno ESHUTDOWN. Safe to call twice.
+ * stack's API; they return -1 with errno ESHUTDOWN. From then on every
+ * call fails with ESHUTDOWN except those that release things (us_close,
+ * us_ping_close): doc/API.md. Safe to call twice.
  */
 void us_stack_stop(us_stack *st);
 
