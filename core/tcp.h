@@ -84,7 +84,9 @@ const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
 enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT__COUNT };
 
 struct us_tcb {
-	/* Everything here is protected by sock->lock, except the table links. */
+	/* Everything here is protected by sock->lock, except the table links.
+	 * A field that belongs to one connection (not a socket option) is
+	 * reset in tcb_reset (tcp_table.c) when the connection ends. */
 	struct us_sock *sock;
 	enum tcp_state state;
 	uint32_t laddr, raddr;          /* network order */
@@ -202,6 +204,8 @@ void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t ds
 /* ---- shared among the tcp_*.c files (all with the socket lock held) ---- */
 
 struct us_tcb *tcb_new(struct us_sock *s);
+/* Forget the connection's state (keep_readable: not the unread bytes and FIN). */
+void tcb_reset(struct us_tcb *t, bool keep_readable);
 void tcb_free(struct us_tcb *t);
 int tcb_alloc_buffers(struct us_tcb *t);
 

@@ -75,6 +75,7 @@ void tcp_done(struct us_tcb *t, int err)
 			s->local.sin_port = 0;
 		}
 	}
+	tcb_reset(t, true);
 	us_sock_wake(s);
 }
 
@@ -210,6 +211,12 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	int rc = us_ipv4_route(st, a->sin_addr.s_addr, &ifi, &nh, &src);
 	if (rc < 0)
 		return rc;
+	/* A new connection on a socket that had one: nothing of the old one
+	 * (unread bytes, shutdown flags) carries over (Linux tcp_disconnect). */
+	tcb_reset(t, false);
+	t->passive = false;
+	s->shut_rd = s->shut_wr = false;
+	s->connected = false;
 	if (tcb_alloc_buffers(t) < 0)
 		return -ENOBUFS;
 	/* The peer first: the ephemeral port is chosen per destination. */

@@ -132,6 +132,64 @@ struct us_tcb *tcb_new(struct us_sock *s)
 	return t;
 }
 
+/*
+ * Forget one connection: everything of it but the socket options, the
+ * rings' memory and sizes, the table links and the timers (tcp_done
+ * leaves the tables and cancels the timers), as Linux purges its queues
+ * in tcp_reset/tcp_done and resets the rest in tcp_disconnect before a
+ * socket connects again. A new connection on the same socket so starts
+ * from nothing: no queued bytes or FIN of the old one go out, no old
+ * out-of-order range or RTT, congestion or timestamp state applies.
+ * keep_readable (the connection just ended): the received bytes not yet
+ * read and the peer's FIN stay for the application, which Linux also
+ * delivers after a reset; the next connect or listen drops them.
+ */
+void tcb_reset(struct us_tcb *t, bool keep_readable)
+{
+	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	/* Send side. */
+	t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->snd_wl1 = t->snd_wl2 = 0;
+	t->snd_wnd = t->max_sndwnd = 0;
+	t->sndq.head = t->sndq.len = 0;
+	t->fin_queued = t->fin_sent = false;
+	t->fin_seq = 0;
+	/* Receive side. */
+	t->irs = t->rcv_nxt = t->rcv_adv = 0;
+	if (!keep_readable) {
+		t->rcvq.head = t->rcvq.len = 0;
+		t->fin_rcvd = false;
+	}
+	t->nooo = 0;
+	t->ooo_fin = false;
+	t->ooo_fin_seq = 0;
+	/* Negotiated options. */
+	t->mss = t->peer_mss = 0;
+	t->snd_wscale = t->rcv_wscale = 0;
+	t->ws_ok = t->ts_ok = false;
+	t->ts_recent = t->last_ack_sent = t->ts_first = 0;
+	t->ts_recent_at = 0;
+	/* RTT and RTO (RFC 6298 2.1: back to the initial RTO). */
+	t->srtt_us = t->rttvar_us = 0;
+	t->have_rtt = false;
+	t->rto_us = (uint64_t)(c->rto_initial_ms ? c->rto_initial_ms : 1000) * 1000;
+	t->backoff = 0;
+	t->rtt_timing = false;
+	t->rtt_seq = 0;
+	t->rtt_start = 0;
+	/* Congestion control (cc->init sets cwnd and ssthresh at the handshake). */
+	t->cwnd = t->ssthresh = t->bytes_acked = 0;
+	t->dupacks = 0;
+	t->in_recovery = false;
+	t->recover = 0;
+	t->last_send = 0;
+	/* ACK scheduling and timer state. */
+	t->segs_unacked = 0;
+	t->ack_now = false;
+	t->last_oow_ack = 0;
+	t->persist_backoff = 0;
+	t->keep_probes = 0;
+}
+
 int tcb_alloc_buffers(struct us_tcb *t)
 {
 	if (!t->sndq.buf)
