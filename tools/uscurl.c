@@ -1,7 +1,7 @@
 /*
  * uscurl — an HTTP/1.1 client in the manner of curl, over ustack.
  *
- * `uscurl [options] URL` brings up its own stack (-C or the quick flags),
+ * `uscurl [options] URL` brings up its own stack (--stack-config or the quick flags),
  * resolves the host with the stack's resolver (or --resolve), connects,
  * sends one request and writes the body to standard output or a file;
  * with -L it follows redirects, reusing the connection when the server
@@ -12,7 +12,8 @@
  * the connection; they are copied byte for byte.
  *
  * Structure: http_client.c has the pure parts (URL, head, chunked, -w and
- * progress formats); this file does options, sockets, timing and files.
+ * progress formats); uscurl_opts.c reads the command line; this file does
+ * sockets, timing, retries and files.
  * One thread does the transfer (non-blocking socket, us_poll with the
  * --max-time deadline); names are resolved on a helper thread so that
  * the deadline bounds a slow nameserver too.
@@ -36,77 +37,15 @@
 
 #include "tools/common/cli.h"
 #include "tools/common/http_client.h"
+#include "tools/common/uscurl_opts.h"
 
-#define USCURL_VERSION "0.1"
-#define MAX_HEADERS 64
-#define MAX_RESOLVE 16
 #define RECV_CHUNK (256 * 1024)
 #define DEFAULT_CONNECT_TIMEOUT_S 300.0   /* curl's default */
-#define PROGRESS_INTERVAL_NS 500000000ull /* the meter at most twice a second */
 
 #define EXPECT_100_TIMEOUT_MS 1000  /* curl's wait for "100 Continue" before sending anyway */
 #define RETRY_SLEEP_DEFAULT_MS 1000  /* curl's first --retry wait, doubled each time ... */
 #define RETRY_SLEEP_MAX_MS 600000    /* ... up to ten minutes */
 #define UPLOAD_CHUNK 65536
-
-enum {
-	OPT_MAX_REDIRS = CLI_OPT__TOOL_BASE,
-	OPT_DATA_BINARY,
-	OPT_DATA_RAW,
-	OPT_DATA_URLENCODE,
-	OPT_CONNECT_TIMEOUT,
-	OPT_RESOLVE,
-	OPT_VERSION,
-	OPT_RETRY,
-	OPT_RETRY_DELAY,
-	OPT_RETRY_MAX_TIME,
-	OPT_RETRY_CONNREFUSED,
-	OPT_RETRY_ALL_ERRORS,
-	OPT_FAIL_WITH_BODY,
-	OPT_NO_PROGRESS_METER,
-	OPT_LIMIT_RATE,
-	OPT_COMPRESSED,
-};
-
-struct resolve_entry {
-	char host[HC_HOST_MAX];
-	int port;                       /* -1: any ("*") */
-	struct in_addr addr;
-};
-
-struct opts {
-	const char *url;
-	const char *out_path;           /* -o; NULL: standard output */
-	bool remote_name;               /* -O */
-	bool silent, show_error, fail, head, include, follow;
-	int verbose;
-	long max_redirs;                /* -1: unlimited */
-	const char *method;             /* -X */
-	const char *user_agent;
-	const char *user;               /* -u USER:PASS */
-	char *data;                     /* -d / --data-binary, joined by '&' */
-	size_t data_len;
-	bool has_data;
-	bool get;                       /* -G: the data goes into the URL's query */
-	const char *upload;             /* -T FILE ("-": standard input) */
-	const char *range;              /* -r */
-	bool resume, resume_current;    /* -C N / -C - */
-	int64_t resume_from;
-	long retry;                     /* --retry N */
-	double retry_delay, retry_max_time;     /* seconds, 0: curl's defaults */
-	bool retry_connrefused, retry_all;
-	const char *dump_header;        /* -D */
-	bool fail_with_body;
-	bool no_meter;                  /* --no-progress-meter */
-	bool bar;                       /* -#: the progress bar instead of the meter */
-	uint64_t limit_rate;            /* --limit-rate, bytes per second, 0: none */
-	double max_time, connect_timeout;   /* seconds, 0: none / default */
-	char *writeout;
-	const char *headers[MAX_HEADERS];
-	int nheaders;
-	struct resolve_entry resolves[MAX_RESOLVE];
-	int nresolves;
-};
 
 /* One TCP connection, kept between requests when the server allows. */
 struct conn {
@@ -178,58 +117,6 @@ struct run {
 	char req[HC_REQUEST_MAX];       /* the request head being sent */
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: uscurl [options] URL\n"
-		"  -o, --output FILE        write the body to FILE instead of standard output\n"
-		"  -O, --remote-name        write it to a file named like the URL's last path segment\n"
-		"  -s, --silent             no progress meter, no error messages\n"
-		"  -S, --show-error         with -s, still print error messages\n"
-		"  -D, --dump-header FILE   write the response headers to FILE ('-': standard output)\n"
-		"  -C, --continue-at N|-    resume at byte N (-: the size of the -o file)\n"
-		"  -r, --range RANGE        ask for bytes RANGE (Range: bytes=RANGE)\n"
-		"  -T, --upload-file FILE   PUT FILE ('-': standard input, chunked)\n"
-		"  -G, --get                put the -d data in the URL's query, GET\n"
-		"      --data-urlencode DATA  -d with DATA (name=content, =content, name@FILE,\n"
-		"                           @FILE) URL-encoded\n"
-		"      --retry N            retry transient errors N times (curl's rules)\n"
-		"      --retry-delay SECS   wait SECS between retries (default 1, doubling)\n"
-		"      --retry-max-time SECS  retry only within SECS\n"
-		"      --retry-connrefused  retry on Connection refused too\n"
-		"      --retry-all-errors   retry on any error\n"
-		"      --limit-rate SPEED   at most SPEED bytes per second (suffix k, m, g)\n"
-		"      --fail-with-body     as -f, but write the body\n"
-		"      --no-progress-meter  no progress meter, but messages\n"
-		"  -#, --progress-bar       a bar of '#' instead of the meter\n"
-		"      --compressed         refused: content decoding is not built in\n"
-		"  -v, --verbose            '*' info, '> ' request and '< ' response lines on stderr\n"
-		"                           (-vv also traces every frame of the stack)\n"
-		"  -I, --head               HEAD request; print the response headers\n"
-		"  -i, --include            print the response headers before the body\n"
-		"  -L, --location           follow redirects\n"
-		"      --max-redirs N       at most N redirects with -L (default 50, -1 unlimited)\n"
-		"  -H, --header 'N: v'      add a request header, replace a default one ('N:' removes it,\n"
-		"                           'N;' sends it empty); repeatable\n"
-		"  -X, --request METHOD     the request method\n"
-		"  -d, --data DATA          POST DATA (@FILE: from FILE without CR/LF, @-: stdin),\n"
-		"                           as application/x-www-form-urlencoded; repeats join with '&'\n"
-		"      --data-binary DATA   the same, @FILE read byte for byte\n"
-		"      --data-raw DATA      the same, no @ interpretation\n"
-		"  -A, --user-agent NAME    the User-Agent header\n"
-		"  -u, --user USER:PASS     HTTP basic authentication\n"
-		"  -f, --fail               exit 22 without output on HTTP status >= 400\n"
-		"  -m, --max-time SECS      give up the whole operation after SECS\n"
-		"      --connect-timeout SECS  give up resolving and connecting after SECS (default 300)\n"
-		"  -w, --write-out FORMAT   print FORMAT after the transfer: %%{http_code},\n"
-		"                           %%{size_download}, %%{time_total}, %%{json}, ...\n"
-		"                           (@FILE: read it from FILE, newlines dropped)\n"
-		"      --resolve HOST:PORT:ADDR  use ADDR for HOST and PORT (PORT may be *)\n"
-		"  -V, --version            print the version\n"
-		CLI_USAGE_STACK_CONFIG_LONG CLI_USAGE_QUICK
-		"  -h, --help               this help\n");
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -282,233 +169,6 @@ static void info(struct run *x, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
-}
-
-/* ---- Options ---------------------------------------------------------- */
-
-static int parse_secs(const char *opt, const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0 && v <= 31536000)) {
-		fprintf(stderr, "uscurl: option %s: expected a number of seconds, got '%s'\n", opt, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Read a whole file ("-": standard input) into a new buffer. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *b = malloc(cap + 1);
-	for (;;) {
-		if (!b)
-			break;
-		if (n == cap) {
-			char *nb = realloc(b, cap * 2 + 1);
-			if (!nb) {
-				free(b);
-				b = NULL;
-				break;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	bool bad = ferror(f);
-	if (f != stdin)
-		fclose(f);
-	if (!b || bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
-/*
- * -d / --data-binary / --data-raw: '@FILE' reads FILE ('-' is standard
- * input); -d drops CR and LF from it, as curl does. Repeats are joined
- * with '&'.
- */
-static int add_data(struct opts *o, const char *arg, int kind)
-{
-	char *piece;
-	size_t plen;
-	if (kind != OPT_DATA_RAW && arg[0] == '@') {
-		piece = slurp(arg + 1, &plen);
-		if (!piece) {
-			fprintf(stderr, "uscurl: (26) Failed to open/read local data from file/application: "
-				"%s: %s\n", arg + 1, strerror(errno ? errno : EIO));
-			return -1;
-		}
-		if (kind == 'd') {
-			size_t w = 0;
-			for (size_t r = 0; r < plen; r++)
-				if (piece[r] != '\r' && piece[r] != '\n')
-					piece[w++] = piece[r];
-			plen = w;
-		}
-	} else {
-		plen = strlen(arg);
-		piece = malloc(plen + 1);
-		if (!piece)
-			return -1;
-		memcpy(piece, arg, plen + 1);
-	}
-	size_t need = o->data_len + (o->has_data ? 1 : 0) + plen + 1;
-	char *nd = realloc(o->data, need);
-	if (!nd) {
-		free(piece);
-		return -1;
-	}
-	o->data = nd;
-	if (o->has_data)
-		o->data[o->data_len++] = '&';
-	memcpy(o->data + o->data_len, piece, plen);
-	o->data_len += plen;
-	o->data[o->data_len] = '\0';
-	o->has_data = true;
-	free(piece);
-	return 0;
-}
-
-/*
- * --data-urlencode, as curl: "content" and "=content" send content
- * encoded; "name=content" sends name=ENCODED; "@file" and "name@file"
- * the same with the content read from file ("-": standard input). The
- * name is sent as written.
- */
-static int add_urlencoded(struct opts *o, const char *arg)
-{
-	const char *p = strpbrk(arg, "@=");
-	size_t nlen = p ? (size_t)(p - arg) : 0;
-	const char *content = p ? p + 1 : arg;
-	size_t clen;
-	char *file = NULL;
-	if (p && *p == '@') {
-		file = slurp(content, &clen);
-		if (!file) {
-			fprintf(stderr, "uscurl: (26) Failed to open/read local data from file/application: "
-				"%s: %s\n", content, strerror(errno ? errno : EIO));
-			return -1;
-		}
-		content = file;
-	} else {
-		clen = strlen(content);
-	}
-	size_t cap = nlen + 1 + clen * 3 + 1;
-	char *enc = malloc(cap);
-	int rc = -1;
-	if (enc) {
-		size_t k = 0;
-		if (nlen) {
-			memcpy(enc, arg, nlen);
-			enc[nlen] = '=';
-			k = nlen + 1;
-		}
-		if (hc_urlencode(content, clen, enc + k, cap - k) >= 0)
-			rc = add_data(o, enc, OPT_DATA_RAW);
-	}
-	free(enc);
-	free(file);
-	return rc;
-}
-
-/* --limit-rate SPEED: bytes per second, with an optional k, m or g (powers of 1024). */
-static int parse_rate(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	double mul = 1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1024; end++; break;
-	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-	case 'b': case 'B': end++; break;
-	default: break;
-	}
-	if (errno || end == s || *end || !(v >= 0) || v * mul > 1e15) {
-		fprintf(stderr, "uscurl: option --limit-rate: expected a speed like 100K, got '%s'\n", s);
-		return -1;
-	}
-	*out = (uint64_t)(v * mul);
-	return 0;
-}
-
-/* -w @FILE: curl's file2string keeps each line up to its first CR or LF. */
-static char *read_writeout(const char *path)
-{
-	size_t n;
-	char *b = slurp(path, &n);
-	if (!b)
-		return NULL;
-	size_t w = 0;
-	bool cut = false;
-	for (size_t r = 0; r < n; r++) {
-		if (b[r] == '\n') {
-			cut = false;
-			continue;
-		}
-		if (b[r] == '\r')
-			cut = true;
-		if (!cut)
-			b[w++] = b[r];
-	}
-	b[w] = '\0';
-	return b;
-}
-
-/* --resolve HOST:PORT:ADDR[,ADDR...] (the first address is used). */
-static int add_resolve(struct opts *o, const char *arg)
-{
-	if (o->nresolves == MAX_RESOLVE) {
-		fprintf(stderr, "uscurl: --resolve: at most %d entries\n", MAX_RESOLVE);
-		return -1;
-	}
-	struct resolve_entry *e = &o->resolves[o->nresolves];
-	const char *c1 = strchr(arg, ':');
-	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	if (arg[0] == '+' || arg[0] == '-')
-		arg++;
-	if (!c1 || !c2 || c1 == arg || (size_t)(c1 - arg) >= sizeof e->host)
-		goto bad;
-	memcpy(e->host, arg, (size_t)(c1 - arg));
-	e->host[c1 - arg] = '\0';
-	if (c2 - c1 == 2 && c1[1] == '*') {
-		e->port = -1;
-	} else {
-		char *end;
-		long p = strtol(c1 + 1, &end, 10);
-		if (end != c2 || p < 1 || p > 65535)
-			goto bad;
-		e->port = (int)p;
-	}
-	char a[INET_ADDRSTRLEN];
-	size_t al = strcspn(c2 + 1, ",");
-	if (al == 0 || al >= sizeof a)
-		goto bad;
-	memcpy(a, c2 + 1, al);
-	a[al] = '\0';
-	if (inet_pton(AF_INET, a, &e->addr) != 1)
-		goto bad;
-	o->nresolves++;
-	return 0;
-bad:
-	fprintf(stderr, "uscurl: --resolve: expected HOST:PORT:A.B.C.D, got '%s'\n", arg);
-	return -1;
 }
 
 /* ---- Name resolution -------------------------------------------------- */
@@ -1528,49 +1188,6 @@ static void print_writeout(struct run *x, int rc, double total)
 	fflush(stderr);
 }
 
-/*
- * -G: the data after the URL's query ('?' or '&'), before any fragment.
- * -T FILE: a URL whose path ends in '/' (or that has none) gets FILE's
- * base name. Returns a new string (or NULL when out of memory).
- */
-static char *effective_url(const struct opts *o)
-{
-	const char *url = o->url;
-	size_t n = strlen(url);
-	const char *auth = strstr(url, "://");
-	auth = auth ? auth + 3 : url;
-	size_t frag = strcspn(url, "#");
-	const char *add = "";
-	char sep[2] = "";
-	size_t at = n;
-	if (o->upload && strcmp(o->upload, "-") != 0) {
-		size_t alen = strcspn(auth, "/?#");
-		size_t pend = (size_t)(auth - url) + alen + strcspn(auth + alen, "?#");
-		const char *base = strrchr(o->upload, '/');
-		base = base ? base + 1 : o->upload;
-		at = pend;
-		if (auth[alen] != '/') {
-			sep[0] = '/';
-			add = base;
-		} else if (url[pend - 1] == '/') {
-			add = base;
-		}
-	} else if (o->get && o->has_data) {
-		at = frag;
-		sep[0] = memchr(url, '?', frag) ? '&' : '?';
-		add = o->data;
-	}
-	size_t alen = strlen(sep) + strlen(add);
-	char *r = malloc(n + alen + 1);
-	if (!r)
-		return NULL;
-	memcpy(r, url, at);
-	memcpy(r + at, sep, strlen(sep));
-	memcpy(r + at + strlen(sep), add, strlen(add));
-	memcpy(r + at + alen, url + at, n - at + 1);
-	return r;
-}
-
 /* --retry: why this attempt may be retried, as curl's messages say it ("" none). */
 static const char *retry_reason(const struct run *x, int rc)
 {
@@ -1659,236 +1276,12 @@ int main(int argc, char **argv)
 	struct us_cli cli;
 	us_cli_init(&cli, "uscurl");
 	cli.no_short_config = true;     /* -C is curl's --continue-at */
-	static const struct option longopts[] = {
-		CLI_LONG_OPTIONS,
-		{ "output", required_argument, NULL, 'o' },
-		{ "remote-name", no_argument, NULL, 'O' },
-		{ "silent", no_argument, NULL, 's' },
-		{ "show-error", no_argument, NULL, 'S' },
-		{ "head", no_argument, NULL, 'I' },
-		{ "include", no_argument, NULL, 'i' },
-		{ "location", no_argument, NULL, 'L' },
-		{ "max-redirs", required_argument, NULL, OPT_MAX_REDIRS },
-		{ "header", required_argument, NULL, 'H' },
-		{ "request", required_argument, NULL, 'X' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "data-ascii", required_argument, NULL, 'd' },
-		{ "data-binary", required_argument, NULL, OPT_DATA_BINARY },
-		{ "data-raw", required_argument, NULL, OPT_DATA_RAW },
-		{ "data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE },
-		{ "get", no_argument, NULL, 'G' },
-		{ "upload-file", required_argument, NULL, 'T' },
-		{ "continue-at", required_argument, NULL, 'C' },
-		{ "range", required_argument, NULL, 'r' },
-		{ "dump-header", required_argument, NULL, 'D' },
-		{ "user-agent", required_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "fail", no_argument, NULL, 'f' },
-		{ "fail-with-body", no_argument, NULL, OPT_FAIL_WITH_BODY },
-		{ "max-time", required_argument, NULL, 'm' },
-		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-		{ "retry", required_argument, NULL, OPT_RETRY },
-		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
-		{ "retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME },
-		{ "retry-connrefused", no_argument, NULL, OPT_RETRY_CONNREFUSED },
-		{ "retry-all-errors", no_argument, NULL, OPT_RETRY_ALL_ERRORS },
-		{ "limit-rate", required_argument, NULL, OPT_LIMIT_RATE },
-		{ "no-progress-meter", no_argument, NULL, OPT_NO_PROGRESS_METER },
-		{ "progress-bar", no_argument, NULL, '#' },
-		{ "compressed", no_argument, NULL, OPT_COMPRESSED },
-		{ "write-out", required_argument, NULL, 'w' },
-		{ "resolve", required_argument, NULL, OPT_RESOLVE },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	static struct opts o = { .max_redirs = 50 };
-	int opt;
-	while ((opt = getopt_long(argc, argv,
-				  CLI_SHORT_OPTIONS_NO_C "o:OsSIiLH:X:d:A:u:fm:w:VhC:r:D:T:G#", longopts,
-				  NULL)) != -1) {
-		int r = us_cli_option(&cli, opt, optarg);
-		if (r < 0)
-			return HC_FAILED_INIT;
-		if (r > 0) {
-			if (opt == 'v')
-				o.verbose++;
-			continue;
-		}
-		switch (opt) {
-		case 'o': o.out_path = optarg; break;
-		case 'O': o.remote_name = true; break;
-		case 's': o.silent = true; break;
-		case 'S': o.show_error = true; break;
-		case 'I': o.head = true; break;
-		case 'i': o.include = true; break;
-		case 'L': o.follow = true; break;
-		case 'f': o.fail = true; break;
-		case 'X': o.method = optarg; break;
-		case 'A': o.user_agent = optarg; break;
-		case 'u': o.user = optarg; break;
-		case 'G': o.get = true; break;
-		case 'T': o.upload = optarg; break;
-		case 'D': o.dump_header = optarg; break;
-		case '#': o.bar = true; break;
-		case OPT_FAIL_WITH_BODY: o.fail_with_body = true; break;
-		case OPT_NO_PROGRESS_METER: o.no_meter = true; break;
-		case OPT_RETRY_CONNREFUSED: o.retry_connrefused = true; break;
-		case OPT_RETRY_ALL_ERRORS: o.retry_all = true; break;
-		case OPT_COMPRESSED:
-			fprintf(stderr, "uscurl: option --compressed: content decoding is not built into "
-				"uscurl (it would need zlib, which ustack does not depend on)\n");
-			return HC_FAILED_INIT;
-		case 'C': {
-			if (strcmp(optarg, "-") == 0) {
-				o.resume = o.resume_current = true;
-				break;
-			}
-			char *end;
-			long long v = strtoll(optarg, &end, 10);
-			if (*end || end == optarg || v < 0) {
-				fprintf(stderr, "uscurl: option -C: expected an offset or '-', got '%s'\n",
-					optarg);
-				return HC_FAILED_INIT;
-			}
-			o.resume = true;
-			o.resume_current = false;
-			o.resume_from = v;
-			break;
-		}
-		case 'r': {
-			static char fixed[48];
-			if (!strchr(optarg, '-')) {
-				char *end;
-				long long v = strtoll(optarg, &end, 10);
-				if (*end || end == optarg || v < 0) {
-					fprintf(stderr, "Warning: unsupported range point\n");
-					return HC_FAILED_INIT;
-				}
-				fprintf(stderr, "Warning: A specified range MUST include at least one dash (-). "
-					"Appending one for you!\n");
-				snprintf(fixed, sizeof fixed, "%lld-", v);
-				o.range = fixed;
-				break;
-			}
-			if (strspn(optarg, "0123456789-,") != strlen(optarg))
-				fprintf(stderr, "Warning: Invalid character is found in given range. A "
-					"specified range MUST have only digits in 'start'-'stop'. The "
-					"server's response to this request is uncertain.\n");
-			o.range = optarg;
-			break;
-		}
-		case OPT_RETRY:
-		case OPT_MAX_REDIRS: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < (opt == OPT_RETRY ? 0 : -1)) {
-				fprintf(stderr, "uscurl: option %s: expected %s, got '%s'\n",
-					opt == OPT_RETRY ? "--retry" : "--max-redirs",
-					opt == OPT_RETRY ? "0 or more" : "-1 or more", optarg);
-				return HC_FAILED_INIT;
-			}
-			*(opt == OPT_RETRY ? &o.retry : &o.max_redirs) = v;
-			break;
-		}
-		case OPT_RETRY_DELAY:
-			if (parse_secs("--retry-delay", optarg, &o.retry_delay) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case OPT_RETRY_MAX_TIME:
-			if (parse_secs("--retry-max-time", optarg, &o.retry_max_time) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case OPT_LIMIT_RATE:
-			if (parse_rate(optarg, &o.limit_rate) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case 'H':
-			if (o.nheaders == MAX_HEADERS) {
-				fprintf(stderr, "uscurl: -H: at most %d headers\n", MAX_HEADERS);
-				return HC_FAILED_INIT;
-			}
-			if (!hc_header_arg_ok(optarg)) {
-				fprintf(stderr, "uscurl: -H: expected 'Name: value', 'Name:' or 'Name;', "
-					"got '%s'\n", optarg);
-				return HC_FAILED_INIT;
-			}
-			o.headers[o.nheaders++] = optarg;
-			break;
-		case 'd':
-		case OPT_DATA_BINARY:
-		case OPT_DATA_RAW:
-			if (add_data(&o, optarg, opt) < 0)
-				return opt == OPT_DATA_RAW ? HC_FAILED_INIT : HC_READ_ERROR;
-			break;
-		case OPT_DATA_URLENCODE:
-			if (add_urlencoded(&o, optarg) < 0)
-				return HC_READ_ERROR;
-			break;
-		case 'm':
-			if (parse_secs("--max-time", optarg, &o.max_time) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case OPT_CONNECT_TIMEOUT:
-			if (parse_secs("--connect-timeout", optarg, &o.connect_timeout) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case 'w':
-			free(o.writeout);
-			o.writeout = optarg[0] == '@' ? read_writeout(optarg + 1) : strdup(optarg);
-			if (!o.writeout) {
-				fprintf(stderr, "uscurl: -w: cannot read '%s': %s\n", optarg + 1,
-					strerror(errno ? errno : EIO));
-				return HC_FAILED_INIT;
-			}
-			break;
-		case OPT_RESOLVE:
-			if (add_resolve(&o, optarg) < 0)
-				return HC_FAILED_INIT;
-			break;
-		case 'V':
-			printf("uscurl %s (ustack) \nProtocols: http\nFeatures: IPv4 only, no TLS\n",
-			       USCURL_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "uscurl: try 'uscurl --help' for more information\n");
-			return HC_FAILED_INIT;
-		}
+	static struct opts o;
+	int ex = uscurl_options(argc, argv, &cli, &o);
+	if (ex >= 0) {
+		uscurl_opts_free(&o);
+		return ex;
 	}
-	/* -v is curl's verbose; -vv adds the stack's per-frame trace. */
-	cli.verbose = cli.verbose > 1;
-	if (argc - optind != 1) {
-		fprintf(stderr, argc == optind ? "uscurl: no URL specified\n"
-					       : "uscurl: exactly one URL, please\n");
-		fprintf(stderr, "uscurl: try 'uscurl --help' for more information\n");
-		return HC_FAILED_INIT;
-	}
-	o.url = argv[optind];
-	/* curl's check: one method per command line (-G makes -d a GET). */
-	const char *methods[3];
-	int nm = 0;
-	if (o.head)
-		methods[nm++] = "HEAD (-I, --head)";
-	if (o.has_data && !o.get)
-		methods[nm++] = "POST (-d, --data)";
-	if (o.upload)
-		methods[nm++] = "PUT (-T, --upload-file)";
-	if (nm > 1) {
-		fprintf(stderr, "uscurl: You can only select one HTTP request method! "
-			"You asked for both %s and %s.\n", methods[0], methods[1]);
-		return HC_FAILED_INIT;
-	}
-	if (o.fail && o.fail_with_body) {
-		fprintf(stderr, "uscurl: You must select either --fail or --fail-with-body, not both.\n");
-		return HC_FAILED_INIT;
-	}
-	char *url = effective_url(&o);
-	if (!url)
-		return HC_FAILED_INIT;
-	o.url = url;
 	bool show_errors = !o.silent || o.show_error;
 
 	static struct run x;
@@ -2011,8 +1404,6 @@ int main(int argc, char **argv)
 	}
 	free(x.rbuf);
 	free(x.last_head);
-	free(o.data);
-	free(o.writeout);
-	free(url);
+	uscurl_opts_free(&o);
 	return rc;
 }
