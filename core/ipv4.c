@@ -24,16 +24,29 @@
 #include "wire/checksum.h"
 
 int ipv4_reasm_init(struct us_stack *st, struct us_ipv4 *ip);
+void ipv4_reasm_clear(struct us_stack *st, struct us_ipv4 *ip);
 void ipv4_reasm_destroy(struct us_ipv4 *ip);
 void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip);
+
+/* The IP ID counters' key and starting points: random draws. */
+static void ids_init(struct us_stack *st, struct us_ipv4 *ip)
+{
+	ip->id_key = us_rng_u32(&st->rng);
+	for (int i = 0; i < US_IP_ID_BUCKETS; i++)
+		atomic_init(&ip->ids[i], (uint16_t)us_rng_u32(&st->rng));
+}
 
 int us_ipv4_init(struct us_stack *st, struct us_ipv4 *ip)
 {
 	ip->st = st;
-	ip->id_key = us_rng_u32(&st->rng);
-	for (int i = 0; i < US_IP_ID_BUCKETS; i++)
-		atomic_init(&ip->ids[i], (uint16_t)us_rng_u32(&st->rng));
+	ids_init(st, ip);
 	return ipv4_reasm_init(st, ip);
+}
+
+void us_ipv4_reset(struct us_stack *st, struct us_ipv4 *ip)
+{
+	ids_init(st, ip);
+	ipv4_reasm_clear(st, ip);
 }
 
 void us_ipv4_destroy(struct us_ipv4 *ip)

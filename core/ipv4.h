@@ -61,6 +61,12 @@ struct us_ipv4 {
 
 int us_ipv4_init(struct us_stack *st, struct us_ipv4 *ip);
 void us_ipv4_destroy(struct us_ipv4 *ip);
+/*
+ * us_stack_reset(): as us_ipv4_init() leaves it (the same random draws),
+ * keeping the reassembly memory. The reassembly timer must have been
+ * cancelled before the wheel was rebuilt.
+ */
+void us_ipv4_reset(struct us_stack *st, struct us_ipv4 *ip);
 
 /*
  * Input: p/len is the Ethernet payload; link_bcast: the frame was sent to a

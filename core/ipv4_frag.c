@@ -45,6 +45,21 @@ int ipv4_reasm_init(struct us_stack *st, struct us_ipv4 *ip)
 	return 0;
 }
 
+/*
+ * us_stack_reset(): every slot free, the memory kept. The caller has
+ * cancelled the sweep timer and built a new wheel.
+ */
+void ipv4_reasm_clear(struct us_stack *st, struct us_ipv4 *ip)
+{
+	for (int i = 0; i < US_REASM_SLOTS; i++) {
+		uint8_t *data = ip->reasm[i].data;
+		memset(&ip->reasm[i], 0, sizeof ip->reasm[i]);
+		ip->reasm[i].data = data;
+	}
+	ip->reasm_tick = 0;
+	us_timer_init(&ip->reasm_timer, reasm_timer, st);
+}
+
 void ipv4_reasm_destroy(struct us_ipv4 *ip)
 {
 	us_timer_cancel_sync(&ip->st->wheel, &ip->reasm_timer);

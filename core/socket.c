@@ -37,12 +37,18 @@ int us_socktab_init(struct us_socktab *t)
 	return t->slot ? 0 : -1;
 }
 
-void us_socktab_destroy(struct us_stack *st)
+void us_socktab_close_all(struct us_stack *st)
 {
 	struct us_socktab *t = &st->socks;
 	for (int i = 0; i < US_MAX_SOCKETS && t->slot; i++)
 		if (t->slot[i])
 			us_close(st, i);
+}
+
+void us_socktab_destroy(struct us_stack *st)
+{
+	struct us_socktab *t = &st->socks;
+	us_socktab_close_all(st);
 	free(t->slot);
 	t->slot = NULL;
 	pthread_rwlock_destroy(&t->lock);

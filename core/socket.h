@@ -84,6 +84,8 @@ struct us_socktab {
 };
 
 int us_socktab_init(struct us_socktab *t);
+/* Close every descriptor left; the table stays (us_stack_reset). */
+void us_socktab_close_all(struct us_stack *st);
 /* Free every socket left (the stack is stopped). */
 void us_socktab_destroy(struct us_stack *st);
 /* Wake every socket's waiters (stack stop): they see ESHUTDOWN. */

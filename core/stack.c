@@ -222,15 +222,18 @@ int us_stack_reset(us_stack *st)
 		errno = EINVAL;
 		return -1;
 	}
-	us_socktab_destroy(st);
+	/* End everything, as us_stack_free() does; the descriptor table and
+	 * the reassembly memory stay (allocating them again costs the most). */
+	us_socktab_close_all(st);
 	us_tcp_destroy(&st->tcp);
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
-	us_ipv4_destroy(&st->ip);
+	us_timer_cancel_sync(&st->wheel, &st->ip.reasm_timer);
 	us_arp_destroy(&st->arp);
 	us_wheel_destroy(&st->wheel);
 	us_rng_destroy(&st->rng);
 
+	/* Build again, drawing from the generator in us_stack_new()'s order. */
 	st->up = false;
 	us_clock_init(&st->clock, true);
 	us_rng_init(&st->rng, st->cfg.seed_set ? st->cfg.seed : 1);
@@ -241,13 +244,10 @@ int us_stack_reset(us_stack *st)
 			atomic_store_explicit(&st->ifs[n].stats[i], 0, memory_order_relaxed);
 	us_wheel_init(&st->wheel, &st->clock);
 	us_arp_init(st, &st->arp);
-	if (us_ipv4_init(st, &st->ip) < 0)
-		abort();        /* the 1 MiB just freed; nothing sane to return to */
+	us_ipv4_reset(st, &st->ip);
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
 	us_tcp_init(st, &st->tcp);
-	if (us_socktab_init(&st->socks) < 0)
-		abort();
 	if (add_static_arp(st) < 0)
 		abort();        /* us_stack_new() added the same entries */
 	/* us_stack_new() drew more for the interfaces: continue where it did. */

@@ -28,6 +28,7 @@ static void scenario(struct tu *t, struct tc_out *out)
 	CU_ASSERT_EQUAL(us_stack_up(t->st), 0);
 	tc_run(t, 1500 * TC_MS, out);
 	int lfd = tc_listen(t, 80, 4);
+	CU_ASSERT_EQUAL(lfd, 0);            /* descriptors are numbered from 0 again */
 	struct tc_peer p;
 	tc_peer_init(&p, t, 40000, 80, 1000);
 	struct tc_seg syn = { .has_mss = true, .mss = 1400, .has_wscale = true, .wscale = 7,
