@@ -1030,7 +1030,7 @@ static int transfer(struct run *x)
 		x->size_request += (size_t)reqlen;
 		if (!rc && with_body) {
 			bool send = true;
-			if (x->up)
+			if (x->up || hc_expects_100(HC_BODY_FORM, o->data_len))
 				rc = expect_100(x, &send);
 			if (!rc && send)
 				rc = send_body(x);

@@ -130,6 +130,18 @@ static void test_request_head_order(void)
 				    "Content-Length: 6\r\n"
 				    "Expect: 100-continue\r\n"
 				    "\r\n");
+	/* -d: Expect only above 1 MiB, as curl 7.88. */
+	rq.body = HC_BODY_FORM;
+	rq.range = NULL;
+	rq.credentials = NULL;
+	rq.nheaders = 1;
+	rq.body_len = 1048576;
+	CU_ASSERT(hc_request_head(&rq, out, sizeof out) > 0);
+	CU_ASSERT_PTR_NULL(strstr(out, "Expect:"));
+	rq.body_len = 1048577;
+	CU_ASSERT(hc_request_head(&rq, out, sizeof out) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Content-Type: application/x-www-form-urlencoded\r\n"
+					   "Expect: 100-continue\r\n\r\n"));
 	rq.body = HC_BODY_UPLOAD_CHUNKED;
 	rq.range = NULL;
 	rq.credentials = NULL;

@@ -500,11 +500,16 @@ long hc_request_head(const struct hc_request *rq, char *out, size_t outlen)
 	}
 	if (rq->body == HC_BODY_FORM && !user_sets(rq, "Content-Type"))
 		app_str(&a, "Content-Type: application/x-www-form-urlencoded\r\n");
-	if ((rq->body == HC_BODY_UPLOAD || rq->body == HC_BODY_UPLOAD_CHUNKED) &&
-	    !user_sets(rq, "Expect"))
+	if (hc_expects_100(rq->body, rq->body_len) && !user_sets(rq, "Expect"))
 		app_str(&a, "Expect: 100-continue\r\n");
 	app_str(&a, "\r\n");
 	return a.full ? -1 : (long)a.len;
+}
+
+bool hc_expects_100(enum hc_body body, size_t body_len)
+{
+	return body == HC_BODY_UPLOAD || body == HC_BODY_UPLOAD_CHUNKED ||
+	       (body == HC_BODY_FORM && body_len > HC_EXPECT_100_THRESHOLD);
 }
 
 int hc_urlencode(const char *in, size_t n, char *out, size_t outlen)

@@ -112,6 +112,14 @@ struct hc_request {
 };
 
 /*
+ * Whether a request with this body says "Expect: 100-continue" and waits
+ * for the 100 before sending it: as curl 7.88, every upload (-T), and a -d
+ * body larger than HC_EXPECT_100_THRESHOLD.
+ */
+#define HC_EXPECT_100_THRESHOLD (1024 * 1024)
+bool hc_expects_100(enum hc_body body, size_t body_len);
+
+/*
  * curl's --data-urlencode encoding of in[0..n): letters, digits and
  * "-._~" as they are, space as '+', every other byte as %xx (lower-case
  * hex, as curl_easy_escape). Returns the length written (NUL-terminated),
