@@ -340,8 +340,13 @@ static int conn_open(struct run *x, const struct hc_url *u)
 		us_close(x->st, fd);
 		if (e == EINPROGRESS)   /* SO_SNDTIMEO lapsed */
 			return timed_out(x, by_max, "Connection");
-		return fail(x, HC_COULDNT_CONNECT, "Failed to connect to %s port %u after %lld ms: %s",
-			    u->host, u->port, (long long)((now_ns() - start) / 1000000ull), strerror(e));
+		/* curl 7.88: the reason in -v, its error text in the message. */
+		info(x, "connect to %s port %u failed: %s", as, u->port, strerror(e));
+		fail(x, HC_COULDNT_CONNECT, "Failed to connect to %s port %u after %lld ms: "
+		     "Couldn't connect to server", u->host, u->port,
+		     (long long)((now_ns() - start) / 1000000ull));
+		info(x, "%s", x->errmsg);
+		return HC_COULDNT_CONNECT;
 	}
 	x->t_connect = elapsed_s(x);
 	x->num_connects++;

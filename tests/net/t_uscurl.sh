@@ -176,8 +176,8 @@ expect_err 'uscurl: (6) Could not resolve host: nosuch.test' "exit 6 message"
 note "exit 7: closed port"
 uc "http://10.9.20.1:7999/"
 expect_rc 7 "closed port"
-expect_err 'uscurl: (7) Failed to connect to 10.9.20.1 port 7999 after [0-9]* ms: Connection refused' \
-	"exit 7 message"
+expect_err 'uscurl: (7) Failed to connect to 10.9.20.1 port 7999 after [0-9]* ms: Couldn.t connect to server' \
+	"exit 7 message (curl 7.88's wording)"
 
 note "exit 18: the server closes before Content-Length is reached"
 uc "$F/short"
