@@ -163,6 +163,10 @@ struct us_tcb {
 	uint64_t deadline[TT__COUNT];   /* 0 = not armed */
 	int persist_backoff;
 	int keep_probes;
+	/* TCP_USER_TIMEOUT (RFC 5482, Linux semantics; tcp_timer.c). */
+	uint32_t user_timeout_ms;       /* 0 = off: the retry count decides */
+	uint64_t una_stamp;             /* clock ns since which SND.UNA has not moved with data out */
+	uint64_t persist_stamp;         /* clock ns of the first zero-window probe, 0 = none */
 
 	/* Socket options. */
 	bool nodelay, keepalive, linger_on;
@@ -257,5 +261,7 @@ uint32_t ring_free(const struct tcp_ring *r);
 void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n);
 void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n);
 void ring_consume(struct tcp_ring *r, uint32_t n);
+/* A new buffer of cap bytes for r, holding the keep bytes from its head; -ENOMEM: unchanged. */
+int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep);
 
 #endif

@@ -513,6 +513,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			data = t->sndq.len;
 		ring_consume(&t->sndq, data);
 		t->snd_una = ack;
+		t->una_stamp = us_now(st);      /* progress: TCP_USER_TIMEOUT restarts */
 		if (seq_lt(t->snd_nxt, t->snd_una))
 			t->snd_nxt = t->snd_una;
 		/* RTT: a valid timestamp echo when there is one, else Karn's
@@ -606,6 +607,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		t->snd_wl2 = ack;
 		if (t->snd_wnd > t->max_sndwnd)
 			t->max_sndwnd = t->snd_wnd;
+		if (t->snd_wnd > 0)
+			t->persist_stamp = 0;   /* zero-window episode over (TCP_USER_TIMEOUT) */
 		if (t->snd_wnd > 0 && t->deadline[TT_PERSIST]) {
 			tcp_timer_clear(t, TT_PERSIST);
 			t->persist_backoff = 0;

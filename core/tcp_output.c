@@ -284,6 +284,8 @@ void tcp_output(struct us_tcb *t)
 		if (fin)
 			flags |= TCP_FIN;
 		bool rexmit = seq_lt(t->snd_nxt, t->snd_max);
+		if (!rexmit && t->snd_una == t->snd_max)
+			t->una_stamp = now;     /* TCP_USER_TIMEOUT counts from here */
 		tcp_send_segment(t, t->snd_nxt, len, flags);
 		if (rexmit)
 			US_STAT_INC(st, TCP_RETRANS_SEGS);

@@ -121,6 +121,7 @@ struct us_sock *tcp_child_new(struct us_sock *ls)
 	t->linger_on = lt->linger_on;
 	t->linger_s = lt->linger_s;
 	t->user_mss = lt->user_mss;
+	t->user_timeout_ms = lt->user_timeout_ms;
 	t->cc = lt->cc;
 	t->passive = true;
 	if (tcb_alloc_buffers(t) < 0) {
@@ -590,15 +591,55 @@ static void tcp_destroy(struct us_sock *s)
 	}
 }
 
+/*
+ * SO_RCVBUF on a connection that has its ring: a new ring of the size
+ * asked for, but never smaller than what it holds (in-order and
+ * out-of-order bytes) plus the window already offered, which may not
+ * shrink (RFC 9293 3.8.6.2.2). The window scale was fixed by the SYN, so
+ * growth past 65535 << scale is not offered (as Linux). A window that
+ * opened is announced at once, as after a read.
+ */
+static void rcvbuf_resize(struct us_tcb *t, uint32_t want)
+{
+	uint32_t held = t->rcvq.len;
+	if (t->nooo)
+		held += t->ooo[t->nooo - 1].end - t->rcv_nxt;
+	uint32_t offered = t->rcvq.len + (seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0);
+	uint32_t cap = want;
+	if (cap < held)
+		cap = held;
+	if (cap < offered)
+		cap = offered;
+	if (cap == t->rcvq.cap || ring_resize(&t->rcvq, cap, held) < 0)
+		return;
+	window_update(t);
+}
+
+/* SO_SNDBUF on a connection: never below the bytes queued (sent or not). */
+static void sndbuf_resize(struct us_sock *s, struct us_tcb *t, uint32_t want)
+{
+	uint32_t cap = want > t->sndq.len ? want : t->sndq.len;
+	if (cap == t->sndq.cap || ring_resize(&t->sndq, cap, t->sndq.len) < 0)
+		return;
+	us_sock_wake(s);        /* writers waiting for room */
+}
+
 static void tcp_bufs_changed(struct us_sock *s)
 {
 	struct us_tcb *t = s->tcb;
-	/* Before the connection has buffers, SO_RCVBUF/SO_SNDBUF size them
-	 * (the value asked for: what getsockopt reports is twice that). */
+	/* SO_RCVBUF/SO_SNDBUF size the rings: the value asked for (what
+	 * getsockopt reports is twice that). Before the connection has its
+	 * rings that is all; afterwards they are resized, as Linux applies a
+	 * new sk_rcvbuf/sk_sndbuf to a live connection. */
+	uint32_t rcv = (uint32_t)s->rcvbuf / 2, snd = (uint32_t)s->sndbuf / 2;
 	if (!t->rcvq.buf)
-		t->rcvq.cap = (uint32_t)s->rcvbuf / 2;
+		t->rcvq.cap = rcv;
+	else if (rcv != t->rcvq.cap)
+		rcvbuf_resize(t, rcv);
 	if (!t->sndq.buf)
-		t->sndq.cap = (uint32_t)s->sndbuf / 2;
+		t->sndq.cap = snd;
+	else if (snd != t->sndq.cap)
+		sndbuf_resize(s, t, snd);
 }
 
 static int opt_int(const void *val, socklen_t len, int *out)
@@ -679,6 +720,12 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 			return -EINVAL;
 		t->keepcnt = (uint32_t)v;
 		return 0;
+	case TCP_USER_TIMEOUT:
+		/* RFC 5482, Linux semantics: milliseconds, 0 = the retry count decides. */
+		if (v < 0)
+			return -EINVAL;
+		t->user_timeout_ms = (uint32_t)v;
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -718,6 +765,8 @@ static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, soc
 		return put_int(val, len, (int)t->keepintvl_s);
 	case TCP_KEEPCNT:
 		return put_int(val, len, (int)t->keepcnt);
+	case TCP_USER_TIMEOUT:
+		return put_int(val, len, (int)t->user_timeout_ms);
 	case TCP_CONGESTION: {
 		size_t n = strlen(t->cc->name) + 1;
 		if (n > *len)

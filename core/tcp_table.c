@@ -107,6 +107,19 @@ void ring_consume(struct tcp_ring *r, uint32_t n)
 	r->len -= n;
 }
 
+int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep)
+{
+	uint8_t *nb = malloc(cap);
+	if (!nb)
+		return -ENOMEM;
+	ring_read(r, 0, nb, keep);
+	free(r->buf);
+	r->buf = nb;
+	r->cap = cap;
+	r->head = 0;
+	return 0;
+}
+
 /* ---- control blocks ---- */
 
 struct us_tcb *tcb_new(struct us_sock *s)

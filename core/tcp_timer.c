@@ -69,12 +69,34 @@ void tcp_timers_clear_all(struct us_tcb *t)
 		tcp_timer_clear(t, (enum tcp_timer_kind)k);
 }
 
+/* TCP_USER_TIMEOUT applies once the connection is synchronized (as Linux:
+ * SYN retries stay a count). */
+static bool user_timeout_on(const struct us_tcb *t)
+{
+	return t->user_timeout_ms && t->state != TCPS_SYN_SENT && t->state != TCPS_SYN_RCVD;
+}
+
+/* ns left of the user timeout counted from since, at least 1 ms. */
+static uint64_t user_timeout_left(const struct us_tcb *t, uint64_t since, uint64_t now)
+{
+	uint64_t end = since + (uint64_t)t->user_timeout_ms * US_NS_PER_MS;
+	return end > now + US_NS_PER_MS ? end - now : US_NS_PER_MS;
+}
+
 void tcp_rexmit_restart(struct us_tcb *t)
 {
 	uint64_t rto = t->rto_us << (t->backoff > 16 ? 16 : t->backoff);
 	if (rto > (uint64_t)US_TCP_RTO_MAX_MS * 1000)
 		rto = (uint64_t)US_TCP_RTO_MAX_MS * 1000;
-	tcp_timer_set(t, TT_REXMIT, us_now(t->sock->st) + rto * 1000);
+	uint64_t now = us_now(t->sock->st), d = rto * 1000;
+	/* Linux tcp_clamp_rto_to_user_timeout: fire no later than the user
+	 * timeout, so that the abort comes on time. */
+	if (user_timeout_on(t) && t->una_stamp) {
+		uint64_t left = user_timeout_left(t, t->una_stamp, now);
+		if (left < d)
+			d = left;
+	}
+	tcp_timer_set(t, TT_REXMIT, now + d);
 }
 
 /* RFC 6298 2.2-2.4 with G = 1 ms; RTO floored at rto_min_ms, capped at 120 s. */
@@ -112,7 +134,13 @@ static void on_rexmit(struct us_tcb *t)
 	uint32_t limit = opening ? c->syn_retries : c->retries;
 	if (t->snd_una == t->snd_max && !opening)
 		return;         /* everything was acknowledged meanwhile */
-	if ((uint32_t)t->backoff >= limit) {
+	/* TCP_USER_TIMEOUT (RFC 5482): with it set, time decides, not the
+	 * retry count: abort once data stayed unacknowledged that long. */
+	bool expired = user_timeout_on(t)
+			       ? t->una_stamp && us_now(st) - t->una_stamp >=
+							 (uint64_t)t->user_timeout_ms * US_NS_PER_MS
+			       : (uint32_t)t->backoff >= limit;
+	if (expired) {
 		US_STAT_INC(st, TCP_TIMEOUTS);
 		tcp_done(t, ETIMEDOUT);
 		return;
@@ -165,12 +193,26 @@ static void on_persist(struct us_tcb *t)
 			len = t->sndq.len - off;
 		if (seq_lt(t->snd_nxt, t->snd_max))
 			US_STAT_INC(st, TCP_RETRANS_SEGS);
+		if (t->snd_una == t->snd_max)
+			t->una_stamp = us_now(st);      /* the oldest unacked data leaves now */
 		tcp_send_segment(t, t->snd_nxt, len, TCP_ACK | TCP_PSH);
 		t->snd_nxt += len;
 		if (seq_gt(t->snd_nxt, t->snd_max))
 			t->snd_max = t->snd_nxt;
 		tcp_rexmit_restart(t);
 		return;
+	}
+	/* TCP_USER_TIMEOUT also bounds zero-window probing (Linux
+	 * tcp_probe_timer): counted from the first probe, answered or not. */
+	uint64_t now = us_now(st);
+	if (user_timeout_on(t)) {
+		if (!t->persist_stamp) {
+			t->persist_stamp = now;
+		} else if (now - t->persist_stamp >= (uint64_t)t->user_timeout_ms * US_NS_PER_MS) {
+			US_STAT_INC(st, TCP_TIMEOUTS);
+			tcp_done(t, ETIMEDOUT);
+			return;
+		}
 	}
 	/* Probe with one byte of new data beyond the closed window. */
 	US_STAT_INC(st, TCP_WINDOW_PROBES);
@@ -180,7 +222,13 @@ static void on_persist(struct us_tcb *t)
 	uint64_t d = t->rto_us << t->persist_backoff;
 	if (d > (uint64_t)US_TCP_PERSIST_MAX_MS * 1000)
 		d = (uint64_t)US_TCP_PERSIST_MAX_MS * 1000;
-	tcp_timer_set(t, TT_PERSIST, us_now(st) + d * 1000);
+	d *= 1000;
+	if (user_timeout_on(t)) {
+		uint64_t left = user_timeout_left(t, t->persist_stamp, now);
+		if (left < d)
+			d = left;       /* Linux tcp_clamp_probe0_to_user_timeout */
+	}
+	tcp_timer_set(t, TT_PERSIST, now + d);
 }
 
 static void on_keep(struct us_tcb *t)

@@ -1497,6 +1497,175 @@ static void test_nodelay_sends_at_once(void)
 	rel_close(&r);
 }
 
+/* ---- TCP_USER_TIMEOUT (RFC 5482, Linux semantics) ----------------------------------- */
+
+static int set_int_opt(struct rel *r, int level, int name, int v)
+{
+	return us_setsockopt(r->t.st, r->fd, level, name, &v, sizeof v);
+}
+
+static int get_int_opt(struct rel *r, int level, int name)
+{
+	int v = -12345;
+	socklen_t l = sizeof v;
+	CU_ASSERT_EQUAL(us_getsockopt(r->t.st, r->fd, level, name, &v, &l), 0);
+	return v;
+}
+
+/*
+ * TCP_USER_TIMEOUT 2500 ms: data unacknowledged for 2.5 s aborts the
+ * connection with ETIMEDOUT, at 2.5 s (Linux clamps the RTO to the time
+ * left), long before the 15 retries would.
+ */
+static void test_user_timeout_aborts_unacked_data(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	errno = 0;
+	CU_ASSERT_EQUAL(set_int_opt(&r, IPPROTO_TCP, TCP_USER_TIMEOUT, -1), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(set_int_opt(&r, IPPROTO_TCP, TCP_USER_TIMEOUT, 2500), 0);
+	CU_ASSERT_EQUAL(get_int_opt(&r, IPPROTO_TCP, TCP_USER_TIMEOUT), 2500);
+	uint64_t t0 = now_of(&r);
+	app_send(&r, 100, 0);
+	tc_run(&r.t, 2500 * TC_MS - 1, &r.o);
+	CU_ASSERT_EQUAL(count_data(&r, 0), 2);  /* sent at 0, retransmitted at the 1 s RTO */
+	CU_ASSERT_EQUAL(tc_state(&r.t, r.fd), TCPS_ESTABLISHED);
+	tc_run(&r.t, 1, &r.o);
+	CU_ASSERT_EQUAL(now_of(&r), t0 + 2500 * TC_MS);
+	CU_ASSERT_EQUAL(tc_state(&r.t, r.fd), TCPS_CLOSED);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_TIMEOUTS), 1);
+	char b[16];
+	errno = 0;
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, b, sizeof b, 0), -1);
+	CU_ASSERT_EQUAL(errno, ETIMEDOUT);
+	CU_ASSERT_EQUAL(us_close(r.t.st, r.fd), 0);
+	rel_close(&r);
+}
+
+/*
+ * TCP_USER_TIMEOUT also bounds zero-window probing (Linux tcp_probe_timer):
+ * a peer that answers every probe but never opens its window is given up
+ * on 3 s after the first probe; without the option probing never ends
+ * (RFC 1122 4.2.2.17).
+ */
+static void test_user_timeout_bounds_zero_window_probing(void)
+{
+	struct rel r;
+	struct rto_model m = { 0 };
+	size_t off;
+	if (!zero_window_setup(&r, __func__, &m, &off))
+		return;
+	CU_ASSERT_EQUAL(set_int_opt(&r, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000), 0);
+	uint64_t first = 0, closed_at = 0;
+	int probes = 0;
+	/* 1 ms steps for at most 70 s: answer each probe, note when it ends. */
+	for (int ms = 0; ms < 70000 && !closed_at; ms++) {
+		tc_out_clear(&r.o);
+		tc_run(&r.t, TC_MS, &r.o);
+		if (tc_state(&r.t, r.fd) != TCPS_ESTABLISHED) {
+			closed_at = now_of(&r);
+			break;
+		}
+		if (r.o.n == 0)
+			continue;
+		const struct tc_parsed *s = &r.o.seg[r.o.n - 1];
+		CU_ASSERT(is_probe(s, r.una));
+		if (!first)
+			first = s->time;
+		probes++;
+		peer_ack(&r, r.una, 0);         /* alive, but the window stays shut */
+	}
+	CU_ASSERT(probes >= 2);
+	CU_ASSERT_EQUAL(tc_state(&r.t, r.fd), TCPS_CLOSED);
+	CU_ASSERT(closed_at >= first + 3000 * TC_MS && closed_at <= first + 3001 * TC_MS);
+	char b[16];
+	errno = 0;
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, b, sizeof b, 0), -1);
+	CU_ASSERT_EQUAL(errno, ETIMEDOUT);
+	CU_ASSERT_EQUAL(us_close(r.t.st, r.fd), 0);
+	rel_close(&r);
+}
+
+/* ---- SO_SNDBUF / SO_RCVBUF on a connection (Linux) ----------------------------------- */
+
+/*
+ * SO_SNDBUF on a connected socket resizes its send buffer: more can be
+ * queued at once. Asking for less than is queued keeps every byte.
+ */
+static void test_sndbuf_resized_on_connection(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.tcp.sndbuf = 8192;
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	CU_ASSERT_EQUAL(us_send(r.t.st, r.fd, pattern_at(0), 20000, MSG_DONTWAIT), 8192);
+	errno = 0;
+	CU_ASSERT_EQUAL(us_send(r.t.st, r.fd, pattern_at(8192), 20000, MSG_DONTWAIT), -1);
+	CU_ASSERT_EQUAL(errno, EAGAIN);
+	CU_ASSERT_EQUAL(set_int_opt(&r, SOL_SOCKET, SO_SNDBUF, 16384), 0);
+	CU_ASSERT_EQUAL(get_int_opt(&r, SOL_SOCKET, SO_SNDBUF), 32768);   /* doubled, as Linux */
+	CU_ASSERT_EQUAL(us_send(r.t.st, r.fd, pattern_at(8192), 20000, MSG_DONTWAIT), 8192);
+	/* Shrinking below the 16384 bytes held keeps them all. */
+	CU_ASSERT_EQUAL(set_int_opt(&r, SOL_SOCKET, SO_SNDBUF, 1000), 0);
+	tc_collect(&r.t, &r.o);
+	uint32_t got = 0;
+	for (int i = 0; i < 20 && got < 16384; i++) {
+		got = peer_take_data(&r, 0);
+		peer_ack(&r, r.una + got, 65535);
+		tc_run(&r.t, 10 * TC_MS, &r.o);
+	}
+	CU_ASSERT_EQUAL(peer_take_data(&r, 0), 16384);
+	rel_close(&r);
+}
+
+/*
+ * SO_RCVBUF on a connected socket resizes its receive buffer: with 8192
+ * bytes unread the window was shut; a 32768-byte buffer opens it by
+ * 24576 at once (a window update) and takes that much more. Asking for
+ * less than is held keeps every byte.
+ */
+static void test_rcvbuf_resized_on_connection(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.tcp.rcvbuf = 8192;
+	struct rel r;
+	if (!rel_open(&r, &cfg, NULL))
+		return;
+	CU_ASSERT_EQUAL(r.synack.win, 8192);
+	static uint8_t data[32768];
+	tu_pattern(data, sizeof data, 9);
+	for (uint32_t o = 0; o < 8192; o += MSS)
+		tc_peer_send(&r.p, TC_ACK, data + o, 8192 - o < MSS ? 8192 - o : MSS);
+	tc_run(&r.t, 100 * TC_MS, &r.o);
+	CU_ASSERT_FATAL(r.o.n > 0);
+	CU_ASSERT_EQUAL(r.o.seg[r.o.n - 1].ack, PEER_ISS + 1 + 8192);
+	CU_ASSERT_EQUAL(r.o.seg[r.o.n - 1].win, 0);
+	tc_out_clear(&r.o);
+	CU_ASSERT_EQUAL(set_int_opt(&r, SOL_SOCKET, SO_RCVBUF, 32768), 0);
+	tc_collect(&r.t, &r.o);
+	CU_ASSERT_EQUAL_FATAL(r.o.n, 1);
+	CU_ASSERT_EQUAL(r.o.seg[0].flags, TC_ACK);
+	CU_ASSERT_EQUAL(r.o.seg[0].win, 32768 - 8192);
+	for (uint32_t o = 8192; o < 32768; o += MSS)
+		tc_peer_send(&r.p, TC_ACK, data + o, 32768 - o < MSS ? 32768 - o : MSS);
+	tc_out_clear(&r.o);
+	tc_run(&r.t, 100 * TC_MS, &r.o);
+	CU_ASSERT_FATAL(r.o.n > 0);
+	CU_ASSERT_EQUAL(r.o.seg[r.o.n - 1].ack, PEER_ISS + 1 + 32768);
+	CU_ASSERT_EQUAL(set_int_opt(&r, SOL_SOCKET, SO_RCVBUF, 1000), 0);
+	static uint8_t got[32768 + 1];
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, got, sizeof got, MSG_DONTWAIT), 32768);
+	CU_ASSERT(memcmp(got, data, sizeof data) == 0);
+	rel_close(&r);
+}
+
 /* ---- delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2) ------------------------------------ */
 
 static void delack_case(uint32_t delack_ms, const char *tag)
@@ -1804,6 +1973,10 @@ US_SUITE(tcp_rel, NULL, NULL,
 	 US_TEST(test_receive_window_never_shrinks),
 	 US_TEST(test_nagle_holds_second_small_send),
 	 US_TEST(test_nodelay_sends_at_once),
+	 US_TEST(test_user_timeout_aborts_unacked_data),
+	 US_TEST(test_user_timeout_bounds_zero_window_probing),
+	 US_TEST(test_sndbuf_resized_on_connection),
+	 US_TEST(test_rcvbuf_resized_on_connection),
 	 US_TEST(test_delayed_ack_single_segment),
 	 US_TEST(test_delayed_ack_two_full_segments),
 	 US_TEST(test_quickack_first_segments_acked_at_once),
