@@ -199,8 +199,12 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->segs_unacked = 0;
 	t->ack_now = false;
 	t->last_oow_ack = 0;
+	t->quick = 0;
+	t->pingpong = t->got_data = false;
+	t->lrcvtime = 0;
 	t->persist_backoff = 0;
 	t->keep_probes = 0;
+	t->una_stamp = t->persist_stamp = 0;
 }
 
 int tcb_alloc_buffers(struct us_tcb *t)

@@ -211,6 +211,57 @@ static void test_reconnect_after_timeout_starts_fresh(void)
 	reconnect_case(true, __func__);
 }
 
+/*
+ * The ACK policy starts over too: the old connection turned interactive
+ * (pingpong: the application answered within the delayed-ACK time), but
+ * the new one's first data is ACKed at once (quick-ACK mode).
+ */
+static void test_reconnect_starts_in_quickack_mode(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	tu_run(&t, TC_SEC, NULL);
+	struct tc_out o = { 0 };
+	struct tc_peer p1, p2;
+	struct tc_parsed syn;
+	tc_peer_init(&p1, &t, PORT1, 0, PISS);
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(connect_syn(&p1, fd, &syn, &o));
+	answer_synack(&p1, &o);
+	tc_peer_send(&p1, TC_ACK | TC_PSH, "q", 1);
+	char b[8];
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, b, sizeof b, MSG_DONTWAIT), 1);
+	CU_ASSERT_EQUAL(us_send(t.st, fd, "a", 1, 0), 1);       /* an answer at once: pingpong */
+	tc_peer_send(&p1, TC_RST, NULL, 0);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_CLOSED);
+	tc_collect(&t, NULL);
+	int e = 0;
+	socklen_t el = sizeof e;
+	CU_ASSERT_EQUAL(us_getsockopt(t.st, fd, SOL_SOCKET, SO_ERROR, &e, &el), 0);
+	CU_ASSERT_EQUAL(e, ECONNRESET);
+	tc_peer_init(&p2, &t, PORT2, 0, PISS);
+	CU_ASSERT_FATAL(connect_syn(&p2, fd, &syn, &o));
+	answer_synack(&p2, &o);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_ESTABLISHED);
+	tc_out_clear(&o);
+	tc_peer_send(&p2, TC_ACK | TC_PSH, "x", 1);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 1);
+	if (o.n == 1) {
+		CU_ASSERT_EQUAL(o.seg[0].flags, TC_ACK);
+		CU_ASSERT_EQUAL(o.seg[0].ack, PISS + 2);
+	}
+	CU_ASSERT_EQUAL(us_close(t.st, fd), 0);
+	tc_out_free(&o);
+	tu_run(&t, 30ULL * 60 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(tcp_reconnect, NULL, NULL,
 	 US_TEST(test_reconnect_after_rst_starts_fresh),
-	 US_TEST(test_reconnect_after_timeout_starts_fresh));
+	 US_TEST(test_reconnect_after_timeout_starts_fresh),
+	 US_TEST(test_reconnect_starts_in_quickack_mode));
