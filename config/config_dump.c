@@ -213,6 +213,7 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 	if (cfg->seed_set)
 		fprintf(out, "  seed: %" PRIu64 "\n", cfg->seed);
 	fprintf(out, "  busy_poll_us: %u\n", cfg->busy_poll_us);
+	fprintf(out, "  drain_timeout_ms: %u\n", cfg->drain_timeout_ms);
 
 	n = cfg->nifaces < US_MAX_IFACES ? cfg->nifaces : US_MAX_IFACES;
 	fputs(n > 0 ? "interfaces:\n" : "interfaces: {}\n", out);

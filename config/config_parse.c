@@ -979,6 +979,8 @@ static const struct ck_key stack_keys[] = {
 	{ .name = "seed", .type = CK_FN, .fn = fn_seed, .max = UINT64_MAX },
 	{ .name = "busy_poll_us", .type = CK_U32, .off = CFG(busy_poll_us), .min = 0,
 	  .max = US_MAX_BUSY_POLL_US },
+	{ .name = "drain_timeout_ms", .type = CK_U32, .off = CFG(drain_timeout_ms), .min = 0,
+	  .max = US_MAX_DRAIN_TIMEOUT_MS },
 };
 static const struct ck_map stack_map = CK_MAP_OF(stack_keys, NULL, NULL);
 

@@ -316,7 +316,7 @@ static void *rx_main(void *arg)
 		return NULL;
 	}
 	unsigned errors = 0;
-	while (!atomic_load(&st->stopping)) {
+	while (!atomic_load(&st->halt)) {
 		int n = rx_turn(nif, rx);
 		if (n > 0) {
 			errors = 0;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "stack.h"
@@ -12,6 +13,8 @@
 
 #define POLL_BATCH     64          /* frames taken from one backend per round */
 #define ADVANCE_STEPS  1000000     /* bound on steps in one us_stack_advance() */
+#define DRAIN_POLL_MS  5           /* how often a stop looks at the connections it drains
+				    * (after the first 20 ms, when it looks every 1 ms) */
 
 /* The config's static ARP entries, each on the interface its route names. */
 static int add_static_arp(struct us_stack *st)
@@ -54,6 +57,7 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	for (int i = 0; i < US_STAT__COUNT; i++)
 		atomic_init(&st->stats[i], 0);
 	atomic_init(&st->stopping, false);
+	atomic_init(&st->halt, false);
 
 	uint32_t mtu_max = US_DEFAULT_MTU;
 	for (int i = 0; i < cfg->nifaces; i++)
@@ -168,10 +172,40 @@ int us_stack_up(us_stack *st)
 	return 0;
 }
 
+/*
+ * Let the TCP connections the application closed deliver their data and
+ * FIN (doc/API.md, "Stopping"), for at most stack.drain_timeout_ms, while
+ * the receive and timer threads still run; reset those left. Looked at
+ * every DRAIN_POLL_MS: this runs once, at exit.
+ */
+static void drain_closed(struct us_stack *st)
+{
+	if (st->deterministic || !st->timer_started)
+		return;         /* no threads: nothing would move them on */
+	uint64_t ms = st->cfg.drain_timeout_ms;
+	if (ms > US_MAX_DRAIN_TIMEOUT_MS)
+		ms = US_MAX_DRAIN_TIMEOUT_MS;
+	uint64_t end = us_monotonic_ns() + ms * US_NS_PER_MS;
+	for (int i = 0; us_tcp_drain_pending(st, false) > 0 && us_monotonic_ns() < end; i++) {
+		/* Every millisecond at first: a FIN is usually acknowledged
+		 * within a round trip, and an exit should not wait longer. */
+		struct timespec ts = { 0, (i < 20 ? 1 : DRAIN_POLL_MS) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	us_tcp_drain_pending(st, true);
+}
+
 void us_stack_stop(us_stack *st)
 {
 	US_API_CALL();
-	atomic_store(&st->stopping, true);
+	if (!atomic_exchange(&st->stopping, true)) {
+		/* From here the API refuses calls and blocked callers return
+		 * ESHUTDOWN at once; closed connections then get their time. */
+		us_icmp_stop(&st->icmp);
+		us_socktab_wake_all(st);
+		drain_closed(st);
+	}
+	atomic_store(&st->halt, true);
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_stop_rx(&st->ifs[i]);
 	if (st->timer_started) {

@@ -61,7 +61,8 @@ struct us_stack {
 	pthread_t timer_thread;
 	bool timer_started;
 	bool up;
-	_Atomic bool stopping;          /* read by every receive thread */
+	_Atomic bool stopping;          /* set by us_stack_stop: the API refuses calls (ESHUTDOWN) */
+	_Atomic bool halt;              /* set once closed connections are drained: receive threads end */
 };
 
 #define US_STAT_INC(st, id) \

@@ -204,6 +204,9 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 /* ICMP error about a segment we sent (src/dst network order, ports network order). */
 void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		  uint8_t icmp_type, uint8_t icmp_code, int err);
+/* Stack stop (tcp_drain.c): how many connections the application closed
+ * still have data or a FIN unacknowledged; with reset, reset them instead. */
+int us_tcp_drain_pending(struct us_stack *st, bool reset);
 
 /* ---- shared among the tcp_*.c files (all with the socket lock held) ---- */
 

@@ -547,6 +547,7 @@ static void test_dump_round_trip(void)
 	char *text = dump(&cfg);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  log_level: info\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  busy_poll_us: 200\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  drain_timeout_ms: 10000\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "    mtu: 1500\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  timeout_s: 60\n"));
 	CU_ASSERT_PTR_NULL(strstr(text, "macaddress"));
@@ -831,7 +832,8 @@ static void test_err_unknown_key(void)
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
 	EXPECT_ERR("stack: {log_level: info, verbose: 1}\n" ETH0,
-		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed, busy_poll_us)");
+		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed, busy_poll_us, "
+		   "drain_timeout_ms)");
 	/*         1234567890123456789012345678901234567890123 */
 	EXPECT_ERR("interfaces:\n"
 		   "  p0: {backend: pair, device: w, impair: {los: 0.1}}\n",

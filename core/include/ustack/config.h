@@ -27,6 +27,8 @@
 #define US_DEFAULT_MTU           1500
 #define US_DEFAULT_ARP_TIMEOUT_S 60
 #define US_DEFAULT_BUSY_POLL_US  200   /* stack.busy_poll_us; 0 = never busy-poll */
+#define US_DEFAULT_DRAIN_TIMEOUT_MS 10000  /* stack.drain_timeout_ms; 0 = do not wait */
+#define US_MAX_DRAIN_TIMEOUT_MS  600000
 #define US_MAX_BUSY_POLL_US      10000
 #define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
 #define US_MAX_MTU               9000
@@ -141,6 +143,8 @@ struct us_config {
 	bool seed_set;
 	uint64_t seed;
 	uint32_t busy_poll_us;        /* how long a short-waiting socket busy-polls; 0 = off */
+	uint32_t drain_timeout_ms;    /* how long us_stack_stop lets closed TCP connections
+				       * finish sending (doc/API.md); 0 = reset them at once */
 
 	/* interfaces: */
 	struct us_iface_config ifaces[US_MAX_IFACES];

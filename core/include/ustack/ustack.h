@@ -48,14 +48,17 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 int us_stack_start(us_stack *st);
 
 /*
- * Stop the threads (threaded mode) and wake every thread blocked in the
- * stack's API; they return -1 with errno ESHUTDOWN. From then on every
- * call fails with ESHUTDOWN except those that release things (us_close,
- * us_ping_close): doc/API.md. Safe to call twice.
+ * Stop: wake every thread blocked in the stack's API (they return -1 with
+ * errno ESHUTDOWN; from then on every call fails with ESHUTDOWN except
+ * those that release things, us_close and us_ping_close), let the TCP
+ * connections the application closed deliver their data and FIN for up to
+ * cfg.drain_timeout_ms (reset those left), then stop the threads
+ * (threaded mode). doc/API.md, "Stopping". Safe to call twice.
  */
 void us_stack_stop(us_stack *st);
 
-/* Stop if needed, close backends, free everything. */
+/* Stop if needed (closed connections are drained first), close backends,
+ * free everything. */
 void us_stack_free(us_stack *st);
 
 /* Current time on the stack's clock, nanoseconds (monotonic or virtual). */
