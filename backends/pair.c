@@ -45,6 +45,7 @@
 #include "link.h"
 #include "rng.h"
 #include "ustack/pair.h"
+#include "lockassert.h"
 
 #define NSLOTS US_PAIR_QUEUE_SLOTS
 #define NO_SLOT UINT32_MAX
@@ -167,6 +168,7 @@ static void pq_set_sender(struct pq *q, const struct us_impair *imp, uint64_t se
 /* Discard every queued and held frame. Locked. */
 static void pq_clear(struct pq *q)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	for (uint32_t i = 0; i < q->nheap; i++)
 		q->freel[q->nfree++] = q->heap[i];
 	q->nheap = 0;
@@ -186,6 +188,7 @@ static bool pq_before(const struct pq *q, uint32_t a, uint32_t b)
 /* Queue slot i for delivery at time at. Locked. */
 static void pq_push(struct pq *q, uint32_t i, uint64_t at)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	q->slot[i].at = at;
 	q->slot[i].seq = q->seq++;
 	uint32_t k = q->nheap++;
@@ -202,6 +205,7 @@ static void pq_push(struct pq *q, uint32_t i, uint64_t at)
 /* Remove and return the earliest queued slot (nheap > 0). Locked. */
 static uint32_t pq_pop(struct pq *q)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	uint32_t top = q->heap[0];
 	uint32_t last = q->heap[--q->nheap];
 	uint32_t k = 0, n = q->nheap;
@@ -224,6 +228,7 @@ static uint32_t pq_pop(struct pq *q)
 /* Release the held frame if its hold expired by now. Locked. */
 static void pq_expire_held(struct pq *q, uint64_t now)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	if (q->held != NO_SLOT && q->held_until <= now) {
 		pq_push(q, q->held, q->held_until);
 		q->held = NO_SLOT;
@@ -244,6 +249,7 @@ struct flip {
 static int pq_enqueue(struct pq *q, const uint8_t *frame, size_t len, struct flip fl, uint64_t at,
 		      bool hold, bool release)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	if (q->nfree == 0) {
 		q->st.dropped_full++;
 		return -1;
@@ -328,6 +334,7 @@ static int pq_send(struct pq *q, uint64_t now, const uint8_t *frame, size_t len)
 /* Take the next frame due by now into buf. Locked. */
 static int pq_take(struct pq *q, uint64_t now, uint8_t *buf, size_t cap)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	pq_expire_held(q, now);
 	if (q->nheap == 0 || q->slot[q->heap[0]].at > now)
 		return 0;
@@ -342,6 +349,7 @@ static int pq_take(struct pq *q, uint64_t now, uint8_t *buf, size_t cap)
 /* Earliest time a frame will be due, UINT64_MAX if none. Locked. */
 static uint64_t pq_next(const struct pq *q)
 {
+	US_ASSERT_LOCKED(&q->mu);
 	uint64_t t = q->nheap ? q->slot[q->heap[0]].at : UINT64_MAX;
 	if (q->held != NO_SLOT && q->held_until < t)
 		t = q->held_until;

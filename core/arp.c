@@ -14,6 +14,7 @@
 
 #include "stack.h"
 #include "wire/eth.h"
+#include "lockassert.h"
 
 static void entry_timer(void *arg);
 
@@ -58,6 +59,7 @@ void us_arp_destroy(struct us_arp *arp)
 /* Called with arp->lock held. */
 static struct us_arp_entry *find(struct us_arp *arp, uint32_t ip)
 {
+	US_ASSERT_LOCKED(&arp->lock);
 	for (int i = arp->hash[hash_ip(ip)]; i >= 0; i = arp->entries[i].hnext)
 		if (arp->entries[i].ip == ip)
 			return &arp->entries[i];
@@ -67,6 +69,7 @@ static struct us_arp_entry *find(struct us_arp *arp, uint32_t ip)
 /* Called with arp->lock held. NULL when the cache is full. */
 static struct us_arp_entry *alloc_entry(struct us_arp *arp, uint32_t ip, int ifindex)
 {
+	US_ASSERT_LOCKED(&arp->lock);
 	if (arp->free_head < 0)
 		return NULL;
 	int i = arp->free_head;
@@ -87,6 +90,7 @@ static struct us_arp_entry *alloc_entry(struct us_arp *arp, uint32_t ip, int ifi
 /* Called with arp->lock held; the caller has taken the queue. */
 static void free_entry(struct us_arp *arp, struct us_arp_entry *e)
 {
+	US_ASSERT_LOCKED(&arp->lock);
 	int idx = (int)(e - arp->entries);
 	int *pp = &arp->hash[hash_ip(e->ip)];
 	while (*pp != idx)

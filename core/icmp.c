@@ -22,6 +22,7 @@
 #include "stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "lockassert.h"
 
 int us_icmp_init(struct us_stack *st, struct us_icmp *ic)
 {
@@ -74,6 +75,7 @@ static inline bool is_bcast_or_mcast(struct us_stack *st, uint32_t a)
 /* With ic->lock held. */
 static struct us_ping_ep *ep_by_id(struct us_icmp *ic, uint16_t id)
 {
+	US_ASSERT_LOCKED(&ic->lock);
 	for (int i = 0; i < US_PING_ENDPOINTS; i++)
 		if (ic->eps[i].in_use && ic->eps[i].id == id)
 			return &ic->eps[i];

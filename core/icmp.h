@@ -37,7 +37,7 @@ struct us_ping_ep {
 };
 
 struct us_icmp {
-	pthread_mutex_t lock;       /* protects eps[], next_id, the token bucket */
+	pthread_mutex_t lock;       /* protects eps[], next_id, stopping, the token bucket */
 	struct us_ping_ep eps[US_PING_ENDPOINTS];
 	uint16_t next_id;
 	bool stopping;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "stack.h"
+#include "lockassert.h"
 
 void ipv4_deliver(struct us_netif *nif, const struct wire_ip4 *ip);
 
@@ -71,6 +72,7 @@ void ipv4_reasm_destroy(struct us_ipv4 *ip)
 /* With reasm_lock held: arm the sweep for the earliest active slot. */
 static void rearm_locked(struct us_stack *st)
 {
+	US_ASSERT_LOCKED(&st->ip.reasm_lock);
 	uint64_t next = UINT64_MAX;
 	for (int i = 0; i < US_REASM_SLOTS; i++)
 		if (st->ip.reasm[i].state == REASM_ACTIVE && st->ip.reasm[i].expires < next)
@@ -234,6 +236,7 @@ static void scan_slot(struct slot_scan *sc, struct us_reasm *s, uint32_t src)
  */
 static struct us_reasm *slot_for_new(struct us_stack *st, const struct slot_scan *sc)
 {
+	US_ASSERT_LOCKED(&st->ip.reasm_lock);
 	if (sc->src_active >= US_REASM_SRC_SLOTS && sc->src_lru) {
 		US_STAT_INC(st, IP_REASM_SRC_EVICTED);
 		return sc->src_lru;

@@ -11,6 +11,7 @@
 
 #include "stack.h"
 #include "wire/eth.h"
+#include "lockassert.h"
 
 #define RX_POLL_MS 200  /* receive threads re-check for stop this often */
 #define RX_BATCH   64   /* frames a receive thread takes per turn of rx_lock */
@@ -145,6 +146,7 @@ int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6]
 
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 {
+	US_ASSERT_LOCKED(&nif->rx_lock);
 	struct us_stack *st = nif->st;
 	US_STAT_INC(st, ETH_RX_FRAMES);
 	US_STAT_ADD(st, ETH_RX_BYTES, len);

@@ -51,7 +51,7 @@ struct us_netif {
 
 	pthread_t rx_thread;
 	bool rx_started;
-	bool link_eof;                  /* pcap-file input exhausted; receive thread only */
+	bool link_eof;                  /* pcap-file input exhausted: deterministic driver only */
 };
 
 /* Open the backend and capture; fill mac, mtu, addrs. */

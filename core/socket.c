@@ -16,6 +16,7 @@
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
+#include "lockassert.h"
 
 /* Linux's defaults: net.core.rmem_default / wmem_default, reported doubled. */
 #define DEFAULT_RCVBUF  212992
@@ -110,6 +111,7 @@ void us_sock_put(struct us_sock *s)
 
 void us_sock_wake(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	if (s->waiters)
 		pthread_cond_broadcast(&s->cond);
@@ -134,6 +136,7 @@ static void abs_timespec(uint64_t ns, struct timespec *ts)
 
 int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_stack *st = s->st;
 	if (s->closed)
 		return EBADF;

@@ -46,7 +46,8 @@ struct us_udp_rq {
 struct us_sock {
 	_Atomic int refs;
 	struct us_stack *st;
-	int fd;                         /* fixed at creation */
+	int fd;                         /* -1 until installed in the table; set once,
+					 * under the table's lock (read only by the API) */
 	int type;                       /* SOCK_DGRAM | SOCK_STREAM, fixed */
 
 	pthread_mutex_t lock;           /* protects every field below */

@@ -84,11 +84,14 @@ const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
 enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT__COUNT };
 
 struct us_tcb {
-	/* Everything here is protected by sock->lock, except the table links.
-	 * A field that belongs to one connection (not a socket option) is
-	 * reset in tcb_reset (tcp_table.c) when the connection ends. */
+	/* Everything here is protected by sock->lock, except where a field says
+	 * otherwise. A field that belongs to one connection (not a socket
+	 * option) is reset in tcb_reset (tcp_table.c) when the connection ends. */
 	struct us_sock *sock;
 	enum tcp_state state;
+	/* The 4-tuple: the tables read it under us_tcp.lock alone, so while the
+	 * TCB is in a table it is written holding both sock->lock and us_tcp.lock
+	 * (write): tcp_port_bind, tcp_set_laddr; before that, sock->lock alone. */
 	uint32_t laddr, raddr;          /* network order */
 	uint16_t lport, rport;          /* network order */
 
@@ -177,11 +180,14 @@ struct us_tcb {
 	/* Listening sockets. */
 	int backlog;
 	int syn_count;                  /* children in SYN_RCVD */
-	struct us_sock *acc_head, *acc_tail;  /* established children, not yet accepted */
+	struct us_sock *acc_head, *acc_tail;  /* established children, not yet accepted
+					       * (the queue is the listener's: its lock) */
 	int acc_count;
 	/* Children. */
 	struct us_sock *listener;       /* holds a reference until accepted or gone */
-	struct us_sock *acc_next;
+	struct us_sock *acc_next;       /* accept queue link: protected by the LISTENER's
+					 * lock (the child's own lock is not enough), or by
+					 * nothing once a closing listener detached the queue */
 	bool orphan;                    /* the application closed it; the stack finishes */
 };
 
@@ -225,6 +231,8 @@ void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their refere
 void tcp_unhash_conn(struct us_tcb *t); /* leave the 4-tuple table only */
 /* Tell the tables the connection now listens / is in TIME_WAIT. */
 void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait);
+/* Set the local address of a TCB that may be in the port table. */
+void tcp_set_laddr(struct us_tcb *t, uint32_t addr);
 uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		 uint16_t rport);
 uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr);

@@ -20,6 +20,7 @@
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
+#include "lockassert.h"
 
 #define PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
 
@@ -91,6 +92,7 @@ static void negotiate(struct us_tcb *t, const struct wire_tcp *g, bool we_sent_s
 
 static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g)
 {
+	US_ASSERT_LOCKED(&ls->lock);
 	struct us_stack *st = ls->st;
 	struct us_tcb *lt = ls->tcb;
 	if (g->flags & TCP_RST)

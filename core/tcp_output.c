@@ -15,6 +15,7 @@
 #include "stack.h"
 #include "tcp.h"
 #include "wire/checksum.h"
+#include "lockassert.h"
 
 uint32_t tcp_ts_now(struct us_stack *st)
 {
@@ -34,6 +35,7 @@ static uint32_t route_mss(struct us_tcb *t)
 
 void tcp_set_mss(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	uint32_t m = route_mss(t);
 	if (t->peer_mss && t->peer_mss < m)
 		m = t->peer_mss;
@@ -65,6 +67,7 @@ static uint16_t adv_mss(struct us_tcb *t)
  */
 uint32_t tcp_rcv_window(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	uint32_t free = ring_free(&t->rcvq);
 	uint32_t maxwin = 65535u << t->rcv_wscale;
 	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
@@ -106,6 +109,7 @@ void tcp_send_rst_to(struct us_stack *st, uint32_t laddr, uint32_t raddr, uint16
 
 void tcp_send_rst(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	/* snd_max, not snd_nxt: after an RTO snd_nxt is rewound, and the peer
 	 * only accepts an RST at the sequence it expects next (RFC 5961 3.2).
 	 * It leaves like the connection's other segments (Linux
@@ -121,6 +125,7 @@ void tcp_send_rst(struct us_tcb *t)
  */
 int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_sock *s = t->sock;
 	struct us_stack *st = s->st;
 	struct wire_tcp_opts o = { 0 };
@@ -207,11 +212,13 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
  */
 void tcp_send_ack(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	tcp_send_segment(t, t->snd_max, 0, TCP_ACK);
 }
 
 void tcp_send_syn(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	uint8_t flags = TCP_SYN | (t->state == TCPS_SYN_RCVD ? TCP_ACK : 0);
 	if (t->snd_max == t->iss)       /* the first SYN: no echo can be older */
 		t->ts_first = tcp_ts_now(t->sock->st);
@@ -231,6 +238,7 @@ static bool can_send_data(enum tcp_state s)
 
 void tcp_output(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
 	if (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RCVD) {
 		if (t->snd_nxt == t->iss)

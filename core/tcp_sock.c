@@ -21,6 +21,7 @@
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
+#include "lockassert.h"
 
 #define SOMAXCONN_US 4096
 
@@ -34,6 +35,7 @@ uint8_t tcp_wscale_for(uint32_t bufsize)
 
 void tcp_set_state(struct us_tcb *t, enum tcp_state s)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
 	if (s == TCPS_ESTABLISHED && t->state != TCPS_ESTABLISHED) {
 		US_STAT_INC(st, TCP_ESTABLISHED);
@@ -46,6 +48,7 @@ void tcp_set_state(struct us_tcb *t, enum tcp_state s)
 
 void tcp_done(struct us_tcb *t, int err)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_sock *s = t->sock;
 	enum tcp_state prev = t->state;
 	tcp_timers_clear_all(t);
@@ -81,6 +84,7 @@ void tcp_done(struct us_tcb *t, int err)
 
 void tcp_enter_time_wait(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
 	tcp_timers_clear_all(t);
 	t->state = TCPS_TIME_WAIT;
@@ -155,6 +159,7 @@ static int tcp_bind_port(struct us_sock *s, const struct sockaddr_in *a)
 
 static int tcp_bind(struct us_sock *s, const struct sockaddr_in *a)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	int rc = tcp_bind_port(s, a);
 	if (rc == 0)
 		s->tcb->bind_explicit = true;
@@ -172,6 +177,7 @@ static void config_offers(struct us_tcb *t)
 
 static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_stack *st = s->st;
 	struct us_tcb *t = s->tcb;
 	if (!a) {
@@ -228,7 +234,7 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 		if ((rc = tcp_bind_port(s, &any)) < 0)
 			return rc;
 	}
-	t->laddr = s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src;
+	tcp_set_laddr(t, s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src);
 	s->remote = *a;
 	config_offers(t);
 	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
@@ -268,6 +274,7 @@ wait:;
 
 static int tcp_listen(struct us_sock *s, int backlog)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	if (t->state != TCPS_CLOSED && t->state != TCPS_LISTEN)
 		return -EINVAL;
@@ -298,6 +305,7 @@ static int tcp_listen(struct us_sock *s, int backlog)
  */
 static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
 	for (;;) {
@@ -358,6 +366,7 @@ static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 static ssize_t tcp_sendto(struct us_sock *s, const void *buf, size_t len, int flags,
 			  const struct sockaddr_in *to)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	uint64_t deadline = us_sock_deadline(s, s->sndtimeo_ns);
 	size_t done = 0;
@@ -421,6 +430,7 @@ static void window_update(struct us_tcb *t)
 static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 			    struct sockaddr_in *from)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
 	*from = s->remote;
@@ -469,6 +479,7 @@ static void send_fin(struct us_sock *s, struct us_tcb *t)
 
 static int tcp_shutdown(struct us_sock *s, int how)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN || t->state == TCPS_SYN_SENT) {
 		if (t->state == TCPS_LISTEN && how != SHUT_WR) {
@@ -506,6 +517,7 @@ static void abort_children(struct us_sock *head)
 
 static void tcp_close(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_stack *st = s->st;
 	struct us_tcb *t = s->tcb;
 	t->orphan = true;
@@ -563,6 +575,7 @@ static void tcp_close(struct us_sock *s)
 
 static short tcp_poll(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	short r = 0;
 	if (t->state == TCPS_LISTEN)
@@ -649,6 +662,7 @@ static int opt_int(const void *val, socklen_t len, int *out)
 
 static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *val, socklen_t len)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	struct us_stack *st = s->st;
 	int v, rc;
@@ -738,6 +752,7 @@ static int put_int(void *val, socklen_t *len, int v)
 
 static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, socklen_t *len)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
 	if (level == SOL_SOCKET && name == SO_KEEPALIVE)
 		return put_int(val, len, t->keepalive);

@@ -19,6 +19,7 @@
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
+#include "lockassert.h"
 
 static const char *const state_names[] = {
 	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
@@ -262,6 +263,7 @@ static void hold_for_tables(struct us_tcb *t)
 
 int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_tcp *tcp = &t->sock->st->tcp;
 	pthread_rwlock_wrlock(&tcp->lock);
 	if (port_clash(tcp, t, addr, port, reuse)) {
@@ -280,6 +282,15 @@ int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse)
 	return 0;
 }
 
+void tcp_set_laddr(struct us_tcb *t, uint32_t addr)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	struct us_tcp *tcp = &t->sock->st->tcp;
+	pthread_rwlock_wrlock(&tcp->lock);     /* port_clash reads it under this alone */
+	t->laddr = addr;
+	pthread_rwlock_unlock(&tcp->lock);
+}
+
 /* With tcp->lock held. */
 static struct us_tcb *conn_find_locked(struct us_tcp *tcp, uint32_t laddr, uint16_t lport,
 				       uint32_t raddr, uint16_t rport)
@@ -292,6 +303,7 @@ static struct us_tcb *conn_find_locked(struct us_tcp *tcp, uint32_t laddr, uint1
 
 int tcp_conn_insert(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_tcp *tcp = &t->sock->st->tcp;
 	pthread_rwlock_wrlock(&tcp->lock);
 	if (conn_find_locked(tcp, t->laddr, t->lport, t->raddr, t->rport)) {
@@ -339,6 +351,7 @@ static void unhash(struct us_tcb *t, bool keep_port)
 
 void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_tcp *tcp = &t->sock->st->tcp;
 	pthread_rwlock_wrlock(&tcp->lock);
 	t->tbl_listen = listen;
@@ -348,11 +361,13 @@ void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait)
 
 void tcp_unhash(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	unhash(t, false);
 }
 
 void tcp_unhash_conn(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	unhash(t, true);
 }
 

@@ -22,6 +22,7 @@
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
+#include "lockassert.h"
 
 static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k);
 
@@ -47,6 +48,7 @@ void tcp_timer_init(struct us_tcb *t)
 
 void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
 	t->deadline[k] = when ? when : 1;
 	if (!us_timer_arm(&st->wheel, &t->timer[k], when))
@@ -55,6 +57,7 @@ void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
 
 void tcp_timer_clear(struct us_tcb *t, enum tcp_timer_kind k)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	if (!t->deadline[k])
 		return;
 	t->deadline[k] = 0;
@@ -65,6 +68,7 @@ void tcp_timer_clear(struct us_tcb *t, enum tcp_timer_kind k)
 
 void tcp_timers_clear_all(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	for (int k = 0; k < TT__COUNT; k++)
 		tcp_timer_clear(t, (enum tcp_timer_kind)k);
 }
@@ -85,6 +89,7 @@ static uint64_t user_timeout_left(const struct us_tcb *t, uint64_t since, uint64
 
 void tcp_rexmit_restart(struct us_tcb *t)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	uint64_t rto = t->rto_us << (t->backoff > 16 ? 16 : t->backoff);
 	if (rto > (uint64_t)US_TCP_RTO_MAX_MS * 1000)
 		rto = (uint64_t)US_TCP_RTO_MAX_MS * 1000;
@@ -102,6 +107,7 @@ void tcp_rexmit_restart(struct us_tcb *t)
 /* RFC 6298 2.2-2.4 with G = 1 ms; RTO floored at rto_min_ms, capped at 120 s. */
 void tcp_rtt_sample(struct us_tcb *t, uint64_t r)
 {
+	US_ASSERT_LOCKED(&t->sock->lock);
 	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
 	if (!t->have_rtt) {
 		t->srtt_us = (int64_t)r;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "timer.h"
+#include "lockassert.h"
 
 static void list_init(struct us_timer *h) { h->next = h->prev = h; }
 
@@ -117,6 +118,7 @@ bool us_timer_armed(struct us_timer_wheel *w, struct us_timer *t)
 /* Called with the lock held; returns with it held. */
 static int run_locked(struct us_timer_wheel *w, uint64_t now)
 {
+	US_ASSERT_LOCKED(&w->lock);
 	uint64_t end = now / US_WHEEL_TICK_NS;
 	uint64_t start = w->cursor;
 	int fired = 0;

@@ -27,6 +27,7 @@
 #include "stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "lockassert.h"
 
 #define UDP_MAX_PAYLOAD (IP4_MAX_LEN - IP4_HLEN - UDP_HLEN)   /* 65507 */
 
@@ -74,6 +75,7 @@ static void ring_get(const struct us_udp_rq *q, size_t off, void *dst, size_t n)
 /* With s->lock held. Allocate the ring at the socket's SO_RCVBUF size. */
 static int rq_alloc(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	if (s->rq.buf)
 		return 0;
 	s->rq.buf = malloc((size_t)s->rcvbuf);
@@ -102,6 +104,7 @@ static void udp_rcvbuf_changed(struct us_sock *s)
 /* Queue one datagram; false when it does not fit. With s->lock held. */
 static bool rq_push(struct us_sock *s, uint32_t addr, uint16_t port, const uint8_t *p, size_t n)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_udp_rq *q = &s->rq;
 	size_t need = sizeof(struct rq_hdr) + ((n + 3) & ~(size_t)3);
 	if (!q->buf || q->used + need > q->cap)
@@ -120,6 +123,7 @@ static bool rq_push(struct us_sock *s, uint32_t addr, uint16_t port, const uint8
 /* With u->lock held: would binding addr:port clash with a socket other than s? */
 static bool port_in_use(struct us_udp *u, const struct us_sock *s, uint32_t addr, uint16_t port)
 {
+	US_ASSERT_WLOCKED(&u->lock);
 	for (struct us_sock *o = u->hash[port_hash(port)]; o; o = o->port_next) {
 		if (o == s || o->local.sin_port != port)
 			continue;
@@ -136,6 +140,7 @@ static bool port_in_use(struct us_udp *u, const struct us_sock *s, uint32_t addr
 /* With s->lock held: bind to a (port 0: an ephemeral port). */
 static int udp_bind_locked(struct us_sock *s, const struct sockaddr_in *a)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_stack *st = s->st;
 	struct us_udp *u = &st->udp;
 	int rc = rq_alloc(s);
@@ -188,6 +193,7 @@ static int autobind(struct us_sock *s)
 
 static int udp_connect(struct us_sock *s, const struct sockaddr_in *a)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	/*
 	 * connected and remote are read by input demux (score) and
 	 * us_udp_error under u->lock alone: write them under it too.
@@ -225,6 +231,7 @@ static int udp_connect(struct us_sock *s, const struct sockaddr_in *a)
 
 static void udp_close(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_udp *u = &s->st->udp;
 	if (!s->bound)
 		return;
@@ -259,6 +266,7 @@ static bool is_broadcast(struct us_stack *st, uint32_t a)
 static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int flags,
 			  const struct sockaddr_in *to)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	struct us_stack *st = s->st;
 	if (s->so_error) {
 		int e = s->so_error;
@@ -327,6 +335,7 @@ static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 static ssize_t udp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 			    struct sockaddr_in *from)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
 	for (;;) {
 		if (s->so_error) {
@@ -363,6 +372,7 @@ static ssize_t udp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 
 static int udp_shutdown(struct us_sock *s, int how)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	if (how == SHUT_RD || how == SHUT_RDWR)
 		s->shut_rd = true;
 	if (how == SHUT_WR || how == SHUT_RDWR)
@@ -373,6 +383,7 @@ static int udp_shutdown(struct us_sock *s, int how)
 
 static short udp_poll(struct us_sock *s)
 {
+	US_ASSERT_LOCKED(&s->lock);
 	short r = 0;
 	if (s->rq.count > 0 || s->shut_rd)
 		r |= POLLIN;
