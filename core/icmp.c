@@ -167,8 +167,9 @@ static void icmp_error_input(struct us_stack *st, const struct wire_ip4 *ip,
 		uint32_t src, dst;
 		memcpy(&src, q + 12, 4);
 		memcpy(&dst, q + 16, 4);
-		us_tcp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)), m->type, m->code,
-			     unreach_errno(m->type, m->code));
+		uint32_t seq = (uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6);
+		us_tcp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)), seq, m->type,
+			     m->code, unreach_errno(m->type, m->code));
 	}
 }
 

@@ -276,11 +276,13 @@ void us_ipv4_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 		memcpy(&src, pkt + 12, 4);
 		memcpy(&dst, pkt + 16, 4);
 		us_udp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), err);
-	} else if (pkt[9] == IP_PROTO_TCP && hl >= IP4_HLEN && len >= hl + 4 &&
+	} else if (pkt[9] == IP_PROTO_TCP && hl >= IP4_HLEN && len >= hl + 8 &&
 		   (get16(pkt + 6) & IP4_OFF_MASK) == 0) {
 		uint32_t src, dst;
 		memcpy(&src, pkt + 12, 4);
 		memcpy(&dst, pkt + 16, 4);
-		us_tcp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), 0, 0, err);
+		uint32_t seq = (uint32_t)get16(pkt + hl + 4) << 16 | get16(pkt + hl + 6);
+		us_tcp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), seq, 0, 0,
+			     err);
 	}
 }

@@ -678,11 +678,14 @@ int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_
 		case SO_SNDTIMEO:
 			e = put_timeval(val, len, s->sndtimeo_ns);
 			break;
-		case SO_ERROR:
-			e = us_opt_put_int(val, len, s->so_error);
+		case SO_ERROR: {
+			/* Linux: the pending error, else the soft one; reading clears it. */
+			int *which = s->so_error ? &s->so_error : &s->so_error_soft;
+			e = us_opt_put_int(val, len, *which);
 			if (!e)
-				s->so_error = 0;
+				*which = 0;
 			break;
+		}
 		case SO_TYPE:
 			e = us_opt_put_int(val, len, s->type);
 			break;

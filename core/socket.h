@@ -61,6 +61,8 @@ struct us_sock {
 	bool nonblock;
 	bool shut_rd, shut_wr;
 	int so_error;                   /* pending error (SO_ERROR), 0 if none */
+	int so_error_soft;              /* TCP: last soft ICMP error (Linux sk_err_soft): SO_ERROR
+					 * reports it when so_error is 0, a timeout instead of ETIMEDOUT */
 	struct sockaddr_in local;       /* sin_port 0 until bound */
 	struct sockaddr_in remote;      /* valid if connected */
 	bool bound, connected;          /* UDP: local, remote and connected are written

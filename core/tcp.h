@@ -207,9 +207,13 @@ struct us_tcp {
 int us_tcp_init(struct us_stack *st, struct us_tcp *t);
 void us_tcp_destroy(struct us_tcp *t);
 void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len);
-/* ICMP error about a segment we sent (src/dst network order, ports network order). */
+/*
+ * ICMP error about a segment we sent (src/dst network order, ports network
+ * order, seq the quoted sequence number in host order). icmp_type 0 with
+ * code 0: a local error (no ARP answer for the next hop).
+ */
 void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-		  uint8_t icmp_type, uint8_t icmp_code, int err);
+		  uint32_t seq, uint8_t icmp_type, uint8_t icmp_code, int err);
 /* Stack stop (tcp_drain.c): how many connections the application closed
  * still have data or a FIN unacknowledged; with reset, reset them instead. */
 int us_tcp_drain_pending(struct us_stack *st, bool reset);

@@ -542,6 +542,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		}
 		t->backoff = 0;
 		t->keep_probes = 0;
+		t->sock->so_error_soft = 0;     /* something got through (Linux tcp_ack) */
 		if (t->in_recovery) {
 			if (seq_ge(ack, t->recover)) {
 				/* Full ACK (RFC 6582 3.2 step 3, option 1): deflate to

@@ -224,6 +224,7 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	t->passive = false;
 	s->shut_rd = s->shut_wr = false;
 	s->connected = false;
+	s->so_error_soft = 0;
 	if (tcb_alloc_buffers(t) < 0)
 		return -ENOBUFS;
 	/* The peer first: the ephemeral port is chosen per destination. */

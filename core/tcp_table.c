@@ -460,27 +460,71 @@ uint32_t tcp_isn(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t r
 	return m + (uint32_t)f;
 }
 
+/*
+ * Destination-unreachable codes that are hard errors: Linux's
+ * icmp_err_convert[].fatal (RFC 1122 4.2.3.9 names protocol and port
+ * unreachable; Linux adds the unknown, isolated and prohibited ones).
+ */
+static bool icmp_hard(uint8_t type, uint8_t code)
+{
+	if (type != ICMP_DEST_UNREACH)
+		return false;
+	switch (code) {
+	case ICMP_UNREACH_PROTOCOL:
+	case ICMP_UNREACH_PORT:
+	case 6: case 7: case 8: case 9: case 10: case 13: case 14: case 15:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * An ICMP error (or a local one: no ARP answer) about a segment we sent,
+ * as Linux's tcp_v4_err:
+ * - RFC 5927 4.1: only if the quoted sequence number is in flight,
+ *   SND.UNA <= SEG.SEQ < SND.NXT (snd_max: our SND.NXT, which an RTO does
+ *   not rewind). An off-path attacker who knows only the 4-tuple must
+ *   also guess that; a miss is counted and ignored.
+ * - Fragmentation needed: ignored (no path MTU discovery).
+ * - SYN_SENT (and a simultaneous open's SYN_RCVD): any error aborts the
+ *   attempt with its errno. A passive SYN_RCVD connection is dropped
+ *   only on a hard error (Linux tcp_req_err).
+ * - Synchronized states: a soft error (RFC 1122 4.2.3.9, RFC 5461):
+ *   retransmission goes on; the error is kept for SO_ERROR and replaces
+ *   ETIMEDOUT if the connection times out (Linux sk_err_soft); an ACK
+ *   of new data clears it.
+ */
 void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-		  uint8_t icmp_type, uint8_t icmp_code, int err)
+		  uint32_t seq, uint8_t icmp_type, uint8_t icmp_code, int err)
 {
 	struct us_sock *s = tcp_lookup(st, src, sport, dst, dport);
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	struct us_tcb *t = s->tcb;
-	if (t && t->state != TCPS_LISTEN && t->laddr == src && t->raddr == dst) {
-		/*
-		 * RFC 1122 4.2.3.9 and Linux: "hard" errors abort a connection
-		 * still being opened; on an established one they are soft and
-		 * only remembered (retransmission goes on).
-		 */
-		if (t->state == TCPS_SYN_SENT && icmp_type == ICMP_DEST_UNREACH &&
-		    icmp_code != ICMP_UNREACH_NEEDFRAG) {
-			tcp_done(t, err);
-		} else if (err == EHOSTUNREACH && t->state == TCPS_SYN_SENT) {
-			tcp_done(t, err);       /* local ARP failure */
-		}
+	if (!t || t->state == TCPS_LISTEN || t->state == TCPS_CLOSED || t->laddr != src ||
+	    t->raddr != dst)
+		goto out;
+	if (icmp_type == ICMP_DEST_UNREACH && icmp_code == ICMP_UNREACH_NEEDFRAG)
+		goto out;
+	if (seq_lt(seq, t->snd_una) || seq_ge(seq, t->snd_max)) {
+		US_STAT_INC(st, TCP_ICMP_OUT_OF_WINDOW);
+		goto out;
 	}
+	switch (t->state) {
+	case TCPS_SYN_SENT:
+		tcp_done(t, err);
+		break;
+	case TCPS_SYN_RCVD:
+		if (!t->passive || icmp_hard(icmp_type, icmp_code))
+			tcp_done(t, err);
+		break;
+	default:
+		s->so_error_soft = err;
+		break;
+	}
+out:
 	pthread_mutex_unlock(&s->lock);
 	us_sock_put(s);
 }

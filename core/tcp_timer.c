@@ -132,6 +132,15 @@ void tcp_rtt_sample(struct us_tcb *t, uint64_t r)
 	t->rto_us = rto;
 }
 
+/* A connection timing out reports the last soft ICMP error if there was
+ * one, else ETIMEDOUT (Linux tcp_write_err). */
+static int timeout_errno(struct us_tcb *t)
+{
+	int e = t->sock->so_error_soft ? t->sock->so_error_soft : ETIMEDOUT;
+	t->sock->so_error_soft = 0;
+	return e;
+}
+
 static void on_rexmit(struct us_tcb *t)
 {
 	struct us_stack *st = t->sock->st;
@@ -148,7 +157,7 @@ static void on_rexmit(struct us_tcb *t)
 			       : (uint32_t)t->backoff >= limit;
 	if (expired) {
 		US_STAT_INC(st, TCP_TIMEOUTS);
-		tcp_done(t, ETIMEDOUT);
+		tcp_done(t, timeout_errno(t));
 		return;
 	}
 	t->backoff++;
@@ -243,7 +252,7 @@ static void on_keep(struct us_tcb *t)
 	if (!t->keepalive || (t->state != TCPS_ESTABLISHED && t->state != TCPS_CLOSE_WAIT))
 		return;
 	if ((uint32_t)t->keep_probes >= t->keepcnt) {
-		tcp_done(t, ETIMEDOUT);
+		tcp_done(t, timeout_errno(t));
 		return;
 	}
 	/* A keepalive probe: an ACK carrying snd_una - 1, answered by an ACK. */
