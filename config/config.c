@@ -384,9 +384,12 @@ const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impai
 			 ifc->name);
 		return buf;
 	}
-	if (impair_present && ifc->backend != US_BACKEND_PAIR) {
+	if (impair_present && ifc->backend != US_BACKEND_PAIR && us_impair_is_set(&ifc->impair) &&
+	    (us_impair_is_set(&ifc->impair_in) || us_impair_is_set(&ifc->impair_out))) {
 		*key = "impair";
-		snprintf(buf, len, "interface \"%s\": impair is only supported by the pair backend",
+		snprintf(buf, len,
+			 "interface \"%s\": impair: give either the impairment keys (both "
+			 "directions) or in: and out:, not both (only a pair wire has both)",
 			 ifc->name);
 		return buf;
 	}
@@ -501,15 +504,15 @@ static bool terminated(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
-static bool impair_is_set(const struct us_impair *im)
+bool us_impair_is_set(const struct us_impair *im)
 {
 	return im->loss != 0.0 || im->duplicate != 0.0 || im->reorder != 0.0 ||
 	       im->corrupt != 0.0 || im->delay_ms || im->jitter_ms || im->rate_mbit;
 }
 
-static int validate_impair(struct vctx *v, const struct us_iface_config *ifc)
+static int validate_impair1(struct vctx *v, const struct us_iface_config *ifc, const char *what,
+			    const struct us_impair *im)
 {
-	const struct us_impair *im = &ifc->impair;
 	const struct { const char *name; double val; } probs[] = {
 		{ "loss", im->loss }, { "duplicate", im->duplicate },
 		{ "reorder", im->reorder }, { "corrupt", im->corrupt },
@@ -517,16 +520,25 @@ static int validate_impair(struct vctx *v, const struct us_iface_config *ifc)
 	for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
 		if (!(probs[i].val >= 0.0 && probs[i].val <= 1.0))  /* NaN fails too */
 			return verr(v, ifc->line, ifc->column,
-				    "interface \"%s\": impair.%s must be 0..1", ifc->name,
+				    "interface \"%s\": %s.%s must be 0..1", ifc->name, what,
 				    probs[i].name);
 	if (im->delay_ms > CFG_IMPAIR_MS_MAX || im->jitter_ms > CFG_IMPAIR_MS_MAX)
 		return verr(v, ifc->line, ifc->column,
-			    "interface \"%s\": impair.delay_ms and impair.jitter_ms must be 0..%u",
-			    ifc->name, CFG_IMPAIR_MS_MAX);
+			    "interface \"%s\": %s.delay_ms and %s.jitter_ms must be 0..%u",
+			    ifc->name, what, what, CFG_IMPAIR_MS_MAX);
 	if (im->rate_mbit > CFG_IMPAIR_RATE_MAX)
 		return verr(v, ifc->line, ifc->column,
-			    "interface \"%s\": impair.rate_mbit must be 0..%u", ifc->name,
+			    "interface \"%s\": %s.rate_mbit must be 0..%u", ifc->name, what,
 			    CFG_IMPAIR_RATE_MAX);
+	return 0;
+}
+
+static int validate_impair(struct vctx *v, const struct us_iface_config *ifc)
+{
+	if (validate_impair1(v, ifc, "impair", &ifc->impair) ||
+	    validate_impair1(v, ifc, "impair.in", &ifc->impair_in) ||
+	    validate_impair1(v, ifc, "impair.out", &ifc->impair_out))
+		return -1;
 	return 0;
 }
 
@@ -569,7 +581,7 @@ static int validate_iface(struct vctx *v, int idx)
 	char msg[160];
 	const char *key;
 	bool missing;
-	if (cfg_check_backend_keys(ifc, impair_is_set(&ifc->impair), msg, sizeof msg, &key,
+	if (cfg_check_backend_keys(ifc, us_impair_is_set(&ifc->impair), msg, sizeof msg, &key,
 				   &missing))
 		return verr(v, l, c, "%s", msg);
 	/* Two interfaces on one kernel device would each see the other's frames. */

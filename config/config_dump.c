@@ -71,6 +71,21 @@ static void put_double(FILE *out, double x)
 	fputs(buf, out);
 }
 
+/* The impairment keys of one record, each line prefixed with ind. */
+static void dump_impair(const struct us_impair *im, const char *ind, FILE *out)
+{
+	fprintf(out, "%sloss: ", ind);
+	put_double(out, im->loss);
+	fprintf(out, "\n%sduplicate: ", ind);
+	put_double(out, im->duplicate);
+	fprintf(out, "\n%sreorder: ", ind);
+	put_double(out, im->reorder);
+	fprintf(out, "\n%scorrupt: ", ind);
+	put_double(out, im->corrupt);
+	fprintf(out, "\n%sdelay_ms: %u\n%sjitter_ms: %u\n%srate_mbit: %u\n", ind,
+		(unsigned)im->delay_ms, ind, (unsigned)im->jitter_ms, ind, (unsigned)im->rate_mbit);
+}
+
 static void dump_iface(const struct us_iface_config *ifc, FILE *out)
 {
 	char b[CFG_CIDR_STRLEN];
@@ -107,18 +122,19 @@ static void dump_iface(const struct us_iface_config *ifc, FILE *out)
 	}
 	if (ifc->pcap_buffer_kb)
 		fprintf(out, "    pcap_buffer_kb: %u\n", (unsigned)ifc->pcap_buffer_kb);
-	if (ifc->backend == US_BACKEND_PAIR) {
-		const struct us_impair *im = &ifc->impair;
-		fputs("    impair:\n      loss: ", out);
-		put_double(out, im->loss);
-		fputs("\n      duplicate: ", out);
-		put_double(out, im->duplicate);
-		fputs("\n      reorder: ", out);
-		put_double(out, im->reorder);
-		fputs("\n      corrupt: ", out);
-		put_double(out, im->corrupt);
-		fprintf(out, "\n      delay_ms: %u\n      jitter_ms: %u\n      rate_mbit: %u\n",
-			(unsigned)im->delay_ms, (unsigned)im->jitter_ms, (unsigned)im->rate_mbit);
+	bool in = us_impair_is_set(&ifc->impair_in), outd = us_impair_is_set(&ifc->impair_out);
+	bool flat = ifc->backend == US_BACKEND_PAIR || us_impair_is_set(&ifc->impair);
+	if (flat || in || outd)
+		fputs("    impair:\n", out);
+	if (flat)
+		dump_impair(&ifc->impair, "      ", out);
+	if (in) {
+		fputs("      in:\n", out);
+		dump_impair(&ifc->impair_in, "        ", out);
+	}
+	if (outd) {
+		fputs("      out:\n", out);
+		dump_impair(&ifc->impair_out, "        ", out);
 	}
 }
 

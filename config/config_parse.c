@@ -846,6 +846,57 @@ static const struct ck_key impair_keys[] = {
 };
 static const struct ck_map impair_map = CK_MAP_OF(impair_keys, NULL, NULL);
 
+/*
+ * impair: either the impairment keys (both directions; on a pair wire,
+ * what this end sends) or {in: {...}, out: {...}}, one map per direction
+ * of the interface layer; a pair interface may have both.
+ */
+static int fn_impair(struct cp *p, const struct ck_key *k, const struct cy_node *v, void *field,
+		     void *obj)
+{
+	struct us_iface_config *ifc = obj;
+	char q[CY_QUOTE_MAX + 8];
+	const struct cy_node *flat = NULL;
+	if (v->kind != CY_MAP)
+		return ck_parse_map(p, "impair", &impair_map, v, &ifc->impair);
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		const struct cy_node *kn = v->kids[i], *vn = v->kids[i + 1];
+		bool in = kn->kind == CY_SCALAR && kn->len == 2 && memcmp(kn->str, "in", 2) == 0;
+		bool out = kn->kind == CY_SCALAR && kn->len == 3 && memcmp(kn->str, "out", 3) == 0;
+		if (!in && !out) {
+			flat = flat ? flat : kn;
+			continue;
+		}
+		for (size_t j = 0; j < i; j += 2)
+			if (v->kids[j]->len == kn->len && memcmp(v->kids[j]->str, kn->str, kn->len) == 0)
+				return cp_err(p, kn->mark, "impair: duplicate key %s (first at %d:%d)",
+					      cy_quote(kn->str, kn->len, q), v->kids[j]->mark.line,
+					      v->kids[j]->mark.col);
+		if (ck_parse_map(p, in ? "impair.in" : "impair.out", &impair_map, vn,
+				 in ? &ifc->impair_in : &ifc->impair_out))
+			return -1;
+	}
+	if (!flat)
+		return 0;
+	/* Parse the flat keys (in/out skipped) into the record of both directions. */
+	struct cy_node sub = *v;
+	const struct cy_node *kids[2 * CK_MAX_KEYS + 2];
+	size_t nk = 0;
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		const struct cy_node *kn = v->kids[i];
+		if (kn->kind == CY_SCALAR && ((kn->len == 2 && memcmp(kn->str, "in", 2) == 0) ||
+					      (kn->len == 3 && memcmp(kn->str, "out", 3) == 0)))
+			continue;
+		if (nk + 2 > sizeof kids / sizeof kids[0])
+			return cp_err(p, kn->mark, "impair: too many keys");
+		kids[nk++] = kn;
+		kids[nk++] = v->kids[i + 1];
+	}
+	sub.kids = (struct cy_node **)kids;
+	sub.nkids = nk;
+	return ck_parse_map(p, "impair", &impair_map, &sub, &ifc->impair);
+}
+
 /* device, output and impair depend on the backend (cfg_check_backend_keys). */
 static int iface_post(struct cp *p, const struct ck_map *m, const char *ctx,
 		      const struct cy_node *node, const struct ck_found *found, void *obj)
@@ -872,7 +923,7 @@ static const struct ck_key iface_keys[] = {
 	  .elem_size = sizeof(struct us_cidr), .count_off = IFC(naddrs),
 	  .max_count = US_MAX_ADDRS, .fn = fn_address },
 	{ .name = "capture", .type = CK_STRING, .off = IFC(capture), .size = US_PATH_MAX },
-	{ .name = "impair", .type = CK_MAP, .off = IFC(impair), .map = &impair_map },
+	{ .name = "impair", .type = CK_FN, .fn = fn_impair },
 	{ .name = "pcap_buffer_kb", .type = CK_U32, .off = IFC(pcap_buffer_kb),
 	  .min = US_PCAP_BUFFER_KB_MIN, .max = US_PCAP_BUFFER_KB_MAX },
 };

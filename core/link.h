@@ -88,6 +88,20 @@ extern const struct us_link_ops us_link_pair;
 const struct us_link_ops *us_link_ops_for(enum us_backend_kind kind);
 
 /*
+ * Impairments on any link (backends/impair.c): wrap the opened link l so
+ * that what it sends goes through the "out" impairments and what it
+ * receives through the "in" ones (loss, duplication, reordering,
+ * corruption, delay with jitter, rate), seeded from l->seed. On failure l
+ * is left as it was. 0, or -1 with err and errno.
+ */
+int us_link_impair_wrap(struct us_link *l, const struct us_impair *in, const struct us_impair *out,
+			char *err, size_t errlen);
+/* Counters of each direction of a wrapped link (zeros if l is not wrapped). */
+struct us_pair_stats;
+void us_link_impair_stats(struct us_link *l, struct us_pair_stats *in, struct us_pair_stats *out,
+			  uint64_t *oversize);
+
+/*
  * Capture: a pcap writer (LINKTYPE_ETHERNET, microsecond timestamps) that
  * tcpdump and Wireshark read. Thread-safe: one mutex per capture file
  * protects the FILE and its write position.

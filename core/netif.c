@@ -58,6 +58,19 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 		nif->link.ops = NULL;
 		return -1;
 	}
+	/* Impairments of the interface layer (backends/impair.c): in:/out:, or
+	 * on a backend without a wire of its own the flat keys, both ways. */
+	const struct us_impair *in = &cfg->impair_in, *out = &cfg->impair_out;
+	if (cfg->backend != US_BACKEND_PAIR && cfg->backend != US_BACKEND_LOOPBACK &&
+	    us_impair_is_set(&cfg->impair))
+		in = out = &cfg->impair;
+	if ((us_impair_is_set(in) || us_impair_is_set(out)) &&
+	    us_link_impair_wrap(&nif->link, in, out, berr, sizeof berr) < 0) {
+		snprintf(err, errlen, "%s: %s", cfg->name, berr);
+		nif->link.ops->close(&nif->link);
+		nif->link.ops = NULL;
+		return -1;
+	}
 	if (cfg->capture[0]) {
 		nif->capture = us_capture_open(cfg->capture, berr, sizeof berr);
 		if (!nif->capture) {

@@ -1208,12 +1208,25 @@ static void test_err_backend_keys(void)
 		   "    output: x.pcap\n",        /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": \"output\" is only allowed for backend pcap-file");
 	/*          123456789012345678901234567890123456789 */
+	/* impair on any backend (issue 11): flat keys are both directions, or
+	 * in:/out:, not both (except on a pair wire, whose flat keys are its own). */
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: tap, device: t, impair: {loss: 0.5}}\n");
+	CU_ASSERT_DOUBLE_EQUAL(cfg.ifaces[0].impair.loss, 0.5, 1e-12);
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: pcap, device: t, impair: {in: {loss: 0.25}, out: {delay_ms: 5}}}\n");
+	CU_ASSERT_DOUBLE_EQUAL(cfg.ifaces[0].impair_in.loss, 0.25, 1e-12);
+	CU_ASSERT_EQUAL(cfg.ifaces[0].impair_out.delay_ms, 5);
+	CU_ASSERT(!us_impair_is_set(&cfg.ifaces[0].impair));
 	EXPECT_ERR("interfaces:\n"
-		   "  eth0: {backend: tap, device: t, impair: {loss: 0.5}}\n",
-		   "t.yaml:2:35: interface \"eth0\": impair is only supported by the pair backend");
+		   "  eth0: {impair: {loss: 0.1, in: {loss: 0.2}}, backend: tap, device: t}\n",
+		   "t.yaml:2:10: interface \"eth0\": impair: give either the impairment keys "
+		   "(both directions) or in: and out:, not both");
+	EXPECT_OK("interfaces:\n"
+		  "  p0: {backend: pair, device: w, impair: {loss: 0.1, out: {loss: 0.2}}}\n");
 	EXPECT_ERR("interfaces:\n"
-		   "  eth0: {impair: {}, backend: pcap, device: t}\n",  /* "impair" at 10 */
-		   "t.yaml:2:10: interface \"eth0\": impair is only supported by the pair backend");
+		   "  eth0: {backend: tap, device: t, impair: {in: {los: 0.2}}}\n",
+		   "t.yaml:2:49: impair.in: unknown key \"los\"");
 	EXPECT_OK("interfaces: {f: {backend: pcap-file, device: in.pcap}}\n");
 }
 
@@ -1800,9 +1813,16 @@ static void test_validate_code_built(void)
 		       "loopback");
 	strcpy(cfg.ifaces[0].output, "o");
 	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": \"output\" is only allowed");
+	cfg.ifaces[0].output[0] = '\0';
+	cfg.ifaces[0].backend = US_BACKEND_TAP;
+	strcpy(cfg.ifaces[0].device, "tap0");
 	cfg.ifaces[0].impair.jitter_ms = 1;
-	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": impair is only supported by the pair "
-		       "backend");
+	cfg.ifaces[0].impair_out.loss = 0.5;
+	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": impair: give either");
+	cfg.ifaces[0].impair_out.loss = 1.5;
+	cfg.ifaces[0].impair.jitter_ms = 0;
+	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": impair.out.loss must be 0..1");
+	cfg.ifaces[0].impair_out.loss = 0;
 	cfg.ifaces[0].backend = US_BACKEND_PAIR;
 	cfg.ifaces[0].impair.loss = NAN;
 	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": impair.loss must be 0..1");

@@ -69,6 +69,9 @@ struct us_impair {
 	uint32_t rate_mbit;   /* serialisation rate limit, 0 = unlimited */
 };
 
+/* Any impairment set (a probability above 0, a delay, jitter or rate)? */
+bool us_impair_is_set(const struct us_impair *im);
+
 struct us_iface_config {
 	char name[US_IFNAME_MAX];     /* the stack's own name, e.g. "eth0" */
 	enum us_backend_kind backend;
@@ -81,7 +84,10 @@ struct us_iface_config {
 	int naddrs;
 	char capture[US_PATH_MAX];    /* "" = no capture */
 	uint32_t pcap_buffer_kb;      /* pcap: kernel capture buffer, KiB (0 = default 4096) */
-	struct us_impair impair;
+	struct us_impair impair;      /* pair: the wire's own (what this end sends);
+				       * other backends: both directions of the interface */
+	struct us_impair impair_in;   /* impair: {in: ...}: frames received, any backend */
+	struct us_impair impair_out;  /* impair: {out: ...}: frames sent, any backend */
 	/* Where each key was found, for error messages made after parsing. */
 	int line, column;
 };
