@@ -56,9 +56,10 @@ static inline void us_api_leave(struct us_api_guard *g)
 	errno = e;
 }
 
+/* unused: only its cleanup matters (clang warns about it otherwise). */
 #define US_API_GUARD(point)                                                   \
-	struct us_api_guard us_api_guard_ __attribute__((cleanup(us_api_leave))) = \
-		us_api_enter(point)
+	struct us_api_guard us_api_guard_                                      \
+		__attribute__((cleanup(us_api_leave), unused)) = us_api_enter(point)
 #define US_API_CALL()  US_API_GUARD(false)
 #define US_API_POINT() US_API_GUARD(true)
 

@@ -2,12 +2,15 @@
 # build.sh — build the libFuzzer harnesses (and, on request, run them).
 #
 #   tests/fuzz/build.sh                 build every harness into $BUILD/fuzz/
-#   tests/fuzz/build.sh --run SECONDS   build, then run each for SECONDS
+#   tests/fuzz/build.sh --run SECONDS [NAME...]
+#                                       build, then run each (or the NAMEd
+#                                       ones, e.g. fuzz_stack) for SECONDS
 #
 # Each harness is built with clang -fsanitize=fuzzer,address,undefined
 # against only the sources it tests (fuzz_wire: the core/wire files for
 # Ethernet, ARP, IPv4, ICMP, UDP, checksums and describe), so it does not
-# depend on the rest of the library, or on other parsers, building. Without clang, or without
+# depend on the rest of the library, or on other parsers, building;
+# fuzz_stack is the whole library. Without clang, or without
 # its libFuzzer runtime, this prints SKIPPED with the reason and exits 0.
 #
 # A run writes new inputs to $BUILD/fuzz/corpus_<name>/ (the committed seeds
@@ -23,14 +26,16 @@ BUILD=${BUILD:-build}
 CLANG=${CLANG:-clang}
 OUT=$BUILD/fuzz
 RUN_SECONDS=
+RUN_NAMES=()
 
 case "${1:-}" in
 --run)
-	RUN_SECONDS=${2:?usage: $0 [--run SECONDS]}
+	RUN_SECONDS=${2:?usage: $0 [--run SECONDS [NAME...]]}
 	[[ $RUN_SECONDS =~ ^[0-9]+$ ]] || { echo "fuzz: --run wants whole seconds" >&2; exit 2; }
+	RUN_NAMES=("${@:3}")
 	;;
 "") ;;
-*)	echo "usage: $0 [--run SECONDS]" >&2; exit 2 ;;
+*)	echo "usage: $0 [--run SECONDS [NAME...]]" >&2; exit 2 ;;
 esac
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
@@ -65,19 +70,23 @@ build_one() {
 	"$CLANG" "${CFLAGS_FUZZ[@]}" -o "$OUT/$name" "tests/fuzz/$name.c" "$@"
 }
 
-HARNESSES=(fuzz_wire fuzz_dns)
+HARNESSES=(fuzz_wire fuzz_dns fuzz_stack)
 build_one fuzz_wire core/wire/{checksum,eth,ipv4,describe}.c
 build_one fuzz_dns core/wire/dns.c
+build_one fuzz_stack core/*.c core/wire/*.c backends/*.c config/*.c -lpcap -lyaml -lpthread
 
 [[ -n $RUN_SECONDS ]] || exit 0
+[[ ${#RUN_NAMES[@]} -gt 0 ]] || RUN_NAMES=("${HARNESSES[@]}")
 
 status=0
-for name in "${HARNESSES[@]}"; do
+for name in "${RUN_NAMES[@]}"; do
+	[[ -x $OUT/$name ]] || { echo "fuzz: no harness $name (have: ${HARNESSES[*]})" >&2; exit 2; }
 	seeds=tests/fuzz/corpus_${name#fuzz_}
 	work=$OUT/corpus_${name#fuzz_}
 	mkdir -p "$work"
+	# -timeout: an input running 10 s is a hang (fuzz_stack's take milliseconds).
 	opts=(-max_total_time="$RUN_SECONDS" -artifact_prefix="$OUT/artifacts/$name-"
-		-print_final_stats=1)
+		-print_final_stats=1 -timeout=10)
 	[[ -f tests/fuzz/$name.dict ]] && opts+=(-dict="tests/fuzz/$name.dict")
 	# -jobs makes libFuzzer log to fuzz-N.log in the current directory.
 	[[ ${FUZZ_JOBS:-1} -gt 1 ]] && opts+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
