@@ -310,7 +310,8 @@ static int tcp_accept(struct us_sock *s, struct sockaddr_in *peer, int *newfd)
 	struct us_tcb *t = s->tcb;
 	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
 	for (;;) {
-		if (t->state != TCPS_LISTEN)
+		/* Linux: a listener shut down for reading accepts no more (EINVAL). */
+		if (t->state != TCPS_LISTEN || s->shut_rd)
 			return -EINVAL;
 		if (t->acc_head) {
 			struct us_sock *c = t->acc_head;

@@ -46,6 +46,20 @@ else
 fi
 
 echo
+echo "=== stress suite (threads, thousands of connections, blocked calls vs close/stop) ==="
+if [ -x "$BUILD/tests/stress" ]; then
+	if "$BUILD/tests/stress"; then
+		pass=$((pass + 1))
+	else
+		echo "stress suite FAILED"
+		fail=$((fail + 1))
+	fi
+else
+	echo "stress suite not built ($BUILD/tests/stress)"
+	fail=$((fail + 1))
+fi
+
+echo
 echo "=== network tests (namespaces, TAP, pcap, kernel peers) ==="
 NET_COUNTS="$tmp/net" BUILD="$BUILD" bash "$here/net/run.sh"
 if [ -s "$tmp/net" ]; then
