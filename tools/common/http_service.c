@@ -10,8 +10,9 @@
  *      file in pread() chunks) -> CS_HEAD again (keep-alive, pipelining) or
  *      CS_LINGER (FIN sent; discard input until the client's FIN) -> closed;
  *   3. the workers: each owns its connections outright (no locks in this
- *      file: the only field shared between threads that changes is the
- *      atomic stop flag), polls the shared listening socket with them, and
+ *      file: the only fields shared between threads that change are the
+ *      atomic stop flag and the atomic count of connections served, for
+ *      max_connections), polls the shared listening socket with them, and
  *      is the only place that reads the clocks.
  */
 #include <arpa/inet.h>
