@@ -410,6 +410,8 @@ int us_ping_send(us_stack *st, int h, struct in_addr dst, uint16_t seq, uint8_t 
 
 int us_ping_bind(us_stack *st, int h, int ifindex, struct in_addr src)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
 	if (ifindex < -1 || ifindex >= st->nifs) {
 		errno = ENODEV;
 		return -1;
@@ -435,6 +437,12 @@ int us_ping_bind(us_stack *st, int h, int ifindex, struct in_addr src)
 
 int us_ping_source(us_stack *st, int h, struct in_addr dst, struct in_addr *src)
 {
+	US_API_CALL();
+	US_API_LIVE(st, -1);
+	if (!src) {
+		errno = EFAULT;
+		return -1;
+	}
 	struct us_icmp *ic = &st->icmp;
 	pthread_mutex_lock(&ic->lock);
 	struct us_ping_ep *ep = ep_get(ic, h);

@@ -40,6 +40,11 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 		errlen = sizeof dummy;
 	}
 	err[0] = '\0';
+	if (!cfg) {
+		snprintf(err, errlen, "no configuration (cfg is NULL)");
+		errno = EFAULT;
+		return NULL;
+	}
 	if (us_config_validate(cfg, err, errlen) < 0)
 		return NULL;
 	struct us_stack *st = calloc(1, sizeof *st);
@@ -354,6 +359,10 @@ int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len)
 		errno = ENODEV;
 		return -1;
 	}
+	if (!frame && len) {
+		errno = EFAULT;
+		return -1;
+	}
 	struct us_netif *nif = &st->ifs[ifindex];
 	pthread_mutex_lock(&nif->rx_lock);     /* the caller is the queue's consumer now */
 	us_netif_input(nif, frame, len);
@@ -370,6 +379,10 @@ int us_stack_iface_mac(const us_stack *st, int ifindex, uint8_t mac[6])
 {
 	if (ifindex < 0 || ifindex >= st->nifs) {
 		errno = ENODEV;
+		return -1;
+	}
+	if (!mac) {
+		errno = EFAULT;
 		return -1;
 	}
 	memcpy(mac, st->ifs[ifindex].mac, 6);

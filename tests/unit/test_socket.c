@@ -957,6 +957,7 @@ static void test_socket_null_ping(void)
 	CU_ASSERT_EQUAL(tu_count_ip(&out, 1), 1);
 	tu_frames_free(&out);
 	SU_ERR(us_ping_recv(st, h, NULL, NULL, 0, 0), EFAULT);
+	SU_ERR(us_ping_source(st, h, dst, NULL), EFAULT);
 	us_ping_close(st, h);
 	tu_close(&t);
 }
@@ -973,6 +974,22 @@ static int tcp_pair_connect(struct su_pair *p, int *lfd)
 	su_run(p, 50 * US_NS_PER_MS);
 	*lfd = l;
 	return c;
+}
+
+/* The stack's own calls that take a pointer. */
+static void test_socket_null_stack_calls(void)
+{
+	char err[128] = "";
+	errno = 0;
+	CU_ASSERT_PTR_NULL(us_stack_new(NULL, US_STACK_DETERMINISTIC, err, sizeof err));
+	CU_ASSERT_EQUAL(errno, EFAULT);
+	CU_ASSERT(err[0] != '\0');
+	struct tu t;
+	if (!tu_open(&t, &peer_opts))
+		return;
+	SU_ERR(us_stack_input(t.st, 0, NULL, 60), EFAULT);
+	SU_ERR(us_stack_iface_mac(t.st, 0, NULL), EFAULT);
+	tu_close(&t);
 }
 
 /* TCP: us_send(NULL, 1000) used to crash in the ring copy, us_recv(NULL, 100) too. */
@@ -1054,6 +1071,9 @@ static void test_socket_every_call_after_stop(void)
 	SU_ERR(us_poll(st, &pf, 1, 0), ESHUTDOWN);
 	struct in_addr dst = { SU_B_IP };
 	SU_ERR(us_ping_open(st, &id), ESHUTDOWN);
+	struct in_addr any = { 0 }, src;
+	SU_ERR(us_ping_bind(st, h, -1, any), ESHUTDOWN);
+	SU_ERR(us_ping_source(st, h, dst, &src), ESHUTDOWN);
 	SU_ERR(us_ping_send(st, h, dst, 1, 0, "p", 1), ESHUTDOWN);
 	struct us_echo_reply rep;
 	SU_ERR(us_ping_recv(st, h, &rep, NULL, 0, 0), ESHUTDOWN);
@@ -1101,5 +1121,6 @@ US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_null_buffers_udp),
 	 US_TEST(test_socket_null_addresses_and_options),
 	 US_TEST(test_socket_null_ping),
+	 US_TEST(test_socket_null_stack_calls),
 	 US_TEST(test_socket_null_buffers_tcp),
 	 US_TEST(test_socket_every_call_after_stop));
