@@ -1054,6 +1054,10 @@ static int transfer(struct run *x)
 			return rc;
 		x->http_code = r.status;
 		x->retry_after = r.retry_after;
+		if (!x->retry_after && r.retry_after_date) {
+			time_t now = time(NULL);     /* a date: the seconds until then, as curl */
+			x->retry_after = r.retry_after_date > now ? (int64_t)(r.retry_after_date - now) : 0;
+		}
 		snprintf(x->content_type, sizeof x->content_type, "%s", r.content_type);
 		x->redirect_url[0] = '\0';
 		char next[HC_URL_MAX];

@@ -237,7 +237,34 @@ static void test_parse_head_range_and_retry(void)
 	CU_ASSERT_EQUAL(r.retry_after, 0);
 }
 
+/* The three HTTP-date forms (RFC 9110 5.6.7) and near misses. */
+static void test_http_date(void)
+{
+	time_t t;
+	const time_t want = 784111777;  /* Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example) */
+	static const char *const good[] = { "Sun, 06 Nov 1994 08:49:37 GMT",
+					    "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994" };
+	for (size_t i = 0; i < 3; i++) {
+		t = 0;
+		CU_ASSERT_TRUE(hc_parse_http_date(good[i], strlen(good[i]), &t));
+		CU_ASSERT_EQUAL(t, want);
+	}
+	static const char *const bad[] = { "", "yesterday", "Sun, 06 Nov 1994 08:49:37 UTC",
+					   "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+					   "Sun, 06 Nov 1994 08:49:37 GMT x", "1994-11-06T08:49:37Z" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CU_ASSERT_FALSE(hc_parse_http_date(bad[i], strlen(bad[i]), &t));
+	struct hc_response r;
+	char err[64];
+	static const char h[] = "HTTP/1.1 503 x\r\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+				"Content-Length: 0\r\n\r\n";
+	CU_ASSERT_EQUAL(hc_parse_head(h, sizeof h - 1, false, &r, err, sizeof err), HC_OK);
+	CU_ASSERT_EQUAL(r.retry_after, 0);
+	CU_ASSERT_EQUAL(r.retry_after_date, want);
+}
+
 US_SUITE(http_client, NULL, NULL,
+	 US_TEST(test_http_date),
 	 US_TEST(test_meter_current_and_left),
 	 US_TEST(test_meter_window),
 	 US_TEST(test_meter_unknown_size),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "tools/common/http_client.h"
 
@@ -316,6 +317,60 @@ int hc_url_join(const struct hc_url *base, const char *loc, char *out, size_t ou
 	ol += tl - tp;
 	out[ol] = '\0';
 	return 0;
+}
+
+static int month_index(const char *m)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (int i = 0; i < 12; i++)
+		if (strncmp(months + 3 * i, m, 3) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * RFC 9110 5.6.7: an HTTP-date in any of its three forms (a recipient
+ * MUST accept all three): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
+ * RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (two-digit years 70..99 are
+ * 19xx, 00..69 are 20xx), and asctime
+ * "Sun Nov  6 08:49:37 1994". False if v[0..n) is none of them.
+ */
+bool hc_parse_http_date(const char *v, size_t n, time_t *out)
+{
+	char s[64], wd[16], mon[4] = "", tz[4] = "";
+	if (n == 0 || n >= sizeof s)
+		return false;
+	memcpy(s, v, n);
+	s[n] = '\0';
+	struct tm tm = { 0 };
+	int day, year, hh, mm, ss, used = -1;
+	if (sscanf(s, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &day, mon, &year, &hh, &mm,
+		   &ss, tz, &used) == 8 && used == (int)n && strcmp(tz, "GMT") == 0) {
+		/* IMF-fixdate */
+	} else if (used = -1, sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &day,
+				     mon, &year, &hh, &mm, &ss, tz, &used) == 8 &&
+		   used == (int)n && strcmp(tz, "GMT") == 0) {
+		year += year < 70 ? 2000 : 1900;
+	} else if (used = -1, sscanf(s, "%3[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &day, &hh,
+				     &mm, &ss, &year, &used) == 7 && used == (int)n) {
+		/* asctime */
+	} else {
+		return false;
+	}
+	int m = month_index(mon);
+	if (m < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970)
+		return false;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = m;
+	tm.tm_mday = day;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*out = t;
+	return true;
 }
 
 int hc_base64(const void *in, size_t len, char *out, size_t outlen)
@@ -714,10 +769,14 @@ int hc_parse_head(const char *head, size_t len, bool head_request, struct hc_res
 				r->range_start = x;
 			}
 		} else if (NAME_IS("Retry-After")) {
+			/* RFC 9110 10.2.3: delay-seconds or an HTTP-date. */
 			int64_t x = 0;
 			for (size_t k = 0; k < vlen && isdigit((unsigned char)v[k]) && x < INT32_MAX; k++)
 				x = x * 10 + (v[k] - '0');
 			r->retry_after = x;
+			time_t when;
+			if (!x && hc_parse_http_date(v, vlen, &when))
+				r->retry_after_date = when;
 		} else if (NAME_IS("Content-Type")) {
 			size_t k = vlen < sizeof r->content_type ? vlen : sizeof r->content_type - 1;
 			memcpy(r->content_type, v, k);

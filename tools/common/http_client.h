@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* curl's exit codes (libcurl's CURLcode values) that uscurl uses. */
 enum hc_code {
@@ -80,6 +81,13 @@ int hc_url_join(const struct hc_url *base, const char *loc, char *out, size_t ou
 
 /* The last path segment (no query): -O's file name; "" if it has none. */
 void hc_url_filename(const struct hc_url *u, char *out, size_t outlen);
+
+/*
+ * RFC 9110 5.6.7: an HTTP-date in any of its three forms (IMF-fixdate,
+ * RFC 850, asctime) in v[0..n), as seconds since the epoch. False if it
+ * is none of them.
+ */
+bool hc_parse_http_date(const char *v, size_t n, time_t *out);
 
 /* RFC 4648 base64 of in[0..len) into out (NUL-terminated); -1 if it does not fit. */
 int hc_base64(const void *in, size_t len, char *out, size_t outlen);
@@ -165,6 +173,7 @@ struct hc_response {
 	bool has_range_start;           /* Content-Range: bytes N-...: range_start = N */
 	uint64_t range_start;
 	int64_t retry_after;            /* Retry-After delay-seconds, 0 if none */
+	time_t retry_after_date;        /* Retry-After as an HTTP-date, 0 if none */
 };
 
 /*

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "tools/common/http_client.h"
 #include "tools/common/http_service.h"
 
 #define NS_PER_S     1000000000ull
@@ -396,60 +397,6 @@ static enum range_kind parse_range(const char *v, size_t n, uint64_t size, uint6
 	return RANGE_ONE;
 }
 
-static int month_index(const char *m)
-{
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	for (int i = 0; i < 12; i++)
-		if (strncmp(months + 3 * i, m, 3) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * RFC 9110 5.6.7: an HTTP-date in any of its three forms (a recipient
- * MUST accept all three): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
- * RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (two-digit years 70..99 are
- * 19xx, 00..69 are 20xx), and asctime
- * "Sun Nov  6 08:49:37 1994". False if v[0..n) is none of them.
- */
-static bool parse_http_date(const char *v, size_t n, time_t *out)
-{
-	char s[64], wd[16], mon[4] = "", tz[4] = "";
-	if (n == 0 || n >= sizeof s)
-		return false;
-	memcpy(s, v, n);
-	s[n] = '\0';
-	struct tm tm = { 0 };
-	int day, year, hh, mm, ss, used = -1;
-	if (sscanf(s, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &day, mon, &year, &hh, &mm,
-		   &ss, tz, &used) == 8 && used == (int)n && strcmp(tz, "GMT") == 0) {
-		/* IMF-fixdate */
-	} else if (used = -1, sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &day,
-				     mon, &year, &hh, &mm, &ss, tz, &used) == 8 &&
-		   used == (int)n && strcmp(tz, "GMT") == 0) {
-		year += year < 70 ? 2000 : 1900;
-	} else if (used = -1, sscanf(s, "%3[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &day, &hh,
-				     &mm, &ss, &year, &used) == 7 && used == (int)n) {
-		/* asctime */
-	} else {
-		return false;
-	}
-	int m = month_index(mon);
-	if (m < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970)
-		return false;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = m;
-	tm.tm_mday = day;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return false;
-	*out = t;
-	return true;
-}
-
 /* The status for an openat() that failed with e. */
 static int errno_status(int e)
 {
@@ -797,7 +744,7 @@ static void put_head(struct conn *c, const struct reply *rp, bool body, int mino
 static void preconditions(const struct http_req *r, struct reply *rp)
 {
 	time_t since;
-	if (r->nims == 1 && !r->has_inm && parse_http_date(r->ims, r->ims_len, &since) &&
+	if (r->nims == 1 && !r->has_inm && hc_parse_http_date(r->ims, r->ims_len, &since) &&
 	    rp->mtime <= since) {
 		rp->status = 304;
 		return;
