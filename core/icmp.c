@@ -412,7 +412,7 @@ int us_ping_bind(us_stack *st, int h, int ifindex, struct in_addr src)
 {
 	US_API_CALL();
 	US_API_LIVE(st, -1);
-	if (ifindex < -1 || ifindex >= st->nifs) {
+	if (ifindex < -1 || (ifindex >= st->nifs && ifindex != US_LO_IFINDEX)) {
 		errno = ENODEV;
 		return -1;
 	}

@@ -56,8 +56,14 @@ void us_ipv4_destroy(struct us_ipv4 *ip)
 
 static inline bool is_multicast(uint32_t a) { return (ntohl(a) & 0xf0000000u) == 0xe0000000u; }
 
+static inline bool is_loopback_net(uint32_t a) { return (ntohl(a) >> 24) == 127; }
+
+/* Local: an address of a configured interface, or anything in 127.0.0.0/8
+ * (Linux's local route for lo covers the whole /8). */
 bool us_ipv4_is_local(struct us_stack *st, uint32_t addr)
 {
+	if (is_loopback_net(addr))
+		return true;
 	for (int i = 0; i < st->nifs; i++)
 		if (us_netif_has_addr(&st->ifs[i], addr))
 			return true;
@@ -120,6 +126,11 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link
 		US_STAT_INC(st, IP_DROP_SRC);
 		return;
 	}
+	/* 127/8 never comes from a wire (RFC 1122 3.2.1.3 (g); Linux's martians). */
+	if (!nif->loopback && (is_loopback_net(ip.src) || is_loopback_net(ip.dst))) {
+		US_STAT_INC(st, IP_DROP_MARTIAN);
+		return;
+	}
 	if (!us_ipv4_is_local(st, ip.dst) && ip.dst != 0xffffffffu && !us_netif_is_bcast(nif, ip.dst)) {
 		US_STAT_INC(st, IP_DROP_NOT_OURS);
 		return;
@@ -142,7 +153,10 @@ int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nex
 	}
 	*ifindex = r.ifindex;
 	*nexthop = r.gw ? r.gw : dst;
-	*src = us_netif_src_for(&st->ifs[r.ifindex], *nexthop);
+	if (r.ifindex == US_LO_IFINDEX && !is_loopback_net(dst))
+		*src = dst;     /* to one of our addresses: from it, as Linux */
+	else
+		*src = us_netif_src_for(&st->ifs[r.ifindex], *nexthop);
 	return 0;
 }
 
@@ -232,7 +246,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		copy_span(b->data + IP4_HLEN, iov, iovcnt, 0, total);
 		b->len = IP4_HLEN + total;
 		US_STAT_INC(st, IP_TX);
-		return us_arp_output(nif, nh, b);
+		return us_netif_output_ip(nif, nh, b);
 	}
 	if (tx->df) {
 		US_STAT_INC(st, IP_FRAG_DF);
@@ -256,7 +270,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		b->len = IP4_HLEN + n;
 		US_STAT_INC(st, IP_TX);
 		US_STAT_INC(st, IP_FRAG_CREATED);
-		int rc = us_arp_output(nif, nh, b);
+		int rc = us_netif_output_ip(nif, nh, b);
 		if (rc < 0)
 			return rc;
 	}

@@ -16,25 +16,10 @@
 #define RX_POLL_MS 200  /* receive threads re-check for stop this often */
 #define RX_BATCH   64   /* frames a receive thread takes per turn of rx_lock */
 
-int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
-		  const struct us_iface_config *cfg, char *err, size_t errlen)
+/* What both kinds of interface share once name, MAC and addresses are set. */
+static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_iface_config *cfg,
+		     uint64_t seed, char *err, size_t errlen)
 {
-	memset(nif, 0, sizeof *nif);
-	nif->st = st;
-	nif->index = index;
-	snprintf(nif->name, sizeof nif->name, "%s", cfg->name);
-	nif->mtu = cfg->mtu ? cfg->mtu : US_DEFAULT_MTU;
-	memcpy(nif->addrs, cfg->addrs, sizeof nif->addrs);
-	nif->naddrs = cfg->naddrs;
-	if (cfg->mac_set) {
-		memcpy(nif->mac, cfg->mac, 6);
-	} else {
-		/* Random, locally administered (bit 1), unicast (bit 0 clear). */
-		uint64_t r = us_rng_u64(&st->rng);
-		for (int i = 0; i < 6; i++)
-			nif->mac[i] = (uint8_t)(r >> (8 * i));
-		nif->mac[0] = (uint8_t)((nif->mac[0] & 0xfe) | 0x02);
-	}
 	pthread_mutex_init(&nif->tx_lock, NULL);
 	pthread_mutex_init(&nif->rx_lock, NULL);
 	pthread_condattr_t ca;
@@ -46,7 +31,7 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 
 	nif->link.ops = us_link_ops_for(cfg->backend);
 	nif->link.clock = &st->clock;
-	nif->link.seed = us_rng_u64(&st->rng);
+	nif->link.seed = seed;
 	if (!nif->link.ops) {
 		snprintf(err, errlen, "%s: backend %s is not available", cfg->name,
 			 us_backend_name(cfg->backend));
@@ -81,6 +66,50 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 		}
 	}
 	return 0;
+}
+
+int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
+		  const struct us_iface_config *cfg, char *err, size_t errlen)
+{
+	memset(nif, 0, sizeof *nif);
+	nif->st = st;
+	nif->index = index;
+	snprintf(nif->name, sizeof nif->name, "%s", cfg->name);
+	nif->mtu = cfg->mtu ? cfg->mtu : US_DEFAULT_MTU;
+	memcpy(nif->addrs, cfg->addrs, sizeof nif->addrs);
+	nif->naddrs = cfg->naddrs;
+	if (cfg->mac_set) {
+		memcpy(nif->mac, cfg->mac, 6);
+	} else {
+		/* Random, locally administered (bit 1), unicast (bit 0 clear). */
+		uint64_t r = us_rng_u64(&st->rng);
+		for (int i = 0; i < 6; i++)
+			nif->mac[i] = (uint8_t)(r >> (8 * i));
+		nif->mac[0] = (uint8_t)((nif->mac[0] & 0xfe) | 0x02);
+	}
+	return open_link(st, nif, cfg, us_rng_u64(&st->rng), err, errlen);
+}
+
+int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t mtu, char *err,
+			   size_t errlen)
+{
+	static struct us_iface_config cfg;      /* all zero but what is set below */
+	struct us_iface_config c = cfg;
+	snprintf(c.name, sizeof c.name, "lo");
+	c.backend = US_BACKEND_LOOPBACK;
+	c.mtu = mtu;
+	c.addrs[0].addr.s_addr = htonl(0x7f000001);
+	c.addrs[0].prefix = 8;
+	c.naddrs = 1;
+	memset(nif, 0, sizeof *nif);
+	nif->st = st;
+	nif->index = US_LO_IFINDEX;
+	nif->loopback = true;
+	snprintf(nif->name, sizeof nif->name, "%s", c.name);
+	nif->mtu = mtu;
+	memcpy(nif->addrs, c.addrs, sizeof nif->addrs);
+	nif->naddrs = c.naddrs;
+	return open_link(st, nif, &c, 0, err, errlen);
 }
 
 void us_netif_close(struct us_netif *nif)
@@ -138,12 +167,19 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 		rc = -(errno ? errno : EIO);
 	pthread_mutex_unlock(&nif->tx_lock);
 	if (rc == 0) {
-		US_STAT_INC(st, ETH_TX_FRAMES);
-		US_STAT_ADD(st, ETH_TX_BYTES, b->len);
+		if (nif->loopback) {    /* lo: its own counters, not the wire's eth: */
+			US_STAT_INC(st, LO_PACKETS);
+		} else {
+			US_STAT_INC(st, ETH_TX_FRAMES);
+			US_STAT_ADD(st, ETH_TX_BYTES, b->len);
+		}
 		US_IFSTAT_INC(nif, TX_FRAMES);
 		US_IFSTAT_ADD(nif, TX_BYTES, b->len);
 	} else {
-		US_STAT_INC(st, ETH_TX_ERRORS);
+		if (nif->loopback)
+			US_STAT_INC(st, LO_DROPS);
+		else
+			US_STAT_INC(st, ETH_TX_ERRORS);
 		US_IFSTAT_INC(nif, TX_ERRORS);
 	}
 	us_buf_put(&st->pool, b);
@@ -157,12 +193,21 @@ int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6]
 	return us_netif_tx(nif, b);
 }
 
+int us_netif_output_ip(struct us_netif *nif, uint32_t nh, struct us_buf *b)
+{
+	if (nif->loopback)
+		return us_netif_tx_eth(nif, b, nif->mac, ETH_TYPE_IPV4);
+	return us_arp_output(nif, nh, b);
+}
+
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 {
 	US_ASSERT_LOCKED(&nif->rx_lock);
 	struct us_stack *st = nif->st;
-	US_STAT_INC(st, ETH_RX_FRAMES);
-	US_STAT_ADD(st, ETH_RX_BYTES, len);
+	if (!nif->loopback) {       /* lo counted once in lo:, when sent */
+		US_STAT_INC(st, ETH_RX_FRAMES);
+		US_STAT_ADD(st, ETH_RX_BYTES, len);
+	}
 	US_IFSTAT_INC(nif, RX_FRAMES);
 	US_IFSTAT_ADD(nif, RX_BYTES, len);
 	if (nif->capture)

@@ -20,6 +20,14 @@
 
 struct us_stack;
 
+/*
+ * The built-in loopback interface "lo" (see us_netif_open_loopback) lives
+ * at this index of us_stack.ifs[], after the configured ones and outside
+ * us_stack.nifs, so loops over the configured interfaces never meet it
+ * while routes and us_ip_tx.ifindex name it like any other.
+ */
+#define US_LO_IFINDEX US_MAX_IFACES
+
 struct us_netif {
 	struct us_stack *st;
 	int index;                      /* 0-based, config order */
@@ -28,6 +36,7 @@ struct us_netif {
 	uint32_t mtu;                   /* IP MTU: excludes the Ethernet header */
 	struct us_cidr addrs[US_MAX_ADDRS];
 	int naddrs;
+	bool loopback;                  /* the built-in lo: no ARP, counted as "lo" */
 
 	struct us_link link;            /* recv: under rx_lock (receive thread, or a busy
 					 * poller, or the deterministic driver); send: under tx_lock */
@@ -58,11 +67,29 @@ struct us_netif {
 int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 		  const struct us_iface_config *cfg, char *err, size_t errlen);
 void us_netif_close(struct us_netif *nif);
+/*
+ * Open the built-in loopback interface at ifs[US_LO_IFINDEX]: name "lo",
+ * 127.0.0.1/8, MAC 00:00:00:00:00:00 (as Linux's lo), IP MTU mtu, on the
+ * in-process loopback backend (backends/pair.c). Draws nothing from the
+ * stack's generator, so deterministic runs are unchanged by it.
+ */
+int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t mtu, char *err,
+			   size_t errlen);
 
 /* Send a complete Ethernet frame in b and free b. 0 or -errno. */
 int us_netif_tx(struct us_netif *nif, struct us_buf *b);
 /* Build an Ethernet header in front of b's payload, then us_netif_tx. */
 int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6], uint16_t type);
+
+/*
+ * Send IP packet b (data at the IP header) to next hop nh on nif: through
+ * ARP on a wire interface; on lo straight into its queue, from which its
+ * receive thread (or us_stack_poll in deterministic mode) delivers it, as
+ * Linux's loopback_xmit -> netif_rx backlog does: never synchronously,
+ * so a sender holding a socket lock never re-enters the input path.
+ * Takes ownership of b. 0 or -errno.
+ */
+int us_netif_output_ip(struct us_netif *nif, uint32_t nh, struct us_buf *b);
 
 /* Process one received frame (copied into a pool buffer). Any thread. */
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len);

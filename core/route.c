@@ -91,6 +91,18 @@ static int iface_for_gateway(struct us_stack *st, uint32_t gw)
 
 int us_route_setup(struct us_stack *st, char *err, size_t errlen)
 {
+	/* Local routes first (see route.h). */
+	if (us_route_add(&st->routes, htonl(0x7f000000), 8, 0, 0, US_LO_IFINDEX) < 0) {
+		snprintf(err, errlen, "routing table full");
+		return -1;
+	}
+	for (int i = 0; i < st->nifs; i++)
+		for (int a = 0; a < st->ifs[i].naddrs; a++)
+			if (us_route_add(&st->routes, st->ifs[i].addrs[a].addr.s_addr, 32, 0, 0,
+					 US_LO_IFINDEX) < 0) {
+				snprintf(err, errlen, "routing table full");
+				return -1;
+			}
 	for (int i = 0; i < st->nifs; i++)
 		for (int a = 0; a < st->ifs[i].naddrs; a++) {
 			const struct us_cidr *c = &st->ifs[i].addrs[a];

@@ -3,6 +3,12 @@
  * addresses plus static routes from config; longest prefix wins, then the
  * lowest metric, then the order configured.
  *
+ * Local delivery: every address of the stack has a /32 route to the
+ * built-in loopback interface (netif.h US_LO_IFINDEX) and 127.0.0.0/8
+ * goes there too. They are added first, so a connected /32 or a static
+ * route with the same prefix and metric sorts after them: like Linux's
+ * local table, consulted before the main one.
+ *
  * The table is kept sorted by (prefix length desc, metric asc), so a
  * lookup is the first match of a short array walk (tens of entries; TCP
  * caches its route per connection).
@@ -15,7 +21,8 @@
 
 #include "ustack/config.h"
 
-#define US_ROUTES_MAX (US_MAX_ROUTES + US_MAX_IFACES * US_MAX_ADDRS)
+/* Static + connected + a local /32 per address + 127.0.0.0/8. */
+#define US_ROUTES_MAX (US_MAX_ROUTES + 2 * US_MAX_IFACES * US_MAX_ADDRS + 1)
 
 struct us_route {
 	uint32_t dst;           /* host order, masked */

@@ -31,6 +31,11 @@ static int add_static_arp(struct us_stack *st)
 	return 0;
 }
 
+static struct us_netif *lo_of(struct us_stack *st)
+{
+	return &st->ifs[US_LO_IFINDEX];
+}
+
 us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen)
 {
 	US_API_CALL();
@@ -94,6 +99,9 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 			goto fail;
 		st->nifs++;
 	}
+	/* lo carries what the pool's buffers hold, as the largest interface. */
+	if (us_netif_open_loopback(st, lo_of(st), mtu_max, err, errlen) < 0)
+		goto fail;
 	if (us_route_setup(st, err, errlen) < 0)
 		goto fail;
 	if (add_static_arp(st) < 0) {
@@ -106,6 +114,8 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 fail:
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_close(&st->ifs[i]);
+	if (lo_of(st)->link.ops)
+		us_netif_close(lo_of(st));
 	if (st->socks.slot)
 		us_socktab_destroy(st);
 	us_tcp_destroy(&st->tcp);
@@ -154,6 +164,12 @@ int us_stack_start(us_stack *st)
 		return -1;
 	}
 	st->timer_started = true;
+	if (us_netif_start_rx(lo_of(st)) < 0) {
+		int e = errno;
+		us_stack_stop(st);
+		errno = e;
+		return -1;
+	}
 	for (int i = 0; i < st->nifs; i++)
 		if (us_netif_start_rx(&st->ifs[i]) < 0) {
 			int e = errno;
@@ -213,6 +229,7 @@ void us_stack_stop(us_stack *st)
 	atomic_store(&st->halt, true);
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_stop_rx(&st->ifs[i]);
+	us_netif_stop_rx(lo_of(st));
 	if (st->timer_started) {
 		us_wheel_stop(&st->wheel);
 		pthread_join(st->timer_thread, NULL);
@@ -236,6 +253,7 @@ void us_stack_free(us_stack *st)
 	us_arp_destroy(&st->arp);
 	for (int i = 0; i < st->nifs; i++)
 		us_netif_close(&st->ifs[i]);
+	us_netif_close(lo_of(st));
 	us_route_destroy(&st->routes);
 	us_wheel_destroy(&st->wheel);
 	us_pool_destroy(&st->pool);
@@ -271,6 +289,11 @@ int us_stack_reset(us_stack *st)
 	us_arp_destroy(&st->arp);
 	us_wheel_destroy(&st->wheel);
 	us_rng_destroy(&st->rng);
+	/* Frames still on lo belong to the old run: reopen it empty (no draws). */
+	us_netif_close(lo_of(st));
+	char err[128];
+	if (us_netif_open_loopback(st, lo_of(st), lo_of(st)->mtu, err, sizeof err) < 0)
+		abort();
 
 	/* Build again, drawing from the generator in us_stack_new()'s order. */
 	st->up = false;
@@ -307,6 +330,7 @@ int us_stack_poll(us_stack *st)
 		int n = 0;
 		for (int i = 0; i < st->nifs; i++)
 			n += us_netif_poll(&st->ifs[i], POLL_BATCH);
+		n += us_netif_poll(lo_of(st), POLL_BATCH);
 		n += us_wheel_run(&st->wheel, us_now(st));
 		total += n;
 		if (n == 0)
@@ -319,9 +343,10 @@ int us_stack_poll(us_stack *st)
 static uint64_t next_event(struct us_stack *st)
 {
 	uint64_t next = us_wheel_next(&st->wheel);
-	for (int i = 0; i < st->nifs; i++) {
-		struct us_link *l = &st->ifs[i].link;
-		if (l->ops->next_ready && !st->ifs[i].link_eof) {
+	for (int i = 0; i <= st->nifs; i++) {
+		struct us_netif *nif = i < st->nifs ? &st->ifs[i] : lo_of(st);
+		struct us_link *l = &nif->link;
+		if (l->ops->next_ready && !nif->link_eof) {
 			uint64_t t = l->ops->next_ready(l);
 			if (t < next)
 				next = t;
@@ -398,5 +423,7 @@ int us_stack_iface_index(const us_stack *st, const char *name)
 	for (int i = 0; i < st->cfg.nifaces; i++)
 		if (strcmp(st->cfg.ifaces[i].name, name) == 0)
 			return i;
+	if (strcmp(name, "lo") == 0)
+		return US_LO_IFINDEX;   /* the built-in one, unless the config named one so */
 	return -1;
 }

@@ -46,7 +46,7 @@ struct us_stack {
 	uint64_t rng_at_new[4];         /* rng.s when us_stack_new() returned (us_stack_reset) */
 	struct us_buf_pool pool;        /* own lock */
 	struct us_timer_wheel wheel;    /* own lock */
-	struct us_netif ifs[US_MAX_IFACES];
+	struct us_netif ifs[US_MAX_IFACES + 1];  /* [0, nifs): config order; [US_LO_IFINDEX]: lo */
 	struct us_route_table routes;   /* own rwlock */
 	struct us_arp arp;              /* own lock */
 	struct us_ipv4 ip;              /* reassembly lock; atomics for IDs */

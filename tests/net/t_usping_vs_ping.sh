@@ -87,6 +87,15 @@ grep -q '^3 packets transmitted, 3 received, 0% packet loss' "$TMP/u.out" || fai
 t=$(sum_time "$TMP/u.out")
 [ -n "$t" ] && [ "$t" -ge 395 ] && [ "$t" -lt 700 ] || fail "usping -c 3 -i 0.2: time ${t}ms, expected about 400"
 
+# Each pings its own address, and 127.0.0.1: both answer themselves (lo).
+note "own address"
+run_u -c 2 -i 0.2 10.9.1.2
+run_p -c 2 -i 0.2 10.9.2.2
+same "own address"
+grep -q '^64 bytes from 10.9.1.2: icmp_seq=2 ttl=64 time=' "$TMP/u.out" || fail "own address: no reply line"
+both "127.0.0.1" -c 2 -i 0.2 127.0.0.1
+both "127.3.2.1" -c 1 127.3.2.1
+
 both "-s 0 prints no time" -c 2 -i 0.2 -s 0 10.9.1.1
 grep -q '^8 bytes from 10.9.1.1: icmp_seq=1 ttl=64$' "$TMP/u.out" || fail "-s 0 reply line"
 grep -q '^rtt' "$TMP/u.out" && fail "-s 0 must print no rtt line"

@@ -18,6 +18,8 @@
 	X(ETH_DROP_TYPE,      "eth",  "frames dropped: unsupported EtherType") \
 	X(ETH_DROP_NOBUF,     "eth",  "frames dropped: buffer pool empty") \
 	X(ETH_TX_ERRORS,      "eth",  "frames the backend failed to send") \
+	X(LO_PACKETS,         "lo",   "packets looped back to the stack (its own addresses, 127/8)") \
+	X(LO_DROPS,           "lo",   "packets dropped: loopback queue full") \
 	X(ARP_RX,             "arp",  "packets received") \
 	X(ARP_RX_REQUESTS,    "arp",  "requests received") \
 	X(ARP_RX_REPLIES,     "arp",  "replies received") \
@@ -41,6 +43,7 @@
 	X(IP_DROP_LENGTH,     "ip",   "dropped: total length beyond the frame or below the header") \
 	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (no forwarding)") \
 	X(IP_DROP_SRC,        "ip",   "dropped: source address broadcast or multicast") \
+	X(IP_DROP_MARTIAN,    "ip",   "dropped: 127/8 source or destination on a wire interface") \
 	X(IP_DROP_PROTO,      "ip",   "dropped: unknown protocol") \
 	X(IP_NO_ROUTE,        "ip",   "sends refused: no route") \
 	X(IP_FRAG_RX,         "ip",   "fragments received") \

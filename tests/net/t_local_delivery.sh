@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A stack reaches its own address and 127/8 through its built-in loopback
+# interface, and none of it goes on the wire: the stack's own capture of
+# its TAP interface shows no ICMP and no ARP request beyond the one
+# gratuitous announcement (before lo, ARP asked the wire for our own
+# address three times and the ping failed after 3 s). TCP to our own
+# address: usnc -z to a closed port is refused at once (a RST over lo).
+# ustackd counts lo's packets in its "lo:" counters.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd tshark
+
+ns=$(new_ns lo)
+ip netns exec "$ns" ip tuntap add dev tap1 mode tap || fail "ip tuntap add"
+ip netns exec "$ns" ip addr add 10.9.4.1/24 dev tap1
+ip netns exec "$ns" ip link set tap1 up
+
+note "usping own address and 127.0.0.1, capturing eth0"
+for dst in 10.9.4.2 127.0.0.1; do
+	ip netns exec "$ns" timeout 20 "$BIN/usping" -c 3 -i 0.1 -W 2 --tap tap1 --addr 10.9.4.2/24 \
+		--capture "$TMP/cap-$dst.pcap" "$dst" >"$TMP/o" 2>&1
+	rc=$?
+	cat "$TMP/o"
+	[ $rc -eq 0 ] || fail "usping $dst exit $rc"
+	[ "$(grep -c "^64 bytes from $dst: icmp_seq=[123] ttl=64 time=" "$TMP/o")" -eq 3 ] ||
+		fail "usping $dst: expected 3 replies from $dst"
+	grep -q '^3 packets transmitted, 3 received, 0% packet loss' "$TMP/o" || fail "summary"
+	icmp=$(tshark -r "$TMP/cap-$dst.pcap" -Y icmp 2>/dev/null | wc -l)
+	arpq=$(tshark -r "$TMP/cap-$dst.pcap" -Y 'arp.opcode == 1' 2>/dev/null | wc -l)
+	echo "on the wire: $icmp ICMP, $arpq ARP requests"
+	[ "$icmp" -eq 0 ] || fail "usping $dst: $icmp ICMP frames went on the wire"
+	[ "$arpq" -eq 1 ] || fail "usping $dst: $arpq ARP requests on the wire (1 gratuitous expected)"
+done
+
+note "usnc -z to a closed port of our own address: refused at once"
+start=$(date +%s%N)
+ip netns exec "$ns" timeout 20 "$BIN/usnc" -z -v -w 5 --tap tap1 --addr 10.9.4.2/24 10.9.4.2 7999 \
+	>"$TMP/z" 2>&1
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+cat "$TMP/z"
+[ $rc -eq 1 ] || fail "usnc -z closed own port exit $rc, expected 1"
+grep -qi 'refused' "$TMP/z" || fail "usnc -z: no 'refused' (EHOSTUNREACH means no local delivery)"
+[ $ms -lt 2500 ] || fail "usnc -z took ${ms} ms (ARP for our own address?)"
+
+note "ustackd counts lo"
+cat >"$TMP/d.yaml" <<EOF
+interfaces:
+  eth0:
+    backend: tap
+    device: tap1
+    addresses: [10.9.4.2/24]
+services:
+  - {type: echo, proto: tcp, port: 7}
+EOF
+start "$ns" "$TMP/d.log" "$BIN/ustackd" -C "$TMP/d.yaml"
+dpid=$LAST_PID
+wait_for 10 "ustackd answers ping" ip netns exec "$ns" ping -c 1 -W 1 10.9.4.2
+kill -USR1 "$dpid"
+wait_for 10 "a counter dump" grep -q '^lo:$' "$TMP/d.log"
+stop_pid "$dpid"
+v=$(counter "$TMP/d.log" lo "packets looped back to the stack (its own addresses, 127/8)")
+[ "$v" = 0 ] || fail "ustackd looped back $v packets while nobody talked to itself"
+echo ok
