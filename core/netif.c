@@ -166,21 +166,18 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 	if (nif->link.ops->send(&nif->link, b->data, b->len) < 0)
 		rc = -(errno ? errno : EIO);
 	pthread_mutex_unlock(&nif->tx_lock);
+	/* lo counts in its own interface counters only: eth: stays the wire's. */
 	if (rc == 0) {
-		if (nif->loopback) {    /* lo: its own counters, not the wire's eth: */
-			US_STAT_INC(st, LO_PACKETS);
-		} else {
+		if (!nif->loopback) {
 			US_STAT_INC(st, ETH_TX_FRAMES);
 			US_STAT_ADD(st, ETH_TX_BYTES, b->len);
 		}
 		US_IFSTAT_INC(nif, TX_FRAMES);
 		US_IFSTAT_ADD(nif, TX_BYTES, b->len);
 	} else {
-		if (nif->loopback)
-			US_STAT_INC(st, LO_DROPS);
-		else
+		if (!nif->loopback)
 			US_STAT_INC(st, ETH_TX_ERRORS);
-		US_IFSTAT_INC(nif, TX_ERRORS);
+		US_IFSTAT_INC(nif, TX_ERRORS);     /* on lo: its queue was full */
 	}
 	us_buf_put(&st->pool, b);
 	return rc;
@@ -204,7 +201,7 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 {
 	US_ASSERT_LOCKED(&nif->rx_lock);
 	struct us_stack *st = nif->st;
-	if (!nif->loopback) {       /* lo counted once in lo:, when sent */
+	if (!nif->loopback) {       /* see us_netif_tx */
 		US_STAT_INC(st, ETH_RX_FRAMES);
 		US_STAT_ADD(st, ETH_RX_BYTES, len);
 	}

@@ -37,7 +37,7 @@ const char *us_ifstat_desc(enum us_ifstat_id id)
 
 int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT__COUNT])
 {
-	if (!st || ifindex < 0 || ifindex >= st->nifs || !out) {
+	if (!st || ifindex < 0 || (ifindex >= st->nifs && ifindex != US_LO_IFINDEX) || !out) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -87,7 +87,8 @@ void us_stack_stats_print(const us_stack *st, FILE *out)
 		}
 		fprintf(out, "    %llu %s\n", (unsigned long long)v[i], descs[i]);
 	}
-	for (int n = 0; n < st->nifs; n++) {
+	for (int k = 0; k <= st->nifs; k++) {
+		int n = k < st->nifs ? k : US_LO_IFINDEX;   /* the built-in lo last */
 		uint64_t iv[US_IFSTAT__COUNT];
 		us_stack_iface_stats(st, n, iv);
 		fprintf(out, "interface %s:\n", st->ifs[n].name);

@@ -18,8 +18,6 @@
 	X(ETH_DROP_TYPE,      "eth",  "frames dropped: unsupported EtherType") \
 	X(ETH_DROP_NOBUF,     "eth",  "frames dropped: buffer pool empty") \
 	X(ETH_TX_ERRORS,      "eth",  "frames the backend failed to send") \
-	X(LO_PACKETS,         "lo",   "packets looped back to the stack (its own addresses, 127/8)") \
-	X(LO_DROPS,           "lo",   "packets dropped: loopback queue full") \
 	X(ARP_RX,             "arp",  "packets received") \
 	X(ARP_RX_REQUESTS,    "arp",  "requests received") \
 	X(ARP_RX_REPLIES,     "arp",  "replies received") \

@@ -87,7 +87,12 @@ int us_stack_input(us_stack *st, int ifindex, const void *frame, size_t len);
  */
 int us_stack_reset(us_stack *st);
 
-/* Interfaces, by 0-based index in config order. */
+/*
+ * Interfaces, by 0-based index in config order. The built-in loopback
+ * interface "lo" is not among them (us_stack_nifaces does not count it);
+ * us_stack_iface_index(st, "lo") gives its index, unless the config named
+ * an interface "lo", for us_stack_iface_stats and us_ping_bind.
+ */
 int us_stack_nifaces(const us_stack *st);
 int us_stack_iface_mac(const us_stack *st, int ifindex, uint8_t mac[6]);
 int us_stack_iface_index(const us_stack *st, const char *name);
@@ -99,7 +104,8 @@ uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
 int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT__COUNT]);
 /*
  * Print every counter, grouped by layer, in the style of netstat -s, then
- * each interface's ("interface eth0:" blocks, as ip -s link).
+ * each interface's ("interface eth0:" blocks, as ip -s link; the built-in
+ * "interface lo:" last).
  */
 void us_stack_stats_print(const us_stack *st, FILE *out);
 /*
