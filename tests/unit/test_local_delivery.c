@@ -22,6 +22,17 @@
 
 #define LOOP_IP tu_ip(127, 0, 0, 1)
 
+/* A deterministic test stack, up, its gratuitous ARP taken off the wire. */
+static bool open_up(struct tu *t, bool static_peer, const char *tag)
+{
+	struct tu_opts o = { .static_peer = static_peer };
+	if (!tu_open_tag(t, &o, tag))
+		return false;
+	CU_ASSERT_EQUAL(us_stack_up(t->st), 0);
+	tu_collect(t, NULL);
+	return true;
+}
+
 /* One counter of the built-in lo, found by its name. */
 static uint64_t lo_stat(us_stack *st, enum us_ifstat_id id)
 {
@@ -82,11 +93,8 @@ static void test_lo_ping_own_address_deterministic(void)
 static void test_lo_udp_deterministic(void)
 {
 	struct tu t;
-	struct tu_opts o = { 0 };
-	if (!tu_open(&t, &o))
+	if (!open_up(&t, false, __func__))
 		return;
-	CU_ASSERT_EQUAL(us_stack_up(t.st), 0);
-	tu_collect(&t, NULL);
 	int srv = su_udp(t.st, 0, 5000);
 	int cli = su_udp(t.st, 0, 0);
 	CU_ASSERT_FATAL(srv >= 0 && cli >= 0);
@@ -126,11 +134,8 @@ static void test_lo_udp_deterministic(void)
 static void test_lo_tcp_deterministic(void)
 {
 	struct tu t;
-	struct tu_opts o = { 0 };
-	if (!tu_open(&t, &o))
+	if (!open_up(&t, false, __func__))
 		return;
-	CU_ASSERT_EQUAL(us_stack_up(t.st), 0);
-	tu_collect(&t, NULL);
 	us_stack *st = t.st;
 	int l = us_socket(st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in la = su_sin(0, 8080);
@@ -195,11 +200,8 @@ static void test_lo_tcp_deterministic(void)
 static void test_lo_martians_from_wire_dropped(void)
 {
 	struct tu t;
-	struct tu_opts o = { .static_peer = true };
-	if (!tu_open(&t, &o))
+	if (!open_up(&t, true, __func__))
 		return;
-	CU_ASSERT_EQUAL(us_stack_up(t.st), 0);
-	tu_collect(&t, NULL);
 	uint8_t icmp[64], f[128];
 	size_t il = tu_icmp_echo(icmp, 8, 0x1234, 1, "hello", 5);
 	struct tu_iph h = tu_iph_peer(1);
