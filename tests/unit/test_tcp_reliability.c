@@ -1512,6 +1512,17 @@ static int get_int_opt(struct rel *r, int level, int name)
 	return v;
 }
 
+/* The connection timed out: recv reports ETIMEDOUT; close and free everything. */
+static void timed_out_close(struct rel *r)
+{
+	char b[16];
+	errno = 0;
+	CU_ASSERT_EQUAL(us_recv(r->t.st, r->fd, b, sizeof b, 0), -1);
+	CU_ASSERT_EQUAL(errno, ETIMEDOUT);
+	CU_ASSERT_EQUAL(us_close(r->t.st, r->fd), 0);
+	rel_close(r);
+}
+
 /*
  * TCP_USER_TIMEOUT 2500 ms: data unacknowledged for 2.5 s aborts the
  * connection with ETIMEDOUT, at 2.5 s (Linux clamps the RTO to the time
@@ -1538,12 +1549,7 @@ static void test_user_timeout_aborts_unacked_data(void)
 	CU_ASSERT_EQUAL(now_of(&r), t0 + 2500 * TC_MS);
 	CU_ASSERT_EQUAL(tc_state(&r.t, r.fd), TCPS_CLOSED);
 	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_TIMEOUTS), 1);
-	char b[16];
-	errno = 0;
-	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, b, sizeof b, 0), -1);
-	CU_ASSERT_EQUAL(errno, ETIMEDOUT);
-	CU_ASSERT_EQUAL(us_close(r.t.st, r.fd), 0);
-	rel_close(&r);
+	timed_out_close(&r);
 }
 
 /*
@@ -1582,12 +1588,7 @@ static void test_user_timeout_bounds_zero_window_probing(void)
 	CU_ASSERT(probes >= 2);
 	CU_ASSERT_EQUAL(tc_state(&r.t, r.fd), TCPS_CLOSED);
 	CU_ASSERT(closed_at >= first + 3000 * TC_MS && closed_at <= first + 3001 * TC_MS);
-	char b[16];
-	errno = 0;
-	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, b, sizeof b, 0), -1);
-	CU_ASSERT_EQUAL(errno, ETIMEDOUT);
-	CU_ASSERT_EQUAL(us_close(r.t.st, r.fd), 0);
-	rel_close(&r);
+	timed_out_close(&r);
 }
 
 /* ---- SO_SNDBUF / SO_RCVBUF on a connection (Linux) ----------------------------------- */
