@@ -18,6 +18,20 @@
  * receiver. send() is one write() per frame. No locks: link.h guarantees one
  * receiving thread and serialised senders; the eventfd is safe from any
  * thread.
+ *
+ * Offloads (cfg->offload, the default): the TAP is opened with
+ * IFF_VNET_HDR, so every frame in either direction is preceded by a
+ * struct virtio_net_hdr (10 bytes, host byte order as the tun driver
+ * uses for a legacy header on this host); TUNSETOFFLOAD(TUN_F_CSUM |
+ * TUN_F_TSO4) tells the kernel it may hand us frames whose TCP/UDP
+ * checksum is not computed (NEEDS_CSUM) and TCP frames up to 64 KiB (its
+ * GSO/GRO aggregates). That header lives only in this file: recv() strips
+ * it and reports the checksum state in l->rx_csum; sendv() builds it from
+ * struct us_link_tx (NEEDS_CSUM with csum_start/offset, gso_type TCPV4
+ * with gso_size), so the kernel finishes the checksum and cuts the large
+ * frame into segments itself, or delivers it whole to a local socket.
+ * With offload: false the TAP is opened as before (no header, nothing
+ * offloaded).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,9 +44,11 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "link.h"
 
@@ -43,7 +59,11 @@ struct tap {
 	int wake_fd;    /* eventfd written by wakeup() */
 	char name[IFNAMSIZ];
 	bool drained;   /* the last read found the queue empty (receive thread only) */
+	bool vnet;      /* IFF_VNET_HDR: a virtio_net_hdr precedes every frame */
 };
+
+#define VNET_HLEN sizeof(struct virtio_net_hdr)
+#define TAP_TX_IOV 8    /* pieces sendv() takes, the header included */
 
 /* Bring the interface up and set its MTU, each only if needed. */
 static int tap_configure(const char *name, uint32_t mtu, char *err, size_t errlen)
@@ -118,7 +138,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->offload ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -130,6 +150,19 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 		snprintf(err, errlen, "%s: attach TAP (TUNSETIFF): %s%s", name, strerror(e), hint);
 		errno = e;
 		goto fail;
+	}
+	if (cfg->offload) {
+		int hl = (int)VNET_HLEN;
+		if (ioctl(t->fd, TUNSETVNETHDRSZ, &hl) < 0) {
+			snprintf(err, errlen, "%s: TUNSETVNETHDRSZ: %s", name, strerror(errno));
+			goto fail;
+		}
+		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+			snprintf(err, errlen, "%s: TUNSETOFFLOAD: %s (offload: false opens it without)",
+				 name, strerror(errno));
+			goto fail;
+		}
+		t->vnet = true;
 	}
 	if (tap_configure(ifr.ifr_name, cfg->mtu, err, errlen) < 0)
 		goto fail;
@@ -143,6 +176,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	l->caps.has_mac = false;
 	l->caps.can_block = true;
 	l->caps.busy_poll = true;   /* recv(0) is one read(2), no state; tap_wait() takes nothing */
+	l->caps.tx_csum = l->caps.tso = l->caps.rx_csum = l->caps.rx_large = t->vnet;
 	return 0;
 fail:;
 	int e = errno;
@@ -155,25 +189,81 @@ fail:;
 	return -1;
 }
 
-static int tap_send(struct us_link *l, const uint8_t *frame, size_t len)
+static int tap_sendv(struct us_link *l, const struct iovec *iov, int iovcnt,
+		     const struct us_link_tx *tx)
 {
 	struct tap *t = l->priv;
-	ssize_t n = write(t->fd, frame, len);
-	if (n < 0)
+	struct virtio_net_hdr h;
+	struct iovec v[TAP_TX_IOV];
+	if (iovcnt < 1 || iovcnt + 1 > TAP_TX_IOV || (!t->vnet && (tx->csum_start || tx->gso_size))) {
+		errno = EINVAL;
 		return -1;
-	if ((size_t)n != len) {
+	}
+	int n = 0;
+	if (t->vnet) {
+		memset(&h, 0, sizeof h);
+		if (tx->csum_start) {
+			h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			h.csum_start = tx->csum_start;
+			h.csum_offset = tx->csum_offset;
+		}
+		if (tx->gso_size) {
+			h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+			h.gso_size = tx->gso_size;
+			/* Up to the end of the TCP header: the first piece holds it. */
+			h.hdr_len = (uint16_t)iov[0].iov_len;
+		}
+		v[n++] = (struct iovec){ &h, VNET_HLEN };
+	}
+	size_t want = n ? VNET_HLEN : 0;
+	for (int i = 0; i < iovcnt; i++) {
+		v[n++] = iov[i];
+		want += iov[i].iov_len;
+	}
+	ssize_t w = writev(t->fd, v, n);
+	if (w < 0)
+		return -1;
+	if ((size_t)w != want) {
 		errno = EIO;
 		return -1;
 	}
 	return 0;
 }
 
-/* One nonblocking read: >0 length, 0 nothing there, -1 error. */
-static int tap_read(struct tap *t, uint8_t *buf, size_t cap)
+static int tap_send(struct us_link *l, const uint8_t *frame, size_t len)
 {
-	ssize_t n = read(t->fd, buf, cap);
-	if (n >= 0)
-		return (int)n;
+	static const struct us_link_tx none;
+	struct iovec v = { (void *)frame, len };
+	return tap_sendv(l, &v, 1, &none);
+}
+
+/* One nonblocking read: >0 length, 0 nothing there, -1 error. With the
+ * virtio-net header, it is read apart and turned into l->rx_csum. */
+static int tap_read(struct us_link *l, struct tap *t, uint8_t *buf, size_t cap)
+{
+	ssize_t n;
+	if (t->vnet) {
+		struct virtio_net_hdr h;
+		struct iovec v[2] = { { &h, VNET_HLEN }, { buf, cap } };
+		n = readv(t->fd, v, 2);
+		if (n >= (ssize_t)VNET_HLEN) {
+			if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+				l->rx_csum = US_CSUM_PARTIAL;
+			else if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID)
+				l->rx_csum = US_CSUM_UNNECESSARY;
+			else
+				l->rx_csum = US_CSUM_NONE;
+			return (int)(n - (ssize_t)VNET_HLEN);
+		}
+		if (n >= 0) {
+			errno = EIO;    /* the driver always writes the whole header */
+			return -1;
+		}
+	} else {
+		n = read(t->fd, buf, cap);
+		if (n >= 0)
+			return (int)n;
+	}
 	return errno == EAGAIN || errno == EINTR ? 0 : -1;
 }
 
@@ -192,10 +282,10 @@ static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 	 * empty read would cost a system call per frame when frames come one
 	 * at a time (request/response). Back-to-back frames keep reading. */
 	if (timeout_ms == 0)
-		return tap_read(t, buf, cap);  /* may be a busy-polling thread: no state */
+		return tap_read(l, t, buf, cap);  /* may be a busy-polling thread: no state */
 	int n = 0;
 	if (!t->drained) {
-		n = tap_read(t, buf, cap);
+		n = tap_read(l, t, buf, cap);
 		t->drained = n == 0;
 		if (n != 0)
 			return n;
@@ -221,7 +311,7 @@ static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
 		}
 		if (r == 0)
 			return 0;
-		n = tap_read(t, buf, cap);
+		n = tap_read(l, t, buf, cap);
 		t->drained = n == 0;
 		if (n != 0)
 			return n;
@@ -282,6 +372,7 @@ const struct us_link_ops us_link_tap = {
 	.name = "tap",
 	.open = tap_open,
 	.send = tap_send,
+	.sendv = tap_sendv,
 	.recv = tap_recv,
 	.wait = tap_wait,
 	.next_ready = NULL,

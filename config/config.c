@@ -112,6 +112,7 @@ void cfg_iface_init(struct us_iface_config *ifc)
 	memset(ifc, 0, sizeof *ifc);
 	ifc->backend = US_BACKEND_TAP;
 	ifc->mtu = US_DEFAULT_MTU;
+	ifc->offload = true;
 }
 
 void cfg_tcp_init(struct us_tcp_config *t)

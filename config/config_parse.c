@@ -926,6 +926,7 @@ static const struct ck_key iface_keys[] = {
 	{ .name = "impair", .type = CK_FN, .fn = fn_impair },
 	{ .name = "pcap_buffer_kb", .type = CK_U32, .off = IFC(pcap_buffer_kb),
 	  .min = US_PCAP_BUFFER_KB_MIN, .max = US_PCAP_BUFFER_KB_MAX },
+	{ .name = "offload", .type = CK_BOOL, .off = IFC(offload) },
 };
 static const struct ck_map iface_map = CK_MAP_OF(iface_keys, NULL, iface_post);
 

@@ -96,7 +96,8 @@ void ipv4_deliver(struct us_netif *nif, const struct wire_ip4 *ip)
 	}
 }
 
-void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast)
+void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast,
+		   bool l4_csum_ok)
 {
 	struct us_stack *st = nif->st;
 	struct wire_ip4 ip;
@@ -121,6 +122,7 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link
 		return;
 	}
 	ip.link_bcast = link_bcast;
+	ip.l4_csum_ok = l4_csum_ok;
 	/* RFC 1122 3.2.1.3: a source that is broadcast or multicast is bogus. */
 	if (ip.src == 0xffffffffu || is_multicast(ip.src) || us_netif_is_bcast(nif, ip.src)) {
 		US_STAT_INC(st, IP_DROP_SRC);

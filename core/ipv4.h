@@ -70,9 +70,13 @@ void us_ipv4_reset(struct us_stack *st, struct us_ipv4 *ip);
 
 /*
  * Input: p/len is the Ethernet payload; link_bcast: the frame was sent to a
- * link-layer broadcast or multicast address (no ICMP errors about it).
+ * link-layer broadcast or multicast address (no ICMP errors about it);
+ * l4_csum_ok: the device vouched for the TCP/UDP checksum (enum
+ * us_csum_state), so TCP and UDP input skip verifying it (reassembly
+ * drops a fragment's flag).
  */
-void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast);
+void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast,
+		   bool l4_csum_ok);
 
 /* What an upper layer asks ipv4_send for. */
 struct us_ip_tx {

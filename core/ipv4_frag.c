@@ -340,6 +340,7 @@ void ipv4_reasm_input(struct us_netif *nif, const struct wire_ip4 *ip)
 	whole.hdr = r->hdr;
 	whole.hlen = r->hlen;
 	whole.mf = false;
+	whole.l4_csum_ok = false;       /* the device spoke of one fragment, not the whole */
 	whole.frag_off = 0;
 	whole.total_len = (uint16_t)(r->hlen + r->total);
 	whole.payload = r->data;

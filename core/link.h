@@ -21,6 +21,7 @@
 
 #include "ustack/config.h"
 
+struct iovec;
 struct us_link;
 struct us_clock;
 
@@ -32,6 +33,37 @@ struct us_link_caps {
 	bool busy_poll;         /* an application thread may busy-poll: recv(timeout 0)
 				 * from any thread holding the interface's rx_lock, and
 				 * the receive thread uses wait() then recv(0) (netif.c) */
+	/*
+	 * Offloads (all false unless the backend can and the interface's
+	 * `offload:` allows; doc/BACKENDS.md). tx_csum: sendv() takes frames
+	 * whose TCP/UDP checksum is left to the device (us_link_tx.csum_start).
+	 * tso: sendv() takes TCP frames up to 64 KiB that the device cuts into
+	 * gso_size pieces. rx_csum: recv() reports a frame's checksum state in
+	 * us_link.rx_csum; rx_large: recv() may return frames past the MTU
+	 * (the kernel's GRO/GSO aggregates).
+	 */
+	bool tx_csum, tso, rx_csum, rx_large;
+};
+
+/*
+ * The L4 (TCP/UDP) checksum state of a received frame, as Linux's skb
+ * ip_summed: NONE the stack verifies it; UNNECESSARY the device verified
+ * it (virtio-net DATA_VALID); PARTIAL the sender left it to be computed
+ * (virtio-net NEEDS_CSUM: the frame never crossed a wire, it comes from
+ * the host's own stack, so the field holds only the pseudo-header sum and
+ * the data is as trustworthy as a verified frame's).
+ */
+enum us_csum_state { US_CSUM_NONE = 0, US_CSUM_UNNECESSARY, US_CSUM_PARTIAL };
+
+/*
+ * What sendv() is asked to leave to the device, as Linux's skb
+ * csum_start/csum_offset/gso_size. The frame is the concatenation of the
+ * iov pieces, Ethernet header first.
+ */
+struct us_link_tx {
+	uint16_t csum_start;    /* 0: checksum complete; else the L4 header's offset in the frame */
+	uint16_t csum_offset;   /* of the checksum field from csum_start */
+	uint16_t gso_size;      /* 0: one frame; else a TCP/IPv4 frame cut into gso_size payloads */
 };
 
 struct us_link_ops {
@@ -43,6 +75,13 @@ struct us_link_ops {
 	int (*open)(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen);
 	/* Send one frame. 0 on success, -1 with errno on failure (frame dropped). */
 	int (*send)(struct us_link *l, const uint8_t *frame, size_t len);
+	/*
+	 * Send one frame in pieces with offload work (caps.tx_csum, caps.tso)
+	 * left to the device. Only backends with those capabilities have it
+	 * (else NULL). Same return as send.
+	 */
+	int (*sendv)(struct us_link *l, const struct iovec *iov, int iovcnt,
+		     const struct us_link_tx *tx);
 	/*
 	 * Receive one frame into buf. Waits up to timeout_ms (0: don't wait).
 	 * Returns its length, 0 when nothing arrived in time, -1 with errno on
@@ -76,6 +115,13 @@ struct us_link {
 	const struct us_clock *clock;   /* the stack's clock (virtual in deterministic mode) */
 	uint64_t seed;                  /* for backends with randomness (pair impairments) */
 	uint8_t mac[6];                 /* filled by open() when caps.has_mac */
+	/*
+	 * caps.rx_csum: recv() sets this to the enum us_csum_state of the
+	 * frame it returns; read by the same consumer right after. A backend
+	 * that wraps another must carry it with the frame (or leave it NONE
+	 * and pass only frames it verified itself).
+	 */
+	uint8_t rx_csum;
 };
 
 /* Backend tables (backends/). */

@@ -199,6 +199,11 @@ int us_netif_output_ip(struct us_netif *nif, uint32_t nh, struct us_buf *b)
 
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 {
+	us_netif_input_csum(nif, frame, len, US_CSUM_NONE);
+}
+
+void us_netif_input_csum(struct us_netif *nif, const uint8_t *frame, size_t len, uint8_t csum)
+{
 	US_ASSERT_LOCKED(&nif->rx_lock);
 	struct us_stack *st = nif->st;
 	if (!nif->loopback) {       /* see us_netif_tx */
@@ -229,7 +234,8 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 		break;
 	case ETH_TYPE_IPV4:
 		/* Past the filter above, "not our MAC" means broadcast. */
-		us_ipv4_input(nif, eth.payload, eth.payload_len, memcmp(eth.dst, nif->mac, 6) != 0);
+		us_ipv4_input(nif, eth.payload, eth.payload_len, memcmp(eth.dst, nif->mac, 6) != 0,
+			      csum != US_CSUM_NONE);
 		break;
 	default:
 		US_STAT_INC(st, ETH_DROP_TYPE);
@@ -238,8 +244,9 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 	}
 }
 
-/* Receive buffer size: the largest frame any backend may hand us. */
-#define RX_CAP 65536
+/* Receive buffer size: the largest frame any backend may hand us (a
+ * TAP's GSO aggregate: 14 + 65535 bytes). */
+#define RX_CAP (65536 + 64)
 
 /* Deterministic driver: the caller's thread is the queue's consumer. */
 int us_netif_poll(struct us_netif *nif, int max)
@@ -256,7 +263,7 @@ int us_netif_poll(struct us_netif *nif, int max)
 				nif->link_eof = true;
 			break;
 		}
-		us_netif_input(nif, rx, (size_t)len);
+		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
 		n++;
 	}
 	pthread_mutex_unlock(&nif->rx_lock);
@@ -300,7 +307,7 @@ int us_netif_busy_poll(struct us_stack *st)
 			int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
 			if (len <= 0)
 				break;
-			us_netif_input(nif, rx, (size_t)len);
+			us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
 			n++;
 		}
 		pthread_mutex_unlock(&nif->rx_lock);
@@ -339,7 +346,7 @@ static int rx_turn(struct us_netif *nif, uint8_t *rx)
 		if (len <= 0)
 			return len;
 		pthread_mutex_lock(&nif->rx_lock);
-		us_netif_input(nif, rx, (size_t)len);
+		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
 		pthread_mutex_unlock(&nif->rx_lock);
 		return 1;
 	}
@@ -356,7 +363,7 @@ static int rx_turn(struct us_netif *nif, uint8_t *rx)
 		len = nif->link.ops->recv(&nif->link, rx, RX_CAP, 0);
 		if (len <= 0)
 			break;
-		us_netif_input(nif, rx, (size_t)len);
+		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
 		n++;
 	}
 	pthread_mutex_unlock(&nif->rx_lock);

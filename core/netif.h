@@ -93,6 +93,9 @@ int us_netif_output_ip(struct us_netif *nif, uint32_t nh, struct us_buf *b);
 
 /* Process one received frame (copied into a pool buffer). Any thread. */
 void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len);
+/* The same for a frame whose L4 checksum state (enum us_csum_state) the
+ * backend reported: UNNECESSARY and PARTIAL skip TCP/UDP verification. */
+void us_netif_input_csum(struct us_netif *nif, const uint8_t *frame, size_t len, uint8_t csum);
 /* Read up to max frames ready now from the backend; returns how many. */
 int us_netif_poll(struct us_netif *nif, int max);
 /*

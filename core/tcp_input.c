@@ -439,7 +439,7 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		 * full-sized segment; ACK at once when a hole was filled, and
 		 * in quick-ACK mode (quickack_on_data). */
 		if (n >= t->mss)
-			t->segs_unacked++;
+			t->segs_unacked += n / t->mss;  /* a TAP's GRO aggregate counts as its segments */
 		uint32_t delack = st->cfg.tcp.delayed_ack_ms;
 		bool quick = quickack_on_data(t);
 		if (had_holes || t->segs_unacked >= 2 || delack == 0 || fin || quick)
@@ -844,7 +844,9 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	struct us_stack *st = nif->st;
 	struct wire_tcp g;
 	US_STAT_INC(st, TCP_RX_SEGS);
-	int rc = wire_tcp_parse(p, len, ip->src, ip->dst, &g);
+	/* Offload: the device vouched for the checksum (ip->l4_csum_ok). */
+	int rc = ip->l4_csum_ok ? wire_tcp_parse_nocsum(p, len, &g)
+				: wire_tcp_parse(p, len, ip->src, ip->dst, &g);
 	if (rc == -1) {
 		US_STAT_INC(st, TCP_DROP_SHORT);
 		return;

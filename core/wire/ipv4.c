@@ -38,6 +38,7 @@ enum wire_ip4_err wire_ip4_parse(const uint8_t *p, size_t len, struct wire_ip4 *
 	o->payload = p + hlen;
 	o->payload_len = (uint16_t)(total - hlen);
 	o->link_bcast = false;
+	o->l4_csum_ok = false;
 	return WIRE_IP4_OK;
 }
 
@@ -97,6 +98,19 @@ void wire_icmp_build(uint8_t *p, uint8_t type, uint8_t code, uint32_t rest, size
 
 int wire_udp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct wire_udp *o)
 {
+	if (wire_udp_parse_nocsum(p, len, o) < 0)
+		return -1;
+	/* RFC 768: an all-zero checksum means the sender computed none. */
+	if (o->csum != 0) {
+		uint64_t s = wire_csum_pseudo(src, dst, IP_PROTO_UDP, o->len);
+		if (wire_csum_fold(wire_csum_add(s, p, o->len)) != 0)
+			return -2;
+	}
+	return 0;
+}
+
+int wire_udp_parse_nocsum(const uint8_t *p, size_t len, struct wire_udp *o)
+{
 	if (len < UDP_HLEN)
 		return -1;
 	uint16_t ulen = get16(p + 4);
@@ -108,12 +122,6 @@ int wire_udp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, str
 	o->csum = get16(p + 6);
 	o->payload = p + UDP_HLEN;
 	o->payload_len = ulen - UDP_HLEN;
-	/* RFC 768: an all-zero checksum means the sender computed none. */
-	if (o->csum != 0) {
-		uint64_t s = wire_csum_pseudo(src, dst, IP_PROTO_UDP, ulen);
-		if (wire_csum_fold(wire_csum_add(s, p, ulen)) != 0)
-			return -2;
-	}
 	return 0;
 }
 

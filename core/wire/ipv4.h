@@ -45,6 +45,8 @@ struct wire_ip4 {
 	uint16_t payload_len;   /* total_len - hlen: link padding excluded */
 	bool link_bcast;        /* not from the header: the frame came as a link-layer
 				 * broadcast/multicast (set by IP input; parse sets false) */
+	bool l4_csum_ok;        /* not from the header: the device vouched for the TCP/UDP
+				 * checksum (offload; set by IP input; parse sets false) */
 };
 
 /* Validate and parse; len is what the link delivered (may include padding). */
@@ -106,6 +108,8 @@ struct wire_udp {
 };
 /* 0 ok; -1 truncated or length field inconsistent; -2 bad checksum. src/dst for the pseudo-header. */
 int wire_udp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct wire_udp *out);
+/* The same without the checksum (the device vouched for it): 0 or -1. */
+int wire_udp_parse_nocsum(const uint8_t *p, size_t len, struct wire_udp *out);
 /* Write the header at p (payload already at p+8) with its checksum (0 becomes 0xffff). */
 void wire_udp_build(uint8_t *p, uint16_t sport, uint16_t dport, size_t payload_len,
 		    uint32_t src, uint32_t dst);

@@ -68,6 +68,16 @@ int wire_tcp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, str
 	uint64_t s = wire_csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len);
 	if (wire_csum_fold(wire_csum_add(s, p, len)) != 0)
 		return -2;
+	return wire_tcp_parse_nocsum(p, len, o);
+}
+
+int wire_tcp_parse_nocsum(const uint8_t *p, size_t len, struct wire_tcp *o)
+{
+	if (len < TCP_HLEN)
+		return -1;
+	uint8_t hlen = (uint8_t)((p[12] >> 4) * 4);
+	if (hlen < TCP_HLEN || hlen > len)
+		return -1;
 	o->sport = get16(p);
 	o->dport = get16(p + 2);
 	o->seq = get32(p + 4);

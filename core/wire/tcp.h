@@ -59,6 +59,12 @@ struct wire_tcp {
  * Linux does.
  */
 int wire_tcp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct wire_tcp *out);
+/*
+ * The same without the checksum, for a segment whose checksum the device
+ * vouched for (offload: enum us_csum_state UNNECESSARY or PARTIAL).
+ * 0 or -1 as above.
+ */
+int wire_tcp_parse_nocsum(const uint8_t *p, size_t len, struct wire_tcp *out);
 
 /* Parse just the options area (tests and parse share it). */
 bool wire_tcp_parse_opts(const uint8_t *p, size_t len, struct wire_tcp_opts *o);

@@ -824,10 +824,10 @@ static void test_err_unknown_key(void)
 		   "    mtuu: 1500\n",            /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" (expected one of: "
 		   "backend, device, output, macaddress, mtu, addresses, capture, impair, "
-		   "pcap_buffer_kb)");
+		   "pcap_buffer_kb, offload)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" "
 				    "(expected one of: backend, device, output, macaddress, mtu, "
-				    "addresses, capture, impair, pcap_buffer_kb)");
+				    "addresses, capture, impair, pcap_buffer_kb, offload)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");

@@ -84,6 +84,7 @@ struct us_iface_config {
 	int naddrs;
 	char capture[US_PATH_MAX];    /* "" = no capture */
 	uint32_t pcap_buffer_kb;      /* pcap: kernel capture buffer, KiB (0 = default 4096) */
+	bool offload;                 /* use the device's offloads if it has any (default true) */
 	struct us_impair impair;      /* pair: the wire's own (what this end sends);
 				       * other backends: both directions of the interface */
 	struct us_impair impair_in;   /* impair: {in: ...}: frames received, any backend */
