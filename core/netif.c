@@ -37,20 +37,29 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 			 us_backend_name(cfg->backend));
 		return -1;
 	}
-	char berr[256] = "";
-	if (nif->link.ops->open(&nif->link, cfg, berr, sizeof berr) < 0) {
-		snprintf(err, errlen, "%s: %s", cfg->name, berr[0] ? berr : strerror(errno));
-		nif->link.ops = NULL;
-		return -1;
-	}
 	/* Impairments of the interface layer (backends/impair.c): in:/out:, or
 	 * on a backend without a wire of its own the flat keys, both ways. */
 	const struct us_impair *in = &cfg->impair_in, *out = &cfg->impair_out;
 	if (cfg->backend != US_BACKEND_PAIR && cfg->backend != US_BACKEND_LOOPBACK &&
 	    us_impair_is_set(&cfg->impair))
 		in = out = &cfg->impair;
-	if ((us_impair_is_set(in) || us_impair_is_set(out)) &&
-	    us_link_impair_wrap(&nif->link, in, out, berr, sizeof berr) < 0) {
+	bool impaired = us_impair_is_set(in) || us_impair_is_set(out);
+	/* The impair layer queues bare frames: no checksum state, no large
+	 * frames, no sendv. An impaired interface opens its device without
+	 * offloads (doc/BACKENDS.md). */
+	struct us_iface_config plain;
+	if (impaired && cfg->offload) {
+		plain = *cfg;
+		plain.offload = false;
+		cfg = &plain;
+	}
+	char berr[256] = "";
+	if (nif->link.ops->open(&nif->link, cfg, berr, sizeof berr) < 0) {
+		snprintf(err, errlen, "%s: %s", cfg->name, berr[0] ? berr : strerror(errno));
+		nif->link.ops = NULL;
+		return -1;
+	}
+	if (impaired && us_link_impair_wrap(&nif->link, in, out, berr, sizeof berr) < 0) {
 		snprintf(err, errlen, "%s: %s", cfg->name, berr);
 		nif->link.ops->close(&nif->link);
 		nif->link.ops = NULL;

@@ -21,7 +21,7 @@ static struct tu_opts peer_opts = { .static_peer = true };
 static void input(struct us_netif *nif, const uint8_t *f, size_t n, uint8_t csum)
 {
 	pthread_mutex_lock(&nif->rx_lock);
-	input(nif, f, n, csum);
+	us_netif_input_csum(nif, f, n, csum);
 	pthread_mutex_unlock(&nif->rx_lock);
 }
 
