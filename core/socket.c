@@ -27,7 +27,8 @@
 
 static const struct us_proto_ops *ops_of(const struct us_sock *s)
 {
-	return s->type == SOCK_STREAM ? &us_tcp_ops : &us_udp_ops;
+	return s->type == SOCK_STREAM ? &us_tcp_ops
+	       : s->type == US_SOCK_EPOLL ? &us_epoll_ops : &us_udp_ops;
 }
 
 int us_socktab_init(struct us_socktab *t)
@@ -115,7 +116,12 @@ void us_sock_wake(struct us_sock *s)
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	if (s->waiters)
 		pthread_cond_broadcast(&s->cond);
-	for (struct us_pollreg *r = s->polls.next; r != &s->polls; r = r->next) {
+	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
+		nx = r->next;
+		if (r->notify) {
+			r->notify(r);
+			continue;
+		}
 		pthread_mutex_lock(&r->w->lock);
 		r->w->fired = true;
 		pthread_cond_signal(&r->w->cond);
@@ -374,6 +380,10 @@ int us_close(us_stack *st, int fd)
 	struct us_sock *s = us_sock_get((st), (fd));                 \
 	if (!s)                                                      \
 		return -1;                                           \
+	if (s->type == US_SOCK_EPOLL) {                              \
+		us_sock_put(s);                                      \
+		return fail(ENOTSOCK);                               \
+	}                                                            \
 	pthread_mutex_lock(&s->lock)
 
 static int done(struct us_sock *s, int rc)
@@ -772,6 +782,12 @@ int us_fcntl(us_stack *st, int fd, int cmd, int arg)
 /* Whether this thread's last poll wait was short: then the next busy-polls. */
 static _Thread_local bool poll_short = true;
 
+short us_sock_revents(struct us_sock *s)
+{
+	US_ASSERT_LOCKED(&s->lock);
+	return s->closed ? POLLNVAL : ops_of(s)->poll(s);
+}
+
 static short revents_of(struct us_stack *st, struct pollfd *p, struct us_sock *s)
 {
 	if (!s)
@@ -827,6 +843,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 			continue;
 		regs[i].w = &w;
 		pthread_mutex_lock(&socks[i]->lock);
+		regs[i].notify = NULL;
 		regs[i].next = socks[i]->polls.next;
 		regs[i].prev = &socks[i]->polls;
 		socks[i]->polls.next->prev = &regs[i];

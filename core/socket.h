@@ -32,8 +32,14 @@ struct us_pollwait {
 /* Registration of one poll waiter on one socket (lives on the poller's stack). */
 struct us_pollreg {
 	struct us_pollreg *next, *prev; /* protected by the socket's lock */
-	struct us_pollwait *w;
+	struct us_pollwait *w;          /* notify == NULL: signal this waiter */
+	/* Else called by us_sock_wake with the socket's lock held (epoll.c). */
+	void (*notify)(struct us_pollreg *r);
 };
+
+/* The type of an epoll descriptor's socket object (epoll.c). */
+#define US_SOCK_EPOLL 0x7e90
+struct us_epoll;
 
 /* UDP receive queue: a byte ring of records (header + datagram). */
 struct us_udp_rq {
@@ -74,6 +80,11 @@ struct us_sock {
 	uint64_t rcvtimeo_ns, sndtimeo_ns;  /* 0 = forever */
 	uint8_t ttl;                    /* 0 = default */
 
+	struct us_epoll *ep;            /* US_SOCK_EPOLL: fixed at creation */
+	struct us_pollreg cbreg;        /* us_set_ready_callback's registration */
+	void (*ready_cb)(void *arg, int fd);
+	void *ready_arg;
+
 	struct us_udp_rq rq;            /* SOCK_DGRAM */
 	struct us_tcb *tcb;             /* SOCK_STREAM: the connection, guarded by lock */
 	struct us_sock *port_next;      /* UDP port hash chain: protected by us_udp.lock */
@@ -106,6 +117,8 @@ void us_sock_put(struct us_sock *s);
 
 /* With s->lock held: wake blocked threads and pollers. */
 void us_sock_wake(struct us_sock *s);
+/* With s->lock held: POLLIN | POLLOUT | POLLERR | POLLHUP ..., POLLNVAL if closed. */
+short us_sock_revents(struct us_sock *s);
 
 /*
  * With s->lock held: wait until woken or the deadline (clock ns, 0 =

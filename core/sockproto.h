@@ -35,5 +35,6 @@ struct us_proto_ops {
 
 extern const struct us_proto_ops us_udp_ops;
 extern const struct us_proto_ops us_tcp_ops;
+extern const struct us_proto_ops us_epoll_ops;
 
 #endif

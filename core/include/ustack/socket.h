@@ -16,6 +16,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -56,6 +57,26 @@ int us_getpeername(us_stack *st, int fd, struct sockaddr *addr, socklen_t *len);
 int us_fcntl(us_stack *st, int fd, int cmd, int arg);
 /* POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL; timeout_ms -1 waits forever. */
 int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms);
+
+/*
+ * epoll over the stack's sockets, with Linux's struct epoll_event, ops
+ * (EPOLL_CTL_ADD/MOD/DEL) and flags (EPOLLIN, EPOLLOUT, EPOLLRDHUP,
+ * EPOLLERR, EPOLLHUP, EPOLLET, EPOLLONESHOT). The instance is a descriptor
+ * of this stack, closed with us_close; socket calls on it are ENOTSOCK.
+ * Closed sockets leave every set. Nested sets are refused (EINVAL).
+ */
+int us_epoll_create(us_stack *st);
+int us_epoll_ctl(us_stack *st, int epfd, int op, int fd, struct epoll_event *ev);
+int us_epoll_wait(us_stack *st, int epfd, struct epoll_event *events, int maxevents,
+		  int timeout_ms);
+/*
+ * Call cb(arg, fd) whenever the socket's state may have changed (data,
+ * space, a connection, an error, close), and once at once; cb NULL
+ * removes it. cb runs with the socket's lock held, on whatever thread
+ * changed the state: it must be short and must not call us_* functions
+ * (write an eventfd, signal a condition variable). One callback per socket.
+ */
+int us_set_ready_callback(us_stack *st, int fd, void (*cb)(void *arg, int fd), void *arg);
 
 /*
  * Name resolution over the stack's own UDP (A records): numeric addresses
