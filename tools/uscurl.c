@@ -314,8 +314,6 @@ static int conn_open(struct run *x, const struct hc_url *u)
 		return rc;
 	char as[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &a, as, sizeof as);
-	snprintf(x->remote_ip, sizeof x->remote_ip, "%s", as);
-	x->remote_port = u->port;
 	info(x, "  Trying %s:%u...", as, u->port);
 
 	int fd = us_socket(x->st, AF_INET, SOCK_STREAM, 0);
@@ -349,6 +347,9 @@ static int conn_open(struct run *x, const struct hc_url *u)
 		return HC_COULDNT_CONNECT;
 	}
 	x->t_connect = elapsed_s(x);
+	/* As curl 7.88: remote_ip and remote_port only once connected. */
+	snprintf(x->remote_ip, sizeof x->remote_ip, "%s", as);
+	x->remote_port = u->port;
 	x->num_connects++;
 	x->connected = true;
 	struct timeval zero = { 0 };

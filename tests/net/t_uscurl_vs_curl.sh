@@ -191,6 +191,18 @@ both -sS -o w.bin -w '%{errormsg}' "http://10.9.21.1:7999/"
 same_rc "refused"
 for d in c u; do sed -E 's/after [0-9]+ ms/after N ms/; s/^(curl|uscurl): /X: /' "$TMP/$d/err" "$TMP/$d/out" > "$TMP/$d/refused"; done
 same_file refused "exit 7 message and %{errormsg} (milliseconds aside)"
+both -s -o w.bin -w '%{json}' "http://10.9.21.1:7999/"
+same_rc "json refused"
+/usr/bin/python3 - "$TMP/c/out" "$TMP/u/out" <<'PY' || fail "-w %{json} after a refused connection differs from curl's"
+import json, re, sys
+c, u = (json.load(open(p)) for p in sys.argv[1:3])
+vary = {"curl_version", "local_ip", "local_port"}
+bad = [k for k in c if k not in vary and not k.startswith("time_") and
+       re.sub(r"after \d+ ms", "", str(c.get(k))) != re.sub(r"after \d+ ms", "", str(u.get(k)))]
+for k in bad:
+    print("  json %s: curl %r, uscurl %r" % (k, c.get(k), u.get(k)))
+sys.exit(1 if bad else 0)
+PY
 both -s -A x -o w.bin -w '%{json}' "$F/file/small.txt"
 same_rc "-w json"
 /usr/bin/python3 - "$TMP/c/out" "$TMP/u/out" <<'PY' || fail "-w %{json} differs from curl's"
