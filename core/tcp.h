@@ -58,6 +58,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_KEEPINTVL_S 75
 #define US_TCP_KEEPCNT     9
 #define US_TCP_FIN_TIMEOUT_S 60     /* orphaned FIN_WAIT_2 (tcp_fin_timeout) */
+#define US_TCP_ORPHAN_PROBES 8      /* unanswered zero-window probes an orphan gets (tcp_orphan_retries) */
 #define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
 #define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
 
@@ -165,6 +166,7 @@ struct us_tcb {
 	struct us_timer timer[TT__COUNT];
 	uint64_t deadline[TT__COUNT];   /* 0 = not armed */
 	int persist_backoff;
+	int probes_out;                 /* zero-window probes since an ACK last came (Linux icsk_probes_out) */
 	int keep_probes;
 	/* TCP_USER_TIMEOUT (RFC 5482, Linux semantics; tcp_timer.c). */
 	uint32_t user_timeout_ms;       /* 0 = off: the retry count decides */

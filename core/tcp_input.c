@@ -603,6 +603,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			tcp_rexmit_restart(t);
 		}
 	}
+	t->probes_out = 0;      /* the peer answers: zero-window probing may go on (tcp_timer.c) */
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2). */
 	if (seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && seq_le(t->snd_wl2, ack))) {
 		t->snd_wnd = new_wnd;

@@ -204,6 +204,7 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->pingpong = t->got_data = false;
 	t->lrcvtime = 0;
 	t->persist_backoff = 0;
+	t->probes_out = 0;
 	t->keep_probes = 0;
 	t->una_stamp = t->persist_stamp = 0;
 }

@@ -7,8 +7,9 @@
  *            give up with ETIMEDOUT after `retries` (syn_retries while
  *            opening) expirations.
  *   DELACK   RFC 1122 4.2.3.2 / RFC 9293 3.8.6.3: a delayed ACK is due.
- *   PERSIST  RFC 9293 3.8.6.1: zero-window probe with exponential backoff
- *            (never gives up, RFC 1122 4.2.2.17).
+ *   PERSIST  RFC 9293 3.8.6.1: zero-window probe with exponential backoff;
+ *            never gives up while the peer answers (RFC 1122 4.2.2.17),
+ *            `retries` unanswered probes end it (an orphan: 8), as Linux.
  *   KEEP     SO_KEEPALIVE: idle, then probes every keepintvl, keepcnt of
  *            them unanswered -> ETIMEDOUT.
  *   2MSL     TIME_WAIT's end, or an orphan's FIN_WAIT_2 timeout.
@@ -229,6 +230,21 @@ static void on_persist(struct us_tcb *t)
 			return;
 		}
 	}
+	/*
+	 * RFC 1122 4.2.2.17: keep probing as long as the receiver answers.
+	 * A peer that stopped answering (any ACK resets probes_out) ends the
+	 * connection after `retries` unanswered probes, an orphan after
+	 * US_TCP_ORPHAN_PROBES, as Linux's tcp_probe_timer does: otherwise a
+	 * peer that closes its window and goes away (or an attacker) holds a
+	 * connection, and after close an orphan with its buffers, forever.
+	 */
+	uint32_t max_probes = t->orphan ? US_TCP_ORPHAN_PROBES : st->cfg.tcp.retries;
+	if ((uint32_t)t->probes_out >= max_probes) {
+		US_STAT_INC(st, TCP_TIMEOUTS);
+		tcp_done(t, timeout_errno(t));
+		return;
+	}
+	t->probes_out++;
 	/* Probe with one byte of new data beyond the closed window. */
 	US_STAT_INC(st, TCP_WINDOW_PROBES);
 	tcp_send_segment(t, t->snd_nxt, 1, TCP_ACK);

@@ -852,18 +852,41 @@ static void app_call(struct cur *c)
 
 /* ---- setup, teardown ------------------------------------------------------- */
 
-static int count_tcbs(int *state)
+/* Print what a control block left behind is waiting for (the diagnosis of a failed teardown). */
+static void dump_tcb(const struct us_tcb *c)
+{
+	static const char *const tname[TT__COUNT] = { "rexmit", "delack", "persist", "keep", "2msl" };
+	uint64_t now = us_stack_now(st);
+	fprintf(stderr, "fuzz_stack: left: %s una %u nxt %u max %u (from iss) wnd %u sndq %u "
+		"backoff %d persist_backoff %d; clock %.3f s\n", tcp_state_name(c->state),
+		c->snd_una - c->iss, c->snd_nxt - c->iss, c->snd_max - c->iss, c->snd_wnd,
+		c->sndq.len, c->backoff, c->persist_backoff, (double)now / SEC);
+	for (int k = 0; k < TT__COUNT; k++)
+		if (c->deadline[k])
+			fprintf(stderr, "fuzz_stack:   timer %s due at %.3f s, wheel: %s at %.3f s\n",
+				tname[k], (double)c->deadline[k] / SEC,
+				c->timer[k].armed ? "armed" : "not armed",
+				(double)c->timer[k].expires / SEC);
+}
+
+/* Control blocks in the TCP tables; *state is one's state; dump: print each. */
+static int count_tcbs(int *state, bool dump)
 {
 	struct us_tcp *tcp = &st->tcp;
 	int n = 0;
 	pthread_rwlock_rdlock(&tcp->lock);
 	for (int h = 0; h < US_TCP_HASH; h++) {
-		for (struct us_tcb *c = tcp->conn[h]; c; c = c->conn_next, n++)
+		for (struct us_tcb *c = tcp->conn[h]; c; c = c->conn_next, n++) {
 			*state = c->state;
+			if (dump)
+				dump_tcb(c);
+		}
 		for (struct us_tcb *c = tcp->port[h]; c; c = c->port_next)
 			if (!c->in_conn) {
 				*state = c->state;
 				n++;
+				if (dump)
+					dump_tcb(c);
 			}
 	}
 	pthread_rwlock_unlock(&tcp->lock);
@@ -930,10 +953,10 @@ static void teardown(void)
 	int state = -1, n = 0;
 	for (int m = 0; m < 2; m++) {
 		advance((m ? 60 : 30) * 60 * SEC);
-		if ((n = count_tcbs(&state)) == 0 && us_ipv4_reasm_active(st) == 0)
+		if ((n = count_tcbs(&state, false)) == 0 && us_ipv4_reasm_active(st) == 0)
 			break;
 	}
-	if (n)
+	if (n && count_tcbs(&state, true))
 		DIE("%d TCP control block(s) left 90 minutes after every descriptor was closed "
 		    "(one in state %s)", n, tcp_state_name((enum tcp_state)state));
 	if (us_ipv4_reasm_active(st))

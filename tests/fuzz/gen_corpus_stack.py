@@ -237,6 +237,12 @@ SEEDS["close_races"] = (syn(1, 42) + seg(flow=1) + seg(flags=ACK | PSH, data=b"u
                         + app(CLOSE, 0) + app(CLOSE, 1) + adv(ms=10) + seg(flags=ACK | PSH, data=b"late")
                         + adv(sec10=7))
 
+# Reproducers of what the fuzzer found (fixed), minimised, kept as found.
+# send 60000 bytes; the peer acknowledges what came with a zero window and
+# goes silent; teardown closes: the orphan probed the window forever
+# (tests/unit/test_tcp_persist.c).
+SEEDS["repro_persist_orphan"] = bytes.fromhex("080000ea60000110")
+
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)),
