@@ -141,6 +141,8 @@ both -sv -G -d x=1 --data-urlencode 'y=a b&c/é' --data-urlencode '=z z' --data-
 	--data-urlencode "f@$TMP/du.txt" --data-urlencode "@$TMP/du.txt" "$F/headers?q=0"
 same_rc "-G"
 same_errlines '^> GET ' "-G --data-urlencode request line"
+both -s -G -d a=1 -w '%{url} %{url_effective}' "$F/echo?x#frag"
+same_rc "-G with a query and a fragment"; same_file out "-G: %{url} and %{url_effective}"
 both -s --data-urlencode 'name=a b' -d 'k=v' "$F/echo"
 same_rc "--data-urlencode POST"; same_file out "--data-urlencode POST body"
 

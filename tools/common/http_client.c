@@ -139,6 +139,7 @@ int hc_url_parse(const char *s, struct hc_url *u, char *err, size_t errlen)
 
 	const char *rest = p + alen;
 	size_t rlen = strcspn(rest, "#");
+	snprintf(u->fragment, sizeof u->fragment, "%s", rest + rlen);
 	if (rlen == 0 || rest[0] != '/') {
 		/* "" or "?query": the path is "/". */
 		u->target[0] = '/';
@@ -163,7 +164,7 @@ void hc_url_format(const struct hc_url *u, char *out, size_t outlen)
 {
 	char hp[HC_HOST_MAX + 8];
 	hc_url_hostport(u, hp, sizeof hp);
-	snprintf(out, outlen, "http://%s%s", hp, u->target);
+	snprintf(out, outlen, "http://%s%s%s", hp, u->target, u->fragment);
 }
 
 void hc_url_filename(const struct hc_url *u, char *out, size_t outlen)

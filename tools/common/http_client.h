@@ -53,6 +53,7 @@ struct hc_url {
 	bool port_given;
 	char userinfo[256];             /* "user:pass" (still percent-encoded), "" if none */
 	char target[HC_URL_MAX];        /* path and query, never empty ("/"), no fragment */
+	char fragment[HC_URL_MAX];      /* "#..." as written (never sent), or "" */
 };
 
 /*
@@ -64,7 +65,7 @@ struct hc_url {
  */
 int hc_url_parse(const char *s, struct hc_url *u, char *err, size_t errlen);
 
-/* "http://host[:port]/target": the port only when not 80 (or when given). */
+/* "http://host[:port]/target#fragment": the port only when not 80; the fragment as written (curl's url_effective). */
 void hc_url_format(const struct hc_url *u, char *out, size_t outlen);
 
 /* The Host field value: "host" or "host:port" when the port is not 80. */
