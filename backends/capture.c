@@ -51,6 +51,12 @@ _Static_assert(sizeof(struct pcap_rec_hdr) == 16, "pcap record header is 16 byte
 
 struct us_capture *us_capture_open(const char *path, char *err, size_t errlen)
 {
+	return us_capture_open_linktype(path, CAP_LINKTYPE_ETHER, err, errlen);
+}
+
+struct us_capture *us_capture_open_linktype(const char *path, uint32_t linktype, char *err,
+					    size_t errlen)
+{
 	size_t plen = strlen(path);
 	struct us_capture *c = calloc(1, sizeof(*c) + plen + 1);
 	if (!c) {
@@ -76,7 +82,7 @@ struct us_capture *us_capture_open(const char *path, char *err, size_t errlen)
 		.thiszone = 0,
 		.sigfigs = 0,
 		.snaplen = CAP_SNAPLEN,
-		.linktype = CAP_LINKTYPE_ETHER,
+		.linktype = linktype,
 	};
 	if (fwrite(&gh, sizeof(gh), 1, c->f) != 1 || fflush(c->f) != 0) {
 		int e = errno;

@@ -20,6 +20,8 @@ const struct us_link_ops *us_link_ops_for(enum us_backend_kind kind)
 		return &us_link_loopback;
 	case US_BACKEND_PAIR:
 		return &us_link_pair;
+	case US_BACKEND_TUN:
+		return &us_link_tun;
 	}
 	return NULL;
 }

@@ -107,9 +107,15 @@ fail:
 	return -1;
 }
 
-static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen)
+/*
+ * tap (tun false): Ethernet frames. tun (tun true, IFF_TUN): bare IP
+ * packets, caps.l3, opened without the virtio-net header (no offloads).
+ */
+static int tap_open_kind(struct us_link *l, const struct us_iface_config *cfg, char *err,
+			 size_t errlen, bool tun)
 {
 	const char *name = cfg->device;
+	bool offload = cfg->offload && !tun;
 	if (!name[0] || strlen(name) >= IFNAMSIZ) {
 		snprintf(err, errlen, "tap: device name '%s' must be 1..%d characters", name,
 			 IFNAMSIZ - 1);
@@ -138,7 +144,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->offload ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -146,12 +152,14 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 		if (e == EPERM)
 			hint = " (needs CAP_NET_ADMIN, or a persistent TAP owned by this user)";
 		else if (e == EINVAL || e == EBUSY)
-			hint = " (is it an existing non-TAP interface, or a TAP in use?)";
-		snprintf(err, errlen, "%s: attach TAP (TUNSETIFF): %s%s", name, strerror(e), hint);
+			hint = tun ? " (is it an existing non-TUN interface, or a TUN in use?)"
+				   : " (is it an existing non-TAP interface, or a TAP in use?)";
+		snprintf(err, errlen, "%s: attach %s (TUNSETIFF): %s%s", name, tun ? "TUN" : "TAP",
+			 strerror(e), hint);
 		errno = e;
 		goto fail;
 	}
-	if (cfg->offload) {
+	if (offload) {
 		int hl = (int)VNET_HLEN;
 		if (ioctl(t->fd, TUNSETVNETHDRSZ, &hl) < 0) {
 			snprintf(err, errlen, "%s: TUNSETVNETHDRSZ: %s", name, strerror(errno));
@@ -177,6 +185,7 @@ static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *
 	l->caps.can_block = true;
 	l->caps.busy_poll = true;   /* recv(0) is one read(2), no state; tap_wait() takes nothing */
 	l->caps.tx_csum = l->caps.tso = l->caps.rx_csum = l->caps.rx_large = t->vnet;
+	l->caps.l3 = tun;
 	return 0;
 fail:;
 	int e = errno;
@@ -187,6 +196,16 @@ fail:;
 	free(t);
 	errno = e;
 	return -1;
+}
+
+static int tap_open(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen)
+{
+	return tap_open_kind(l, cfg, err, errlen, false);
+}
+
+static int tun_open(struct us_link *l, const struct us_iface_config *cfg, char *err, size_t errlen)
+{
+	return tap_open_kind(l, cfg, err, errlen, true);
 }
 
 static int tap_sendv(struct us_link *l, const struct iovec *iov, int iovcnt,
@@ -371,6 +390,19 @@ static void tap_close(struct us_link *l)
 const struct us_link_ops us_link_tap = {
 	.name = "tap",
 	.open = tap_open,
+	.send = tap_send,
+	.sendv = tap_sendv,
+	.recv = tap_recv,
+	.wait = tap_wait,
+	.next_ready = NULL,
+	.wakeup = tap_wakeup,
+	.close = tap_close,
+};
+
+/* The same device driver in TUN mode: IP packets without Ethernet. */
+const struct us_link_ops us_link_tun = {
+	.name = "tun",
+	.open = tun_open,
 	.send = tap_send,
 	.sendv = tap_sendv,
 	.recv = tap_recv,

@@ -54,6 +54,7 @@ const char *const cfg_backend_names[] = {
 	[US_BACKEND_PCAP_FILE] = "pcap-file",
 	[US_BACKEND_LOOPBACK] = "loopback",
 	[US_BACKEND_PAIR] = "pair",
+	[US_BACKEND_TUN] = "tun",
 	NULL,
 };
 
@@ -586,10 +587,12 @@ static int validate_iface(struct vctx *v, int idx)
 				   &missing))
 		return verr(v, l, c, "%s", msg);
 	/* Two interfaces on one kernel device would each see the other's frames. */
-	if (ifc->backend == US_BACKEND_TAP || ifc->backend == US_BACKEND_PCAP)
+	if (ifc->backend == US_BACKEND_TAP || ifc->backend == US_BACKEND_PCAP ||
+	    ifc->backend == US_BACKEND_TUN)
 		for (int i = 0; i < idx; i++) {
 			const struct us_iface_config *o = &cfg->ifaces[i];
-			if ((o->backend == US_BACKEND_TAP || o->backend == US_BACKEND_PCAP) &&
+			if ((o->backend == US_BACKEND_TAP || o->backend == US_BACKEND_PCAP ||
+			     o->backend == US_BACKEND_TUN) &&
 			    strcmp(o->device, ifc->device) == 0)
 				return verr(v, l, c,
 					    "interface \"%s\": device \"%s\" is already used by "

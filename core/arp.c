@@ -316,6 +316,8 @@ void us_arp_input(struct us_netif *nif, const uint8_t *p, size_t len)
 void us_arp_announce(struct us_netif *nif)
 {
 	static const uint8_t zero[6];
+	if (nif->link.caps.l3)          /* tun: no ARP on a point-to-point IP link */
+		return;
 	for (int i = 0; i < nif->naddrs; i++) {
 		uint32_t ip = nif->addrs[i].addr.s_addr;
 		US_STAT_INC(nif->st, ARP_TX_GRATUITOUS);

@@ -29,6 +29,7 @@ struct us_clock;
 struct us_link_caps {
 	uint32_t mtu_max;       /* largest IP MTU the backend carries */
 	bool has_mac;           /* the device has a MAC of its own we could adopt */
+	bool l3;                /* frames are bare IPv4 packets: no Ethernet header, no ARP (tun) */
 	bool can_block;         /* recv() honours timeout_ms > 0 (threaded mode) */
 	bool busy_poll;         /* an application thread may busy-poll: recv(timeout 0)
 				 * from any thread holding the interface's rx_lock, and
@@ -126,6 +127,7 @@ struct us_link {
 
 /* Backend tables (backends/). */
 extern const struct us_link_ops us_link_tap;
+extern const struct us_link_ops us_link_tun;
 extern const struct us_link_ops us_link_pcap;
 extern const struct us_link_ops us_link_pcap_file;
 extern const struct us_link_ops us_link_loopback;
@@ -154,6 +156,10 @@ void us_link_impair_stats(struct us_link *l, struct us_pair_stats *in, struct us
  */
 struct us_capture;
 struct us_capture *us_capture_open(const char *path, char *err, size_t errlen);
+/* The same with another link type: US_LINKTYPE_RAW (101) for bare IP packets (tun). */
+#define US_LINKTYPE_RAW 101u
+struct us_capture *us_capture_open_linktype(const char *path, uint32_t linktype, char *err,
+					    size_t errlen);
 /* ts_ns: the stack clock; written as seconds + microseconds. */
 void us_capture_write(struct us_capture *c, uint64_t ts_ns, const uint8_t *frame, size_t len);
 void us_capture_close(struct us_capture *c);

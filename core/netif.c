@@ -66,7 +66,10 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 		return -1;
 	}
 	if (cfg->capture[0]) {
-		nif->capture = us_capture_open(cfg->capture, berr, sizeof berr);
+		nif->capture = nif->link.caps.l3
+				       ? us_capture_open_linktype(cfg->capture, US_LINKTYPE_RAW, berr,
+								  sizeof berr)
+				       : us_capture_open(cfg->capture, berr, sizeof berr);
 		if (!nif->capture) {
 			snprintf(err, errlen, "%s: capture: %s", cfg->name, berr);
 			nif->link.ops->close(&nif->link);
@@ -144,7 +147,10 @@ void us_netif_close(struct us_netif *nif)
 static void trace_frame(struct us_netif *nif, char dir, const uint8_t *f, size_t len)
 {
 	char line[512], ts[32];
-	wire_describe(f, len, line, sizeof line);
+	if (nif->link.caps.l3)
+		wire_describe_ip(f, len, line, sizeof line);
+	else
+		wire_describe(f, len, line, sizeof line);
 	/* The time is read with stderr held, so lines come out in time order. */
 	flockfile(stderr);
 	if (nif->st->clock.is_virtual) {
@@ -201,6 +207,8 @@ int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6]
 
 int us_netif_output_ip(struct us_netif *nif, uint32_t nh, struct us_buf *b)
 {
+	if (nif->link.caps.l3)          /* tun: the packet as it is, no neighbour */
+		return us_netif_tx(nif, b);
 	if (nif->loopback)
 		return us_netif_tx_eth(nif, b, nif->mac, ETH_TYPE_IPV4);
 	return us_arp_output(nif, nh, b);
@@ -225,6 +233,10 @@ void us_netif_input_csum(struct us_netif *nif, const uint8_t *frame, size_t len,
 		us_capture_write(nif->capture, us_now(st), frame, len);
 	if (st->flags & US_STACK_TRACE_FRAMES)
 		trace_frame(nif, '<', frame, len);
+	if (nif->link.caps.l3) {        /* tun: a bare IP packet, never "broadcast" */
+		us_ipv4_input(nif, frame, len, false, csum != US_CSUM_NONE);
+		return;
+	}
 
 	struct wire_eth eth;
 	if (wire_eth_parse(frame, len, &eth) < 0) {

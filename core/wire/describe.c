@@ -116,7 +116,7 @@ static void describe_tcp(const uint8_t *l4, size_t len, char *buf, size_t cap, s
 	put(buf, cap, at, ", length %zu", plen);
 }
 
-static void describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
+void wire_describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
 {
 	struct wire_ip4 ip;
 	char s[16], d[16];
@@ -193,7 +193,7 @@ void wire_describe(const uint8_t *frame, size_t len, char *buf, size_t cap)
 			snprintf(buf, cap, "ARP, Reply %s is-at %s", wire_ip4_str(a.spa, s),
 				 wire_mac_str(a.sha, ms));
 	} else if (eth.type == ETH_TYPE_IPV4) {
-		describe_ip(eth.payload, eth.payload_len, buf, cap);
+		wire_describe_ip(eth.payload, eth.payload_len, buf, cap);
 	} else {
 		snprintf(buf, cap, "ethertype 0x%04x, length %zu", eth.type, len);
 	}

@@ -116,5 +116,7 @@ void wire_udp_build(uint8_t *p, uint16_t sport, uint16_t dport, size_t payload_l
 
 /* One line tcpdump-style description of an Ethernet frame, into buf. */
 void wire_describe(const uint8_t *frame, size_t len, char *buf, size_t cap);
+/* The same for a bare IPv4 packet (a TUN interface): the text after "MAC > MAC, ". */
+void wire_describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap);
 
 #endif

@@ -911,7 +911,7 @@ static void test_err_wrong_type(void)
 	EXPECT_ERR(ETH0 "arp: 60\n", "t.yaml:3:6: arp: expected a mapping, got \"60\"");
 	EXPECT_ERR("interfaces:\n"
 		   "  eth0: {backend: [tap]}\n",   /* 2: "[" at 19 */
-		   "t.yaml:2:19: backend: expected one of: tap, pcap, pcap-file, loopback, pair, "
+		   "t.yaml:2:19: backend: expected one of: tap, pcap, pcap-file, loopback, pair, tun, "
 		   "got a sequence");
 	EXPECT_ERR("interfaces:\n"
 		   "  eth0: {backend: tap, device: {name: tap0}}\n",  /* 2: "{" at 32 */
@@ -1003,9 +1003,9 @@ static void test_err_enum(void)
 		   "  eth0:\n"                  /* 2 */
 		   "    backend: tapp\n",       /* 3: "tapp" at 14 */
 		   "t.yaml:3:14: backend: unknown backend \"tapp\" (expected one of: tap, pcap, "
-		   "pcap-file, loopback, pair)");
+		   "pcap-file, loopback, pair, tun)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:14: backend: unknown backend \"tapp\" (expected "
-				    "one of: tap, pcap, pcap-file, loopback, pair)");
+				    "one of: tap, pcap, pcap-file, loopback, pair, tun)");
 	EXPECT_ERR("stack:\n"
 		   "  log_level: verbose\n" ETH0,   /* 2: value at 14 */
 		   "t.yaml:2:14: log_level: unknown log_level \"verbose\" (expected one of: error, "
@@ -1031,6 +1031,15 @@ static void test_err_hints(void)
 	EXPECT_OK("interfaces:\n"
 		  "  eth0: {backend: tap, device: tap0, addresses: [10.0.0.2/24]}\n"
 		  "  eth1: {backend: tap, device: tap1, addresses: [10.1.0.2/24]}\n");
+	/* tun: a device; counts as one for the same-device check. */
+	EXPECT_OK("interfaces:\n  t0: {backend: tun, device: tun0, addresses: [10.9.0.2/32]}\n");
+	CU_ASSERT_EQUAL(cfg.ifaces[0].backend, US_BACKEND_TUN);
+	EXPECT_ERR("interfaces:\n  t0: {backend: tun, addresses: [10.9.0.2/32]}\n",
+		   "t.yaml:2:7: interface \"t0\": missing required key \"device\" (backend tun");
+	EXPECT_ERR("interfaces:\n"
+		   "  t0: {backend: tun, device: x0}\n"
+		   "  e0: {backend: tap, device: x0}\n",
+		   "t.yaml:3:3: interface \"e0\": device \"x0\" is already used by interface \"t0\"");
 	/* pcap_buffer_kb: pcap only, in range. */
 	EXPECT_OK("interfaces:\n  eth0: {backend: pcap, device: veth0, pcap_buffer_kb: 8192, "
 		  "addresses: [10.0.0.2/24]}\n");

@@ -50,6 +50,7 @@ enum us_backend_kind {
 	US_BACKEND_PCAP_FILE, /* device: input pcap; output: output pcap */
 	US_BACKEND_LOOPBACK,  /* frames sent come back to the same stack */
 	US_BACKEND_PAIR,      /* device: pair name shared by two stacks */
+	US_BACKEND_TUN,       /* device: TUN name (created if missing): IP packets, no Ethernet */
 };
 
 /* An IPv4 address with its prefix length, as written "10.0.0.2/24". */
