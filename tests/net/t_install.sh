@@ -50,8 +50,12 @@ readelf -d "$TMP/p" | grep -q 'NEEDED.*\[libustack.so.0\]' || fail "program does
 out=$(LD_LIBRARY_PATH="$L" "$TMP/p") || fail "program failed: $out"
 [ "$out" = "installed library works" ] || fail "unexpected output: $out"
 
+# The LD_PRELOAD shim (doc/PRELOAD.md) is installed beside the library.
+[ -f "$L/libustack-preload.so" ] || fail "libustack-preload.so not installed in $L"
+nm -D --defined-only "$L/libustack-preload.so" | grep -q ' T socket$' ||
+	fail "libustack-preload.so does not define socket()"
 M="$D/usr/share/man"
-for p in man5/ustack.yaml.5 man3/ustack.3 man3/us_connect.3 man3/us_poll.3 man1/usnc.1 man8/ustackd.8; do
+for p in man5/ustack.yaml.5 man3/ustack.3 man3/us_connect.3 man3/us_poll.3 man1/usnc.1 man8/ustackd.8 man8/libustack-preload.8; do
 	[ -f "$M/$p" ] || fail "man page $p not installed"
 done
 # The pages render without groff warnings and carry the docs' sections.

@@ -1,0 +1,81 @@
+/*
+ * preload.h — shared parts of libustack-preload.so (doc/PRELOAD.md).
+ *
+ * The shim interposes libc's socket calls. A ustack socket is shown to the
+ * program as a kernel eventfd (the "mirror"): its number is what socket()
+ * returns, so the program's descriptor table, fork, dup and the kernel's
+ * readiness calls all see a real descriptor. The stack's ready callback
+ * writes the eventfd whenever the socket's state may have changed; the
+ * intercepted poll/select/epoll calls drain it, ask the stack what is
+ * ready (us_poll) and sleep in the kernel on the eventfds next to the
+ * program's own descriptors.
+ *
+ * Everything that is not an AF_INET stream/datagram socket goes to libc's
+ * own function, found with dlsym(RTLD_NEXT) (the real_* pointers).
+ */
+#ifndef PRELOAD_H
+#define PRELOAD_H
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "ustack/ustack.h"
+
+#define PRELOAD_MAXFD 65536     /* kernel descriptor numbers the shim tracks */
+
+/* One ustack socket, named by one or more kernel descriptors (dup). */
+struct psock {
+	int usfd;               /* the stack's descriptor; fixed */
+	int type;               /* SOCK_STREAM or SOCK_DGRAM; fixed */
+	_Atomic int wfd;        /* the eventfd the ready callback writes */
+	_Atomic int refs;       /* kernel descriptors naming this socket */
+	_Atomic int nonblock;   /* O_NONBLOCK, shared by dups as in Linux */
+	_Atomic int listening;  /* listen() succeeded (SO_ACCEPTCONN) */
+};
+
+/* libc's functions. */
+extern int (*real_socket)(int, int, int);
+extern int (*real_close)(int);
+extern ssize_t (*real_read)(int, void *, size_t);
+extern ssize_t (*real_write)(int, const void *, size_t);
+extern int (*real_poll)(struct pollfd *, nfds_t, int);
+extern int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+extern int (*real_epoll_ctl)(int, int, int, struct epoll_event *);
+extern int (*real_epoll_wait)(int, struct epoll_event *, int, int);
+extern int (*real_fcntl)(int, int, ...);
+extern int (*real_ioctl)(int, unsigned long, ...);
+extern int (*real_dup)(int);
+extern int (*real_dup2)(int, int);
+extern int (*real_dup3)(int, int, int);
+
+void preload_resolve(void);
+#define RESOLVE() do { if (!real_close) preload_resolve(); } while (0)
+
+/* The stack (started on first use); NULL with errno set when it cannot be. */
+us_stack *preload_stack(void);
+/* The stack if it exists already (no start). */
+us_stack *preload_stack_now(void);
+
+/* The ustack socket behind kernel descriptor fd, or NULL. */
+struct psock *preload_lookup(int fd);
+
+/* Drain the mirror eventfd fd (nothing happens if it is empty). */
+void preload_drain(int fd);
+
+/* Called by close() once fd is no longer a socket: forget its epoll set. */
+void preload_epoll_forget(int epfd);
+/* Called when a socket's last descriptor closes: drop it from every epoll set. */
+void preload_epoll_drop(struct psock *ps);
+
+/* USTACK_DEBUG=1: one line per intercepted call on a ustack socket. */
+extern int preload_debug;
+void preload_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define PDBG(...) do { if (preload_debug) preload_log(__VA_ARGS__); } while (0)
+
+#endif
