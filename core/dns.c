@@ -2,7 +2,8 @@
  * dns.c — the stub resolver behind us_getaddrinfo (RFC 1035, RFC 1123
  * 6.1.3, and glibc's resolver for the choices the RFCs leave open).
  *
- * Order: numeric addresses, then the config's hosts: entries, then DNS.
+ * Order: numeric addresses, then the config's hosts: entries, then
+ * localhost (RFC 6761: 127.0.0.1, through the stack's lo), then DNS.
  * A name with at least one dot (ndots 1) or a trailing dot is tried as
  * given first and then with each search domain; a name without a dot
  * tries the search domains first. Each query goes from a fresh UDP socket
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "stack.h"
@@ -267,6 +269,21 @@ static int count_dots(const char *s)
 	return n;
 }
 
+/*
+ * RFC 6761 6.3: "localhost" and the names under it are the loopback
+ * address, answered here and never asked of a nameserver (what glibc gets
+ * from /etc/hosts' localhost line). A hosts: entry still comes first.
+ */
+static bool is_localhost(const char *n)
+{
+	size_t len = strlen(n);
+	if (len > 0 && n[len - 1] == '.')
+		len--;
+	if (len < 9 || strncasecmp(n + len - 9, "localhost", 9) != 0)
+		return false;
+	return len == 9 || n[len - 10] == '.';
+}
+
 int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 		   const struct addrinfo *hints, struct addrinfo **res)
 {
@@ -306,6 +323,10 @@ int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 			addrs[0] = st->cfg.hosts[i].addr.s_addr;
 			return build_result(addrs, 1, port, hints, st->cfg.hosts[i].name, res);
 		}
+	if (is_localhost(node)) {
+		addrs[0] = htonl(INADDR_LOOPBACK);
+		return build_result(addrs, 1, port, hints, node, res);
+	}
 	if (st->cfg.nnameservers == 0) {
 		set_detail("\"%s\" is not in hosts: and no nameservers are configured", node);
 		return EAI_NONAME;

@@ -66,7 +66,8 @@ struct ping {
 	int lingertime;         /* -W, ms */
 	size_t datalen;
 	int ttl;
-	bool quiet, flood, adaptive, ptimeofday, outstanding, timing, root;
+	bool quiet, flood, adaptive, ptimeofday, outstanding, timing, root, numeric;
+	const struct us_config *cfg;    /* its hosts: name addresses in reverse */
 	/* Counters, as ping names them. */
 	long ntransmitted, nreceived, nrepeats, nerrors;
 	long tmin, tmax;        /* us */
@@ -89,6 +90,33 @@ static void print_timestamp(const struct ping *p)
 		gettimeofday(&tv, NULL);
 		printf("[%lu.%06lu] ", (unsigned long)tv.tv_sec, (unsigned long)tv.tv_usec);
 	}
+}
+
+/*
+ * ping's pr_addr: the address, or "NAME (address)" when the target was a
+ * name and -n was not given. ping asks getnameinfo (/etc/hosts, then DNS
+ * PTR); usping has no reverse DNS and reads the stack's hosts: entries,
+ * plus localhost for 127.0.0.1 (RFC 6761); an address without a name is
+ * printed twice, "A (A)", as getnameinfo makes ping do.
+ */
+static const char *pr_addr(const struct ping *p, struct in_addr a, char *buf, size_t len)
+{
+	char ip[16];
+	inet_ntop(AF_INET, &a, ip, sizeof ip);
+	if (p->numeric) {
+		snprintf(buf, len, "%s", ip);
+		return buf;
+	}
+	const char *name = ip;
+	for (int i = 0; i < p->cfg->nhosts; i++)
+		if (p->cfg->hosts[i].addr.s_addr == a.s_addr) {
+			name = p->cfg->hosts[i].name;
+			break;
+		}
+	if (name == ip && a.s_addr == htonl(INADDR_LOOPBACK))
+		name = "localhost";
+	snprintf(buf, len, "%s (%s)", name, ip);
+	return buf;
 }
 
 static void out(const char *s)
@@ -174,8 +202,8 @@ static void on_reply(struct ping *p, const struct us_echo_reply *rep, const uint
 		out("\b \b");
 		return;
 	}
-	char from[16];
-	inet_ntop(AF_INET, &rep->from, from, sizeof from);
+	char from[300];
+	pr_addr(p, rep->from, from, sizeof from);
 	print_timestamp(p);
 	printf("%zu bytes from %s: icmp_seq=%u ttl=%u", rep->len + 8, from, seq, rep->ttl);
 	if (p->timing)
@@ -196,8 +224,8 @@ static void on_error(struct ping *p, const struct us_echo_reply *rep)
 		out("\bE");
 		return;
 	}
-	char from[16];
-	inet_ntop(AF_INET, &rep->from, from, sizeof from);
+	char from[300];
+	pr_addr(p, rep->from, from, sizeof from);
 	print_timestamp(p);
 	printf("From %s icmp_seq=%u %s\n", from, rep->seq, error_text(rep));
 	fflush(stdout);
@@ -372,6 +400,7 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			p.flood = true;
+			p.numeric = true;       /* as ping: no lookups while flooding */
 			break;
 		case 'A':
 			p.adaptive = true;
@@ -383,6 +412,8 @@ int main(int argc, char **argv)
 			p.outstanding = true;
 			break;
 		case 'n':
+			p.numeric = true;
+			break;
 		case '4':
 			break;
 		case 'h':
@@ -414,7 +445,10 @@ int main(int argc, char **argv)
 	uint8_t *payload = NULL, *rbuf = NULL;
 	struct in_addr dst, src;
 	/* Names go through the stack's own resolver (hosts:, then DNS). */
-	if (inet_pton(AF_INET, host, &dst) != 1) {
+	p.cfg = &cli.cfg;
+	if (inet_pton(AF_INET, host, &dst) == 1) {
+		p.numeric = true;       /* ping: a numeric target means numeric output */
+	} else {
 		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
 		struct addrinfo *res;
 		int gai = us_getaddrinfo(st, host, NULL, &hints, &res);

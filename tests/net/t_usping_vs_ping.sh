@@ -95,6 +95,16 @@ same "own address"
 grep -q '^64 bytes from 10.9.1.2: icmp_seq=2 ttl=64 time=' "$TMP/u.out" || fail "own address: no reply line"
 both "127.0.0.1" -c 2 -i 0.2 127.0.0.1
 both "127.3.2.1" -c 1 127.3.2.1
+# A name: "NAME (A)" on each reply unless -n (ping reverse-resolves through
+# /etc/hosts, usping through the stack's hosts: and RFC 6761's localhost).
+if grep -qE '^127\.0\.0\.1[[:space:]]+localhost' /etc/hosts; then
+	both "localhost" -c 1 localhost
+	grep -q '^64 bytes from localhost (127.0.0.1): icmp_seq=1 ' "$TMP/u.out" || fail "localhost reply line"
+	both "-n localhost" -n -c 1 localhost
+	grep -q '^64 bytes from 127.0.0.1: icmp_seq=1 ' "$TMP/u.out" || fail "-n localhost reply line"
+else
+	echo "(/etc/hosts has no '127.0.0.1 localhost' line: ping's side differs; localhost cases not run)"
+fi
 
 both "-s 0 prints no time" -c 2 -i 0.2 -s 0 10.9.1.1
 grep -q '^8 bytes from 10.9.1.1: icmp_seq=1 ttl=64$' "$TMP/u.out" || fail "-s 0 reply line"

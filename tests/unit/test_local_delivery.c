@@ -12,6 +12,7 @@
  * the send failed with EHOSTUNREACH after 3 s; 127/8 had no route at all.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -228,6 +229,32 @@ static void test_lo_martians_from_wire_dropped(void)
 	tu_close(&t);
 }
 
+/* RFC 6761 6.3: localhost names are 127.0.0.1 without asking DNS (none is configured). */
+static void test_lo_localhost_resolves(void)
+{
+	struct tu t;
+	if (!open_up(&t, false, __func__))
+		return;
+	static const char *const yes[] = { "localhost", "LocalHost.", "a.b.localhost" };
+	static const char *const no[] = { "xlocalhost", "localhost.example", "localhos" };
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		struct addrinfo *res = NULL;
+		CU_ASSERT_EQUAL(us_getaddrinfo(t.st, yes[i], "80", &hints, &res), 0);
+		if (res) {
+			struct sockaddr_in *sa = (struct sockaddr_in *)res->ai_addr;
+			CU_ASSERT_EQUAL(sa->sin_addr.s_addr, LOOP_IP);
+			CU_ASSERT_EQUAL(ntohs(sa->sin_port), 80);
+			us_freeaddrinfo(res);
+		}
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		struct addrinfo *res = NULL;
+		CU_ASSERT_EQUAL(us_getaddrinfo(t.st, no[i], "80", &hints, &res), EAI_NONAME);
+	}
+	tu_close(&t);
+}
+
 /* ---- threaded: lo's receive thread delivers ------------------------------ */
 
 static uint64_t mono_ms(void)
@@ -334,4 +361,5 @@ US_SUITE(local_delivery, NULL, NULL,
 	 US_TEST(test_lo_udp_deterministic),
 	 US_TEST(test_lo_tcp_deterministic),
 	 US_TEST(test_lo_martians_from_wire_dropped),
+	 US_TEST(test_lo_localhost_resolves),
 	 US_TEST(test_lo_threaded));
