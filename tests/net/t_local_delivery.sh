@@ -5,6 +5,9 @@
 # gratuitous announcement (before lo, ARP asked the wire for our own
 # address three times and the ping failed after 3 s). TCP to our own
 # address: usnc -z to a closed port is refused at once (a RST over lo).
+# An unmodified python3 under libustack-preload.so runs an echo server and
+# its client in one process, TCP (300 kB, SHA-256) and UDP, to its own
+# address and to 127.0.0.1, with nothing on the wire.
 # ustackd's counter dump has lo's block ("interface lo:").
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -42,6 +45,32 @@ cat "$TMP/z"
 [ $rc -eq 1 ] || fail "usnc -z closed own port exit $rc, expected 1"
 grep -qi 'refused' "$TMP/z" || fail "usnc -z: no 'refused' (EHOSTUNREACH means no local delivery)"
 [ $ms -lt 2500 ] || fail "usnc -z took ${ms} ms (ARP for our own address?)"
+
+note "an unmodified program talks to itself through the stack (libustack-preload.so)"
+SHIM=$(cd "$BIN/../lib" && pwd)/libustack-preload.so
+if [ -f "$SHIM" ] && [ -x /usr/bin/python3 ]; then
+	cat >"$TMP/self.yaml" <<EOF
+interfaces:
+  eth0: {backend: tap, device: tap1, addresses: [10.9.4.2/24], capture: $TMP/self.pcap}
+EOF
+	ip netns exec "$ns" env LD_PRELOAD="$SHIM" USTACK_CONFIG="$TMP/self.yaml" USTACK_DEBUG=1 \
+		timeout 60 /usr/bin/python3 "$(dirname "$0")/self_talk.py" 10.9.4.2 127.0.0.1 \
+		>"$TMP/self.out" 2>"$TMP/self.err"
+	rc=$?
+	cat "$TMP/self.out"
+	[ $rc -eq 0 ] || { tail -20 "$TMP/self.err"; fail "self_talk.py exit $rc"; }
+	for dst in 10.9.4.2 127.0.0.1; do
+		grep -q "^tcp $dst OK 300000$" "$TMP/self.out" || fail "TCP to itself at $dst"
+		grep -q "^udp $dst OK from $dst$" "$TMP/self.out" || fail "UDP to itself at $dst"
+	done
+	# Its sockets were the stack's (the kernel would have served 127.0.0.1 too).
+	[ "$(grep -c 'ustack-preload\[[0-9]*\]: connect(' "$TMP/self.err")" -ge 2 ] ||
+		fail "the connects did not go through the shim"
+	n=$(tshark -r "$TMP/self.pcap" -Y 'tcp or udp' 2>/dev/null | wc -l)
+	[ "$n" -eq 0 ] || fail "$n TCP/UDP frames of the self-talk went on the wire"
+else
+	echo "(libustack-preload.so or /usr/bin/python3 missing: the one-process case is not run)"
+fi
 
 note "ustackd: its counters have lo's block"
 # ustackd answers the kernel's ping on eth0; nothing of it may count on lo.
