@@ -5,33 +5,17 @@
 # request coming from the stack's address (not the kernel's); a connection
 # to a closed port fails as curl's exit 7 (ECONNREFUSED through the shim).
 . "$(dirname "$0")/lib.sh"
-need_root
+. "$(dirname "$0")/preload_lib.sh"
 need_cmd sha256sum ss curl
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is missing"
-SHIM=$(cd "$BIN/../lib" && pwd)/libustack-preload.so
-[ -f "$SHIM" ] || fail "$SHIM is not built (make)"
-
-ns=$(new_ns pre)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.40.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
-cat > "$TMP/host.yaml" <<YAML
-interfaces:
-  eth0: {backend: tap, device: tap0, addresses: [10.9.40.2/24], macaddress: "02:00:0a:09:28:02"}
-YAML
+preload_setup pre 40
 
 mkdir -p "$TMP/www"
 head -c 4000000 /dev/urandom > "$TMP/www/big.bin"
-sha() { sha256sum < "$1" | cut -d' ' -f1; }
 start "$ns" "$TMP/httpserver.log" /usr/bin/python3 -m http.server --bind 10.9.40.1 \
 	--directory "$TMP/www" 8000
 wait_for 10 "python3 -m http.server to listen on :8000" \
 	sh -c "ip netns exec $ns ss -tln | grep -q '10.9.40.1:8000'"
-
-# shim CMD... — run CMD in the namespace with the shim preloaded (bounded).
-shim() {
-	ip netns exec "$ns" env LD_PRELOAD="$SHIM" USTACK_CONFIG="$TMP/host.yaml" timeout 60 "$@"
-}
 
 note "curl downloads 4 MB through the shim: SHA-256 equal, seen from 10.9.40.2"
 shim curl -sS -o "$TMP/big.bin" -w '%{http_code} %{size_download}\n' \
@@ -43,7 +27,7 @@ grep -q '^10\.9\.40\.2 .*"GET /big.bin' "$TMP/httpserver.log" ||
 	{ cat "$TMP/httpserver.log"; fail "the server did not see the GET from the stack's 10.9.40.2"; }
 
 note "without USTACK_CONFIG an AF_INET socket fails loudly instead of using the kernel"
-ip netns exec "$ns" env LD_PRELOAD="$SHIM" timeout 20 curl -sS -o /dev/null \
+ip netns exec "$ns" env LD_PRELOAD="$SHIM_PRELOAD" timeout 20 curl -sS -o /dev/null \
 	http://10.9.40.1:8000/big.bin 2> "$TMP/err"
 rc=$?
 [ $rc -ne 0 ] || fail "curl without USTACK_CONFIG succeeded (through the kernel?)"
