@@ -122,6 +122,8 @@ static void dump_iface(const struct us_iface_config *ifc, FILE *out)
 	}
 	if (ifc->pcap_buffer_kb)
 		fprintf(out, "    pcap_buffer_kb: %u\n", (unsigned)ifc->pcap_buffer_kb);
+	if (ifc->forwarding_set)
+		fprintf(out, "    forwarding: %s\n", ifc->forwarding ? "true" : "false");
 	bool in = us_impair_is_set(&ifc->impair_in), outd = us_impair_is_set(&ifc->impair_out);
 	bool flat = ifc->backend == US_BACKEND_PAIR || us_impair_is_set(&ifc->impair);
 	if (flat || in || outd)
@@ -230,6 +232,10 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 		fprintf(out, "  seed: %" PRIu64 "\n", cfg->seed);
 	fprintf(out, "  busy_poll_us: %u\n", cfg->busy_poll_us);
 	fprintf(out, "  drain_timeout_ms: %u\n", cfg->drain_timeout_ms);
+	if (cfg->forwarding)
+		fputs("  forwarding: true\n", out);
+	if (!cfg->send_redirects)
+		fputs("  send_redirects: false\n", out);
 
 	n = cfg->nifaces < US_MAX_IFACES ? cfg->nifaces : US_MAX_IFACES;
 	fputs(n > 0 ? "interfaces:\n" : "interfaces: {}\n", out);

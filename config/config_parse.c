@@ -901,10 +901,11 @@ static int fn_impair(struct cp *p, const struct ck_key *k, const struct cy_node 
 static int iface_post(struct cp *p, const struct ck_map *m, const char *ctx,
 		      const struct cy_node *node, const struct ck_found *found, void *obj)
 {
-	const struct us_iface_config *ifc = obj;
+	struct us_iface_config *ifc = obj;
 	char msg[160];
 	const char *key;
 	bool missing;
+	ifc->forwarding_set = ck_get(m, found, "forwarding").key != NULL;
 	if (!cfg_check_backend_keys(ifc, ck_get(m, found, "impair").key != NULL, msg, sizeof msg,
 				    &key, &missing))
 		return 0;
@@ -927,6 +928,7 @@ static const struct ck_key iface_keys[] = {
 	{ .name = "pcap_buffer_kb", .type = CK_U32, .off = IFC(pcap_buffer_kb),
 	  .min = US_PCAP_BUFFER_KB_MIN, .max = US_PCAP_BUFFER_KB_MAX },
 	{ .name = "offload", .type = CK_BOOL, .off = IFC(offload) },
+	{ .name = "forwarding", .type = CK_BOOL, .off = IFC(forwarding) },
 };
 static const struct ck_map iface_map = CK_MAP_OF(iface_keys, NULL, iface_post);
 
@@ -1033,6 +1035,8 @@ static const struct ck_key stack_keys[] = {
 	  .max = US_MAX_BUSY_POLL_US },
 	{ .name = "drain_timeout_ms", .type = CK_U32, .off = CFG(drain_timeout_ms), .min = 0,
 	  .max = US_MAX_DRAIN_TIMEOUT_MS },
+	{ .name = "forwarding", .type = CK_BOOL, .off = CFG(forwarding) },
+	{ .name = "send_redirects", .type = CK_BOOL, .off = CFG(send_redirects) },
 };
 static const struct ck_map stack_map = CK_MAP_OF(stack_keys, NULL, NULL);
 

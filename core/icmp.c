@@ -258,14 +258,10 @@ static bool rate_ok(struct us_stack *st)
 	return ok;
 }
 
-void us_icmp_send_error(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *payload,
-			size_t len, uint8_t type, uint8_t code)
+/* Build and send an error quoting ip; the RFC 1122 3.2.2 checks were done. */
+static void send_error(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *payload,
+		       size_t len, uint8_t type, uint8_t code, uint32_t rest, uint32_t src)
 {
-	/* RFC 1122 3.2.2: nothing about a non-first fragment or a link-layer broadcast. */
-	if (ip->frag_off != 0 || ip->link_bcast)
-		return;
-	if (!us_ipv4_is_local(st, ip->dst) || is_bcast_or_mcast(st, ip->src))
-		return;
 	if (ip->proto == IP_PROTO_ICMP && (len < 1 || is_error_type(payload[0])))
 		return;
 	if (!rate_ok(st)) {
@@ -280,17 +276,47 @@ void us_icmp_send_error(struct us_stack *st, const struct wire_ip4 *ip, const ui
 	size_t n = len < room ? len : room;
 	memcpy(quote + qlen, payload, n);
 	qlen += n;
-	uint8_t h[ICMP_HLEN] = { type, code, 0, 0, 0, 0, 0, 0 };
+	uint8_t h[ICMP_HLEN] = { type, code, 0, 0 };
+	put32(h + 4, rest);
 	uint16_t c = wire_csum_fold(wire_csum_add(wire_csum_add(0, h, sizeof h), quote, qlen));
 	memcpy(h + 2, &c, 2);
 	struct us_ip_tx tx = {
-		.src = ip->dst, .dst = ip->src, .proto = IP_PROTO_ICMP, .ifindex = -1,
+		.src = src, .dst = ip->src, .proto = IP_PROTO_ICMP, .ifindex = -1,
 	};
 	if (us_ipv4_send(st, &tx, h, sizeof h, quote, qlen) == 0) {
 		US_STAT_INC(st, ICMP_TX);
 		if (type == ICMP_DEST_UNREACH)
 			US_STAT_INC(st, ICMP_TX_UNREACH);
+		else if (type == ICMP_TIME_EXCEEDED)
+			US_STAT_INC(st, ICMP_TX_TIMEEXC);
+		else if (type == ICMP_REDIRECT)
+			US_STAT_INC(st, ICMP_TX_REDIRECT);
 	}
+}
+
+void us_icmp_send_error(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *payload,
+			size_t len, uint8_t type, uint8_t code)
+{
+	/* RFC 1122 3.2.2: nothing about a non-first fragment or a link-layer broadcast. */
+	if (ip->frag_off != 0 || ip->link_bcast)
+		return;
+	if (!us_ipv4_is_local(st, ip->dst) || is_bcast_or_mcast(st, ip->src))
+		return;
+	send_error(st, ip, payload, len, type, code, 0, ip->dst);
+}
+
+void us_icmp_send_error_fwd(struct us_stack *st, const struct wire_ip4 *ip,
+			    const uint8_t *payload, size_t len, uint8_t type, uint8_t code,
+			    uint32_t rest)
+{
+	/* RFC 1812 4.3.2.7: the same rules as a host's (RFC 1122 3.2.2). */
+	if (ip->frag_off != 0 || ip->link_bcast)
+		return;
+	if (is_bcast_or_mcast(st, ip->dst) || is_bcast_or_mcast(st, ip->src))
+		return;
+	/* RFC 1812 4.3.2.4: from the address of the interface the error goes
+	 * out of (the route back to the source picks it), as Linux does. */
+	send_error(st, ip, payload, len, type, code, rest, 0);
 }
 
 void us_icmp_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, int err)

@@ -63,6 +63,17 @@ void us_icmp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_
 void us_icmp_send_error(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *payload,
 			size_t len, uint8_t type, uint8_t code);
 
+/*
+ * The same for a datagram we were forwarding (ipv4.c): its destination is
+ * not ours; the error goes out from the address of the interface on the
+ * way back to the source (RFC 1812 4.3.2.4). rest is the message's second
+ * 32-bit word: the next-hop MTU for "fragmentation needed" (RFC 1191),
+ * the gateway for a redirect (RFC 792), else 0.
+ */
+void us_icmp_send_error_fwd(struct us_stack *st, const struct wire_ip4 *ip,
+			    const uint8_t *payload, size_t len, uint8_t type, uint8_t code,
+			    uint32_t rest);
+
 /* An ICMP echo we queued failed locally (ARP): report err to its endpoint. */
 void us_icmp_local_error(struct us_stack *st, const uint8_t *ippkt, size_t len, int err);
 

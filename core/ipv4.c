@@ -13,6 +13,20 @@
  * TTL on input: RFC 1122 3.2.1.7 says a host MUST NOT discard a datagram
  * just because its TTL is below 2, and Linux does not check TTL for local
  * delivery either; so TTL is not a reason to drop here.
+ *
+ * Forwarding (RFC 1812; off unless the arrival interface has forwarding
+ * on): a datagram for another host, after the same validation as local
+ * delivery, on the same receive thread, goes to ipv4_forward(): no
+ * broadcast, multicast or martian is routed; TTL <= 1 is answered with
+ * time exceeded; the route gives the next hop (none: net unreachable);
+ * too big for the next hop's MTU is answered with "fragmentation needed"
+ * and that MTU when DF is set (RFC 1191), else fragmented; a datagram that
+ * leaves by the interface it came in on, from a source on the next hop's
+ * subnet, draws a host redirect (RFC 1812 5.2.7.2; send_redirects). It is
+ * copied into a pool buffer, its TTL lowered with the checksum patched
+ * (RFC 1624), and handed to ARP on the way out. A next hop that does not
+ * answer ARP gets its source a host unreachable (us_ipv4_local_error).
+ * Fragments are forwarded as they come, never reassembled.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,6 +110,221 @@ void ipv4_deliver(struct us_netif *nif, const struct wire_ip4 *ip)
 	}
 }
 
+/* ---- forwarding (RFC 1812) ---- */
+
+static inline bool is_zeronet(uint32_t a) { return (ntohl(a) >> 24) == 0; }
+
+static inline bool is_class_e(uint32_t a) { return (ntohl(a) & 0xf0000000u) == 0xf0000000u; }
+
+/* The subnet broadcast of any of our interfaces: a directed broadcast,
+ * which RFC 1812 5.3.5.2 lets a router refuse and Linux does by default
+ * (bc_forwarding 0). */
+static bool is_any_bcast(struct us_stack *st, uint32_t a)
+{
+	for (int i = 0; i < st->nifs; i++)
+		if (us_netif_is_bcast(&st->ifs[i], a))
+			return true;
+	return false;
+}
+
+/* a and b both in one subnet of nif (RFC 1812 5.2.7.2's redirect test). */
+static bool same_subnet(const struct us_netif *nif, uint32_t a, uint32_t b)
+{
+	for (int i = 0; i < nif->naddrs; i++) {
+		uint32_t m = us_prefix_mask(nif->addrs[i].prefix);
+		uint32_t net = ntohl(nif->addrs[i].addr.s_addr) & m;
+		if ((ntohl(a) & m) == net && (ntohl(b) & m) == net)
+			return true;
+	}
+	return false;
+}
+
+/* Is there a source route option (LSRR 131, SSRR 137) in the header? */
+static bool has_source_route(const uint8_t *h, size_t hlen)
+{
+	for (size_t i = IP4_HLEN; i < hlen;) {
+		uint8_t t = h[i];
+		if (t == 0)
+			break;                  /* end of option list */
+		if (t == 1) {
+			i++;                    /* no-operation */
+			continue;
+		}
+		if (i + 1 >= hlen || h[i + 1] < 2 || i + h[i + 1] > hlen)
+			break;
+		if (t == 131 || t == 137)
+			return true;
+		i += h[i + 1];
+	}
+	return false;
+}
+
+/* RFC 791: options whose copied flag (0x80) is clear appear in the first
+ * fragment only; later ones get no-operations in their place, keeping the
+ * header length (as Linux's ip_options_fragment). */
+static void opts_for_later_frags(uint8_t *h, size_t hlen)
+{
+	for (size_t i = IP4_HLEN; i < hlen;) {
+		uint8_t t = h[i];
+		if (t == 0)
+			break;
+		if (t == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || h[i + 1] < 2 || i + h[i + 1] > hlen)
+			break;
+		size_t l = h[i + 1];
+		if (!(t & 0x80))
+			memset(h + i, 1, l);
+		i += l;
+	}
+}
+
+/* Count a datagram not forwarded: silently (dropped) or with an ICMP error. */
+static void fwd_drop(struct us_netif *in, bool with_error)
+{
+	if (with_error)
+		US_IFSTAT_INC(in, FWD_ERRORS);
+	else
+		US_IFSTAT_INC(in, FWD_DROPPED);
+}
+
+/*
+ * RFC 791 fragmentation of a datagram being forwarded (DF clear): each
+ * fragment carries the header (TTL already lowered in hdr), its offset
+ * counted from the datagram's own (it may itself be a fragment) and MF
+ * unless it is the last piece of a last fragment.
+ */
+static void fwd_fragment(struct us_netif *in, struct us_netif *out, uint32_t nh,
+			 const struct wire_ip4 *ip, uint8_t *hdr)
+{
+	struct us_stack *st = in->st;
+	size_t hl = ip->hlen;
+	size_t chunk = (out->mtu - hl) & ~(size_t)7;
+	size_t total = ip->payload_len;
+	for (size_t off = 0; off < total; off += chunk) {
+		size_t n = total - off < chunk ? total - off : chunk;
+		struct us_buf *b = us_buf_get(&st->pool);
+		if (!b) {
+			US_STAT_INC(st, ETH_DROP_NOBUF);
+			US_STAT_INC(st, IP_FWD_NOBUF);
+			fwd_drop(in, false);
+			return;
+		}
+		uint8_t *h = b->data;
+		memcpy(h, hdr, hl);
+		put16(h + 2, (uint16_t)(hl + n));
+		uint16_t fo = (uint16_t)((ip->frag_off + off) / 8);
+		if (off + n < total || ip->mf)
+			fo |= IP4_FLAG_MF;
+		put16(h + 6, fo);
+		h[10] = h[11] = 0;
+		uint16_t c = wire_csum(h, hl);
+		memcpy(h + 10, &c, 2);
+		memcpy(h + hl, ip->payload + off, n);
+		b->len = hl + n;
+		if (off == 0)
+			opts_for_later_frags(hdr, hl);
+		US_STAT_INC(st, IP_FWD_FRAGS);
+		if (us_netif_output_ip(out, nh, b) < 0) {
+			US_STAT_INC(st, IP_FWD_NOBUF);
+			fwd_drop(in, false);
+			return;
+		}
+	}
+	US_STAT_INC(st, IP_FORWARDED);
+	US_IFSTAT_INC(in, FORWARDED);
+}
+
+/* A datagram for another host came in on in, which forwards. */
+static void ipv4_forward(struct us_netif *in, const struct wire_ip4 *ip)
+{
+	struct us_stack *st = in->st;
+	/* RFC 1812 5.3.4 and 4.2.2.11: a link-layer broadcast, a limited or
+	 * directed broadcast, a multicast is not routed (no multicast routing). */
+	if (ip->link_bcast || ip->dst == 0xffffffffu || is_multicast(ip->dst) ||
+	    is_any_bcast(st, ip->dst)) {
+		US_STAT_INC(st, IP_FWD_BCAST);
+		fwd_drop(in, false);
+		return;
+	}
+	/* RFC 1812 5.3.7: martians (0/8 as "this network", 240/4 reserved;
+	 * 127/8 and broadcast sources were dropped by input already). */
+	if (is_zeronet(ip->src) || is_zeronet(ip->dst) || is_class_e(ip->src) ||
+	    is_class_e(ip->dst)) {
+		US_STAT_INC(st, IP_FWD_MARTIAN);
+		fwd_drop(in, false);
+		return;
+	}
+	/* RFC 1812 5.3.1: TTL 1 or 0 may not be forwarded: time exceeded. */
+	if (ip->ttl <= 1) {
+		US_STAT_INC(st, IP_FWD_TTL);
+		fwd_drop(in, true);
+		us_icmp_send_error_fwd(st, ip, ip->payload, ip->payload_len, ICMP_TIME_EXCEEDED,
+				       0 /* TTL exceeded in transit */, 0);
+		return;
+	}
+	struct us_route r;
+	if (us_route_lookup(&st->routes, ip->dst, &r) < 0 || r.ifindex < 0 ||
+	    r.ifindex >= st->nifs) {
+		/* No route (lo's routes are to ourselves): RFC 1812 5.2.7.1,
+		 * network unreachable, as Linux for a forwarded datagram. */
+		US_STAT_INC(st, IP_FWD_NO_ROUTE);
+		fwd_drop(in, true);
+		us_icmp_send_error_fwd(st, ip, ip->payload, ip->payload_len, ICMP_DEST_UNREACH,
+				       ICMP_UNREACH_NET, 0);
+		return;
+	}
+	struct us_netif *out = &st->ifs[r.ifindex];
+	uint32_t nh = r.gw ? r.gw : ip->dst;
+	if (ip->total_len > out->mtu && ip->df) {
+		/* RFC 1191 4 / RFC 1812 5.2.7.1: the next-hop MTU in the low
+		 * 16 bits of the second word. */
+		US_STAT_INC(st, IP_FWD_NEED_FRAG);
+		fwd_drop(in, true);
+		us_icmp_send_error_fwd(st, ip, ip->payload, ip->payload_len, ICMP_DEST_UNREACH,
+				       ICMP_UNREACH_NEEDFRAG, out->mtu & 0xffff);
+		return;
+	}
+	if (out == in && st->cfg.send_redirects && same_subnet(in, ip->src, nh) &&
+	    !has_source_route(ip->hdr, ip->hlen))
+		us_icmp_send_error_fwd(st, ip, ip->payload, ip->payload_len, ICMP_REDIRECT,
+				       ICMP_REDIRECT_HOST, ntohl(nh));
+
+	/* RFC 1624: TTL and protocol share a 16-bit word of the checksum. */
+	uint8_t hdr[60];
+	memcpy(hdr, ip->hdr, ip->hlen);
+	uint16_t old, new, c;
+	memcpy(&old, hdr + 8, 2);
+	hdr[8]--;
+	memcpy(&new, hdr + 8, 2);
+	memcpy(&c, hdr + 10, 2);
+	c = wire_csum_update16(c, old, new);
+	memcpy(hdr + 10, &c, 2);
+	if (ip->total_len > out->mtu) {
+		fwd_fragment(in, out, nh, ip, hdr);
+		return;
+	}
+	struct us_buf *b = us_buf_get(&st->pool);
+	if (!b) {
+		US_STAT_INC(st, ETH_DROP_NOBUF);
+		US_STAT_INC(st, IP_FWD_NOBUF);
+		fwd_drop(in, false);
+		return;
+	}
+	memcpy(b->data, hdr, ip->hlen);
+	memcpy(b->data + ip->hlen, ip->payload, ip->payload_len);
+	b->len = ip->total_len;
+	if (us_netif_output_ip(out, nh, b) < 0) {
+		US_STAT_INC(st, IP_FWD_NOBUF);
+		fwd_drop(in, false);
+		return;
+	}
+	US_STAT_INC(st, IP_FORWARDED);
+	US_IFSTAT_INC(in, FORWARDED);
+}
+
 void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast,
 		   bool l4_csum_ok)
 {
@@ -134,6 +363,10 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link
 		return;
 	}
 	if (!us_ipv4_is_local(st, ip.dst) && ip.dst != 0xffffffffu && !us_netif_is_bcast(nif, ip.dst)) {
+		if (nif->forwarding) {
+			ipv4_forward(nif, &ip);
+			return;
+		}
 		US_STAT_INC(st, IP_DROP_NOT_OURS);
 		return;
 	}
@@ -283,6 +516,17 @@ void us_ipv4_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 {
 	if (len < IP4_HLEN || (pkt[0] >> 4) != 4)
 		return;
+	uint32_t from;
+	memcpy(&from, pkt + 12, 4);
+	if (!us_ipv4_is_local(st, from)) {
+		/* One we were forwarding: its next hop did not answer ARP. RFC
+		 * 1812 5.2.7.1 and Linux (ipv4_link_failure): host unreachable. */
+		struct wire_ip4 ip;
+		if (wire_ip4_parse(pkt, len, &ip) == WIRE_IP4_OK)
+			us_icmp_send_error_fwd(st, &ip, ip.payload, ip.payload_len,
+					       ICMP_DEST_UNREACH, ICMP_UNREACH_HOST, 0);
+		return;
+	}
 	size_t hl = (size_t)(pkt[0] & 0x0f) * 4;
 	if (pkt[9] == IP_PROTO_ICMP) {
 		us_icmp_local_error(st, pkt, len, err);

@@ -48,7 +48,11 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 	 * frames, no sendv. An impaired interface opens its device without
 	 * offloads (doc/BACKENDS.md). */
 	struct us_iface_config plain;
-	if (impaired && cfg->offload) {
+	/* A router forwards what it receives as it came: a TAP's 64 KiB GSO
+	 * aggregate or a frame with a checksum left to the device could not go
+	 * out on a wire as it is. A forwarding interface opens without
+	 * offloads, as Linux turns GRO'd packets back into segments. */
+	if ((impaired || nif->forwarding) && cfg->offload) {
 		plain = *cfg;
 		plain.offload = false;
 		cfg = &plain;
@@ -90,6 +94,7 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 	nif->mtu = cfg->mtu ? cfg->mtu : US_DEFAULT_MTU;
 	memcpy(nif->addrs, cfg->addrs, sizeof nif->addrs);
 	nif->naddrs = cfg->naddrs;
+	nif->forwarding = cfg->forwarding_set ? cfg->forwarding : st->cfg.forwarding;
 	if (cfg->mac_set) {
 		memcpy(nif->mac, cfg->mac, 6);
 	} else {

@@ -37,6 +37,9 @@ struct us_netif {
 	struct us_cidr addrs[US_MAX_ADDRS];
 	int naddrs;
 	bool loopback;                  /* the built-in lo: no ARP, counted as "lo" */
+	bool forwarding;                /* IPv4 arriving here for another host is forwarded
+					 * (RFC 1812; ipv4.c); interface's forwarding:, else
+					 * the stack's */
 
 	struct us_link link;            /* recv: under rx_lock (receive thread, or a busy
 					 * poller, or the deterministic driver); send: under tx_lock */

@@ -73,6 +73,7 @@ char *wire_ip4_str(uint32_t addr, char *buf);
 #define ICMP_HLEN               8
 #define ICMP_ECHO_REPLY         0
 #define ICMP_DEST_UNREACH       3
+#define ICMP_REDIRECT           5
 #define ICMP_ECHO_REQUEST       8
 #define ICMP_TIME_EXCEEDED      11
 #define ICMP_PARAM_PROBLEM      12
@@ -81,6 +82,7 @@ char *wire_ip4_str(uint32_t addr, char *buf);
 #define ICMP_UNREACH_PROTOCOL   2
 #define ICMP_UNREACH_PORT       3
 #define ICMP_UNREACH_NEEDFRAG   4
+#define ICMP_REDIRECT_HOST      1       /* redirect code: for the host */
 
 struct wire_icmp {
 	uint8_t type, code;

@@ -824,16 +824,16 @@ static void test_err_unknown_key(void)
 		   "    mtuu: 1500\n",            /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" (expected one of: "
 		   "backend, device, output, macaddress, mtu, addresses, capture, impair, "
-		   "pcap_buffer_kb, offload)");
+		   "pcap_buffer_kb, offload, forwarding)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" "
 				    "(expected one of: backend, device, output, macaddress, mtu, "
-				    "addresses, capture, impair, pcap_buffer_kb, offload)");
+				    "addresses, capture, impair, pcap_buffer_kb, offload, forwarding)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
 	EXPECT_ERR("stack: {log_level: info, verbose: 1}\n" ETH0,
 		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed, busy_poll_us, "
-		   "drain_timeout_ms)");
+		   "drain_timeout_ms, forwarding, send_redirects)");
 	/*         1234567890123456789012345678901234567890123 */
 	EXPECT_ERR("interfaces:\n"
 		   "  p0: {backend: pair, device: w, impair: {los: 0.1}}\n",

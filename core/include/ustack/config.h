@@ -86,6 +86,9 @@ struct us_iface_config {
 	char capture[US_PATH_MAX];    /* "" = no capture */
 	uint32_t pcap_buffer_kb;      /* pcap: kernel capture buffer, KiB (0 = default 4096) */
 	bool offload;                 /* use the device's offloads if it has any (default true) */
+	bool forwarding;              /* forward IPv4 arriving here (RFC 1812); meaningful
+				       * only if forwarding_set, else the stack's forwarding */
+	bool forwarding_set;          /* forwarding: was given for this interface */
 	struct us_impair impair;      /* pair: the wire's own (what this end sends);
 				       * other backends: both directions of the interface */
 	struct us_impair impair_in;   /* impair: {in: ...}: frames received, any backend */
@@ -153,6 +156,10 @@ struct us_config {
 	uint32_t busy_poll_us;        /* how long a short-waiting socket busy-polls; 0 = off */
 	uint32_t drain_timeout_ms;    /* how long us_stack_stop lets closed TCP connections
 				       * finish sending (doc/API.md); 0 = reset them at once */
+	bool forwarding;              /* default false: a host; true: an IPv4 router (RFC 1812)
+				       * on every interface that does not say otherwise */
+	bool send_redirects;          /* default true (Linux's send_redirects): ICMP redirects
+				       * when forwarding back out of the arrival interface */
 
 	/* interfaces: */
 	struct us_iface_config ifaces[US_MAX_IFACES];

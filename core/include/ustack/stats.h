@@ -39,7 +39,7 @@
 	X(IP_DROP_IHL,        "ip",   "dropped: bad header length") \
 	X(IP_DROP_CHECKSUM,   "ip",   "dropped: bad header checksum") \
 	X(IP_DROP_LENGTH,     "ip",   "dropped: total length beyond the frame or below the header") \
-	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (no forwarding)") \
+	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (forwarding off)") \
 	X(IP_DROP_SRC,        "ip",   "dropped: source address broadcast or multicast") \
 	X(IP_DROP_MARTIAN,    "ip",   "dropped: 127/8 source or destination on a wire interface") \
 	X(IP_DROP_PROTO,      "ip",   "dropped: unknown protocol") \
@@ -56,6 +56,14 @@
 	X(IP_REASM_BAD,       "ip",   "fragments dropped: inconsistent offsets or lengths") \
 	X(IP_FRAG_CREATED,    "ip",   "fragments created on output") \
 	X(IP_FRAG_DF,         "ip",   "sends refused: too big with DF (EMSGSIZE)") \
+	X(IP_FORWARDED,       "ip",   "forwarded: packets sent on towards another host") \
+	X(IP_FWD_TTL,         "ip",   "not forwarded: TTL exceeded (ICMP time exceeded)") \
+	X(IP_FWD_NO_ROUTE,    "ip",   "not forwarded: no route (ICMP net unreachable)") \
+	X(IP_FWD_NEED_FRAG,   "ip",   "not forwarded: too big with DF (ICMP fragmentation needed)") \
+	X(IP_FWD_BCAST,       "ip",   "not forwarded: link broadcast, broadcast or multicast destination") \
+	X(IP_FWD_MARTIAN,     "ip",   "not forwarded: martian source or destination (0/8, 240/4)") \
+	X(IP_FWD_NOBUF,       "ip",   "not forwarded: buffer pool empty or output failed") \
+	X(IP_FWD_FRAGS,       "ip",   "fragments created while forwarding") \
 	X(ICMP_RX,            "icmp", "messages received") \
 	X(ICMP_TX,            "icmp", "messages sent") \
 	X(ICMP_RX_ECHO_REQ,   "icmp", "echo requests received") \
@@ -65,6 +73,8 @@
 	X(ICMP_RX_UNREACH,    "icmp", "destination unreachable received") \
 	X(ICMP_RX_TIMEEXC,    "icmp", "time exceeded received") \
 	X(ICMP_TX_UNREACH,    "icmp", "destination unreachable sent") \
+	X(ICMP_TX_TIMEEXC,    "icmp", "time exceeded sent") \
+	X(ICMP_TX_REDIRECT,   "icmp", "redirects sent") \
 	X(ICMP_RX_OTHER,      "icmp", "other types received and ignored") \
 	X(ICMP_DROP_SHORT,    "icmp", "dropped: truncated") \
 	X(ICMP_DROP_CHECKSUM, "icmp", "dropped: bad checksum") \
@@ -124,7 +134,10 @@ enum us_stat_id {
 	X(RX_DROPPED, "frames dropped on input (short, not our MAC, unsupported type)") \
 	X(TX_FRAMES,  "frames sent") \
 	X(TX_BYTES,   "bytes sent") \
-	X(TX_ERRORS,  "frames the backend failed to send")
+	X(TX_ERRORS,  "frames the backend failed to send") \
+	X(FORWARDED,  "packets received here and forwarded (router)") \
+	X(FWD_DROPPED, "packets received here for another host dropped silently (broadcast, martian)") \
+	X(FWD_ERRORS, "packets received here not forwarded with an ICMP error (TTL, no route, DF, no buffer)")
 
 enum us_ifstat_id {
 #define US_IFSTAT_ENUM(id, desc) US_IFSTAT_##id,
