@@ -214,8 +214,9 @@ grep -q $'^\rN/N packets, L% loss, min/avg/ewma/max = T ms$' "$TMP/u.err" || fai
 
 note "ping refuses flood for non-root; so does usping"
 # As a user usping cannot open a TAP: it runs on the in-process loopback backend.
-if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
-	chmod a+rx "$TMP"
+asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null && chmod a+rx "$TMP" &&
+	asnobody "$BIN/usping" -h >/dev/null 2>&1 && asnobody test -r "$TMP"; then
 	printf 'interfaces:\n  eth0: {backend: loopback, addresses: [10.9.1.2/24]}\n' >"$TMP/lo.yaml"
 	chmod a+r "$TMP/lo.yaml"
 	ip netns exec "$P" setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -227,6 +228,6 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	same "-f as a user"
 	grep -q 'cannot flood' "$TMP/u.err" || fail "-f as a user: no refusal"
 else
-	echo "(no user 'nobody' or no setpriv: the non-root flood case is not run)"
+	echo "(no user 'nobody', no setpriv, or nobody cannot run $BIN/usping: the non-root flood case is not run)"
 fi
 echo ok
