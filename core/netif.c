@@ -178,6 +178,11 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 {
 	struct us_stack *st = nif->st;
 	int rc = 0;
+	/* Nothing sends holding a protocol lock (doc/LOCKING.md), nor twice. */
+	US_ASSERT_UNLOCKED(&nif->tx_lock);
+	US_ASSERT_UNLOCKED(&st->arp.lock);
+	US_ASSERT_UNLOCKED(&st->ip.reasm_lock);
+	US_ASSERT_UNLOCKED(&st->icmp.lock);
 	pthread_mutex_lock(&nif->tx_lock);
 	if (nif->capture)
 		us_capture_write(nif->capture, us_now(st), b->data, b->len);
