@@ -446,8 +446,8 @@ static int open_output(struct run *x)
 	x->out = fopen(x->out_name, append ? "ab" : "wb");
 	if (!x->out) {
 		x->out_failed = true;
-		return fail(x, HC_WRITE_ERROR, "Failure writing output to destination: "
-			    "cannot open '%s': %s", x->out_name, strerror(errno));
+		info(x, "cannot open '%s': %s", x->out_name, strerror(errno));
+		return fail(x, HC_WRITE_ERROR, "Failure writing output to destination");
 	}
 	x->out_init = append ? (uint64_t)x->o->resume_from : 0;
 	x->out_is_file = true;
@@ -1270,12 +1270,14 @@ static int open_upload(struct run *x)
 	struct stat sb;
 	x->up = fopen(f, "rb");
 	if (!x->up || fstat(fileno(x->up), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		int e = x->up ? EINVAL : errno;
 		if (x->up)
 			fclose(x->up);
 		x->up = NULL;
-		return fail(x, HC_READ_ERROR, "Failed to open/read local data from file/application: "
-			    "%s: %s", f, strerror(e));
+		/* curl 7.88's words, before its (26). */
+		if (!x->o->silent || x->o->show_error)
+			fprintf(stderr, "uscurl: Can't open '%s'!\n"
+				"uscurl: try 'uscurl --help' for more information\n", f);
+		return fail(x, HC_READ_ERROR, "Failed to open/read local data from file/application");
 	}
 	x->up_size = (int64_t)sb.st_size;
 	return HC_OK;
@@ -1354,17 +1356,16 @@ int main(int argc, char **argv)
 				    (double)(now_ns() - retry_start) / 1e9 + (double)x.retry_after >
 					    o.retry_max_time) {
 					if (!o.silent)
-						fprintf(stderr, "Warning: The Retry-After: time would make this "
-							"command line exceed the maximum allowed time for "
-							"retries.\n");
+						uscurl_warn("The Retry-After: time would make this command "
+							    "line exceed the maximum allowed time for retries.");
 					break;
 				}
 			}
 			if (rc && show_errors)
 				fprintf(stderr, "uscurl: (%d) %s\n", rc, x.errmsg);
 			if (!o.silent)
-				fprintf(stderr, "Warning: Problem %s. Will retry in %ld seconds. %ld retries "
-					"left.\n", why, wait / 1000, retries);
+				uscurl_warn("Problem %s. Will retry in %ld seconds. %ld retries left.", why,
+					    wait / 1000, retries);
 			retries--;
 			if (o.retry_delay <= 0) {
 				sleep_ms *= 2;

@@ -254,6 +254,21 @@ cmp -s "$TMP/u/lr.bin" "$TMP/www/mid.bin" || fail "--limit-rate: the body differ
 ms=$(( (t1 - t0) / 1000000 ))
 [ $ms -ge 2300 ] || fail "--limit-rate 100K moved 300000 bytes in $ms ms (at most 102400 B/s means >= 2900 ms)"
 
+note "messages for bad arguments and unreadable files, as curl's (warnings wrapped at 79 columns)"
+for args in "-d @/nonexistent $F/echo" "-sS -T /nonexistent $F/echo" "-sS -o /nonexistent/x $F/file/small.txt" \
+	"--retry x $F/echo" "--retry -1 $F/echo" "-m x $F/echo" "--connect-timeout -1 $F/echo" \
+	"--limit-rate x $F/echo" "-C x $F/echo" "-s -r 5 $F/file/small.txt" "-r 5 -s -o /dev/null $F/file/small.txt" \
+	"--data-urlencode a@/nonexistent -s $F/echo" "-s -w @/nonexistent $F/file/small.txt"; do
+	# shellcheck disable=SC2086
+	both $args
+	same_rc "$args"; same_file out "$args: stdout"
+	for d in c u; do
+		tr '\r' '\n' < "$TMP/$d/err" | grep -v '^ \|^$\|^100' |
+			sed -E "s/^(curl|uscurl): //; s/(curl|uscurl)/X/g; s/ or 'X --manual'//" > "$TMP/$d/msg"
+	done
+	same_file msg "$args: messages"
+done
+
 note "--compressed is refused with a reason"
 ip netns exec "$ns" "$BIN/uscurl" $Q --compressed "$F/file/small.txt" > "$TMP/out" 2> "$TMP/err"
 rc=$?

@@ -5,6 +5,7 @@
  * methods, --fail with --fail-with-body, --compressed).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,15 +85,78 @@ static void usage(FILE *f)
 		"  -h, --help               this help\n");
 }
 
-static int parse_secs(const char *opt, const char *s, double *out)
+/* -s so far on the command line: curl mutes its warnings from there on. */
+static bool warn_muted;
+
+void uscurl_warn(const char *fmt, ...)
+{
+	if (warn_muted)
+		return;
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof text - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof text - 2)
+		n = (int)sizeof text - 2;
+	text[n] = '\n';                 /* curl's messages end with one, and it counts */
+	text[n + 1] = '\0';
+	/* curl's voutf: "Warning: " lines of at most 79 columns, cut after a space. */
+	const size_t width = 79 - strlen("Warning: ");
+	const char *p = text;
+	size_t len = strlen(p);
+	while (len > 0) {
+		if (len > width) {
+			size_t cut = width - 1;
+			while (cut && p[cut] != ' ' && p[cut] != '\t' && p[cut] != '\n')
+				cut--;
+			if (cut == 0)
+				cut = width - 1;
+			fprintf(stderr, "Warning: %.*s\n", (int)(cut + 1), p);
+			p += cut + 1;
+			len -= cut + 1;
+		} else {
+			fprintf(stderr, "Warning: %s", p);
+			len = 0;
+		}
+	}
+}
+
+/* The option as the user wrote it: "-m" or "--max-time". */
+static const char *opt_name(char **argv, int optind, const char *arg, char *buf, size_t n)
+{
+	const char *tok = argv[optind - 1];
+	if (arg && tok == arg && optind >= 2)
+		tok = argv[optind - 2];
+	size_t k = strcspn(tok, "=");
+	if (tok[0] == '-' && tok[1] != '-')
+		k = 2;
+	snprintf(buf, n, "%.*s", (int)k, tok);
+	return buf;
+}
+
+/* curl's refusal of a numerical argument; the exit status (2). */
+static int bad_number(char **argv, int optind, const char *arg, bool negative)
+{
+	char name[64];
+	fprintf(stderr, "uscurl: option %s: expected a %s numerical parameter\n"
+		"uscurl: try 'uscurl --help' for more information\n",
+		opt_name(argv, optind, arg, name, sizeof name), negative ? "positive" : "proper");
+	return HC_FAILED_INIT;
+}
+
+/* Seconds (fractions allowed): 0, or -1 not a number, -2 negative. */
+static int parse_secs(const char *s, double *out)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0 && v <= 31536000)) {
-		fprintf(stderr, "uscurl: option %s: expected a number of seconds, got '%s'\n", opt, s);
+	if (errno || end == s || *end || v != v || v > 31536000)
 		return -1;
-	}
+	if (v < 0)
+		return -2;
 	*out = v;
 	return 0;
 }
@@ -147,9 +211,13 @@ static int add_data(struct opts *o, const char *arg, int kind)
 	if (kind != OPT_DATA_RAW && arg[0] == '@') {
 		piece = slurp(arg + 1, &plen);
 		if (!piece) {
-			fprintf(stderr, "uscurl: (26) Failed to open/read local data from file/application: "
-				"%s: %s\n", arg + 1, strerror(errno ? errno : EIO));
-			return -1;
+			/* curl 7.88 goes on with nothing from the file. */
+			uscurl_warn("Couldn't read data from file \"%s\", this makes an empty POST.",
+				    arg + 1);
+			piece = calloc(1, 1);
+			plen = 0;
+			if (!piece)
+				return -1;
 		}
 		if (kind == 'd') {
 			size_t w = 0;
@@ -198,9 +266,10 @@ static int add_urlencoded(struct opts *o, const char *arg)
 	if (p && *p == '@') {
 		file = slurp(content, &clen);
 		if (!file) {
-			fprintf(stderr, "uscurl: (26) Failed to open/read local data from file/application: "
-				"%s: %s\n", content, strerror(errno ? errno : EIO));
-			return -1;
+			/* curl 7.88: the whole piece is empty, name included. */
+			uscurl_warn("Couldn't read data from file \"%s\", this makes an empty POST.",
+				    arg);
+			return add_data(o, "", OPT_DATA_RAW);
 		}
 		content = file;
 	} else {
@@ -239,7 +308,9 @@ static int parse_rate(const char *s, uint64_t *out)
 	default: break;
 	}
 	if (errno || end == s || *end || !(v >= 0) || v * mul > 1e15) {
-		fprintf(stderr, "uscurl: option --limit-rate: expected a speed like 100K, got '%s'\n", s);
+		uscurl_warn("invalid number specified for rate");
+		fprintf(stderr, "uscurl: option --limit-rate: is badly used here\n"
+			"uscurl: try 'uscurl --help' for more information\n");
 		return -1;
 	}
 	*out = (uint64_t)(v * mul);
@@ -413,7 +484,10 @@ int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o)
 		switch (opt) {
 		case 'o': o->out_path = optarg; break;
 		case 'O': o->remote_name = true; break;
-		case 's': o->silent = true; break;
+		case 's':
+			o->silent = true;
+			warn_muted = true;
+			break;
 		case 'S': o->show_error = true; break;
 		case 'I': o->head = true; break;
 		case 'i': o->include = true; break;
@@ -441,11 +515,8 @@ int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o)
 			}
 			char *end;
 			long long v = strtoll(optarg, &end, 10);
-			if (*end || end == optarg || v < 0) {
-				fprintf(stderr, "uscurl: option -C: expected an offset or '-', got '%s'\n",
-					optarg);
-				return HC_FAILED_INIT;
-			}
+			if (*end || end == optarg || v < 0)
+				return bad_number(argv, optind, optarg, !*end && end != optarg);
 			o->resume = true;
 			o->resume_current = false;
 			o->resume_from = v;
@@ -457,19 +528,19 @@ int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o)
 				char *end;
 				long long v = strtoll(optarg, &end, 10);
 				if (*end || end == optarg || v < 0) {
-					fprintf(stderr, "Warning: unsupported range point\n");
+					uscurl_warn("unsupported range point");
 					return HC_FAILED_INIT;
 				}
-				fprintf(stderr, "Warning: A specified range MUST include at least one dash (-). "
-					"Appending one for you!\n");
+				uscurl_warn("A specified range MUST include at least one dash (-). "
+					    "Appending one for you!");
 				snprintf(fixed, sizeof fixed, "%lld-", v);
 				o->range = fixed;
 				break;
 			}
 			if (strspn(optarg, "0123456789-,") != strlen(optarg))
-				fprintf(stderr, "Warning: Invalid character is found in given range. A "
-					"specified range MUST have only digits in 'start'-'stop'. The "
-					"server's response to this request is uncertain.\n");
+				uscurl_warn("Invalid character is found in given range. A specified range "
+					    "MUST have only digits in 'start'-'stop'. The server's response to "
+					    "this request is uncertain.");
 			o->range = optarg;
 			break;
 		}
@@ -477,22 +548,18 @@ int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o)
 		case OPT_MAX_REDIRS: {
 			char *end;
 			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < (opt == OPT_RETRY ? 0 : -1)) {
-				fprintf(stderr, "uscurl: option %s: expected %s, got '%s'\n",
-					opt == OPT_RETRY ? "--retry" : "--max-redirs",
-					opt == OPT_RETRY ? "0 or more" : "-1 or more", optarg);
-				return HC_FAILED_INIT;
-			}
+			if (*end || end == optarg || v < (opt == OPT_RETRY ? 0 : -1))
+				return bad_number(argv, optind, optarg, !*end && end != optarg);
 			*(opt == OPT_RETRY ? &o->retry : &o->max_redirs) = v;
 			break;
 		}
 		case OPT_RETRY_DELAY:
-			if (parse_secs("--retry-delay", optarg, &o->retry_delay) < 0)
-				return HC_FAILED_INIT;
+			if ((r = parse_secs(optarg, &o->retry_delay)) < 0)
+				return bad_number(argv, optind, optarg, r == -2);
 			break;
 		case OPT_RETRY_MAX_TIME:
-			if (parse_secs("--retry-max-time", optarg, &o->retry_max_time) < 0)
-				return HC_FAILED_INIT;
+			if ((r = parse_secs(optarg, &o->retry_max_time)) < 0)
+				return bad_number(argv, optind, optarg, r == -2);
 			break;
 		case OPT_LIMIT_RATE:
 			if (parse_rate(optarg, &o->limit_rate) < 0)
@@ -514,28 +581,25 @@ int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o)
 		case OPT_DATA_BINARY:
 		case OPT_DATA_RAW:
 			if (add_data(o, optarg, opt) < 0)
-				return opt == OPT_DATA_RAW ? HC_FAILED_INIT : HC_READ_ERROR;
+				return HC_FAILED_INIT;      /* out of memory */
 			break;
 		case OPT_DATA_URLENCODE:
 			if (add_urlencoded(o, optarg) < 0)
-				return HC_READ_ERROR;
+				return HC_FAILED_INIT;
 			break;
 		case 'm':
-			if (parse_secs("--max-time", optarg, &o->max_time) < 0)
-				return HC_FAILED_INIT;
+			if ((r = parse_secs(optarg, &o->max_time)) < 0)
+				return bad_number(argv, optind, optarg, r == -2);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			if (parse_secs("--connect-timeout", optarg, &o->connect_timeout) < 0)
-				return HC_FAILED_INIT;
+			if ((r = parse_secs(optarg, &o->connect_timeout)) < 0)
+				return bad_number(argv, optind, optarg, r == -2);
 			break;
 		case 'w':
 			free(o->writeout);
 			o->writeout = optarg[0] == '@' ? read_writeout(optarg + 1) : strdup(optarg);
-			if (!o->writeout) {
-				fprintf(stderr, "uscurl: -w: cannot read '%s': %s\n", optarg + 1,
-					strerror(errno ? errno : EIO));
-				return HC_FAILED_INIT;
-			}
+			if (!o->writeout && optarg[0] == '@')
+				uscurl_warn("Failed to read %s", optarg + 1);   /* curl goes on */
 			break;
 		case OPT_RESOLVE:
 			if (add_resolve(o, optarg) < 0)

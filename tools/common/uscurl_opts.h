@@ -66,6 +66,9 @@ struct opts {
  */
 int uscurl_options(int argc, char **argv, struct us_cli *cli, struct opts *o);
 
+/* curl's "Warning: " message on stderr, wrapped at 79 columns as curl does. */
+void uscurl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Free what uscurl_options allocated. */
 void uscurl_opts_free(struct opts *o);
 
