@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# ustackd as an IPv4 router (stack: forwarding: true) between two kernel
+# hosts, each in its own namespace:
+#
+#   host A 10.9.60.1 --tapa-- [ustackd 10.9.60.2 | 10.9.61.2, b0 MTU 1280] --tapb-- 10.9.61.1 host B
+#
+# ustackd opens both TAPs in a third namespace, then each TAP is moved
+# into its host's namespace (the open file keeps it attached). Kernel
+# forwarding is off everywhere, and no namespace has any other path
+# between A and B: whatever crosses went through ustack.
+#
+# Checks: the kernel's ping A->B; ping -t 1 gets "Time to live exceeded"
+# from the router's address on A's side (RFC 1812 5.3.1); ping -M do -s 1400
+# gets "Frag needed" with mtu 1280 (RFC 1191: the next-hop MTU of b0); a
+# 20 MB transfer A->B with the kernel's nc through the router (whose b0
+# link is smaller than A's, so A's TCP must learn the path MTU from
+# ustack's ICMP) arrives with the same SHA-256; b0's capture holds no
+# packet above its MTU, and ustack's per-interface counters moved.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd ping nc sha256sum tshark
+
+r=$(new_ns rtr)
+a=$(new_ns hosta)
+b=$(new_ns hostb)
+cat > "$TMP/router.yaml" <<YAML
+stack: {forwarding: true}
+interfaces:
+  a0: {backend: tap, device: tapa, addresses: [10.9.60.2/24]}
+  b0: {backend: tap, device: tapb, addresses: [10.9.61.2/24], mtu: 1280, capture: $TMP/b0.pcap}
+YAML
+start "$r" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/router.yaml"
+d=$LAST_PID
+wait_for 5 "ustackd to create both TAPs" sh -c "ip netns exec $r ip link show tapa && ip netns exec $r ip link show tapb"
+wait_for 5 "ustackd to come up" grep -q 'ustackd: up, 2 interfaces' "$TMP/ustackd.log"
+ip netns exec "$r" ip link set tapa netns "$a" || fail "moving tapa to host A"
+ip netns exec "$r" ip link set tapb netns "$b" || fail "moving tapb to host B"
+for ns in "$a" "$b"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0
+done
+ip netns exec "$a" ip addr add 10.9.60.1/24 dev tapa
+ip netns exec "$a" ip link set tapa up
+ip netns exec "$a" ip route add 10.9.61.0/24 via 10.9.60.2
+ip netns exec "$b" ip addr add 10.9.61.1/24 dev tapb
+ip netns exec "$b" ip link set tapb up
+ip netns exec "$b" ip route add 10.9.60.0/24 via 10.9.61.2
+
+note "kernel ping A -> B through the router"
+ip netns exec "$a" ping -c 3 -i 0.2 -W 2 10.9.61.1 > "$TMP/ping.txt" 2>&1
+grep -q ' 0% packet loss' "$TMP/ping.txt" || { cat "$TMP/ping.txt"; fail "A cannot ping B through ustack"; }
+# The replies came back through ustack too: TTL 64 - 1.
+grep -q 'ttl=63' "$TMP/ping.txt" || { cat "$TMP/ping.txt"; fail "replies did not come with TTL 63"; }
+
+note "TTL 1: time exceeded from the router's A-side address"
+ip netns exec "$a" ping -c 1 -t 1 -W 2 10.9.61.1 > "$TMP/ttl.txt" 2>&1
+grep -q 'From 10.9.60.2 .*Time to live exceeded' "$TMP/ttl.txt" ||
+	{ cat "$TMP/ttl.txt"; fail "no time exceeded from 10.9.60.2"; }
+
+note "DF and larger than b0's MTU: fragmentation needed, mtu 1280"
+ip netns exec "$a" ping -c 1 -M do -s 1400 -W 2 10.9.61.1 > "$TMP/df.txt" 2>&1
+grep -q 'From 10.9.60.2 .*Frag needed.*mtu = 1280' "$TMP/df.txt" ||
+	{ cat "$TMP/df.txt"; fail "no 'frag needed (mtu = 1280)' from 10.9.60.2"; }
+# The kernel took the next-hop MTU into its route cache.
+ip netns exec "$a" ip route get 10.9.61.1 | grep -q 'mtu 1280' ||
+	{ ip netns exec "$a" ip route get 10.9.61.1; fail "A's route cache did not learn mtu 1280"; }
+ip netns exec "$a" ip route flush cache
+
+note "20 MB A -> B with the kernel's nc through the router"
+head -c 20000000 /dev/urandom > "$TMP/data"
+want=$(sha256sum < "$TMP/data" | cut -d' ' -f1)
+start "$b" "$TMP/nc_b.log" sh -c "exec nc -l -p 7200 > '$TMP/got'"
+k=$LAST_PID
+wait_for 5 "nc to listen on B" sh -c "ip netns exec $b ss -tln | grep -q ':7200'"
+ip netns exec "$a" timeout 120 nc -N 10.9.61.1 7200 < "$TMP/data" || fail "nc on A exit $?"
+wait_for 30 "nc on B to finish" sh -c "! kill -0 $k 2>/dev/null"
+got=$(sha256sum < "$TMP/got" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "B received $(wc -c < "$TMP/got") bytes with another SHA-256"
+
+stop_pid "$d" || fail "ustackd exited with status $?"
+no_sanitizer_reports "$TMP/ustackd.log"
+big=$(tshark -r "$TMP/b0.pcap" -Y 'ip.len > 1280' 2>/dev/null | wc -l)
+[ "$big" -eq 0 ] || fail "$big packets above b0's MTU 1280 went out on b0"
+fwd=$(tshark -r "$TMP/b0.pcap" -Y 'ip.src == 10.9.60.1 && ip.dst == 10.9.61.1 && ip.ttl == 63 && tcp.len > 0' 2>/dev/null | wc -l)
+[ "$fwd" -ge 15000 ] || fail "only $fwd forwarded data segments seen on b0"
+# ustack's own counters (its exit dump): the arrival interface counts.
+# ifcounter IFACE "description" -> the value under "interface IFACE:".
+ifcounter() {
+	awk -v sect="interface $1:" -v desc="$2" '
+		/^[a-z]/ { cur = $0; next }
+		cur == sect { n = $1; $1 = ""; sub(/^ /, ""); if ($0 == desc) v = n }
+		END { print (v == "" ? "missing" : v) }' "$TMP/ustackd.log"
+}
+nfwd=$(ifcounter a0 "packets received here and forwarded (router)")
+nerr=$(ifcounter a0 "packets received here not forwarded with an ICMP error (TTL, no route, DF, no buffer)")
+[ "$nfwd" != missing ] && [ "$nfwd" -ge "$fwd" ] || fail "a0 counted $nfwd forwarded (b0 saw $fwd)"
+[ "$nerr" != missing ] && [ "$nerr" -ge 2 ] || fail "a0 counted $nerr forwarding errors (TTL and DF sent at least 2)"
+echo "ok: ping, time exceeded, frag needed (1280), 20 MB forwarded in $fwd segments, sha256 $want"
