@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "preload.h"
@@ -290,4 +291,103 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	m->msg_controllen = 0;
 	m->msg_flags = trunc ? MSG_TRUNC : 0;
 	return n;
+}
+
+/* ---- sendfile, sendmmsg, recvmmsg ---- */
+
+/*
+ * sendfile from a file to a ustack socket: read through a buffer and send
+ * (the stack has no zero-copy path). The file offset advances by what was
+ * sent, as Linux's does; a short send stops the copy.
+ */
+static ssize_t sendfile_ours(struct psock *ps, int in, off_t *off, size_t count)
+{
+	size_t total = 0;
+	while (total < count) {
+		size_t want = count - total < sizeof dgram ? count - total : sizeof dgram;
+		ssize_t r = off ? pread(in, dgram, want, *off + (off_t)total) : real_read(in, dgram, want);
+		if (r < 0)
+			return total ? (ssize_t)total : -1;
+		if (r == 0)
+			break;
+		ssize_t w = us_send_flags(ps, dgram, (size_t)r, total ? MSG_NOSIGNAL : 0, NULL, 0);
+		if (w < 0 || w < r) {
+			/* Give the unsent part back to the file position. */
+			if (!off)
+				lseek(in, (off_t)(w < 0 ? -r : w - r), SEEK_CUR);
+			if (w > 0)
+				total += (size_t)w;
+			if (w < 0 && !total)
+				return -1;
+			break;
+		}
+		total += (size_t)w;
+	}
+	if (off)
+		*off += (off_t)total;
+	return (ssize_t)total;
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	static ssize_t (*real_sendfile)(int, int, off_t *, size_t);
+	RESOLVE();
+	struct psock *ps = preload_lookup(out);
+	if (!ps) {
+		if (!real_sendfile)
+			*(void **)&real_sendfile = dlsym(RTLD_NEXT, "sendfile");
+		return real_sendfile(out, in, off, count);
+	}
+	ssize_t n = sendfile_ours(ps, in, off, count);
+	PDBG("sendfile(%d, %d, %zu) = %zd", out, in, count, n);
+	return n;
+}
+
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	return sendfile(out, in, off, count);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	static int (*real_sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	IO_RESOLVE();
+	struct psock *ps = preload_lookup(fd);
+	if (!ps) {
+		if (!real_sendmmsg)
+			*(void **)&real_sendmmsg = dlsym(RTLD_NEXT, "sendmmsg");
+		return real_sendmmsg(fd, v, n, flags);
+	}
+	unsigned int i;
+	for (i = 0; i < n; i++) {
+		ssize_t r = sendmsg(fd, &v[i].msg_hdr, flags);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+	}
+	return (int)i;
+}
+
+/* The timeout is not honoured on ustack sockets (doc/PRELOAD.md). */
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *ts)
+{
+	static int (*real_recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	IO_RESOLVE();
+	struct psock *ps = preload_lookup(fd);
+	if (!ps) {
+		if (!real_recvmmsg)
+			*(void **)&real_recvmmsg = dlsym(RTLD_NEXT, "recvmmsg");
+		return real_recvmmsg(fd, v, n, flags, ts);
+	}
+	unsigned int i;
+	int fl = flags & ~MSG_WAITFORONE;
+	for (i = 0; i < n; i++) {
+		ssize_t r = recvmsg(fd, &v[i].msg_hdr, fl);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+		if (flags & MSG_WAITFORONE)
+			fl |= MSG_DONTWAIT;
+	}
+	return (int)i;
 }
