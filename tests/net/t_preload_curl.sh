@@ -3,7 +3,9 @@
 # the kernel's curl downloads 4 MB from a kernel python3 -m http.server over
 # TAP through the shim (SHA-256 equal) and the server's log must show the
 # request coming from the stack's address (not the kernel's); a connection
-# to a closed port fails as curl's exit 7 (ECONNREFUSED through the shim).
+# to a closed port fails as curl's exit 7 (ECONNREFUSED through the shim);
+# a name from the config's hosts: is resolved by the stack (getaddrinfo is
+# intercepted) and an unknown one is curl's exit 6.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/preload_lib.sh"
 need_cmd sha256sum ss curl
@@ -37,4 +39,17 @@ note "a closed port: curl exit 7 (connection refused through the shim)"
 shim curl -sS -o /dev/null http://10.9.40.1:7999/ 2> "$TMP/err"
 rc=$?
 [ $rc -eq 7 ] || { cat "$TMP/err"; fail "curl to a closed port: exit $rc, expected 7"; }
+note "names from the config's hosts: go through the stack's resolver (getaddrinfo)"
+cat >> "$TMP/host.yaml" <<YAML
+hosts:
+  web.test: 10.9.40.1
+YAML
+USTACK_DEBUG=1 shim curl -sS -o "$TMP/byname.bin" http://web.test:8000/big.bin 2> "$TMP/err" ||
+	{ cat "$TMP/err"; fail "curl by a hosts: name exit $?"; }
+cmp -s "$TMP/byname.bin" "$TMP/www/big.bin" || fail "the download by name differs"
+grep -q 'ustack-preload\[[0-9]*\]: getaddrinfo(web.test) = 0' "$TMP/err" ||
+	{ cat "$TMP/err"; fail "getaddrinfo(web.test) was not answered by the stack"; }
+shim curl -sS -o /dev/null http://nosuch.test:8000/ 2> "$TMP/err"
+rc=$?
+[ $rc -eq 6 ] || { cat "$TMP/err"; fail "a name in neither hosts: nor DNS: curl exit $rc, expected 6"; }
 echo ok

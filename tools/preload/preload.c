@@ -85,6 +85,7 @@ static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
 static us_stack *_Atomic the_stack;
 static int stack_errno;                 /* why the_stack is NULL after the once */
 static _Atomic int in_child;            /* after fork: the stack is the parent's */
+static int has_resolver;                /* the config has hosts: or nameservers: */
 
 /* Non-zero while this thread runs the stack's set-up: its socket() calls go to libc. */
 static _Thread_local int in_setup;
@@ -104,6 +105,7 @@ static void stack_start_once(void)
 		stack_errno = EAFNOSUPPORT;
 		return;
 	}
+	has_resolver = cfg.nhosts > 0 || cfg.nnameservers > 0;
 	in_setup++;
 	us_stack *st = us_stack_new(&cfg, 0, err, sizeof err);
 	if (!st) {
@@ -131,6 +133,11 @@ us_stack *preload_stack(void)
 	if (!st)
 		errno = stack_errno;
 	return st;
+}
+
+int preload_has_resolver(void)
+{
+	return preload_stack() && has_resolver;
 }
 
 us_stack *preload_stack_now(void)

@@ -59,6 +59,8 @@ void preload_resolve(void);
 
 /* The stack (started on first use); NULL with errno set when it cannot be. */
 us_stack *preload_stack(void);
+/* The stack is up and its config names hosts: or nameservers: (starts it). */
+int preload_has_resolver(void);
 /* The stack if it exists already (no start). */
 us_stack *preload_stack_now(void);
 
