@@ -182,6 +182,7 @@ struct us_tcb {
 	/* Listening sockets. */
 	int backlog;
 	int syn_count;                  /* children in SYN_RCVD */
+	uint64_t synq_overflow_at;      /* clock ns of the last SYN cookie sent, 0 = never */
 	struct us_sock *acc_head, *acc_tail;  /* established children, not yet accepted
 					       * (the queue is the listener's: its lock) */
 	int acc_count;
@@ -198,6 +199,7 @@ struct us_tcp {
 	struct us_tcb *conn[US_TCP_HASH];
 	struct us_tcb *port[US_TCP_HASH];
 	uint64_t isn_key[2];            /* RFC 6528 secret */
+	uint64_t cookie_key[2];         /* SYN cookie secret (tcp_syncookie.c) */
 	_Atomic uint32_t eph_next;      /* RFC 6056 algorithm 3 counter */
 	struct us_stack *st;
 	/* Tests only (deterministic stacks): make the next N inserts of a new
@@ -272,6 +274,28 @@ void tcp_enter_time_wait(struct us_tcb *t);
 /* Socket layer hooks (tcp_sock.c). */
 struct us_sock *tcp_child_new(struct us_sock *listener);
 uint8_t tcp_wscale_for(uint32_t bufsize);
+
+/* SYN cookies (tcp_syncookie.c; RFC 4987 3.6, Linux's encoding). Ports
+ * and addresses in network order. */
+struct tcp_cookie_tuple {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+};
+struct tcp_cookie_opts {          /* what a valid cookie ACK tells of the SYN */
+	uint16_t mss;                   /* the peer's MSS, rounded down to Linux's msstab */
+	bool ts_ok, ws_ok, sack_ok;
+	uint8_t snd_wscale;             /* the peer's window shift (ws_ok) */
+};
+uint32_t tcp_cookie_time(struct us_stack *st);         /* the 60 s cookie clock */
+/* Our ISN for a cookie SYN-ACK; *mss: the MSS the cookie will give back. */
+uint32_t tcp_syncookie_isn(struct us_stack *st, const struct tcp_cookie_tuple *c, uint32_t peer_isn,
+			   uint16_t peer_mss, uint16_t *mss);
+/* The TSval of a cookie SYN-ACK: the clock now with the SYN's options in its low 6 bits. */
+uint32_t tcp_syncookie_tsval(uint32_t now, bool ws_ok, uint8_t snd_wscale, bool sack_ok);
+/* Is the ACK g (seq, ack, timestamps) the answer to one of our cookies? */
+bool tcp_syncookie_check(struct us_stack *st, const struct tcp_cookie_tuple *c,
+			 const struct wire_tcp *g, struct tcp_cookie_opts *out);
+void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g);
 
 /* Rings. */
 uint32_t ring_free(const struct tcp_ring *r);

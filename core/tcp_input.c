@@ -30,6 +30,7 @@ static uint32_t seg_len(const struct wire_tcp *g)
 }
 
 static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end);
+static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_tcp *g);
 static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
 
 /*
@@ -90,7 +91,103 @@ static void negotiate(struct us_tcb *t, const struct wire_tcp *g, bool we_sent_s
 	t->cc->init(t);
 }
 
-static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g)
+/*
+ * A SYN cookie is checked only within 2 minutes (two cookie periods) of
+ * the last one this listener sent, as Linux's tcp_synq_no_recent_overflow:
+ * otherwise a stray ACK costs no hashing and gets its RST as before.
+ */
+static bool cookie_recent(struct us_stack *st, const struct us_tcb *lt)
+{
+	return lt->synq_overflow_at && us_now(st) - lt->synq_overflow_at < 120 * US_NS_PER_SEC;
+}
+
+/*
+ * The ACK of a cookie SYN-ACK (tcp_syncookie.c): a child made now, in
+ * SYN_RCVD as if its SYN had been kept, then run through the ACK
+ * processing of SYN_RCVD (sync_input), which establishes it, queues it
+ * for accept and takes any data the ACK carries. Called with the listener
+ * locked; unlocks it. False (listener still locked): not a valid cookie,
+ * or cookies are not in use.
+ */
+static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g)
+{
+	struct us_stack *st = ls->st;
+	struct us_tcb *lt = ls->tcb;
+	if (!st->cfg.tcp.syncookies || (g->flags & (TCP_SYN | TCP_RST)) || !cookie_recent(st, lt))
+		return false;
+	struct tcp_cookie_tuple ct = { .laddr = ip->dst, .raddr = ip->src, .lport = htons(g->dport),
+				       .rport = htons(g->sport) };
+	struct tcp_cookie_opts co;
+	if (!tcp_syncookie_check(st, &ct, g, &co)) {
+		US_STAT_INC(st, TCP_SYNCOOKIES_FAILED);
+		return false;
+	}
+	US_STAT_INC(st, TCP_SYNCOOKIES_RECV);
+	struct us_sock *cs = NULL;
+	if (lt->acc_count >= lt->backlog || !(cs = tcp_child_new(ls))) {
+		/* Linux: the accept queue is full, the ACK is dropped; the peer
+		 * retransmits its data (or the server's reply never comes). */
+		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
+		pthread_mutex_unlock(&ls->lock);
+		return true;
+	}
+	lt->syn_count++;
+	pthread_mutex_unlock(&ls->lock);
+
+	pthread_mutex_lock(&cs->lock);
+	struct us_tcb *t = cs->tcb;
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	t->laddr = ct.laddr;
+	t->raddr = ct.raddr;
+	t->lport = ct.lport;
+	t->rport = ct.rport;
+	cs->local.sin_addr.s_addr = t->laddr;
+	cs->local.sin_port = t->lport;
+	cs->remote.sin_addr.s_addr = t->raddr;
+	cs->remote.sin_port = t->rport;
+	t->irs = g->seq - 1;
+	t->rcv_nxt = g->seq;
+	t->iss = g->ack - 1;
+	t->snd_una = t->iss;
+	t->snd_nxt = t->snd_max = g->ack;
+	t->recover = t->iss;
+	/* The window of the cookie SYN-ACK (tcp_send_cookie_synack). */
+	t->rcv_adv = t->rcv_nxt + (t->rcvq.cap > 65535 ? 65535 : t->rcvq.cap);
+	t->peer_mss = co.mss;
+	t->ts_ok = c->timestamps && co.ts_ok;
+	t->ws_ok = c->window_scaling && co.ws_ok;
+	t->snd_wscale = t->ws_ok ? co.snd_wscale : 0;
+	t->rcv_wscale = t->ws_ok ? tcp_wscale_for(t->rcvq.cap) : 0;
+	if (t->ts_ok) {
+		t->ts_recent = g->opt.tsval;
+		t->ts_recent_at = us_now(st);
+		t->last_ack_sent = t->rcv_nxt;
+		/* The cookie's TSval was moved back by up to 64 ms to carry the
+		 * options: not a time to measure the RTT from. */
+		t->ts_first = g->opt.tsecr + 1;
+	}
+	tcp_set_mss(t);
+	t->cc->init(t);
+	t->snd_wl1 = g->seq;
+	t->snd_wl2 = t->iss;
+	t->state = TCPS_SYN_RCVD;
+	if (tcp_conn_insert(t) < 0) {
+		/* The same 4-tuple raced in through another interface. */
+		tcp_done(t, 0);
+		pthread_mutex_unlock(&cs->lock);
+		us_sock_put(cs);
+		return true;
+	}
+	US_STAT_INC(st, TCP_PASSIVE_OPENS);
+	sync_input(t, ip, g);
+	if (t->state != TCPS_CLOSED)
+		tcp_output(t);
+	pthread_mutex_unlock(&cs->lock);
+	us_sock_put(cs);        /* the table holds it now */
+	return true;
+}
+
+static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g)
 {
 	US_ASSERT_LOCKED(&ls->lock);
 	struct us_stack *st = ls->st;
@@ -98,14 +195,30 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, const st
 	if (g->flags & TCP_RST)
 		goto drop;
 	if (g->flags & TCP_ACK) {
+		if (cookie_ack_input(ls, ip, g))
+			return;
 		tcp_send_rst_to(st, ip->dst, ip->src, htons(g->dport), htons(g->sport), g->ack, 0,
 				TCP_RST);
 		goto drop;
 	}
 	if (!(g->flags & TCP_SYN))
 		goto drop;
+	if (lt->acc_count >= lt->backlog) {
+		/* Like Linux with a full accept queue: drop the SYN, cookie or
+		 * not; the peer retries. */
+		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
+		goto drop;
+	}
 	if (lt->syn_count + lt->acc_count >= lt->backlog) {
-		/* Like Linux with a full queue: drop the SYN, the peer retries. */
+		if (st->cfg.tcp.syncookies) {
+			/* RFC 4987 3.6, Linux tcp_syncookies = 1: the SYN queue is
+			 * full, answer with a cookie and keep nothing. */
+			uint64_t now = us_now(st);
+			lt->synq_overflow_at = now ? now : 1;
+			tcp_send_cookie_synack(ls, ip, g);
+			goto drop;
+		}
+		/* Like Linux without syncookies: drop the SYN, the peer retries. */
 		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		goto drop;
 	}

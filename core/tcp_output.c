@@ -22,15 +22,19 @@ uint32_t tcp_ts_now(struct us_stack *st)
 	return (uint32_t)(us_now(st) / US_NS_PER_MS);   /* a 1 ms timestamp clock, like Linux */
 }
 
-/* The largest segment payload the route to the peer carries (MTU - 40). */
-static uint32_t route_mss(struct us_tcb *t)
+/* The largest segment payload the route to raddr carries (MTU - 40). */
+static uint32_t route_mss_to(struct us_stack *st, uint32_t raddr)
 {
-	struct us_stack *st = t->sock->st;
 	int ifi;
 	uint32_t nh, src, mtu = US_DEFAULT_MTU;
-	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) == 0)
+	if (us_ipv4_route(st, raddr, &ifi, &nh, &src) == 0)
 		mtu = st->ifs[ifi].mtu;
 	return mtu - IP4_HLEN - TCP_HLEN;
+}
+
+static uint32_t route_mss(struct us_tcb *t)
+{
+	return route_mss_to(t->sock->st, t->raddr);
 }
 
 void tcp_set_mss(struct us_tcb *t)
@@ -49,15 +53,64 @@ void tcp_set_mss(struct us_tcb *t)
 }
 
 /* The MSS we announce: what the route's MTU allows (RFC 9293 3.7.1). */
-static uint16_t adv_mss(struct us_tcb *t)
+static uint16_t adv_mss_to(struct us_stack *st, uint32_t raddr, uint16_t user_mss)
 {
-	struct us_stack *st = t->sock->st;
-	uint32_t m = route_mss(t);
+	uint32_t m = route_mss_to(st, raddr);
 	if (st->cfg.tcp.mss && st->cfg.tcp.mss < m)
 		m = st->cfg.tcp.mss;
-	if (t->user_mss && t->user_mss < m)
-		m = t->user_mss;
+	if (user_mss && user_mss < m)
+		m = user_mss;
 	return (uint16_t)m;
+}
+
+static uint16_t adv_mss(struct us_tcb *t)
+{
+	return adv_mss_to(t->sock->st, t->raddr, t->user_mss);
+}
+
+/*
+ * The SYN-ACK of a listener whose SYN queue is full: its ISN is a SYN
+ * cookie and nothing is kept (tcp_syncookie.c). It offers what a child
+ * of this listener would (MSS, and window scaling only with timestamps,
+ * which carry the peer's shift back), the window of an empty receive
+ * buffer, and leaves like the child's SYN-ACK would (DF, the listener's TTL).
+ */
+void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g)
+{
+	US_ASSERT_LOCKED(&ls->lock);
+	struct us_stack *st = ls->st;
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	struct us_tcb *lt = ls->tcb;
+	struct tcp_cookie_tuple ct = { .laddr = ip->dst, .raddr = ip->src, .lport = htons(g->dport),
+				       .rport = htons(g->sport) };
+	uint16_t peer_mss = g->opt.has_mss ? g->opt.mss : 536;
+	if (lt->user_mss && lt->user_mss < peer_mss)
+		peer_mss = lt->user_mss;        /* Linux tcp_mss_clamp */
+	uint16_t mss;
+	uint32_t iss = tcp_syncookie_isn(st, &ct, g->seq, peer_mss, &mss);
+	struct wire_tcp_opts o = { .has_mss = true, .mss = adv_mss_to(st, ip->src, lt->user_mss) };
+	if (c->timestamps && g->opt.has_ts) {
+		bool ws = c->window_scaling && g->opt.has_wscale;
+		o.has_ts = true;
+		o.tsval = tcp_syncookie_tsval(tcp_ts_now(st), ws,
+					      g->opt.wscale > 14 ? 14 : g->opt.wscale, g->opt.sack_ok);
+		o.tsecr = g->opt.tsval;
+		if (ws) {
+			o.has_wscale = true;
+			o.wscale = tcp_wscale_for(lt->rcvq.cap);
+		}
+	}
+	uint16_t win = lt->rcvq.cap > 65535 ? 65535 : (uint16_t)lt->rcvq.cap;
+	uint8_t h[TCP_MAX_HLEN];
+	size_t hl = wire_tcp_build(h, g->dport, g->sport, iss, g->seq + 1, TCP_SYN | TCP_ACK, win, &o);
+	uint64_t sum = wire_csum_pseudo(ip->dst, ip->src, IP_PROTO_TCP, (uint16_t)hl);
+	wire_tcp_set_csum(h, wire_csum_fold(wire_csum_add(sum, h, hl)));
+	struct us_ip_tx tx = { .src = ip->dst, .dst = ip->src, .proto = IP_PROTO_TCP, .ttl = ls->ttl,
+			       .df = true, .ifindex = -1 };
+	if (us_ipv4_send(st, &tx, h, hl, NULL, 0) == 0) {
+		US_STAT_INC(st, TCP_TX_SEGS);
+		US_STAT_INC(st, TCP_SYNCOOKIES_SENT);
+	}
 }
 
 /*

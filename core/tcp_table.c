@@ -31,6 +31,8 @@ const char *tcp_state_name(enum tcp_state s)
 	return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
 }
 
+static uint64_t mix(uint64_t x);
+
 int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 {
 	pthread_rwlock_init(&t->lock, NULL);
@@ -38,6 +40,9 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	memset(t->port, 0, sizeof t->port);
 	t->isn_key[0] = us_rng_u64(&st->rng);
 	t->isn_key[1] = us_rng_u64(&st->rng);
+	/* Derived, not drawn: the random sequence after this stays as it was. */
+	t->cookie_key[0] = mix(t->isn_key[0] ^ 0x73796e636f6f6b31ULL);
+	t->cookie_key[1] = mix(t->isn_key[1] ^ 0x73796e636f6f6b32ULL);
 	atomic_init(&t->eph_next, us_rng_u32(&st->rng));
 	atomic_init(&t->fail_inserts, 0);
 	t->st = st;
@@ -407,7 +412,6 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 	return s;
 }
 
-static uint64_t mix(uint64_t x);
 
 /*
  * RFC 6056 algorithm 3 (as Linux): port = min + (F(laddr, raddr, rport,

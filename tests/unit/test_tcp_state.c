@@ -601,10 +601,13 @@ static void test_listen_rst_ignored(void)
 	finish(&t);
 }
 
+/* With tcp.syncookies off (Linux tcp_syncookies = 0); on, see test_syncookie.c. */
 static void test_listen_backlog_overflow_drops_syn(void)
 {
 	struct tu t;
-	if (!OPEN(&t))
+	cfg_new(__func__, 0);
+	cfg.tcp.syncookies = false;
+	if (!open_cfg(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 2);
 	struct tc_out o = { 0 };

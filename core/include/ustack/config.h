@@ -135,6 +135,7 @@ struct us_tcp_config {
 	char congestion[16];          /* default "newreno" */
 	bool window_scaling;          /* default true */
 	bool timestamps;              /* default true */
+	bool syncookies;              /* default true: RFC 4987 SYN cookies when the SYN queue is full */
 };
 
 enum us_service_type { US_SVC_ECHO = 0, US_SVC_DISCARD, US_SVC_CHARGEN, US_SVC_HTTP };

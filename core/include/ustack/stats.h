@@ -113,6 +113,9 @@
 	X(TCP_WINDOW_PROBES,  "tcp",  "zero-window probes sent") \
 	X(TCP_KEEPALIVE_PROBES, "tcp", "keepalive probes sent") \
 	X(TCP_LISTEN_OVERFLOW, "tcp", "SYNs dropped: listen queue full") \
+	X(TCP_SYNCOOKIES_SENT, "tcp", "SYN cookies sent (SYN queue full)") \
+	X(TCP_SYNCOOKIES_RECV, "tcp", "valid SYN cookies received (connections made)") \
+	X(TCP_SYNCOOKIES_FAILED, "tcp", "invalid SYN cookies received (answered with RST)") \
 	X(TCP_NO_SOCKET,      "tcp",  "segments for no connection (answered with RST)") \
 	X(TCP_DROP_SHORT,     "tcp",  "dropped: truncated or bad data offset") \
 	X(TCP_DROP_CHECKSUM,  "tcp",  "dropped: bad checksum")
