@@ -197,6 +197,40 @@ static void test_lo_tcp_deterministic(void)
 	tu_close(&t);
 }
 
+/*
+ * A socket bound to A:P connecting to A:P meets its own SYN: simultaneous
+ * open (RFC 9293 3.5), established with itself, and what it sends it reads
+ * back, as on Linux (the "TCP self-connect").
+ */
+static void test_lo_tcp_self_connect(void)
+{
+	struct tu t;
+	if (!open_up(&t, false, __func__))
+		return;
+	int c = us_socket(t.st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in me = su_sin(TU_STACK_IP, 5000);
+	SU_OK(us_bind(t.st, c, SU_SA(me), sizeof me));
+	SU_ERR(us_connect(t.st, c, SU_SA(me), sizeof me), EINPROGRESS);
+	tu_run(&t, 100 * US_NS_PER_MS, NULL);
+	int err = -1;
+	socklen_t el = sizeof err;
+	SU_OK(us_getsockopt(t.st, c, SOL_SOCKET, SO_ERROR, &err, &el));
+	CU_ASSERT_EQUAL(err, 0);
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof peer;
+	SU_OK(us_getpeername(t.st, c, SU_SA(peer), &pl));
+	CU_ASSERT_EQUAL(peer.sin_addr.s_addr, TU_STACK_IP);
+	CU_ASSERT_EQUAL(ntohs(peer.sin_port), 5000);
+	CU_ASSERT_EQUAL(us_send(t.st, c, "to myself", 9, 0), 9);
+	tu_run(&t, 100 * US_NS_PER_MS, NULL);
+	char b[16];
+	CU_ASSERT_EQUAL(us_recv(t.st, c, b, sizeof b, 0), 9);
+	CU_ASSERT(memcmp(b, "to myself", 9) == 0);
+	us_close(t.st, c);
+	tu_run(&t, 200ULL * US_NS_PER_SEC, NULL);
+	tu_close(&t);
+}
+
 /* 127/8 from a wire is a martian (RFC 1122 3.2.1.3; Linux drops it too). */
 static void test_lo_martians_from_wire_dropped(void)
 {
@@ -360,6 +394,7 @@ US_SUITE(local_delivery, NULL, NULL,
 	 US_TEST(test_lo_ping_own_address_deterministic),
 	 US_TEST(test_lo_udp_deterministic),
 	 US_TEST(test_lo_tcp_deterministic),
+	 US_TEST(test_lo_tcp_self_connect),
 	 US_TEST(test_lo_martians_from_wire_dropped),
 	 US_TEST(test_lo_localhost_resolves),
 	 US_TEST(test_lo_threaded));
