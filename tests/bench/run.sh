@@ -49,7 +49,8 @@
 # 50 MB download is timed (time_total) REPS times for uscurl from the
 # kernel server over TAP, curl from the same server over the veth, and curl
 # from ustackd over TAP; the median is shown and every download's SHA-256
-# is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half;
+# is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half
+# (BENCH_ONLY=synflood: only the SYN flood rows);
 # BENCH_HTTP_SERVER=python3 uses the python3 server even when nginx is there.
 #
 # Logs and results go to $BUILD/bench/ (results.txt is the table).
@@ -71,8 +72,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap) ;;
-*) echo "bench: BENCH_ONLY is tcp, http, pcap or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood) ;;
+*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -742,8 +743,85 @@ pcap_figures() {
 		[ "$t_out" != FAILED ] || FAILED=1
 }
 
+# ---- SYN flood (issue 10): rate handled, clients served ----
+#
+# FLOOD_SYNS spoofed SYNs (tests/net/synflood.py: a raw socket, as fast as
+# it goes, 20 s at most; sources in 10.81.77.0/24, routed back to the
+# flooding side, which drops the answers) at a TCP echo service while 50
+# kernel clients connect and echo 10 KB each (tests/net/echo_clients.py).
+#   ustack:      ustackd's echo service on a TAP in ust-<pid>-sf (kernel
+#                side 10.81.8.1, the stack 10.81.8.2), SYN cookies on (default).
+#   kernel-veth: socat's echo (backlog 1024) in ks on 10.81.1.2, flood and
+#                clients from kc; the namespace's tcp_syncookies is 1.
+# Figures: SYN cookies sent per second of flood (each server's own counter:
+# ustackd's "SYN cookies sent", the kernel's TcpExtSyncookiesSent), and
+# clients served out of 50.
+FLOOD_SYNS=${BENCH_FLOOD_SYNS:-100000}
+# flood_once NS DST -> "SECS SERVED" (SERVED: clients that got their data back)
+flood_once() {
+	local ns=$1 dst=$2 f served secs
+	start "$ns" "$OUT/flood.log" timeout 60 /usr/bin/python3 "$root/tests/net/synflood.py" \
+		"$dst" 7 10.81.77 "$FLOOD_SYNS" 20
+	f=$LAST_PID
+	sleep 1
+	ip netns exec "$ns" timeout 60 /usr/bin/python3 "$root/tests/net/echo_clients.py" "$dst" 7 50 10000 30 \
+		> "$OUT/flood-clients.log" 2>&1
+	wait "$f"
+	served=$(sed -n 's|^\([0-9]*\)/50 clients.*|\1|p' "$OUT/flood-clients.log")
+	secs=$(sed -n 's/^sent [0-9]* in \([0-9.]*\) s.*/\1/p' "$OUT/flood.log")
+	echo "${secs:-0} ${served:-0}"
+}
+synflood_figures() {
+	say ""
+	say "== SYN flood: $FLOOD_SYNS spoofed SYNs, 50 echo clients during it"
+	local sf d r ks_rate=FAILED us_rate=FAILED ks_served=FAILED us_served=FAILED c0 c1
+	sf=$(new_ns sf)
+	ip -n "$ks" route add 10.81.77.0/24 via 10.81.1.1
+	ip netns exec "$ks" sysctl -qw net.ipv4.tcp_syncookies=1
+	start "$ks" "$OUT/flood-socat.log" socat TCP4-LISTEN:7,fork,reuseaddr,backlog=1024 PIPE
+	local sp=$LAST_PID
+	if (wait_for 5 "socat echo" sh -c "ip netns exec $ks ss -tln | grep -q ':7 '") >/dev/null; then
+		c0=$(ip netns exec "$ks" nstat -asz TcpExtSyncookiesSent | awk '/SyncookiesSent/ { print $2 }')
+		r=($(flood_once "$kc" 10.81.1.2))
+		c1=$(ip netns exec "$ks" nstat -asz TcpExtSyncookiesSent | awk '/SyncookiesSent/ { print $2 }')
+		ks_served=${r[1]}
+		ks_rate=$(awk -v n=$((c1 - c0)) -v s="${r[0]}" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+		say "   kernel: ${r[1]}/50 served, $((c1 - c0)) cookies in ${r[0]} s of flood"
+	fi
+	kill "$sp" 2>/dev/null
+	ip netns exec "$sf" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
+	ip -n "$sf" addr add 10.81.8.1/24 dev tap0
+	ip -n "$sf" link set tap0 up
+	cat > "$OUT/flood.yaml" <<YAML
+interfaces:
+  eth0: {backend: tap, device: tap0, addresses: [10.81.8.2/24]}
+routes:
+  - {to: 10.81.77.0/24, via: 10.81.8.1}
+services:
+  - {type: echo, proto: tcp, port: 7}
+YAML
+	start "$sf" "$OUT/flood-ustackd.log" "$BIN/ustackd" -C "$OUT/flood.yaml"
+	d=$LAST_PID
+	if (wait_for 5 "ustackd" grep -q 'ustackd: up' "$OUT/flood-ustackd.log") >/dev/null; then
+		r=($(flood_once "$sf" 10.81.8.2))
+		stop_pid "$d"
+		c1=$(counter "$OUT/flood-ustackd.log" tcp "SYN cookies sent (SYN queue full)")
+		us_served=${r[1]}
+		us_rate=$(awk -v n="$c1" -v s="${r[0]}" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+		local drops
+		drops=$(ip -n "$sf" -s link show tap0 | awk '/TX:/ { getline; print $4 }')
+		say "   ustack: ${r[1]}/50 served, $c1 cookies in ${r[0]} s of flood" \
+			"(tap0 dropped ${drops:-?} frames ustackd did not read in time)"
+	fi
+	[ "$us_rate" != FAILED ] && [ "$ks_rate" != FAILED ] || FAILED=1
+	row "SYN flood: cookies sent" "$us_rate" "$ks_rate" - "SYNs/s"
+	row "SYN flood: clients served" "$us_served" "$ks_served" 1.0 "of 50"
+}
+
 if [ "$ONLY" = pcap ]; then
 	pcap_figures
+elif [ "$ONLY" = synflood ]; then
+	synflood_figures
 elif [ "$ONLY" != http ]; then
 	pcap_figures
 	timed "bulk ustack->kernel" mbps 0.20 "Mbit/s" -m bulk
@@ -754,8 +832,9 @@ elif [ "$ONLY" != http ]; then
 	idle 1000 4096
 	idle 10000 0
 	idle 10000 4096
+	synflood_figures
 fi
-[ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || http_figures
+[ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || [ "$ONLY" = synflood ] || http_figures
 
 say ""
 {
@@ -771,7 +850,12 @@ if [ "$ONLY" != http ]; then
 	say " kernel object memory growth per connection end; ratio = ustack / kernel, lower"
 	say " is leaner; no target.)"
 fi
-if [ "$ONLY" != tcp ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = synflood ]; then
+	say "(SYN flood rows: cookies = SYN cookies each server sent per second of the"
+	say " flood (python raw-socket sender: its own rate is the ceiling); clients = kernel"
+	say " echo clients of 50 that got their 10 KB back during the flood.)"
+fi
+if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ]; then
 	say "(http rows, no target: wrk = requests/s from the kernel's wrk, best run, against"
 	say " ustackd's http service over a TAP (ustack) and against ${KNAME:-the kernel server} over the veth"
 	say " (kernel-veth), higher is faster; 50 MB = seconds to download, median run, by"
