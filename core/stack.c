@@ -289,11 +289,19 @@ int us_stack_reset(us_stack *st)
 	us_arp_destroy(&st->arp);
 	us_wheel_destroy(&st->wheel);
 	us_rng_destroy(&st->rng);
-	/* Frames still on lo belong to the old run: reopen it empty (no draws). */
-	us_netif_close(lo_of(st));
-	char err[128];
-	if (us_netif_open_loopback(st, lo_of(st), lo_of(st)->mtu, err, sizeof err) < 0)
-		abort();
+	/*
+	 * Frames still on lo belong to the old run: discard them, all due once
+	 * the clock is pushed to the far future (lo has no impairments, so
+	 * nothing else of its queue differs from a new one). Reopening lo
+	 * instead costs a 9 MB queue: a third of a reset under ASan.
+	 */
+	struct us_netif *lo = lo_of(st);
+	uint8_t junk[US_MAX_MTU + 14];
+	us_clock_set(&st->clock, UINT64_MAX / 2);
+	while (lo->link.ops && lo->link.ops->recv(&lo->link, junk, sizeof junk, 0) > 0)
+		;
+	for (int i = 0; i < US_IFSTAT__COUNT; i++)
+		atomic_store_explicit(&lo->stats[i], 0, memory_order_relaxed);
 
 	/* Build again, drawing from the generator in us_stack_new()'s order. */
 	st->up = false;

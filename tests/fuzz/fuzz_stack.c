@@ -667,7 +667,8 @@ static void arp_record(struct cur *c)
  *   2 shutdown sel how:u8           3 close sel (any kind)
  *   4 accept sel                    5 connect to peer port 8080 + (sel & 1)
  *   6 sendto sel len:u16 port:u16   7 recvfrom sel len:u16
- *   8 setsockopt sel opt:u8 val:u32 9 getsockopt sel opt:u8
+ *   8 setsockopt sel opt:u8 val:u32 (TCP_USER_TIMEOUT: at most 1 h)
+ *   9 getsockopt sel opt:u8
  *   10 poll events:u8              11 listen on 80 + (sel & 3), backlog:u8
  *   12 UDP socket bound to port:u16 13 ping len:u16
  *   14 recv everything on every TCP socket
@@ -769,6 +770,11 @@ static void app_call(struct cur *c)
 		} else if (opts[o].name == SO_RCVTIMEO || opts[o].name == SO_SNDTIMEO) {
 			struct timeval tv = { (time_t)(v & 0xff), (suseconds_t)(v >> 8) % 1000000 };
 			us_setsockopt(st, fd, opts[o].level, opts[o].name, &tv, sizeof tv);
+		} else if (opts[o].name == TCP_USER_TIMEOUT) {
+			/* At most an hour: a connection may rightly live as long as
+			 * its user timeout (Linux too), and the teardown waits 90 min. */
+			int iv = (int)(v % 3600001);
+			us_setsockopt(st, fd, opts[o].level, opts[o].name, &iv, sizeof iv);
 		} else if (opts[o].name == TCP_CONGESTION) {
 			us_setsockopt(st, fd, opts[o].level, opts[o].name, v & 1 ? "reno" : "cubic", 5);
 		} else {

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "harness.h"
@@ -85,6 +86,8 @@ static void test_stack_reset_as_new(void)
 	struct tc_out ref = { 0 }, got = { 0 };
 	scenario(&t, &ref);
 	CU_ASSERT(ref.frames.n >= 8);       /* SYN-ACK, ACKs, data, SYN, ICMP, ping, ... */
+	static uint64_t ref_stats[US_STAT__COUNT], got_stats[US_STAT__COUNT];
+	us_stack_stats(t.st, ref_stats);
 
 	/*
 	 * A different history: sockets left open with data queued and
@@ -125,8 +128,37 @@ static void test_stack_reset_as_new(void)
 	scenario(&t, &got);
 	CU_ASSERT_EQUAL(got.frames.n, ref.frames.n);
 	CU_ASSERT(same_frames(&ref.frames, &got.frames));
+	/* Every counter too. */
+	us_stack_stats(t.st, got_stats);
+	for (int i = 0; i < US_STAT__COUNT; i++)
+		if (got_stats[i] != ref_stats[i]) {
+			fprintf(stderr, "counter %d: %llu after reset, %llu new\n", i,
+				(unsigned long long)got_stats[i], (unsigned long long)ref_stats[i]);
+			CU_FAIL("a counter differs after reset");
+		}
 	tc_out_free(&ref);
 	tc_out_free(&got);
+	tu_close(&t);
+}
+
+/* A datagram still queued on lo when the stack is reset never arrives. */
+static void test_stack_reset_empties_lo(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	tu_run(&t, 5 * TC_SEC, NULL);
+	int ufd = us_socket(t.st, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_port = htons(9999),
+				  .sin_addr.s_addr = htonl(0x7f000001) };
+	/* Queued on lo, delivered only by the next poll (or step of the clock). */
+	CU_ASSERT_EQUAL(us_sendto(t.st, ufd, "x", 1, 0, (struct sockaddr *)&lo, sizeof lo), 1);
+	CU_ASSERT_EQUAL(us_stack_reset(t.st), 0);
+	tu_run(&t, 60 * TC_SEC, NULL);
+	CU_ASSERT_EQUAL(TU_STAT(&t, IP_RX), 0);
+	CU_ASSERT_EQUAL(TU_STAT(&t, ICMP_TX), 0);       /* no port unreachable for it */
 	tu_close(&t);
 }
 
@@ -145,4 +177,5 @@ static void test_stack_reset_threaded_refused(void)
 
 US_SUITE(stack_reset, NULL, NULL,
 	 US_TEST(test_stack_reset_as_new),
+	 US_TEST(test_stack_reset_empties_lo),
 	 US_TEST(test_stack_reset_threaded_refused));
