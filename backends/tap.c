@@ -171,6 +171,11 @@ static int tap_open_kind(struct us_link *l, const struct us_iface_config *cfg, c
 			goto fail;
 		}
 		t->vnet = true;
+	} else if (ioctl(t->fd, TUNSETOFFLOAD, 0UL) < 0) {
+		/* A persistent TAP keeps the offloads a previous user turned on;
+		 * without the header we could not tell their frames apart. */
+		snprintf(err, errlen, "%s: TUNSETOFFLOAD(0): %s", name, strerror(errno));
+		goto fail;
 	}
 	if (tap_configure(ifr.ifr_name, cfg->mtu, err, errlen) < 0)
 		goto fail;

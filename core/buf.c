@@ -52,6 +52,9 @@ struct us_buf *us_buf_get(struct us_buf_pool *p)
 		b->next = NULL;
 		b->data = b->mem + US_BUF_HEADROOM;
 		b->len = 0;
+		b->csum_start = b->csum_offset = b->gso_size = 0;
+		b->nfrags = 0;
+		b->frags = NULL;
 	}
 	return b;
 }

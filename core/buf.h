@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct iovec;
+
 #define US_BUF_HEADROOM 128
 
 struct us_buf {
@@ -22,6 +24,20 @@ struct us_buf {
 	size_t len;             /* valid bytes from data */
 	size_t size;            /* bytes in mem[] */
 	uint8_t *mem;           /* start of storage */
+	/*
+	 * Transmit offloads, as Linux's skb (set by IP output, used by
+	 * us_netif_tx; us_buf_get clears them). csum_start != 0: the L4
+	 * checksum is left to the device (CHECKSUM_PARTIAL): its header
+	 * starts at mem + csum_start, the field at csum_offset from there,
+	 * and the field holds the pseudo-header sum. gso_size != 0: a TCP
+	 * frame the device cuts into gso_size payloads. frags: payload bytes
+	 * that follow data+len, borrowed (a send ring) for the duration of
+	 * the us_netif_tx call that sends them; such a buffer is never queued.
+	 */
+	uint16_t csum_start, csum_offset;
+	uint16_t gso_size;
+	uint8_t nfrags;
+	const struct iovec *frags;
 };
 
 struct us_buf_pool {

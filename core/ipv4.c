@@ -36,6 +36,8 @@
 #include "stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/tcp.h"
 
 int ipv4_reasm_init(struct us_stack *st, struct us_ipv4 *ip);
 void ipv4_reasm_clear(struct us_stack *st, struct us_ipv4 *ip);
@@ -395,13 +397,47 @@ int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nex
 	return 0;
 }
 
-static uint16_t next_id(struct us_stack *st, uint32_t src, uint32_t dst, uint8_t proto)
+/* The first of n consecutive IDs (a TSO frame's segments take one each). */
+static uint16_t next_ids(struct us_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
+			 uint16_t n)
 {
 	uint32_t h = (src ^ st->ip.id_key) * 0x9e3779b1u;
 	h = (h ^ dst) * 0x85ebca6bu;
 	h = (h ^ proto) * 0xc2b2ae35u;
-	return atomic_fetch_add_explicit(&st->ip.ids[(h >> 16) % US_IP_ID_BUCKETS], 1,
+	return atomic_fetch_add_explicit(&st->ip.ids[(h >> 16) % US_IP_ID_BUCKETS], n,
 					 memory_order_relaxed);
+}
+
+uint32_t us_ipv4_gso_max(struct us_stack *st, uint32_t dst)
+{
+	int ifi;
+	uint32_t nh, src;
+	if (us_ipv4_route(st, dst, &ifi, &nh, &src) < 0)
+		return 0;
+	const struct us_link *l = &st->ifs[ifi].link;
+	return l->caps.tso && l->caps.tx_csum && l->ops->sendv ? IP4_MAX_LEN : 0;
+}
+
+/*
+ * Fill the L4 checksum of the len bytes at b->data + l4 (field at off):
+ * left to the device (the pseudo-header sum in the field, csum_start and
+ * csum_offset set: CHECKSUM_PARTIAL), or computed here.
+ */
+static void l4_csum(struct us_buf *b, size_t l4, size_t len, const struct wire_ip4_hdr *h,
+		    uint8_t off, bool hw)
+{
+	uint8_t *p = b->data + l4;
+	uint64_t sum = wire_csum_pseudo(h->src, h->dst, h->proto, (uint16_t)len);
+	p[off] = p[off + 1] = 0;
+	uint16_t c;
+	if (hw) {
+		c = (uint16_t)~wire_csum_fold(sum);
+		b->csum_start = (uint16_t)(p - b->mem);
+		b->csum_offset = off;
+	} else {
+		c = wire_csum_fold(wire_csum_add(sum, p, len));
+	}
+	memcpy(p + off, &c, 2);
 }
 
 /* Copy bytes [off, off+n) of the concatenation of the pieces into out. */
@@ -425,6 +461,69 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 {
 	struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)data, dlen } };
 	return us_ipv4_sendv(st, tx, iov, 2);
+}
+
+/*
+ * A TCP segment above the MTU (tx->gso_size): one frame for the device
+ * to cut, its payload borrowed from the caller's pieces (written by
+ * sendv straight from the send ring: no copy here, no checksum pass), when
+ * the device segments and the next hop's MAC is known now; else cut here
+ * as the device would (wire_tcp_gso_hdr), each piece a frame that may wait
+ * for ARP like any other.
+ */
+static int send_gso(struct us_stack *st, struct us_netif *nif, const struct us_ip_tx *tx,
+		    struct wire_ip4_hdr *h, uint32_t nh, const struct iovec *iov, int iovcnt,
+		    size_t total, bool hw_csum)
+{
+	size_t thl = iov[0].iov_len;
+	size_t plen = total - thl;
+	uint32_t n = wire_tcp_gso_count(plen, tx->gso_size);
+	uint16_t id = next_ids(st, h->src, h->dst, h->proto, (uint16_t)n);
+	uint8_t mac[6];
+	enum us_arp_state as;
+	if (hw_csum && nif->link.caps.tso && iovcnt - 1 <= US_IP_MAX_IOV &&
+	    thl <= TCP_MAX_HLEN && IP4_HLEN + thl + tx->gso_size <= nif->mtu &&
+	    ((as = us_arp_lookup(&st->arp, nh, mac)) == ARP_REACHABLE || as == ARP_STATIC)) {
+		struct us_buf *b = us_buf_get(&st->pool);
+		if (!b) {
+			US_STAT_INC(st, ETH_DROP_NOBUF);
+			return -ENOBUFS;
+		}
+		h->id = id;
+		h->total_len = (uint16_t)(IP4_HLEN + total);
+		wire_ip4_build(b->data, h);
+		memcpy(b->data + IP4_HLEN, iov[0].iov_base, thl);
+		b->len = IP4_HLEN + thl;
+		l4_csum(b, IP4_HLEN, total, h, tx->csum_off, true);    /* pseudo-header only */
+		b->gso_size = tx->gso_size;
+		b->frags = iov + 1;
+		b->nfrags = (uint8_t)(iovcnt - 1);
+		US_STAT_INC(st, IP_TX);
+		US_STAT_INC(st, IP_TX_TSO);
+		return us_netif_tx_eth(nif, b, mac, ETH_TYPE_IPV4);
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct us_buf *b = us_buf_get(&st->pool);
+		if (!b) {
+			US_STAT_INC(st, ETH_DROP_NOBUF);
+			return -ENOBUFS;
+		}
+		size_t piece = wire_tcp_gso_hdr(b->data + IP4_HLEN, iov[0].iov_base, thl, plen,
+						tx->gso_size, k);
+		copy_span(b->data + IP4_HLEN + thl, iov + 1, iovcnt - 1, (size_t)k * tx->gso_size,
+			  piece);
+		h->id = (uint16_t)(id + k);
+		h->total_len = (uint16_t)(IP4_HLEN + thl + piece);
+		wire_ip4_build(b->data, h);
+		b->len = IP4_HLEN + thl + piece;
+		l4_csum(b, IP4_HLEN, thl + piece, h, tx->csum_off, hw_csum);
+		US_STAT_INC(st, IP_TX);
+		US_STAT_INC(st, IP_TX_GSO_SW);
+		int rc = us_netif_output_ip(nif, nh, b);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct iovec *iov,
@@ -468,7 +567,10 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		.dst = tx->dst,
 		.df = tx->df,
 	};
-	h.id = next_id(st, src, tx->dst, tx->proto);
+	bool hw_csum = tx->csum_off && nif->link.caps.tx_csum && nif->link.ops->sendv;
+	if (IP4_HLEN + total > nif->mtu && tx->gso_size && tx->csum_off && iovcnt >= 1)
+		return send_gso(st, nif, tx, &h, nh, iov, iovcnt, total, hw_csum);
+	h.id = next_ids(st, src, tx->dst, tx->proto, 1);
 
 	if (IP4_HLEN + total <= nif->mtu) {
 		struct us_buf *b = us_buf_get(&st->pool);
@@ -480,10 +582,12 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		wire_ip4_build(b->data, &h);
 		copy_span(b->data + IP4_HLEN, iov, iovcnt, 0, total);
 		b->len = IP4_HLEN + total;
+		if (tx->csum_off)
+			l4_csum(b, IP4_HLEN, total, &h, tx->csum_off, hw_csum);
 		US_STAT_INC(st, IP_TX);
 		return us_netif_output_ip(nif, nh, b);
 	}
-	if (tx->df) {
+	if (tx->df || tx->csum_off) {       /* csum_off callers (TCP) always set DF */
 		US_STAT_INC(st, IP_FRAG_DF);
 		return -EMSGSIZE;
 	}

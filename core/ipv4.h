@@ -87,6 +87,19 @@ struct us_ip_tx {
 	uint8_t tos;
 	bool df;
 	int ifindex;            /* -1 = from the route; else force this interface (broadcast) */
+	/*
+	 * Checksum and segmentation left to IP output (Linux's CHECKSUM_PARTIAL
+	 * and GSO, resolved by the device or in software at the interface):
+	 * csum_off != 0: the L4 header is the first piece and its checksum
+	 * field, at this offset, is filled here: left to the device when it
+	 * offloads checksums (caps.tx_csum), else computed.
+	 * gso_size != 0 (TCP, with csum_off): a segment whose payload (after
+	 * the first piece) may exceed the MTU, to be cut into gso_size
+	 * payloads: by the device when it segments (caps.tso) and the next
+	 * hop's MAC is known now, else here, each piece a frame of its own.
+	 */
+	uint8_t csum_off;
+	uint16_t gso_size;
 };
 
 /*
@@ -103,6 +116,13 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 struct iovec;
 int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct iovec *iov,
 		  int iovcnt);
+
+/*
+ * The largest TCP segment (IP header included) the interface to dst
+ * takes whole for the device to cut (TSO: 65535), or 0 when it does not
+ * segment: TCP builds MSS-sized segments then.
+ */
+uint32_t us_ipv4_gso_max(struct us_stack *st, uint32_t dst);
 
 /*
  * Resolve the route for dst: interface, next hop, source address.

@@ -174,6 +174,15 @@ static void trace_frame(struct us_netif *nif, char dir, const uint8_t *f, size_t
 	funlockfile(stderr);
 }
 
+/* Capture and trace one outgoing frame (under tx_lock). */
+static void observe_tx(struct us_netif *nif, const uint8_t *f, size_t len)
+{
+	if (nif->capture)
+		us_capture_write(nif->capture, us_now(nif->st), f, len);
+	if (nif->st->flags & US_STACK_TRACE_FRAMES)
+		trace_frame(nif, '>', f, len);
+}
+
 int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 {
 	struct us_stack *st = nif->st;
@@ -183,22 +192,27 @@ int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 	US_ASSERT_UNLOCKED(&st->arp.lock);
 	US_ASSERT_UNLOCKED(&st->ip.reasm_lock);
 	US_ASSERT_UNLOCKED(&st->icmp.lock);
+	/* Offloads requested (netif_offload.c): checksum, segmentation, borrowed payload. */
+	bool offl = b->csum_start || b->gso_size || b->nfrags;
+	size_t flen = offl ? us_netif_frame_len(b) : b->len;
 	pthread_mutex_lock(&nif->tx_lock);
-	if (nif->capture)
-		us_capture_write(nif->capture, us_now(st), b->data, b->len);
-	if (st->flags & US_STACK_TRACE_FRAMES)
-		trace_frame(nif, '>', b->data, b->len);
-	if (nif->link.ops->send(&nif->link, b->data, b->len) < 0)
+	if (nif->capture || (st->flags & US_STACK_TRACE_FRAMES)) {
+		if (offl)
+			us_netif_observe_offloaded(nif, b, observe_tx);
+		else
+			observe_tx(nif, b->data, b->len);
+	}
+	if ((offl ? us_netif_send_offloaded(nif, b) : nif->link.ops->send(&nif->link, b->data, b->len)) < 0)
 		rc = -(errno ? errno : EIO);
 	pthread_mutex_unlock(&nif->tx_lock);
 	/* lo counts in its own interface counters only: eth: stays the wire's. */
 	if (rc == 0) {
 		if (!nif->loopback) {
 			US_STAT_INC(st, ETH_TX_FRAMES);
-			US_STAT_ADD(st, ETH_TX_BYTES, b->len);
+			US_STAT_ADD(st, ETH_TX_BYTES, flen);
 		}
 		US_IFSTAT_INC(nif, TX_FRAMES);
-		US_IFSTAT_ADD(nif, TX_BYTES, b->len);
+		US_IFSTAT_ADD(nif, TX_BYTES, flen);
 	} else {
 		if (!nif->loopback)
 			US_STAT_INC(st, ETH_TX_ERRORS);

@@ -81,6 +81,17 @@ int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t m
 
 /* Send a complete Ethernet frame in b and free b. 0 or -errno. */
 int us_netif_tx(struct us_netif *nif, struct us_buf *b);
+/*
+ * Offloaded frames (netif_offload.c): b carries csum_start, gso_size or
+ * frags (buf.h). Under tx_lock: send through the backend's sendv (or
+ * complete the checksum and send), and show capture/trace the segments
+ * the device will make, checksums complete (emit is called per segment).
+ */
+int us_netif_send_offloaded(struct us_netif *nif, struct us_buf *b);
+void us_netif_observe_offloaded(struct us_netif *nif, const struct us_buf *b,
+				void (*emit)(struct us_netif *, const uint8_t *, size_t));
+/* Bytes of the frame in b, borrowed payload included. */
+size_t us_netif_frame_len(const struct us_buf *b);
 /* Build an Ethernet header in front of b's payload, then us_netif_tx. */
 int us_netif_tx_eth(struct us_netif *nif, struct us_buf *b, const uint8_t dst[6], uint16_t type);
 

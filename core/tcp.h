@@ -127,6 +127,9 @@ struct us_tcb {
 	uint16_t mss;                   /* send MSS: payload bytes per segment, options excluded */
 	uint16_t peer_mss;
 	uint16_t user_mss;              /* TCP_MAXSEG, 0 = none */
+	uint32_t gso_max;               /* largest segment (IP header included) the route's
+					 * interface cuts itself (TSO), 0: MSS-sized only;
+					 * set with mss (tcp_set_mss) */
 	uint8_t snd_wscale, rcv_wscale;
 	bool ws_ok, ts_ok;
 	uint32_t ts_recent;

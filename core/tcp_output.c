@@ -50,6 +50,30 @@ void tcp_set_mss(struct us_tcb *t)
 	if (m < US_TCP_MIN_MSS - 12)
 		m = US_TCP_MIN_MSS - 12;
 	t->mss = (uint16_t)m;
+	t->gso_max = us_ipv4_gso_max(t->sock->st, t->raddr);
+}
+
+/*
+ * TSO autosizing (Linux tcp_tso_autosize): on an interface that segments
+ * (t->gso_max), one segment may carry several MSS: about 1 ms of data at
+ * the current rate (cwnd per smoothed RTT), at least 2 MSS, at most what
+ * one IP packet holds; a whole number of MSS. Elsewhere: one MSS.
+ */
+static uint32_t tso_goal(const struct us_tcb *t, size_t hl)
+{
+	if (!t->gso_max)
+		return t->mss;
+	uint32_t cap = t->gso_max - IP4_HLEN - (uint32_t)hl;
+	uint64_t bytes = t->srtt_us > 1000 ? (uint64_t)t->cwnd * 1000 / (uint64_t)t->srtt_us
+					   : t->cwnd;
+	if (bytes > cap)
+		bytes = cap;
+	uint32_t segs = (uint32_t)(bytes / t->mss);
+	if (segs < 2)
+		segs = 2;
+	if (segs > cap / t->mss)
+		segs = cap / t->mss;
+	return segs * t->mss;
 }
 
 /* The MSS we announce: what the route's MTU allows (RFC 9293 3.7.1). */
@@ -218,16 +242,13 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 		if (len > first)
 			iov[n++] = (struct iovec){ t->sndq.buf, len - first };
 	}
-	uint64_t sum = wire_csum_pseudo(t->laddr, t->raddr, IP_PROTO_TCP, (uint16_t)(hl + len));
-	size_t at = 0;
-	for (int i = 0; i < n; i++) {
-		sum = wire_csum_add_at(sum, iov[i].iov_base, iov[i].iov_len, at);
-		at += iov[i].iov_len;
-	}
-	wire_tcp_set_csum(h, wire_csum_fold(sum));
-
+	/* The checksum is IP output's (left to the device where it can, else
+	 * computed as the segment is copied); a segment above the MSS (only
+	 * built for an interface that segments, tso_goal) is cut into MSS
+	 * pieces by the device, or in software if it cannot now. */
 	struct us_ip_tx tx = { .src = t->laddr, .dst = t->raddr, .proto = IP_PROTO_TCP,
-			       .ttl = s->ttl, .df = true, .ifindex = -1 };
+			       .ttl = s->ttl, .df = true, .ifindex = -1, .csum_off = 16,
+			       .gso_size = len > t->mss ? t->mss : 0 };
 	int rc = us_ipv4_sendv(st, &tx, iov, n);
 	if (flags & TCP_ACK) {
 		/* Whatever happened to the frame, the ACK state is now current. */
@@ -312,6 +333,7 @@ void tcp_output(struct us_tcb *t)
 			t->cwnd = iw;
 	}
 	uint32_t data_end = t->snd_una + t->sndq.len;
+	uint32_t goal = tso_goal(t, TCP_HLEN + (t->ts_ok ? 12 : 0));
 	for (;;) {
 		uint32_t off = t->snd_nxt - t->snd_una;
 		if (t->fin_sent && seq_gt(t->snd_nxt, t->fin_seq))
@@ -321,10 +343,18 @@ void tcp_output(struct us_tcb *t)
 		uint32_t inflight = t->snd_nxt - t->snd_una;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t len = avail;
-		if (len > t->mss)
-			len = t->mss;
+		if (len > goal)
+			len = goal;
 		if (len > usable)
 			len = usable;
+		if (len > t->mss && len % t->mss) {
+			/* A large segment ends on a whole MSS unless its short tail
+			 * could go alone now (Nagle as below; Linux
+			 * tcp_mss_split_point). */
+			bool tail_ok = len == avail && (t->nodelay || inflight == 0 || t->fin_queued);
+			if (!tail_ok)
+				len -= len % t->mss;
+		}
 		if (len && len < t->mss) {
 			/* Nagle and sender SWS: a short segment goes only if it is
 			 * all we have and nothing is unacknowledged (or TCP_NODELAY),

@@ -142,6 +142,30 @@ size_t wire_tcp_build(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq, 
 	return hlen;
 }
 
+uint32_t wire_tcp_gso_count(size_t payload_len, uint16_t gso_size)
+{
+	if (gso_size == 0 || payload_len == 0)
+		return 1;
+	return (uint32_t)((payload_len + gso_size - 1) / gso_size);
+}
+
+size_t wire_tcp_gso_hdr(uint8_t *out, const uint8_t *hdr, size_t hlen, size_t payload_len,
+			uint16_t gso_size, uint32_t k)
+{
+	uint32_t n = wire_tcp_gso_count(payload_len, gso_size);
+	memcpy(out, hdr, hlen);
+	if (gso_size == 0)
+		return payload_len;
+	size_t off = (size_t)k * gso_size;
+	size_t len = payload_len - off < gso_size ? payload_len - off : gso_size;
+	put32(out + 4, get32(hdr + 4) + (uint32_t)off);
+	if (k + 1 < n)
+		out[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+	if (k > 0)
+		out[13] &= (uint8_t)~TCP_CWR;
+	return len;
+}
+
 void wire_tcp_set_csum(uint8_t *hdr, uint16_t csum)
 {
 	memcpy(hdr + 16, &csum, 2);

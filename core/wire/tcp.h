@@ -80,6 +80,20 @@ size_t wire_tcp_build(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq, 
 		      uint8_t flags, uint16_t win, const struct wire_tcp_opts *opt);
 void wire_tcp_set_csum(uint8_t *hdr, uint16_t csum);
 
+/*
+ * TCP segmentation as a device does it for a TSO frame (the segments the
+ * kernel makes of a virtio-net GSO_TCPV4 frame, Linux tcp_gso_segment):
+ * the payload is cut into gso_size pieces, nseg = wire_tcp_gso_count().
+ * wire_tcp_gso_hdr writes segment k's TCP header (hlen bytes, from the
+ * frame's hdr) at out: sequence number advanced by k * gso_size, FIN and
+ * PSH kept only on the last segment, CWR only on the first; the checksum
+ * field is left as in hdr for the caller to fill. Returns the payload
+ * bytes of segment k (its offset in the payload is k * gso_size).
+ */
+uint32_t wire_tcp_gso_count(size_t payload_len, uint16_t gso_size);
+size_t wire_tcp_gso_hdr(uint8_t *out, const uint8_t *hdr, size_t hlen, size_t payload_len,
+			uint16_t gso_size, uint32_t k);
+
 /* Sequence arithmetic modulo 2^32 (RFC 9293 3.4). */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }

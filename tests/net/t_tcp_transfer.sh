@@ -5,9 +5,10 @@
 # With the TAP's offloads (the default; XFER_OFFLOAD=false runs the same
 # with `offload: false`, t_tcp_transfer_nooffload.sh): tcpdump on the
 # kernel's side of the TAP must see TCP frames longer than the 1500-byte
-# MTU from the kernel (its GSO aggregates, which it only sends to a TAP
-# that took TUNSETOFFLOAD), so the data went through the large-frame,
-# checksum-offloaded receive path. Without offloads it must see none.
+# MTU both ways: from the stack (its TSO frames, which the kernel takes
+# whole) and from the kernel (its GSO aggregates, which it only sends to
+# a TAP that took TUNSETOFFLOAD), so the data went through the large-frame,
+# checksum-offloaded paths. Without offloads it must see none.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd nc sha256sum tcpdump
@@ -26,6 +27,15 @@ interfaces:
     offload: $OFFLOAD
 YAML
 Q="--stack-config $TMP/stack.yaml"
+sed 's/offload: .*/offload: true/' "$TMP/stack.yaml" > "$TMP/on.yaml"
+if [ "$OFFLOAD" = false ]; then
+	# The TAP outlives a stack: one that used offloads leaves them set on
+	# it, and a stack without them must turn them off again (else the
+	# kernel sends it checksums left undone that it cannot recognise).
+	note "a stack with offloads on the TAP first"
+	ip netns exec "$ns" timeout 20 "$BIN/usping" -c 1 -C "$TMP/on.yaml" 10.9.7.1 >/dev/null ||
+		fail "usping with offloads on"
+fi
 head -c 100000000 /dev/urandom > "$TMP/data"
 want=$(sha256sum < "$TMP/data" | cut -d' ' -f1)
 
@@ -45,6 +55,7 @@ large() {
 }
 
 note "usnc -> kernel nc -l: 100 MB (offload: $OFFLOAD)"
+watch tx "tcp and src host 10.9.7.2"
 start "$ns" "$TMP/k.log" sh -c "exec nc -l -p 7100 > '$TMP/got1'"
 k=$LAST_PID
 wait_for 5 "nc to listen" sh -c "ip netns exec $ns ss -tln | grep -q ':7100'"
@@ -52,6 +63,12 @@ ip netns exec "$ns" timeout 120 "$BIN/usnc" -N $Q 10.9.7.1 7100 < "$TMP/data" ||
 wait "$k" || fail "kernel nc exit $?"
 got=$(sha256sum < "$TMP/got1" | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "kernel received $(wc -c < "$TMP/got1") bytes with another SHA-256"
+n=$(large tx)
+if [ "$OFFLOAD" = true ]; then
+	[ "$n" -ge 1 ] || fail "offload on: the stack sent no TCP frame above the MTU (no TSO)"
+else
+	[ "$n" -eq 0 ] || fail "offload off: the stack sent a TCP frame above the MTU"
+fi
 
 note "kernel nc -> usnc -l: 100 MB (offload: $OFFLOAD)"
 watch rx "tcp and src host 10.9.7.1"

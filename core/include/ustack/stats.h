@@ -34,6 +34,8 @@
 	X(IP_RX,              "ip",   "packets received") \
 	X(IP_DELIVERED,       "ip",   "packets delivered to upper layers") \
 	X(IP_TX,              "ip",   "packets sent") \
+	X(IP_TX_TSO,          "ip",   "TCP segments above the MTU handed to the device to cut (TSO)") \
+	X(IP_TX_GSO_SW,       "ip",   "TCP segments cut from a large one in software (no TSO, or next hop unresolved)") \
 	X(IP_DROP_SHORT,      "ip",   "dropped: shorter than the header") \
 	X(IP_DROP_VERSION,    "ip",   "dropped: version not 4") \
 	X(IP_DROP_IHL,        "ip",   "dropped: bad header length") \
