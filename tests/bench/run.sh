@@ -14,6 +14,15 @@
 #                `usperf -s`. Bulk directions are named by who sends, so
 #                "ustack->kernel" is `-R` here.
 #
+# Bulk runs twice more (bulk_both): with offloads off as above (the stack
+# with `offload: false`, the kernel's interfaces with ethtool -K ... off),
+# target 0.20 of kernel-veth; and in three more set-ups with offloads on
+# (ust-<pid>-kc2/ks2 veth, ust-<pid>-so/sso TAPs, 10.82.x; the kernel's
+# default offloads, the stack's `offload: true`: TSO and checksum offload
+# over IFF_VNET_HDR), target 0.5 of kernel-veth with its offloads, at most
+# 2 rounds (BENCH_REPS_ON); then each ustack bulk figure against the other
+# baseline too (reported, no target).
+#
 # Each timed figure runs BENCH_REPS times per set-up (default 3, in turn:
 # kernel-veth, ustack client, ustack server, so that a noisy neighbour
 # hurts all of them) for BENCH_SECS seconds (default 5). The table shows
@@ -144,20 +153,67 @@ fi
 say "offloads: $OFFLOADS"
 wait_for 5 "veth carrier" ip netns exec "$kc" ping -c1 -W1 10.81.1.2
 
+# stack_yaml OFFLOAD ADDR MAC — a one-TAP (tap0) stack configuration.
+stack_yaml() {
+	printf 'interfaces:\n  eth0:\n    backend: tap\n    device: tap0\n'
+	printf '    addresses: [%s]\n    macaddress: "%s"\n    offload: %s\n' "$2" "$3" "$1"
+}
+
 if [ "$ONLY" != http ]; then
 	start "$ks" "$OUT/server-kernel-veth.log" "$USPERF" -s --kernel -p $PORT
 	wait_for 5 "usperf -s --kernel in $ks" grep -q '^Server listening' "$OUT/server-kernel-veth.log"
 	start "$st" "$OUT/server-ustack-tap.log" "$USPERF" -s --kernel -p $PORT
 	wait_for 5 "usperf -s --kernel in $st" grep -q '^Server listening' "$OUT/server-ustack-tap.log"
-	start "$ss" "$OUT/server-ustack-srv.log" "$USPERF" -s -p $PORT --tap tap0 --addr 10.81.3.2/24 \
-		--mac 02:00:0a:51:03:02
+	stack_yaml false 10.81.3.2/24 02:00:0a:51:03:02 > "$OUT/ss-off.yaml"
+	start "$ss" "$OUT/server-ustack-srv.log" "$USPERF" -s -p $PORT -C "$OUT/ss-off.yaml"
 	wait_for 5 "usperf -s on ustack in $ss" grep -q '^Server listening' "$OUT/server-ustack-srv.log"
 fi
 
 # Fixed MACs: each ustack client run is a new process, and with a new
 # random MAC each time the kernel's neighbour entry would point at the last
 # one for a moment.
-STACK="--tap tap0 --addr 10.81.2.2/24 --mac 02:00:0a:51:02:02"
+# The set-ups above run the stack without offloads (offload: false), as the
+# kernel's interfaces there; the "offloads on" set-ups below have them.
+stack_yaml false 10.81.2.2/24 02:00:0a:51:02:02 > "$OUT/st-off.yaml"
+STACK="-C $OUT/st-off.yaml"
+
+# ---- offloads on (issue 10): the same three set-ups with every offload the
+# kernel's veth and TAP have by default (TSO, GSO, GRO, checksums) and the
+# stack's `offload: true` (TAP: IFF_VNET_HDR, TSO and checksum offload):
+#   kernel-veth-on  ust-<pid>-kc2 (10.82.1.1) --veth-- ust-<pid>-ks2 (10.82.1.2)
+#   ustack-on       ust-<pid>-so: tap0 (kernel 10.82.2.1), the stack 10.82.2.2
+#   ustack-srv-on   ust-<pid>-sso: tap0 (kernel 10.82.3.1), ustack usperf -s 10.82.3.2
+# Only the bulk figures run here (that is what offloads change).
+if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ]; then
+	kc2=$(new_ns kc2)
+	ks2=$(new_ns ks2)
+	so=$(new_ns so)
+	sso=$(new_ns sso)
+	ip -n "$kc2" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$ks2" ||
+		fail "cannot create the veth pair"
+	ip -n "$kc2" addr add 10.82.1.1/24 dev veth0
+	ip -n "$ks2" addr add 10.82.1.2/24 dev veth1
+	ip -n "$kc2" link set veth0 up
+	ip -n "$ks2" link set veth1 up
+	for pair in "$so 10.82.2.1/24" "$sso 10.82.3.1/24"; do
+		set -- $pair
+		ip netns exec "$1" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
+		ip -n "$1" link set tap0 mtu 1500
+		ip -n "$1" addr add "$2" dev tap0
+		ip -n "$1" link set tap0 up
+	done
+	say "offloads on (kernel-veth-on, ustack-on): veth0 $(ip netns exec "$kc2" ethtool -k veth0 2>/dev/null |
+		grep -E '^(tcp-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ')"
+	wait_for 5 "veth carrier (offloads on)" ip netns exec "$kc2" ping -c1 -W1 10.82.1.2
+	start "$ks2" "$OUT/server-kernel-veth-on.log" "$USPERF" -s --kernel -p $PORT
+	wait_for 5 "usperf -s --kernel in $ks2" grep -q '^Server listening' "$OUT/server-kernel-veth-on.log"
+	start "$so" "$OUT/server-ustack-tap-on.log" "$USPERF" -s --kernel -p $PORT
+	wait_for 5 "usperf -s --kernel in $so" grep -q '^Server listening' "$OUT/server-ustack-tap-on.log"
+	stack_yaml true 10.82.3.2/24 02:00:0a:52:03:02 > "$OUT/sso-on.yaml"
+	start "$sso" "$OUT/server-ustack-srv-on.log" "$USPERF" -s -p $PORT -C "$OUT/sso-on.yaml"
+	wait_for 5 "usperf -s on ustack in $sso" grep -q '^Server listening' "$OUT/server-ustack-srv-on.log"
+	stack_yaml true 10.82.2.2/24 02:00:0a:52:02:02 > "$OUT/so-on.yaml"
+fi
 
 # ---- running one figure ----
 
@@ -177,6 +233,15 @@ run() {
 			-p $PORT "$@" >"$log" 2>&1 ;;
 	ustack-srv)
 		timeout --kill-after=5 "$limit" ip netns exec "$ss" "$USPERF" --kernel -c 10.81.3.2 \
+			-p $PORT "$@" >"$log" 2>&1 ;;
+	kernel-on)
+		timeout --kill-after=5 "$limit" ip netns exec "$kc2" "$USPERF" --kernel -c 10.82.1.2 \
+			-p $PORT "$@" >"$log" 2>&1 ;;
+	ustack-on)
+		timeout --kill-after=5 "$limit" ip netns exec "$so" "$USPERF" -C "$OUT/so-on.yaml" \
+			-c 10.82.2.1 -p $PORT "$@" >"$log" 2>&1 ;;
+	ustack-srv-on)
+		timeout --kill-after=5 "$limit" ip netns exec "$sso" "$USPERF" --kernel -c 10.82.3.2 \
 			-p $PORT "$@" >"$log" 2>&1 ;;
 	esac
 	local rc=$?
@@ -270,10 +335,11 @@ timed() {
 	local kv=() uv=() sv=() r i side args bg v
 	say ""
 	say "== $name ($*)"
+	local sides=(${SIDES:-kernel ustack ustack-srv})
 	for i in $(seq "$REPS"); do
-		for side in kernel ustack ustack-srv; do
+		for side in "${sides[@]}"; do
 			args=("$@")
-			if [ $side = ustack-srv ] && [[ " $* " == *" -m bulk "* ]]; then
+			if [[ $side == ustack-srv* ]] && [[ " $* " == *" -m bulk "* ]]; then
 				mapfile -t args < <(flip_dir "$@")
 			fi
 			bg=$(background)
@@ -281,8 +347,8 @@ timed() {
 				say "   $side #$i: ${r#RESULT } (background busy ${bg}%)"
 				v="$(field "$r" "$key"):$bg:$(field "$r" p50_us)"
 				case $side in
-				kernel) kv+=("$v") ;;
-				ustack) uv+=("$v") ;;
+				kernel*) kv+=("$v") ;;
+				ustack|ustack-on) uv+=("$v") ;;
 				*) sv+=("$v") ;;
 				esac
 			else
@@ -312,6 +378,27 @@ timed() {
 		"$(notes "${ub#* }" "${kb#* }")"
 	row "$name, ustack server" "${sb%% *}" "${kb%% *}" "$target" "$unit" \
 		"$(notes "${sb#* }" "${kb#* }")"
+	# The best figures, for rows against the other baseline (bulk_both).
+	LAST_K=${kb%% *} LAST_U=${ub%% *} LAST_S=${sb%% *}
+}
+
+# bulk_both NAME ARGS... — a bulk direction with offloads off (the set-ups
+# at the top, target 0.20 of kernel-veth without offloads) and on (target
+# 0.5 of kernel-veth with its default offloads), then every ustack figure
+# against the other baseline too (reported, no target).
+bulk_both() {
+	local name=$1; shift
+	timed "$name" mbps 0.20 "Mbit/s" "$@"
+	local koff=$LAST_K uoff=$LAST_U soff=$LAST_S
+	# At most 2 rounds with offloads on (BENCH_REPS_ON), to keep the bench short.
+	local ron=${BENCH_REPS_ON:-$((REPS < 2 ? REPS : 2))}
+	REPS=$ron SIDES="kernel-on ustack-on ustack-srv-on" \
+		timed "$name, offloads on" mbps 0.5 "Mbit/s" "$@"
+	local kon=$LAST_K
+	row "$name, ustack client (off) vs kernel on" "$uoff" "$kon" - "Mbit/s"
+	row "$name, ustack server (off) vs kernel on" "$soff" "$kon" - "Mbit/s"
+	row "$name, ustack client (on) vs kernel off" "$LAST_U" "$koff" - "Mbit/s"
+	row "$name, ustack server (on) vs kernel off" "$LAST_S" "$koff" - "Mbit/s"
 }
 
 # summary VALUE:BG... — "BEST FLAGS" for one set-up (FAILED if a run failed);
@@ -824,8 +911,8 @@ elif [ "$ONLY" = synflood ]; then
 	synflood_figures
 elif [ "$ONLY" != http ]; then
 	pcap_figures
-	timed "bulk ustack->kernel" mbps 0.20 "Mbit/s" -m bulk
-	timed "bulk kernel->ustack" mbps 0.20 "Mbit/s" -m bulk -R
+	bulk_both "bulk ustack->kernel" -m bulk
+	bulk_both "bulk kernel->ustack" -m bulk -R
 	timed "rr 1 byte" tps 0.85 "trans/s" -m rr -l 1
 	timed "crr" cps 0.80 "conn/s" -m crr
 	idle 1000 0
@@ -838,10 +925,10 @@ fi
 
 say ""
 {
-	printf '%-36s %12s %12s %-8s %6s %8s %s\n' scenario ustack kernel-veth unit ratio target result
+	printf '%-52s %12s %12s %-8s %6s %8s %s\n' scenario ustack kernel-veth unit ratio target result
 	for r in "${ROWS[@]}"; do
 		IFS='|' read -r s u k unit ratio t v <<<"$r"
-		printf '%-36s %12s %12s %-8s %6s %8s %s\n' "$s" "$u" "$k" "$unit" "$ratio" "$t" "$v"
+		printf '%-52s %12s %12s %-8s %6s %8s %s\n' "$s" "$u" "$k" "$unit" "$ratio" "$t" "$v"
 	done
 } | tee -a "$OUT/results.txt"
 say ""
