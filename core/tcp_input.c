@@ -180,6 +180,8 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 	}
 	US_STAT_INC(st, TCP_PASSIVE_OPENS);
 	sync_input(t, ip, g);
+	if (t->state == TCPS_SYN_RCVD)
+		tcp_done(t, 0);         /* not established (no memory for its rings): no timer would end it */
 	if (t->state != TCPS_CLOSED)
 		tcp_output(t);
 	pthread_mutex_unlock(&cs->lock);
@@ -905,6 +907,12 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	if (t->state == TCPS_SYN_RCVD) {
 		if (!(seq_lt(t->snd_una, g->ack) && seq_le(g->ack, t->snd_max))) {
 			tcp_send_rst_to(st, t->laddr, t->raddr, t->lport, t->rport, g->ack, 0, TCP_RST);
+			return false;
+		}
+		if (tcb_alloc_buffers(t) < 0) {
+			/* A passive child gets its rings only now (tcp_child_new).
+			 * No memory: drop the ACK, as if lost; our SYN-ACK
+			 * retransmission or the peer's next segment tries again. */
 			return false;
 		}
 		t->snd_una = g->ack;

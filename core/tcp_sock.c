@@ -128,10 +128,10 @@ struct us_sock *tcp_child_new(struct us_sock *ls)
 	t->user_timeout_ms = lt->user_timeout_ms;
 	t->cc = lt->cc;
 	t->passive = true;
-	if (tcb_alloc_buffers(t) < 0) {
-		us_sock_put(c);
-		return NULL;
-	}
+	/* No rings yet: a child in SYN_RCVD needs only their sizes (for the
+	 * window it offers); sync_input allocates them when the handshake
+	 * completes, so a SYN flood filling the queue costs sockets and
+	 * control blocks, not buffers. */
 	us_sock_hold(ls);
 	t->listener = ls;
 	return c;

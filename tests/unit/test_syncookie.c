@@ -406,7 +406,47 @@ static void test_cookie_off_drops_syn(void)
 	finish(&t);
 }
 
+/*
+ * Before a connection exists, keep almost nothing (doc/ARCHITECTURE.md):
+ * a child in SYN_RCVD has no send or receive ring; they appear when the
+ * handshake completes, sized as the listener's.
+ */
+static void test_syn_rcvd_child_has_rings_only_once_established(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__, true))
+		return;
+	struct tc_out o = { 0 };
+	int lfd = listen_full(&t, &o);
+	struct tc_parsed sa = o.seg[0];
+	struct us_tcb c;
+	CU_ASSERT_FATAL(conn_tcb(&t, PPORT - 1, &c));
+	CU_ASSERT_EQUAL(c.state, TCPS_SYN_RCVD);
+	CU_ASSERT_PTR_NULL(c.rcvq.buf);
+	CU_ASSERT_PTR_NULL(c.sndq.buf);
+	CU_ASSERT_EQUAL(c.rcvq.cap, cfg.tcp.rcvbuf);    /* sized: the SYN-ACK's window and shift */
+	struct tc_seg a = ack_for(&sa, PPORT - 1, 7, "hello");
+	tc_inject(&t, &a);
+	tc_collect(&t, NULL);
+	CU_ASSERT_FATAL(conn_tcb(&t, PPORT - 1, &c));
+	CU_ASSERT_EQUAL(c.state, TCPS_ESTABLISHED);
+	CU_ASSERT_PTR_NOT_NULL(c.rcvq.buf);
+	CU_ASSERT_PTR_NOT_NULL(c.sndq.buf);
+	CU_ASSERT_EQUAL(c.rcvq.len, 5);
+	int fd = us_accept(t.st, lfd, NULL, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	char buf[8];
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), 5);
+	CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+	reset_from(&t, PPORT - 1, 8 + 5);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 US_SUITE(syncookie, NULL, NULL,
+	 US_TEST(test_syn_rcvd_child_has_rings_only_once_established),
 	 US_TEST(test_cookie_sent_when_syn_queue_full_and_nothing_kept),
 	 US_TEST(test_cookie_ack_establishes_with_options_recovered),
 	 US_TEST(test_cookie_without_timestamps_has_no_window_scaling),
