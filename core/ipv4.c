@@ -359,8 +359,14 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link
 		US_STAT_INC(st, IP_DROP_SRC);
 		return;
 	}
-	/* 127/8 never comes from a wire (RFC 1122 3.2.1.3 (g); Linux's martians). */
-	if (!nif->loopback && (is_loopback_net(ip.src) || is_loopback_net(ip.dst))) {
+	/*
+	 * Martians: 127/8 never comes from a wire (RFC 1122 3.2.1.3 (g)), and
+	 * neither does a packet from one of our own addresses: Linux drops
+	 * both (fib_validate_source, accept_local 0). The second also keeps a
+	 * spoofed datagram from our own echo port to our own echo port from
+	 * bouncing on lo for ever (the old UDP echo/chargen loop).
+	 */
+	if (!nif->loopback && (us_ipv4_is_local(st, ip.src) || is_loopback_net(ip.dst))) {
 		US_STAT_INC(st, IP_DROP_MARTIAN);
 		return;
 	}

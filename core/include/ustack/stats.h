@@ -43,7 +43,7 @@
 	X(IP_DROP_LENGTH,     "ip",   "dropped: total length beyond the frame or below the header") \
 	X(IP_DROP_NOT_OURS,   "ip",   "dropped: destination not ours (forwarding off)") \
 	X(IP_DROP_SRC,        "ip",   "dropped: source address broadcast or multicast") \
-	X(IP_DROP_MARTIAN,    "ip",   "dropped: 127/8 source or destination on a wire interface") \
+	X(IP_DROP_MARTIAN,    "ip",   "dropped on a wire interface: from 127/8 or our own address, or to 127/8") \
 	X(IP_DROP_PROTO,      "ip",   "dropped: unknown protocol") \
 	X(IP_NO_ROUTE,        "ip",   "sends refused: no route") \
 	X(IP_FRAG_RX,         "ip",   "fragments received") \
