@@ -1564,3 +1564,58 @@ def _(ctx, out, inp):
            "ACK at once for the bad segment, not covering x; y, the first data taken, ACKed "
            "at once (quick-ACK mode): %r" % acks)
     all_csums_ok(out)
+
+
+@scenario("tcp_syn_cookie", """
+SYN cookies (RFC 4987 3.6, Linux's encoding): the application listens on
+port 80 with backlog 1. Peer A (port 40000, ISN 1000) sends a SYN at t=0.1
+and never answers the SYN-ACK: the queue is full. Peer B (port 40001, ISN
+2000; MSS 1460, SACK-permitted, TS, WS 7) sends a SYN at t=0.2: the stack
+answers with a cookie SYN-ACK, whose TSval carries B's window shift (7) and
+SACK-permitted (bit 4) in its low 6 bits. B ACKs it 10 ms later with
+"hello"; the cookie is valid, the connection is made, the application
+accepts it at t=0.4, reads "hello" and answers "hi", which B ACKs.
+""", app="""
+- {at: 0, op: tcp_listen, port: 80, backlog: 1}
+- {at: 0.4, op: tcp_accept, as: c}
+- {at: 0.4, op: recv, on: c, expect: "hello"}
+- {at: 0.45, op: send, on: c, data: "hi"}
+""")
+def tcp_syn_cookie(ctx):
+    ctx.send(0.05, arp_request(STACK_IP))
+    a = TcpPeer(ctx, 40000, 80, 1000)
+    a.seg(0.1, "S")
+    b = TcpPeer(ctx, 40001, 80, 2000)
+    b.seg(0.2, "S")
+    sa = b.learn(ctx.find("cookie SYN-ACK", is_tcp("SA", dport=40001)))
+    b.seg(sa.at + 0.010, "PA", b"hello")
+    hi = b.learn(ctx.find("hi", is_tcp("PA", dport=40001)))
+    b.seg(hi.at + 0.010, "A")
+
+
+@tcp_syn_cookie.checks
+def _(ctx, out, inp):
+    announce_ok(out)
+    sas = [f for f in out if is_tcp("SA", dport=40000)(f)]
+    expect([f.at for f in sas] == [0.1, 1.1, 3.1],
+           "A's SYN-ACK at once, then after RTOs of 1 s and 2 s (RFC 6298): %r" % sas)
+    syn_ack_ok(sas[0], 1000, 5100)
+    sa = only(out, is_tcp("SA", dport=40001), 1, "cookie SYN-ACK to B, never retransmitted")[0]
+    expect(sa.at == 0.2, "cookie SYN-ACK at once")
+    t, o = sa.tcp(), sa.opts()
+    expect(t.ack == 2001, "acknowledges B's ISN + 1: %r" % sa)
+    expect(o.get("MSS") == 1460 and o.get("WScale") == 3, "MSS 1460, our shift 3: %r" % o)
+    expect("SAckOK" not in o, "no SACK-permitted offered (not implemented): %r" % o)
+    expect(t.window == 65535, "window 65535, unscaled: %r" % sa)
+    tsval, tsecr = o.get("Timestamp")
+    now_ms = 1200                       # the stack's clock reads 1 s + at
+    expect(tsecr == 5200, "TSecr echoes B's TSval: %r" % o)
+    expect(tsval & 0x3f == 7 | 0x10, "TSval low 6 bits: B's shift 7 | SACK 0x10: %#x" % tsval)
+    expect(now_ms - 64 < tsval <= now_ms, "TSval the ms clock with the low bits replaced, "
+           "never ahead of it: %d at %d" % (tsval, now_ms))
+    hi = only(out, is_tcp("PA", dport=40001), 1, "the reply on the cookie connection")[0]
+    expect(hi.tcp().seq == (t.seq + 1) & 0xffffffff, "data starts at the cookie ISN + 1")
+    expect(hi.tcp().ack == 2006, "and acknowledges hello: %r" % hi)
+    expect(bytes(hi.tcp().payload) == b"hi", "the reply is hi")
+    expect(not [f for f in tcp_of(out) if "R" in str(f.tcp().flags)], "no RST")
+    all_csums_ok(out)
