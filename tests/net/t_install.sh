@@ -45,7 +45,12 @@ int main(void)
 	return rc;
 }
 C
-cc -o "$TMP/p" "$TMP/p.c" $flags || fail "cannot build against the installed library"
+# A sanitizer build's library needs its runtime in the program too.
+san=
+readelf -d "$L/libustack.so.0.2.0" | grep -q 'NEEDED.*libasan' && san="$san -fsanitize=address"
+readelf -d "$L/libustack.so.0.2.0" | grep -q 'NEEDED.*libubsan' && san="$san -fsanitize=undefined"
+readelf -d "$L/libustack.so.0.2.0" | grep -q 'NEEDED.*libtsan' && san="$san -fsanitize=thread"
+cc $san -o "$TMP/p" "$TMP/p.c" $flags || fail "cannot build against the installed library"
 readelf -d "$TMP/p" | grep -q 'NEEDED.*\[libustack.so.0\]' || fail "program does not record libustack.so.0"
 out=$(LD_LIBRARY_PATH="$L" "$TMP/p") || fail "program failed: $out"
 [ "$out" = "installed library works" ] || fail "unexpected output: $out"
