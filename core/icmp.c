@@ -168,6 +168,12 @@ static void icmp_error_input(struct us_stack *st, const struct wire_ip4 *ip,
 		memcpy(&src, q + 12, 4);
 		memcpy(&dst, q + 16, 4);
 		uint32_t seq = (uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6);
+		if (m->type == ICMP_DEST_UNREACH && m->code == ICMP_UNREACH_NEEDFRAG) {
+			/* RFC 1191: the next-hop MTU is the low 16 bits of the second word. */
+			us_tcp_pmtu(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)), seq,
+				    m->rest & 0xffff, get16(q + 2));
+			return;
+		}
 		us_tcp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)), seq, m->type,
 			     m->code, unreach_errno(m->type, m->code));
 	}

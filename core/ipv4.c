@@ -56,18 +56,78 @@ int us_ipv4_init(struct us_stack *st, struct us_ipv4 *ip)
 {
 	ip->st = st;
 	ids_init(st, ip);
+	pthread_mutex_init(&ip->pmtu_lock, NULL);
+	memset(ip->pmtu, 0, sizeof ip->pmtu);
 	return ipv4_reasm_init(st, ip);
 }
 
 void us_ipv4_reset(struct us_stack *st, struct us_ipv4 *ip)
 {
 	ids_init(st, ip);
+	pthread_mutex_lock(&ip->pmtu_lock);
+	memset(ip->pmtu, 0, sizeof ip->pmtu);
+	pthread_mutex_unlock(&ip->pmtu_lock);
 	ipv4_reasm_clear(st, ip);
 }
 
 void us_ipv4_destroy(struct us_ipv4 *ip)
 {
 	ipv4_reasm_destroy(ip);
+	pthread_mutex_destroy(&ip->pmtu_lock);
+}
+
+/* ---- path MTU cache (RFC 1191) ---- */
+
+uint32_t us_ipv4_path_mtu(struct us_stack *st, uint32_t dst, uint32_t ifmtu)
+{
+	struct us_ipv4 *ip = &st->ip;
+	uint64_t now = us_now(st);
+	uint32_t mtu = ifmtu;
+	pthread_mutex_lock(&ip->pmtu_lock);
+	for (int i = 0; i < US_PMTU_SLOTS; i++) {
+		struct us_pmtu *e = &ip->pmtu[i];
+		if (e->dst == dst && dst) {
+			if (now >= e->expires)
+				e->dst = 0;     /* forgotten: the interface's MTU again */
+			else if (e->mtu < mtu)
+				mtu = e->mtu;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ip->pmtu_lock);
+	return mtu;
+}
+
+uint32_t us_ipv4_pmtu_lower(struct us_stack *st, uint32_t dst, uint32_t ifmtu, uint32_t mtu)
+{
+	struct us_ipv4 *ip = &st->ip;
+	if (mtu < US_PMTU_MIN)
+		mtu = US_PMTU_MIN;
+	uint64_t now = us_now(st);
+	uint32_t cur = us_ipv4_path_mtu(st, dst, ifmtu);
+	if (mtu >= cur)
+		return 0;
+	pthread_mutex_lock(&ip->pmtu_lock);
+	/* Its own slot, else a free or expired one, else the soonest to expire. */
+	struct us_pmtu *slot = NULL, *victim = &ip->pmtu[0];
+	for (int i = 0; i < US_PMTU_SLOTS; i++) {
+		struct us_pmtu *e = &ip->pmtu[i];
+		if (e->dst == dst) {
+			slot = e;
+			break;
+		}
+		if (!slot && (e->dst == 0 || now >= e->expires))
+			slot = e;
+		if (e->expires < victim->expires)
+			victim = e;
+	}
+	if (!slot)
+		slot = victim;
+	slot->dst = dst;
+	slot->mtu = mtu;
+	slot->expires = now + US_PMTU_EXPIRE_NS;
+	pthread_mutex_unlock(&ip->pmtu_lock);
+	return mtu;
 }
 
 static inline bool is_multicast(uint32_t a) { return (ntohl(a) & 0xf0000000u) == 0xe0000000u; }

@@ -47,6 +47,20 @@ struct us_reasm {
 	uint8_t *data;          /* 65535 bytes */
 };
 
+/*
+ * Path MTU cache (RFC 1191): what "fragmentation needed" taught about a
+ * destination, forgotten after 10 minutes as Linux's mtu_expires.
+ */
+#define US_PMTU_SLOTS       64
+#define US_PMTU_EXPIRE_NS   (600ULL * 1000 * 1000 * 1000)
+#define US_PMTU_MIN         552     /* Linux's min_pmtu: lower reports are raised to it */
+
+struct us_pmtu {
+	uint32_t dst;           /* network order; 0 = free */
+	uint32_t mtu;
+	uint64_t expires;
+};
+
 struct us_ipv4 {
 	_Atomic uint16_t ids[US_IP_ID_BUCKETS];   /* next IP ID per bucket */
 	uint32_t id_key;                          /* hashes (src,dst,proto) to a bucket */
@@ -56,6 +70,8 @@ struct us_ipv4 {
 	uint64_t reasm_tick;                      /* counts fragments taken in (LRU stamps) */
 	uint8_t *reasm_mem;
 	struct us_timer reasm_timer;              /* sweeps timed-out datagrams */
+	pthread_mutex_t pmtu_lock;                /* protects pmtu[]; a leaf */
+	struct us_pmtu pmtu[US_PMTU_SLOTS];
 	struct us_stack *st;
 };
 
@@ -130,6 +146,19 @@ uint32_t us_ipv4_gso_max(struct us_stack *st, uint32_t dst);
  */
 int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop,
 		  uint32_t *src);
+
+/*
+ * The path MTU towards dst: ifmtu (the outgoing interface's), or less if
+ * the cache learnt less and has not forgotten it yet.
+ */
+uint32_t us_ipv4_path_mtu(struct us_stack *st, uint32_t dst, uint32_t ifmtu);
+/*
+ * A validated "fragmentation needed" said the path to dst carries mtu
+ * (raised to US_PMTU_MIN). Returns the path MTU now in force if that is
+ * lower than before (cached for US_PMTU_EXPIRE_NS), else 0 (RFC 1191 6.1:
+ * a report of an increase is ignored).
+ */
+uint32_t us_ipv4_pmtu_lower(struct us_stack *st, uint32_t dst, uint32_t ifmtu, uint32_t mtu);
 
 /* A packet we queued could not be sent (ARP failure): tell its owner. */
 void us_ipv4_local_error(struct us_stack *st, const uint8_t *ippkt, size_t len, int err);

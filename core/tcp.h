@@ -221,6 +221,13 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
  */
 void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		  uint32_t seq, uint8_t icmp_type, uint8_t icmp_code, int err);
+/*
+ * "Fragmentation needed" about a segment we sent (tcp_pmtu.c): mtu the
+ * next-hop MTU the router reported (0: none), quoted_len the quoted IP
+ * header's total length.
+ */
+void us_tcp_pmtu(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+		 uint32_t seq, uint32_t mtu, uint32_t quoted_len);
 /* Stack stop (tcp_drain.c): how many connections the application closed
  * still have data or a FIN unacknowledged; with reset, reset them instead. */
 int us_tcp_drain_pending(struct us_stack *st, bool reset);

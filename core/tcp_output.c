@@ -32,9 +32,16 @@ static uint32_t route_mss_to(struct us_stack *st, uint32_t raddr)
 	return mtu - IP4_HLEN - TCP_HLEN;
 }
 
+/* The send MSS's bound: the path MTU learnt by RFC 1191 (ipv4.c's cache)
+ * where it is lower than the route's; what we announce keeps the route's. */
 static uint32_t route_mss(struct us_tcb *t)
 {
-	return route_mss_to(t->sock->st, t->raddr);
+	struct us_stack *st = t->sock->st;
+	int ifi;
+	uint32_t nh, src;
+	if (us_ipv4_route(st, t->raddr, &ifi, &nh, &src) < 0)
+		return route_mss_to(st, t->raddr);
+	return us_ipv4_path_mtu(st, t->raddr, st->ifs[ifi].mtu) - IP4_HLEN - TCP_HLEN;
 }
 
 void tcp_set_mss(struct us_tcb *t)

@@ -111,6 +111,7 @@
 	X(TCP_DROP_SYNFIN,    "tcp",  "dropped: SYN and FIN both set") \
 	X(TCP_RX_RST,         "tcp",  "resets received and accepted") \
 	X(TCP_ICMP_OUT_OF_WINDOW, "tcp", "ICMP errors ignored: quoted sequence not in flight") \
+	X(TCP_PMTU_REDUCED,   "tcp",  "path MTU lowered by fragmentation needed (RFC 1191)") \
 	X(TCP_TX_RST,         "tcp",  "resets sent") \
 	X(TCP_WINDOW_PROBES,  "tcp",  "zero-window probes sent") \
 	X(TCP_KEEPALIVE_PROBES, "tcp", "keepalive probes sent") \
