@@ -48,15 +48,13 @@ struct us_netif {
 	 * The receive queue has one consumer at a time: rx_lock is held by
 	 * whoever takes frames from link.recv and runs the input path for
 	 * them, from the read until the input is done, so the frames of one
-	 * flow are processed in the order they arrived. The receive thread
-	 * waits for a frame (link.wait) without it and parks on rx_park while
-	 * busy_owners > 0 (application threads busy-polling, like Linux's
-	 * busy poller owning the NAPI instance). Outermost lock of the input
-	 * path: taken holding no other lock.
+	 * flow are processed in the order they arrived. A busy poller takes
+	 * it with a trylock (like Linux's busy poller owning the NAPI
+	 * instance); the receive thread waits for a frame (link.wait) without
+	 * it, then parks on it while a busy poller owns the queue. Outermost
+	 * lock of the input path: taken holding no other lock.
 	 */
 	pthread_mutex_t rx_lock;
-	pthread_cond_t rx_park;         /* on rx_lock; CLOCK_MONOTONIC */
-	_Atomic int busy_owners;        /* threads in a busy-poll session on this interface */
 	struct us_capture *capture;     /* NULL if none; has its own lock */
 
 	_Atomic uint64_t stats[US_IFSTAT__COUNT];  /* relaxed atomic counters of this interface */
@@ -113,15 +111,11 @@ void us_netif_input_csum(struct us_netif *nif, const uint8_t *frame, size_t len,
 /* Read up to max frames ready now from the backend; returns how many. */
 int us_netif_poll(struct us_netif *nif, int max);
 /*
- * Busy polling from an application thread, holding no lock: a session is
- * us_netif_busy_begin(), any number of us_netif_busy_poll() (each reads
- * the interfaces whose backend allows it and whose queue no one else is
- * consuming right now), then us_netif_busy_end(). During a session the
- * receive threads park.
+ * Busy polling from an application thread, holding no lock: read the
+ * interfaces whose backend allows it and whose queue no one else is
+ * consuming right now (their owner processes those frames).
  */
-void us_netif_busy_begin(struct us_stack *st);
 int us_netif_busy_poll(struct us_stack *st);
-void us_netif_busy_end(struct us_stack *st);
 
 /* Address predicates; addr in network order. */
 bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr);

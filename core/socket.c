@@ -166,7 +166,6 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 	if (s->last_wait_ns && s->last_wait_ns < busy_ns) {
 		pthread_mutex_unlock(&s->lock);
 		uint64_t end = t0 + busy_ns;
-		us_netif_busy_begin(st);        /* the receive threads park meanwhile */
 		for (;;) {
 			if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq)
 				break;
@@ -175,7 +174,6 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 			    us_monotonic_ns() >= end || atomic_load(&st->stopping))
 				break;
 		}
-		us_netif_busy_end(st);
 		pthread_mutex_lock(&s->lock);
 		if (atomic_load_explicit(&s->wake_seq, memory_order_acquire) != seq) {
 			s->last_wait_ns = us_monotonic_ns() - t0;
@@ -875,7 +873,6 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 			uint64_t end = t0 + busy_ns;
 			if (deadline && deadline < end)
 				end = deadline;
-			us_netif_busy_begin(st);
 			for (;;) {
 				us_netif_busy_poll(st);
 				pthread_mutex_lock(&w.lock);
@@ -884,8 +881,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 				if (fired || us_monotonic_ns() >= end || atomic_load(&st->stopping))
 					break;
 			}
-			us_netif_busy_end(st);
-		}
+			}
 		pthread_mutex_lock(&w.lock);
 		int rc = 0;
 		while (!w.fired && rc != ETIMEDOUT && !atomic_load(&st->stopping)) {
