@@ -7,11 +7,12 @@
 need_root
 SHIM=$(cd "$BIN/../lib" 2>/dev/null && pwd)/libustack-preload.so
 [ -f "$SHIM" ] || fail "$SHIM is not built (make)"
-SHIM_PRELOAD=$SHIM
-for rt in libasan libtsan libubsan; do
+SHIM_PRELOAD=
+for rt in libasan libtsan libubsan; do   # ASan's runtime must come first
 	p=$(ldd "$SHIM" | awk -v r="$rt" '$1 ~ "^" r { print $3 }')
-	[ -n "$p" ] && SHIM_PRELOAD="$p $SHIM_PRELOAD"
+	[ -n "$p" ] && SHIM_PRELOAD="$SHIM_PRELOAD$p "
 done
+SHIM_PRELOAD="$SHIM_PRELOAD$SHIM"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 
 preload_setup() {
@@ -28,7 +29,7 @@ YAML
 }
 
 shim() {
-	ip netns exec "$ns" env LD_PRELOAD="$SHIM_PRELOAD" USTACK_CONFIG="$TMP/host.yaml" timeout 60 "$@"
+	ip netns exec "$ns" timeout 60 env LD_PRELOAD="$SHIM_PRELOAD" USTACK_CONFIG="$TMP/host.yaml" "$@"
 }
 
 # shim_start LOG CMD... — like start, with the shim preloaded.

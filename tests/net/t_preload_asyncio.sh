@@ -39,4 +39,5 @@ note "300 concurrent kernel clients, 20 KB each, echoed byte for byte"
 ip netns exec "$ns" timeout 120 /usr/bin/python3 "$here/echo_clients.py" "$UADDR" 7000 300 20000 60 \
 	> "$TMP/clients.out" 2>&1 || { tail -20 "$TMP/clients.out"; tail -20 "$TMP/server.log"; fail "echo clients failed"; }
 kill -0 "$spid" 2>/dev/null || { cat "$TMP/server.log"; fail "the asyncio server over the shim died"; }
+no_sanitizer_reports "$TMP/server.log"
 echo ok

@@ -29,7 +29,7 @@ grep -q '^10\.9\.40\.2 .*"GET /big.bin' "$TMP/httpserver.log" ||
 	{ cat "$TMP/httpserver.log"; fail "the server did not see the GET from the stack's 10.9.40.2"; }
 
 note "without USTACK_CONFIG an AF_INET socket fails loudly instead of using the kernel"
-ip netns exec "$ns" env LD_PRELOAD="$SHIM_PRELOAD" timeout 20 curl -sS -o /dev/null \
+ip netns exec "$ns" timeout 20 env LD_PRELOAD="$SHIM_PRELOAD" curl -sS -o /dev/null \
 	http://10.9.40.1:8000/big.bin 2> "$TMP/err"
 rc=$?
 [ $rc -ne 0 ] || fail "curl without USTACK_CONFIG succeeded (through the kernel?)"
