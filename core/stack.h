@@ -3,11 +3,12 @@
  *
  * Locks: each lock says at its declaration what it protects. The lock
  * order, and which thread takes which lock, are written in one place only:
- * doc/LOCKING.md. In short: the descriptor table's lock is held alone; a
- * child connection's lock -> its listener's; a socket's lock -> the UDP or
- * TCP table lock, or the IP output path; the transmit path ends in
- * netif.tx_lock -> capture -> backend queue; pool, rng and wheel locks are
- * leaves (arming a timer under a protocol lock is allowed).
+ * doc/LOCKING.md. In short: the descriptor table's lock is held alone; an
+ * interface's rx_lock is taken holding nothing and the input path runs
+ * under it; a child connection's lock -> its listener's; a socket's lock
+ * -> the UDP or TCP table lock, or the IP output path; the transmit path
+ * ends in netif.tx_lock -> capture -> backend queue; pool, rng and wheel
+ * locks are leaves (arming a timer under a protocol lock is allowed).
  */
 #ifndef US_STACK_H
 #define US_STACK_H
