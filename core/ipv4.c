@@ -201,8 +201,12 @@ static bool same_subnet(const struct us_netif *nif, uint32_t a, uint32_t b)
 	return false;
 }
 
-/* Is there a source route option (LSRR 131, SSRR 137) in the header? */
-static bool has_source_route(const uint8_t *h, size_t hlen)
+/*
+ * Walk the options of header h (hlen bytes): calls fn for each option
+ * with a length byte (not end-of-list or no-operation) until fn returns
+ * true or the list ends or is malformed. Returns what fn last returned.
+ */
+static bool opts_walk(uint8_t *h, size_t hlen, bool (*fn)(uint8_t *opt, size_t len))
 {
 	for (size_t i = IP4_HLEN; i < hlen;) {
 		uint8_t t = h[i];
@@ -214,33 +218,28 @@ static bool has_source_route(const uint8_t *h, size_t hlen)
 		}
 		if (i + 1 >= hlen || h[i + 1] < 2 || i + h[i + 1] > hlen)
 			break;
-		if (t == 131 || t == 137)
+		size_t l = h[i + 1];
+		if (fn(h + i, l))
 			return true;
-		i += h[i + 1];
+		i += l;
 	}
 	return false;
+}
+
+static bool is_source_route(uint8_t *opt, size_t len)
+{
+	(void)len;
+	return opt[0] == 131 || opt[0] == 137;  /* LSRR, SSRR */
 }
 
 /* RFC 791: options whose copied flag (0x80) is clear appear in the first
  * fragment only; later ones get no-operations in their place, keeping the
  * header length (as Linux's ip_options_fragment). */
-static void opts_for_later_frags(uint8_t *h, size_t hlen)
+static bool nop_if_not_copied(uint8_t *opt, size_t len)
 {
-	for (size_t i = IP4_HLEN; i < hlen;) {
-		uint8_t t = h[i];
-		if (t == 0)
-			break;
-		if (t == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= hlen || h[i + 1] < 2 || i + h[i + 1] > hlen)
-			break;
-		size_t l = h[i + 1];
-		if (!(t & 0x80))
-			memset(h + i, 1, l);
-		i += l;
-	}
+	if (!(opt[0] & 0x80))
+		memset(opt, 1, len);
+	return false;
 }
 
 /* Count a datagram not forwarded: silently (dropped) or with an ICMP error. */
@@ -250,6 +249,23 @@ static void fwd_drop(struct us_netif *in, bool with_error)
 		US_IFSTAT_INC(in, FWD_ERRORS);
 	else
 		US_IFSTAT_INC(in, FWD_DROPPED);
+}
+
+/* Hand b to the outgoing interface; false (counted) if it failed. */
+static bool fwd_out(struct us_netif *in, struct us_netif *out, uint32_t nh, struct us_buf *b)
+{
+	if (us_netif_output_ip(out, nh, b) == 0)
+		return true;
+	US_STAT_INC(in->st, IP_FWD_NOBUF);
+	fwd_drop(in, false);
+	return false;
+}
+
+/* One more datagram forwarded from in. */
+static void fwd_done(struct us_netif *in)
+{
+	US_STAT_INC(in->st, IP_FORWARDED);
+	US_IFSTAT_INC(in, FORWARDED);
 }
 
 /*
@@ -287,16 +303,12 @@ static void fwd_fragment(struct us_netif *in, struct us_netif *out, uint32_t nh,
 		memcpy(h + hl, ip->payload + off, n);
 		b->len = hl + n;
 		if (off == 0)
-			opts_for_later_frags(hdr, hl);
+			opts_walk(hdr, hl, nop_if_not_copied);
 		US_STAT_INC(st, IP_FWD_FRAGS);
-		if (us_netif_output_ip(out, nh, b) < 0) {
-			US_STAT_INC(st, IP_FWD_NOBUF);
-			fwd_drop(in, false);
+		if (!fwd_out(in, out, nh, b))
 			return;
-		}
 	}
-	US_STAT_INC(st, IP_FORWARDED);
-	US_IFSTAT_INC(in, FORWARDED);
+	fwd_done(in);
 }
 
 /* A datagram for another host came in on in, which forwards. */
@@ -349,14 +361,14 @@ static void ipv4_forward(struct us_netif *in, const struct wire_ip4 *ip)
 				       ICMP_UNREACH_NEEDFRAG, out->mtu & 0xffff);
 		return;
 	}
+	uint8_t hdr[60];
+	memcpy(hdr, ip->hdr, ip->hlen);
 	if (out == in && st->cfg.send_redirects && same_subnet(in, ip->src, nh) &&
-	    !has_source_route(ip->hdr, ip->hlen))
+	    !opts_walk(hdr, ip->hlen, is_source_route))
 		us_icmp_send_error_fwd(st, ip, ip->payload, ip->payload_len, ICMP_REDIRECT,
 				       ICMP_REDIRECT_HOST, ntohl(nh));
 
 	/* RFC 1624: TTL and protocol share a 16-bit word of the checksum. */
-	uint8_t hdr[60];
-	memcpy(hdr, ip->hdr, ip->hlen);
 	uint16_t old, new, c;
 	memcpy(&old, hdr + 8, 2);
 	hdr[8]--;
@@ -378,13 +390,8 @@ static void ipv4_forward(struct us_netif *in, const struct wire_ip4 *ip)
 	memcpy(b->data, hdr, ip->hlen);
 	memcpy(b->data + ip->hlen, ip->payload, ip->payload_len);
 	b->len = ip->total_len;
-	if (us_netif_output_ip(out, nh, b) < 0) {
-		US_STAT_INC(st, IP_FWD_NOBUF);
-		fwd_drop(in, false);
-		return;
-	}
-	US_STAT_INC(st, IP_FORWARDED);
-	US_IFSTAT_INC(in, FORWARDED);
+	if (fwd_out(in, out, nh, b))
+		fwd_done(in);
 }
 
 void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link_bcast,

@@ -344,6 +344,41 @@ static void test_forward_fragments(void)
 	fw_close(&w);
 }
 
+/* Options on fragmentation (RFC 791 3.1, the "copied" flag): the first
+ * fragment keeps them all; later ones keep the copied option (130,
+ * security: 0x82) and carry no-operations where record route (7, not
+ * copied) was, the header length unchanged. */
+static void test_forward_fragment_options(void)
+{
+	struct fw w;
+	struct fw_opts o = router;
+	o.mtu_b = 1000;
+	if (!fw_open(&w, &o, __func__))
+		return;
+	static const uint8_t opts[8] = { 0x82, 4, 0xaa, 0xbb, 7, 3, 4, 0 };
+	static uint8_t f[3000], u[1600], got[1600];
+	tu_pattern(u, sizeof u, 13);
+	struct tu_iph h = tu_iph_peer(17);
+	h.dst = PEERB_IP;
+	h.id = 0x6666;
+	h.opts = opts;
+	h.optlen = sizeof opts;
+	struct tu_frames bf = { 0 };
+	tu_inject(&w.t, f, tu_ip_frame(f, &h, u, sizeof u));
+	CU_ASSERT_EQUAL_FATAL(collect_b(&w, &bf), 2);
+	static const uint8_t later[8] = { 0x82, 4, 0xaa, 0xbb, 1, 1, 1, 0 };
+	for (int i = 0; i < 2; i++) {
+		struct tu_ipv ip;
+		CU_ASSERT_FATAL(tu_parse_ip(bf.f[i].data, bf.f[i].len, &ip));
+		CU_ASSERT_EQUAL_FATAL(ip.hlen, 28);
+		CU_ASSERT_EQUAL(memcmp(ip.hdr + 20, i == 0 ? opts : later, 8), 0);
+	}
+	CU_ASSERT_EQUAL(reassemble(&bf, got, sizeof got, 0x6666, false, 0), sizeof u);
+	CU_ASSERT_EQUAL(memcmp(got, u, sizeof u), 0);
+	tu_frames_free(&bf);
+	fw_close(&w);
+}
+
 /* Broadcasts and martians are not forwarded, silently. */
 static void test_forward_no_broadcast_no_martian(void)
 {
@@ -477,6 +512,7 @@ US_SUITE(forward, NULL, NULL,
 	 US_TEST(test_forward_no_route),
 	 US_TEST(test_forward_need_frag),
 	 US_TEST(test_forward_fragments),
+	 US_TEST(test_forward_fragment_options),
 	 US_TEST(test_forward_no_broadcast_no_martian),
 	 US_TEST(test_forward_off),
 	 US_TEST(test_forward_redirect),
