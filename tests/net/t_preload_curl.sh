@@ -5,7 +5,8 @@
 # request coming from the stack's address (not the kernel's); a connection
 # to a closed port fails as curl's exit 7 (ECONNREFUSED through the shim);
 # a name from the config's hosts: is resolved by the stack (getaddrinfo is
-# intercepted) and an unknown one is curl's exit 6.
+# intercepted) and an unknown one is curl's exit 6; wget downloads the
+# same file through the shim (SHA-256 equal).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/preload_lib.sh"
 need_cmd sha256sum ss curl
@@ -27,6 +28,18 @@ shim curl -sS -o "$TMP/big.bin" -w '%{http_code} %{size_download}\n' \
 	fail "downloaded $(wc -c < "$TMP/big.bin") bytes with another SHA-256"
 grep -q '^10\.9\.40\.2 .*"GET /big.bin' "$TMP/httpserver.log" ||
 	{ cat "$TMP/httpserver.log"; fail "the server did not see the GET from the stack's 10.9.40.2"; }
+
+if command -v wget >/dev/null; then
+	note "wget downloads the same file through the shim: SHA-256 equal"
+	shim wget -q -O "$TMP/wget.bin" http://10.9.40.1:8000/big.bin 2> "$TMP/err" ||
+		{ cat "$TMP/err"; fail "wget over the shim failed"; }
+	[ "$(sha "$TMP/wget.bin")" = "$(sha "$TMP/www/big.bin")" ] ||
+		fail "wget: $(wc -c < "$TMP/wget.bin") bytes with another SHA-256"
+	[ "$(grep -c '^10\.9\.40\.2 .*"GET /big.bin' "$TMP/httpserver.log")" -ge 2 ] ||
+		fail "the server saw no second GET from the stack's address (wget's)"
+else
+	note "wget is not installed: its check is skipped"
+fi
 
 note "without USTACK_CONFIG an AF_INET socket fails loudly instead of using the kernel"
 ip netns exec "$ns" timeout 20 env LD_PRELOAD="$SHIM_PRELOAD" curl -sS -o /dev/null \
