@@ -24,6 +24,26 @@ want=$(sha "$TMP/data.bin")
 # listening NS ADDR:PORT — the kernel shows a TCP listener there.
 klistening() { ip netns exec "$ns" ss -tln | grep -q "$1"; }
 
+# send_to_shim PORT LOG WHAT — a kernel nc sends data.bin to the stack's
+# PORT; the shim's listener is not the kernel's (no ss), so retry the
+# connection for up to 10 s.
+send_to_shim() {
+	local _
+	for _ in $(seq 50); do
+		ip netns exec "$ns" timeout 20 nc.openbsd -N "$UADDR" "$1" < "$TMP/data.bin" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	cat "$2"
+	fail "no connection to $3 in 10 s"
+}
+# wait_exit PID LOG MESSAGE — PID must exit within 10 s.
+wait_exit() {
+	local _
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	cat "$2"
+	fail "$3"
+}
+
 note "nc over the shim sends 1 MB to a kernel nc -l"
 start "$ns" "$TMP/k1.out" sh -c "exec nc.openbsd -n -v -l $KADDR 9001 > $TMP/k1.bin"
 kpid=$LAST_PID
@@ -39,16 +59,8 @@ grep -q "Connection received on $UADDR " "$TMP/k1.out" ||
 note "nc over the shim as a server receives 1 MB from a kernel nc"
 shim_start "$TMP/s2.err" sh -c "exec nc.openbsd -l 9002 > $TMP/s2.bin"
 spid=$LAST_PID
-ok=0
-for _ in $(seq 50); do   # the shim's listener is not the kernel's: try to connect
-	if ip netns exec "$ns" timeout 20 nc.openbsd -N "$UADDR" 9002 < "$TMP/data.bin" 2>/dev/null; then
-		ok=1; break
-	fi
-	sleep 0.2
-done
-[ $ok = 1 ] || { cat "$TMP/s2.err"; fail "no connection to nc -l over the shim in 10 s"; }
-for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$spid" 2>/dev/null && { cat "$TMP/s2.err"; fail "nc -l over the shim did not exit after the client's FIN"; }
+send_to_shim 9002 "$TMP/s2.err" "nc -l over the shim"
+wait_exit "$spid" "$TMP/s2.err" "nc -l over the shim did not exit after the client's FIN"
 [ "$(sha "$TMP/s2.bin")" = "$want" ] ||
 	{ cat "$TMP/s2.err"; fail "nc -l over the shim got $(wc -c < "$TMP/s2.bin") bytes with another SHA-256"; }
 
@@ -57,16 +69,8 @@ start "$ns" "$TMP/k3.out" sh -c "exec nc.openbsd -l $KADDR 9003 > $TMP/k3.bin"
 kpid=$LAST_PID
 wait_for 10 "kernel nc to listen on :9003" klistening "$KADDR:9003"
 shim_start "$TMP/relay.err" socat TCP-LISTEN:9004,reuseaddr "TCP:$KADDR:9003"
-ok=0
-for _ in $(seq 50); do
-	if ip netns exec "$ns" timeout 20 nc.openbsd -N "$UADDR" 9004 < "$TMP/data.bin" 2>/dev/null; then
-		ok=1; break
-	fi
-	sleep 0.2
-done
-[ $ok = 1 ] || { cat "$TMP/relay.err"; fail "no connection to socat over the shim in 10 s"; }
-for _ in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$kpid" 2>/dev/null && { cat "$TMP/relay.err"; fail "the kernel server did not see EOF through the relay"; }
+send_to_shim 9004 "$TMP/relay.err" "socat over the shim"
+wait_exit "$kpid" "$TMP/relay.err" "the kernel server did not see EOF through the relay"
 [ "$(sha "$TMP/k3.bin")" = "$want" ] ||
 	{ cat "$TMP/relay.err"; fail "through socat: $(wc -c < "$TMP/k3.bin") bytes with another SHA-256"; }
 
