@@ -188,19 +188,18 @@ intype8() {
 	ip netns exec "$P" awk '/^IcmpMsg:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 }
 		else for (i = 2; i <= NF; i++) if (k[i] == "InType8") v = $i } END { print v + 0 }' /proc/net/snmp
 }
-drop_second() {
-	local base n i
-	base=$(intype8)
+drop_second() {  # drop_second BASE: the peer's echo-request count before the run
+	local base=$1 n i
 	for i in $(seq 200); do n=$(intype8); [ "$n" -ge $((base + 1)) ] && break; sleep 0.05; done
 	ip netns exec "$P" sysctl -qw net.ipv4.icmp_echo_ignore_all=1
 	for i in $(seq 200); do n=$(intype8); [ "$n" -ge $((base + 2)) ] && break; sleep 0.05; done
 	ip netns exec "$P" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
 }
 note "one request in three unanswered, -O"
-drop_second & PIDS+=($!); dp=$!
+b=$(intype8); drop_second "$b" & PIDS+=($!); dp=$!
 run_u -O -c 3 -i 1 10.9.1.1
 wait "$dp"
-drop_second & PIDS+=($!); dp=$!
+b=$(intype8); drop_second "$b" & PIDS+=($!); dp=$!
 run_p -O -c 3 -i 1 10.9.1.1
 wait "$dp"
 same "33% loss with -O"
