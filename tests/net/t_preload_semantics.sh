@@ -13,6 +13,8 @@
 #    MSG_NOSIGNAL it is EPIPE without the signal;
 #  - getsockopt(SO_TYPE/SO_DOMAIN/SO_PROTOCOL) answer, so
 #    socket.socket(fileno=) rebuilds the object;
+#  - epoll: EPOLLET reports a socket once per change (and after a MOD),
+#    level-triggered while data stays unread;
 #  - sendfile from a file to a ustack socket (python's socket.sendfile)
 #    delivers the file's bytes and moves the file offset.
 . "$(dirname "$0")/lib.sh"
@@ -32,7 +34,11 @@ while True:
         d = c.recv(1)
         if not d: break
         cmd += d
-    if cmd.startswith(b"send"):
+    if cmd.startswith(b"hold"):
+        time.sleep(0.3)
+        c.sendall(b"y" * 100)
+        time.sleep(3)
+    elif cmd.startswith(b"send"):
         n = int(cmd.split()[1])
         time.sleep(0.3)
         c.sendall(b"x" * n)
@@ -120,6 +126,23 @@ except BrokenPipeError:
 check(got_sig == [1], "without MSG_NOSIGNAL the EPIPE raised SIGPIPE")
 s.close()
 
+s = conn(b"hold")
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLIN | select.EPOLLET)
+ev = ep.poll(5)
+check(ev == [(s.fileno(), select.EPOLLIN)], "epoll EPOLLET: the data's arrival is reported (%r)" % ev)
+ev = ep.poll(0.5)
+check(ev == [], "epoll EPOLLET: not again without a new change (%r)" % ev)
+ep.modify(s.fileno(), select.EPOLLIN | select.EPOLLET)
+check(ep.poll(0.5) == [(s.fileno(), select.EPOLLIN)], "epoll EPOLLET: reported again after EPOLL_CTL_MOD")
+lt = select.epoll()
+lt.register(s.fileno(), select.EPOLLIN)
+check(lt.poll(1) == [(s.fileno(), select.EPOLLIN)] and lt.poll(1) == [(s.fileno(), select.EPOLLIN)],
+      "epoll level-triggered: reported while the data stays unread")
+check(len(s.recv(1000)) == 100, "the 100 bytes are there")
+check(lt.poll(0.2) == [], "epoll level-triggered: nothing once read")
+ep.close(); lt.close(); s.close()
+
 import hashlib
 data = os.urandom(300000)
 with open(sys.argv[2], "wb") as f: f.write(data)
@@ -142,5 +165,5 @@ grep -q '^ustack-preload\[[0-9]*\]: sendfile([0-9]*, [0-9]*, 300000) = 300000' "
 	fail "no sendfile of 300000 bytes in the USTACK_DEBUG log"
 grep -q '^ustack-preload\[[0-9]*\]: socket(AF_INET, SOCK_STREAM) = ' "$TMP/sem.out" ||
 	fail "USTACK_DEBUG=1 logged no socket() call"
-grep -c '^ok ' "$TMP/sem.out" | grep -qx 17 || fail "expected 17 checks to pass"
+grep -c '^ok ' "$TMP/sem.out" | grep -qx 23 || fail "expected 23 checks to pass"
 echo ok

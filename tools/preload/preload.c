@@ -158,11 +158,13 @@ struct psock *preload_lookup(int fd)
 	return atomic_load_explicit(&table[fd], memory_order_acquire);
 }
 
-void preload_drain(int fd)
+int preload_drain(int fd)
 {
 	uint64_t v;
+	int any = 0;
 	while (real_read(fd, &v, sizeof v) == (ssize_t)sizeof v)
-		;
+		any = 1;
+	return any;
 }
 
 /* The stack's ready callback: runs under the socket's lock on any thread. */

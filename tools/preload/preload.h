@@ -67,8 +67,8 @@ us_stack *preload_stack_now(void);
 /* The ustack socket behind kernel descriptor fd, or NULL. */
 struct psock *preload_lookup(int fd);
 
-/* Drain the mirror eventfd fd (nothing happens if it is empty). */
-void preload_drain(int fd);
+/* Drain the mirror eventfd fd; 1 if it had been written since the last drain. */
+int preload_drain(int fd);
 
 /* Called by close() once fd is no longer a socket: forget its epoll set. */
 void preload_epoll_forget(int epfd);

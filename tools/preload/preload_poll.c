@@ -18,8 +18,10 @@
  * set by its mirror eventfd with a marker in the data field; the shim keeps
  * the program's events and data in a side list per epoll descriptor
  * (struct epset). epoll_wait reports ustack sockets from the side list
- * (level-triggered; EPOLLONESHOT honoured; EPOLLET treated as level) and
- * the kernel's events with the markers filtered out.
+ * (level-triggered by default; EPOLLONESHOT honoured; EPOLLET: reported
+ * only when the socket's eventfd was written since the member was last
+ * looked at, or after ADD/MOD) and the kernel's events with the markers
+ * filtered out.
  *
  * Locks: epsets_lock protects the epset table and list; each set's lock
  * protects its members. Neither is held across a kernel wait or a us_* call
@@ -284,6 +286,7 @@ struct epmember {
 	struct psock *ps;
 	uint32_t events;        /* as given */
 	int disabled;           /* reported once with EPOLLONESHOT */
+	int pending;            /* EPOLLET: a change not yet looked at */
 	epoll_data_t data;
 };
 
@@ -414,7 +417,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		if (i >= 0)             /* a stale entry of a closed descriptor */
 			member_remove(s, i);
 		s->m[s->n++] = (struct epmember){ .fd = fd, .ps = ps, .events = ev->events,
-						   .data = ev->data };
+						   .data = ev->data, .pending = 1 };
 		break;
 	case EPOLL_CTL_MOD:
 		if (i < 0) {
@@ -424,6 +427,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			s->m[i].events = ev->events;
 			s->m[i].data = ev->data;
 			s->m[i].disabled = 0;
+			s->m[i].pending = 1;    /* Linux reports what is ready after a MOD */
 		}
 		break;
 	case EPOLL_CTL_DEL:
@@ -455,7 +459,8 @@ static int epoll_ours(struct epset *s, struct epoll_event *evs, int max)
 	}
 	for (int i = 0; i < n; i++) {
 		struct epmember *m = &s->m[i];
-		preload_drain(m->fd);
+		if (preload_drain(m->fd))
+			m->pending = 1;
 		u[i].fd = preload_lookup(m->fd) == m->ps ? m->ps->usfd : -1;
 		u[i].events = (short)(m->events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP));
 		u[i].revents = 0;
@@ -474,6 +479,13 @@ static int epoll_ours(struct epset *s, struct epoll_event *evs, int max)
 					continue;
 				if (m->disabled)
 					break;  /* EPOLLONESHOT reported it: silent until EPOLL_CTL_MOD */
+				if (m->events & EPOLLET) {
+					/* Edge: only after a change of the socket since the last look. */
+					int changed = m->pending;
+					m->pending = 0;
+					if (!changed)
+						break;
+				}
 				uint32_t want = (m->events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)) |
 						EPOLLERR | EPOLLHUP;
 				uint32_t re = (uint32_t)u[i].revents & want;
