@@ -514,7 +514,7 @@ static void l4_csum(struct us_buf *b, size_t l4, size_t len, const struct wire_i
 }
 
 /* Copy bytes [off, off+n) of the concatenation of the pieces into out. */
-static void copy_span(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n)
+void us_iov_copy(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n)
 {
 	for (int i = 0; i < iovcnt && n; i++) {
 		if (off >= iov[i].iov_len) {
@@ -583,7 +583,7 @@ static int send_gso(struct us_stack *st, struct us_netif *nif, const struct us_i
 		}
 		size_t piece = wire_tcp_gso_hdr(b->data + IP4_HLEN, iov[0].iov_base, thl, plen,
 						tx->gso_size, k);
-		copy_span(b->data + IP4_HLEN + thl, iov + 1, iovcnt - 1, (size_t)k * tx->gso_size,
+		us_iov_copy(b->data + IP4_HLEN + thl, iov + 1, iovcnt - 1, (size_t)k * tx->gso_size,
 			  piece);
 		h->id = (uint16_t)(id + k);
 		h->total_len = (uint16_t)(IP4_HLEN + thl + piece);
@@ -653,7 +653,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		}
 		h.total_len = (uint16_t)(IP4_HLEN + total);
 		wire_ip4_build(b->data, &h);
-		copy_span(b->data + IP4_HLEN, iov, iovcnt, 0, total);
+		us_iov_copy(b->data + IP4_HLEN, iov, iovcnt, 0, total);
 		b->len = IP4_HLEN + total;
 		if (tx->csum_off)
 			l4_csum(b, IP4_HLEN, total, &h, tx->csum_off, hw_csum);
@@ -678,7 +678,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		h.frag_off = (uint16_t)off;
 		h.mf = off + n < total;
 		wire_ip4_build(b->data, &h);
-		copy_span(b->data + IP4_HLEN, iov, iovcnt, off, n);
+		us_iov_copy(b->data + IP4_HLEN, iov, iovcnt, off, n);
 		b->len = IP4_HLEN + n;
 		US_STAT_INC(st, IP_TX);
 		US_STAT_INC(st, IP_FRAG_CREATED);

@@ -127,6 +127,10 @@ struct us_ip_tx {
 int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr, size_t hlen,
 		 const void *data, size_t dlen);
 
+/* Copy bytes [off, off+n) of the concatenation of the pieces into out. */
+struct iovec;
+void us_iov_copy(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n);
+
 /* The same with the payload in iovcnt pieces (at most US_IP_MAX_IOV). */
 #define US_IP_MAX_IOV 4
 struct iovec;

@@ -60,22 +60,6 @@ static void csum_help(uint8_t *f, size_t len, size_t start, size_t off)
 	memcpy(f + start + off, &c, 2);
 }
 
-/* Copy bytes [off, off+n) of the pieces into out. */
-static void copy_frags(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n)
-{
-	for (int i = 0; i < iovcnt && n; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - off < n ? iov[i].iov_len - off : n;
-		memcpy(out, (const uint8_t *)iov[i].iov_base + off, k);
-		out += k;
-		n -= k;
-		off = 0;
-	}
-}
-
 void us_netif_observe_offloaded(struct us_netif *nif, const struct us_buf *b,
 				void (*emit)(struct us_netif *, const uint8_t *, size_t))
 {
@@ -103,7 +87,7 @@ void us_netif_observe_offloaded(struct us_netif *nif, const struct us_buf *b,
 			return;
 		memcpy(seg, b->data, l4);
 		wire_tcp_gso_hdr(seg + l4, b->data + l4, thl, plen, b->gso_size, k);
-		copy_frags(seg + l4 + thl, b->frags, b->nfrags, off, piece);
+		us_iov_copy(seg + l4 + thl, b->frags, b->nfrags, off, piece);
 		uint8_t *ip = seg + ETH_HLEN;
 		put16(ip + 2, (uint16_t)(iphl + thl + piece));
 		put16(ip + 4, (uint16_t)(id + k));      /* one ID per segment, as the device */
