@@ -242,6 +242,40 @@ static void test_forward_no_route(void)
 	fw_close(&w);
 }
 
+/* The next hop never answers ARP (3 requests, 1 s apart): the queued
+ * datagram's source gets host unreachable (3/1) from the router, as from
+ * Linux (ipv4_link_failure), and the datagram is not sent. */
+static void test_forward_arp_failure_host_unreachable(void)
+{
+	struct fw w;
+	if (!fw_open(&w, &router, __func__))
+		return;
+	static uint8_t f[2000];
+	uint8_t data[8] = { 8, 7, 6, 5, 4, 3, 2, 1 };
+	struct tu_frames out = { 0 }, bf = { 0 };
+	size_t n = udp_from_a(f, tu_ip(10, 0, 1, 7), 64, false, data, 8, 9);
+	tu_inject(&w.t, f, n);
+	CU_ASSERT_EQUAL(tu_collect(&w.t, &out), 0);      /* nothing yet: resolving */
+	tu_run(&w.t, 5 * US_NS_PER_SEC, &out);
+	collect_b(&w, &bf);
+	CU_ASSERT_EQUAL(tu_count_arp(&bf, 1), 3);         /* the requests on B's wire */
+	CU_ASSERT_EQUAL(tu_count_ip(&bf, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(out.n, 1);
+	struct tu_ipv ip;
+	const uint8_t *m = icmp_in(&out.f[0], &ip);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(m[0], 3);
+	CU_ASSERT_EQUAL(m[1], 1);
+	CU_ASSERT_EQUAL(ip.src, TU_STACK_IP);
+	CU_ASSERT_EQUAL(ip.dst, TU_PEER_IP);
+	/* The quote is the datagram as it was queued: TTL already 63. */
+	CU_ASSERT_EQUAL(m[8 + 8], 63);
+	CU_ASSERT_EQUAL(memcmp(m + 8 + 12, f + 14 + 12, 8), 0);
+	tu_frames_free(&out);
+	tu_frames_free(&bf);
+	fw_close(&w);
+}
+
 /* Too big for eth1 (MTU 1000) with DF: 3/4 carrying 1000 in the low 16
  * bits of the second word (RFC 1191 4); nothing goes to B. */
 static void test_forward_need_frag(void)
@@ -510,6 +544,7 @@ US_SUITE(forward, NULL, NULL,
 	 US_TEST(test_forward_ttl_and_checksum),
 	 US_TEST(test_forward_ttl_exceeded),
 	 US_TEST(test_forward_no_route),
+	 US_TEST(test_forward_arp_failure_host_unreachable),
 	 US_TEST(test_forward_need_frag),
 	 US_TEST(test_forward_fragments),
 	 US_TEST(test_forward_fragment_options),
