@@ -132,6 +132,7 @@ void cfg_tcp_init(struct us_tcp_config *t)
 	snprintf(t->congestion, sizeof t->congestion, "%s", cfg_congestion_names[0]);
 	t->window_scaling = true;
 	t->timestamps = true;
+	t->sack = true;
 	t->syncookies = true;
 }
 

@@ -132,6 +132,7 @@ struct us_tcb {
 					 * set with mss (tcp_set_mss) */
 	uint8_t snd_wscale, rcv_wscale;
 	bool ws_ok, ts_ok;
+	bool sack_ok;                   /* SACK-permitted sent by both sides (RFC 2018 2) */
 	uint32_t ts_recent;
 	uint64_t ts_recent_at;          /* clock ns when ts_recent was set */
 	uint32_t last_ack_sent;         /* RFC 7323 Last.ACK.sent: ack field of our last ACK */
@@ -145,6 +146,15 @@ struct us_tcb {
 	bool rtt_timing;                /* Karn: timing one segment */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
+
+	/* SACK blocks we report (RFC 2018 4, tcp_sack.c): one sequence number
+	 * inside each out-of-order range reported, the range changed last
+	 * first; each stands for the ooo[] range that holds it when an ACK is
+	 * built. And a duplicate for the next ACK's first block (RFC 2883). */
+	uint32_t sack_recent[TCP_SACK_MAX];
+	int nsack_recent;
+	bool dsack;
+	uint32_t dsack_start, dsack_end;
 
 	/* Congestion control. */
 	const struct us_tcp_cc_ops *cc;
@@ -306,6 +316,15 @@ uint32_t tcp_syncookie_tsval(uint32_t now, bool ws_ok, uint8_t snd_wscale, bool 
 bool tcp_syncookie_check(struct us_stack *st, const struct tcp_cookie_tuple *c,
 			 const struct wire_tcp *g, struct tcp_cookie_opts *out);
 void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g);
+
+/* SACK, receiver side (tcp_sack.c; RFC 2018, RFC 2883). */
+/* Out-of-order data [start, end) was just stored (or was already held):
+ * its range becomes the first block reported. */
+void tcp_sack_note(struct us_tcb *t, uint32_t start, uint32_t end);
+/* A duplicate [start, end): the next ACK's first block. */
+void tcp_dsack_set(struct us_tcb *t, uint32_t start, uint32_t end);
+/* The blocks of the next ACK, at most max; a D-SACK reported is consumed. */
+uint8_t tcp_sack_fill(struct us_tcb *t, struct wire_tcp_opts *o, unsigned max);
 
 /* Rings. */
 uint32_t ring_free(const struct tcp_ring *r);

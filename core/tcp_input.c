@@ -87,6 +87,8 @@ static void negotiate(struct us_tcb *t, const struct wire_tcp *g, bool we_sent_s
 		t->ts_recent = g->opt.tsval;
 		t->ts_recent_at = us_now(t->sock->st);
 	}
+	/* SACK likewise (RFC 2018 2): a SYN-ACK offers it only if the SYN did. */
+	t->sack_ok = c->sack && g->opt.sack_ok;
 	tcp_set_mss(t);
 	t->cc->init(t);
 }
@@ -156,6 +158,7 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 	t->peer_mss = co.mss;
 	t->ts_ok = c->timestamps && co.ts_ok;
 	t->ws_ok = c->window_scaling && co.ws_ok;
+	t->sack_ok = c->sack && co.sack_ok;
 	t->snd_wscale = t->ws_ok ? co.snd_wscale : 0;
 	t->rcv_wscale = t->ws_ok ? tcp_wscale_for(t->rcvq.cap) : 0;
 	if (t->ts_ok) {
@@ -430,6 +433,34 @@ static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end)
 	return true;
 }
 
+/*
+ * D-SACK (RFC 2883) for out-of-order data [start, end) that overlaps what
+ * is already held: the first overlap is the duplicate reported (Linux
+ * tcp_data_queue_ofo).
+ */
+static void ooo_dup(struct us_tcb *t, uint32_t start, uint32_t end)
+{
+	for (int i = 0; i < t->nooo; i++) {
+		if (seq_lt(start, t->ooo[i].end) && seq_lt(t->ooo[i].start, end)) {
+			tcp_dsack_set(t, seq_gt(start, t->ooo[i].start) ? start : t->ooo[i].start,
+				      seq_lt(end, t->ooo[i].end) ? end : t->ooo[i].end);
+			return;
+		}
+	}
+}
+
+/*
+ * D-SACK for a segment starting below RCV.NXT: the part of it already
+ * received, its FIN included (Linux tcp_send_dupack, tcp_data_queue).
+ */
+static void dsack_old(struct us_tcb *t, const struct wire_tcp *g)
+{
+	uint32_t end = g->seq + seg_len(g);
+	if ((g->flags & (TCP_SYN | TCP_RST)) || !seq_lt(g->seq, t->rcv_nxt) || g->seq == end)
+		return;
+	tcp_dsack_set(t, g->seq, seq_lt(end, t->rcv_nxt) ? end : t->rcv_nxt);
+}
+
 /* Out-of-order ranges that now start at or below rcv_nxt become readable data. */
 static void ooo_merge(struct us_tcb *t)
 {
@@ -567,8 +598,10 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		uint32_t off = seq - t->rcv_nxt;
 		if (off < free) {
 			uint32_t n = len < free - off ? len : free - off;
+			ooo_dup(t, seq, seq + n);
 			if (ooo_add(t, seq, seq + n)) {
 				ring_write(&t->rcvq, t->rcvq.len + off, data, n);
+				tcp_sack_note(t, seq, seq + n);
 				US_STAT_INC(st, TCP_OOO_SEGS);
 			} else {
 				US_STAT_INC(st, TCP_OOO_DROPS);
@@ -823,6 +856,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	if (t->ts_ok && g->opt.has_ts && !(g->flags & TCP_RST) &&
 	    (int32_t)(g->opt.tsval - t->ts_recent) < 0 && now - t->ts_recent_at < PAWS_IDLE_NS) {
 		US_STAT_INC(st, TCP_PAWS_DROPS);
+		dsack_old(t, g);
 		tcp_send_ack(t);
 		return false;
 	}
@@ -830,6 +864,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	if (!acceptable(t, g)) {
 		if (!(g->flags & TCP_RST)) {
 			US_STAT_INC(st, TCP_OUT_OF_WINDOW);
+			dsack_old(t, g);
 			tcp_send_ack(t);
 			if (t->state == TCPS_TIME_WAIT && (g->flags & TCP_FIN))
 				tcp_enter_time_wait(t);         /* a retransmitted FIN restarts 2MSL */
@@ -859,6 +894,8 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	bool fin = g->flags & TCP_FIN;
 	if (g->flags & TCP_SYN)
 		seq++;          /* a SYN here is answered below; its data starts after it */
+	if (len && seq_lt(seq, t->rcv_nxt) && !(g->flags & (TCP_RST | TCP_SYN)))
+		tcp_dsack_set(t, seq, seq_lt(seq + len, t->rcv_nxt) ? seq + len : t->rcv_nxt);
 	trim_old(t, &seq, &data, &len, &fin);
 	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t room = ring_free(&t->rcvq);

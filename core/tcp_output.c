@@ -102,8 +102,8 @@ static uint16_t adv_mss(struct us_tcb *t)
 /*
  * The SYN-ACK of a listener whose SYN queue is full: its ISN is a SYN
  * cookie and nothing is kept (tcp_syncookie.c). It offers what a child
- * of this listener would (MSS, and window scaling only with timestamps,
- * which carry the peer's shift back), the window of an empty receive
+ * of this listener would (MSS, and window scaling and SACK-permitted only
+ * with timestamps, which carry the peer's shift and SACK back), the window of an empty receive
  * buffer, and leaves like the child's SYN-ACK would (DF, the listener's TTL).
  */
 void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const struct wire_tcp *g)
@@ -122,9 +122,12 @@ void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const
 	struct wire_tcp_opts o = { .has_mss = true, .mss = adv_mss_to(st, ip->src, lt->user_mss) };
 	if (c->timestamps && g->opt.has_ts) {
 		bool ws = c->window_scaling && g->opt.has_wscale;
+		/* SACK too rides on the timestamp (Linux clears every option
+		 * of a cookie SYN-ACK when the SYN had no timestamps). */
+		o.sack_ok = c->sack && g->opt.sack_ok;
 		o.has_ts = true;
 		o.tsval = tcp_syncookie_tsval(tcp_ts_now(st), ws,
-					      g->opt.wscale > 14 ? 14 : g->opt.wscale, g->opt.sack_ok);
+					      g->opt.wscale > 14 ? 14 : g->opt.wscale, o.sack_ok);
 		o.tsecr = g->opt.tsval;
 		if (ws) {
 			o.has_wscale = true;
@@ -218,6 +221,7 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	if (syn) {
 		o.has_mss = true;
 		o.mss = adv_mss(t);
+		o.sack_ok = t->sack_ok;
 		if (t->ws_ok) {
 			o.has_wscale = true;
 			o.wscale = t->rcv_wscale;
@@ -227,6 +231,20 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 		o.has_ts = true;
 		o.tsval = tcp_ts_now(st);
 		o.tsecr = (flags & TCP_ACK) ? t->ts_recent : 0;
+	}
+	if (!syn && (flags & (TCP_ACK | TCP_RST)) == TCP_ACK && t->sack_ok) {
+		/* SACK blocks (tcp_sack.c): 3 fit beside timestamps, 4 without
+		 * (RFC 2018 3). A data segment carries only what fits in the
+		 * MSS beside its payload: it never grows past the route's MTU. */
+		unsigned max = t->ts_ok ? 3 : 4;
+		if (len) {
+			uint32_t room = t->mss > len ? t->mss - len : 0;
+			uint32_t fit = room >= 12 ? (room - 4) / 8 : 0;
+			if (fit < max)
+				max = fit;
+		}
+		if (max)
+			tcp_sack_fill(t, &o, max);
 	}
 	uint32_t win = 0;
 	if (!(flags & TCP_RST)) {

@@ -173,6 +173,7 @@ static void config_offers(struct us_tcb *t)
 	t->ws_ok = c->window_scaling;
 	t->rcv_wscale = t->ws_ok ? tcp_wscale_for(t->rcvq.cap) : 0;
 	t->ts_ok = c->timestamps;
+	t->sack_ok = c->sack;
 }
 
 static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)

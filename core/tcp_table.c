@@ -184,7 +184,10 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	/* Negotiated options. */
 	t->mss = t->peer_mss = 0;
 	t->snd_wscale = t->rcv_wscale = 0;
-	t->ws_ok = t->ts_ok = false;
+	t->ws_ok = t->ts_ok = t->sack_ok = false;
+	t->nsack_recent = 0;
+	t->dsack = false;
+	t->dsack_start = t->dsack_end = 0;
 	t->ts_recent = t->last_ack_sent = t->ts_first = 0;
 	t->ts_recent_at = 0;
 	/* RTT and RTO (RFC 6298 2.1: back to the initial RTO). */

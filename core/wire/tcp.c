@@ -43,6 +43,20 @@ bool wire_tcp_parse_opts(const uint8_t *p, size_t len, struct wire_tcp_opts *o)
 			if (olen == 2)
 				o->sack_ok = true;
 			break;
+		case TCPOPT_SACK:
+			/* A length that is not 2 + 8n is ignored, as Linux does
+			 * (tcp_sack_option: "malformed"). */
+			if (olen >= 10 && (olen - 2) % 8 == 0) {
+				unsigned n = (olen - 2u) / 8u;
+				if (n > TCP_SACK_MAX)
+					n = TCP_SACK_MAX;
+				for (unsigned k = 0; k < n; k++) {
+					o->sack[k].start = get32(v + 8 * k);
+					o->sack[k].end = get32(v + 8 * k + 4);
+				}
+				o->nsack = (uint8_t)n;
+			}
+			break;
 		case TCPOPT_TIMESTAMP:
 			if (olen == 10) {
 				o->has_ts = true;
@@ -127,6 +141,17 @@ size_t wire_tcp_build(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t seq, 
 			o[2] = 3;
 			o[3] = opt->wscale;
 			o += 4;
+		}
+		if (opt->nsack) {
+			unsigned n = opt->nsack > TCP_SACK_MAX ? TCP_SACK_MAX : opt->nsack;
+			o[0] = o[1] = TCPOPT_NOP;
+			o[2] = TCPOPT_SACK;
+			o[3] = (uint8_t)(2 + 8 * n);
+			for (unsigned k = 0; k < n; k++) {
+				put32(o + 4 + 8 * k, opt->sack[k].start);
+				put32(o + 8 + 8 * k, opt->sack[k].end);
+			}
+			o += 4 + 8 * n;
 		}
 	}
 	size_t hlen = (size_t)(o - p);

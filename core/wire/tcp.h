@@ -1,6 +1,6 @@
 /*
  * tcp.h — the TCP header and options (RFC 9293 3.1; MSS RFC 9293 3.7.1,
- * window scale and timestamps RFC 7323, SACK-permitted RFC 2018). Pure
+ * window scale and timestamps RFC 7323, SACK-permitted and SACK RFC 2018). Pure
  * functions; sequence numbers and fields in host order.
  */
 #ifndef US_WIRE_TCP_H
@@ -26,6 +26,8 @@
 #define TCPOPT_MSS       2
 #define TCPOPT_WSCALE    3
 #define TCPOPT_SACK_OK   4
+#define TCPOPT_SACK      5
+#define TCP_SACK_MAX     4       /* blocks in one option: 40 bytes of options hold 4 */
 #define TCPOPT_TIMESTAMP 8
 
 struct wire_tcp_opts {
@@ -36,6 +38,11 @@ struct wire_tcp_opts {
 	bool sack_ok;
 	bool has_ts;
 	uint32_t tsval, tsecr;
+	/* SACK blocks (RFC 2018 3): [start, end) each, in the option's order
+	 * (a D-SACK, RFC 2883, comes first). Parse: the first TCP_SACK_MAX of
+	 * a well-formed option (length 2 + 8n, n >= 1); build: nsack of them. */
+	uint8_t nsack;
+	struct { uint32_t start, end; } sack[TCP_SACK_MAX];
 };
 
 struct wire_tcp {
@@ -72,7 +79,8 @@ bool wire_tcp_parse_opts(const uint8_t *p, size_t len, struct wire_tcp_opts *o);
 /*
  * Write a header with the given options at p (at least TCP_MAX_HLEN
  * bytes). Options are laid out as Linux does (MSS; SACK-permitted with
- * timestamps or NOPs; timestamps; NOP + window scale). The checksum field
+ * timestamps or NOPs; timestamps; NOP + window scale; NOP NOP + SACK
+ * blocks). The checksum field
  * is left zero: the caller sums the pseudo-header, header and payload and
  * stores it with wire_tcp_set_csum. Returns the header length.
  */

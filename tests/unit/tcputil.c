@@ -19,7 +19,7 @@
 #include "tcputil.h"
 
 /* Option kinds (RFC 9293 3.1, RFC 2018, RFC 7323). */
-enum { OPT_EOL = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WS = 3, OPT_SACK_OK = 4, OPT_TS = 8 };
+enum { OPT_EOL = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WS = 3, OPT_SACK_OK = 4, OPT_SACK = 5, OPT_TS = 8 };
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -92,6 +92,17 @@ static size_t put_opts(uint8_t *p, const struct tc_seg *s)
 		p[n++] = OPT_WS;
 		p[n++] = 3;
 		p[n++] = s->wscale;
+	}
+	if (s->nsack) {
+		p[n++] = OPT_NOP;
+		p[n++] = OPT_NOP;
+		p[n++] = OPT_SACK;
+		p[n++] = (uint8_t)(2 + 8 * s->nsack);
+		for (int i = 0; i < s->nsack; i++) {
+			put32(p + n, s->sack[i][0]);
+			put32(p + n + 4, s->sack[i][1]);
+			n += 8;
+		}
 	}
 	return n;
 }
@@ -181,6 +192,18 @@ static void parse_opts(const uint8_t *p, size_t len, struct tc_parsed *o)
 				o->opt_bad = true;
 			else
 				o->sack_ok = true;
+			break;
+		case OPT_SACK:
+			/* RFC 2018 3: 2 + 8n bytes, n >= 1; at most 4 fit. */
+			if (olen < 10 || (olen - 2) % 8 || olen > 34)
+				o->opt_bad = true;
+			else {
+				o->nsack = (olen - 2) / 8;
+				for (int k = 0; k < o->nsack; k++) {
+					o->sack[k][0] = get32(v + 8 * k);
+					o->sack[k][1] = get32(v + 8 * k + 4);
+				}
+			}
 			break;
 		case OPT_TS:
 			if (olen != 10)

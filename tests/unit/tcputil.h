@@ -6,7 +6,7 @@
  * Independence: nothing here calls core/wire/tcp.c (no wire_tcp_build, no
  * wire_tcp_parse) or the library's checksum code. Headers and options are
  * laid out here from RFC 9293 3.1 (header), RFC 9293 3.7.1 (MSS), RFC 7323
- * (window scale, timestamps) and RFC 2018 (SACK-permitted), and the
+ * (window scale, timestamps) and RFC 2018 (SACK-permitted, SACK), and the
  * checksum (RFC 9293 3.1: one's complement sum over the pseudo-header,
  * header and data) is computed with stackutil's own RFC 1071 code, so a
  * test cannot share a bug with the code it checks.
@@ -86,6 +86,8 @@ struct tc_seg {
 	bool sack_ok;
 	bool has_ts;
 	uint32_t tsval, tsecr;
+	int nsack;                      /* SACK blocks (RFC 2018 3), after the others: NOP NOP 5 len */
+	uint32_t sack[4][2];            /* [i][0] left edge, [i][1] right edge */
 	const uint8_t *raw_opts;
 	size_t raw_optlen;
 	const void *data;
@@ -122,6 +124,8 @@ struct tc_parsed {
 	bool sack_ok;
 	bool has_ts;
 	uint32_t tsval, tsecr;
+	int nsack;                      /* SACK blocks (RFC 2018 3), in the option's order */
+	uint32_t sack[4][2];            /* [i][0] left edge, [i][1] right edge */
 	bool opt_bad;                   /* an option length was impossible */
 	const uint8_t *data;            /* points into the frame it came from */
 	size_t len;

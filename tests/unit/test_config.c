@@ -126,14 +126,15 @@ static const char FULL[] =
 	"  congestion: newreno\n"                                         /* 59 */
 	"  window_scaling: false\n"                                       /* 60 */
 	"  timestamps: false\n"                                           /* 61 */
-	"  syncookies: false\n"                                           /* 62 */
-	"services:\n"                                                     /* 63 */
-	"  - {type: echo, proto: tcp, port: 7}\n"                         /* 64 */
-	"  - {type: echo, proto: udp, port: 7}\n"                         /* 65 */
-	"  - type: discard\n"                                             /* 66 */
-	"    port: 9\n"                                                   /* 67 */
-	"  - {type: chargen, proto: udp, port: 19}\n"                     /* 68 */
-	"  - {type: http, port: 65535, root: /srv/www}\n";                /* 69 */
+	"  sack: false\n"                                                 /* 62 */
+	"  syncookies: false\n"                                           /* 63 */
+	"services:\n"                                                     /* 64 */
+	"  - {type: echo, proto: tcp, port: 7}\n"                         /* 65 */
+	"  - {type: echo, proto: udp, port: 7}\n"                         /* 66 */
+	"  - type: discard\n"                                             /* 67 */
+	"    port: 9\n"                                                   /* 68 */
+	"  - {type: chargen, proto: udp, port: 19}\n"                     /* 69 */
+	"  - {type: http, port: 65535, root: /srv/www}\n";                /* 70 */
 
 /* The default TCP section, as us_config_dump writes it. */
 static const char TCP_DEFAULTS[] =
@@ -151,6 +152,7 @@ static const char TCP_DEFAULTS[] =
 	"  congestion: newreno\n"
 	"  window_scaling: true\n"
 	"  timestamps: true\n"
+	"  sack: true\n"
 	"  syncookies: true\n";
 
 /* Every field of cfg.tcp has its default. */
@@ -169,6 +171,7 @@ static void check_tcp_defaults(const struct us_tcp_config *t)
 	CU_ASSERT_STRING_EQUAL(t->congestion, "newreno");
 	CU_ASSERT(t->window_scaling);
 	CU_ASSERT(t->timestamps);
+	CU_ASSERT(t->sack);
 	CU_ASSERT(t->syncookies);
 }
 
@@ -304,6 +307,7 @@ static void test_full_config(void)
 	CU_ASSERT_STRING_EQUAL(t->congestion, "newreno");
 	CU_ASSERT(!t->window_scaling);
 	CU_ASSERT(!t->timestamps);
+	CU_ASSERT(!t->sack);
 	CU_ASSERT(!t->syncookies);
 
 	CU_ASSERT_EQUAL_FATAL(cfg.nservices, 5);
@@ -312,26 +316,26 @@ static void test_full_config(void)
 	CU_ASSERT_EQUAL(sv[0].proto, IPPROTO_TCP);
 	CU_ASSERT_EQUAL(sv[0].port, 7);
 	CU_ASSERT_STRING_EQUAL(sv[0].root, "");
-	CU_ASSERT_EQUAL(sv[0].line, 64);  /* the "{" */
+	CU_ASSERT_EQUAL(sv[0].line, 65);  /* the "{" */
 	CU_ASSERT_EQUAL(sv[0].column, 5);
 	CU_ASSERT_EQUAL(sv[1].type, US_SVC_ECHO);
 	CU_ASSERT_EQUAL(sv[1].proto, IPPROTO_UDP);
 	CU_ASSERT_EQUAL(sv[1].port, 7);
-	CU_ASSERT_EQUAL(sv[1].line, 65);
+	CU_ASSERT_EQUAL(sv[1].line, 66);
 	CU_ASSERT_EQUAL(sv[2].type, US_SVC_DISCARD);
 	CU_ASSERT_EQUAL(sv[2].proto, IPPROTO_TCP);  /* the default */
 	CU_ASSERT_EQUAL(sv[2].port, 9);
-	CU_ASSERT_EQUAL(sv[2].line, 66);  /* the "type" of a block mapping */
+	CU_ASSERT_EQUAL(sv[2].line, 67);  /* the "type" of a block mapping */
 	CU_ASSERT_EQUAL(sv[2].column, 5);
 	CU_ASSERT_EQUAL(sv[3].type, US_SVC_CHARGEN);
 	CU_ASSERT_EQUAL(sv[3].proto, IPPROTO_UDP);
 	CU_ASSERT_EQUAL(sv[3].port, 19);
-	CU_ASSERT_EQUAL(sv[3].line, 68);
+	CU_ASSERT_EQUAL(sv[3].line, 69);
 	CU_ASSERT_EQUAL(sv[4].type, US_SVC_HTTP);
 	CU_ASSERT_EQUAL(sv[4].proto, IPPROTO_TCP);
 	CU_ASSERT_EQUAL(sv[4].port, 65535);
 	CU_ASSERT_STRING_EQUAL(sv[4].root, "/srv/www");
-	CU_ASSERT_EQUAL(sv[4].line, 69);
+	CU_ASSERT_EQUAL(sv[4].line, 70);
 	CU_ASSERT_EQUAL(sv[4].column, 5);
 }
 
@@ -500,7 +504,7 @@ static int config_diff(const struct us_config *a, const struct us_config *b)
 	DIFF(ta->retries != tb->retries || ta->syn_retries != tb->syn_retries);
 	DIFF(ta->time_wait_s != tb->time_wait_s || strcmp(ta->congestion, tb->congestion));
 	DIFF(ta->window_scaling != tb->window_scaling || ta->timestamps != tb->timestamps);
-	DIFF(ta->syncookies != tb->syncookies);
+	DIFF(ta->sack != tb->sack || ta->syncookies != tb->syncookies);
 	DIFF(a->nservices != b->nservices);
 	for (int i = 0; i < a->nservices; i++) {
 		const struct us_service_config *x = &a->services[i], *y = &b->services[i];
@@ -1574,11 +1578,11 @@ static void test_err_tcp(void)
 	EXPECT_ERR(ETH0 "tcp: {mss: 1460, nagle: false}\n",
 		   "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: mss, sndbuf, rcvbuf, "
 		   "nodelay, delayed_ack_ms, rto_min_ms, rto_initial_ms, retries, syn_retries, "
-		   "time_wait_s, congestion, window_scaling, timestamps, syncookies)");
+		   "time_wait_s, congestion, window_scaling, timestamps, sack, syncookies)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: "
 				    "mss, sndbuf, rcvbuf, nodelay, delayed_ack_ms, rto_min_ms, "
 				    "rto_initial_ms, retries, syn_retries, time_wait_s, congestion, "
-				    "window_scaling, timestamps, syncookies)");
+				    "window_scaling, timestamps, sack, syncookies)");
 	EXPECT_ERR(ETH0 "tcp: [mss]\n", "t.yaml:3:6: tcp: expected a mapping, got a sequence");
 
 	/* "  KEY: " is strlen(KEY) + 4 characters: values start at strlen(KEY) + 5. */
@@ -1617,7 +1621,8 @@ static void test_err_tcp(void)
 	CU_ASSERT_EQUAL(cfg.tcp.time_wait_s, 600);
 
 	/* Booleans are exactly true or false. */
-	static const char *const bools[] = { "nodelay", "window_scaling", "timestamps", "syncookies" };
+	static const char *const bools[] = { "nodelay", "window_scaling", "timestamps", "sack",
+						     "syncookies" };
 	static const char *const bad_bool[] = { "yes", "no", "True", "FALSE", "1", "0", "on", "" };
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
 		for (size_t j = 0; j < sizeof bad_bool / sizeof bad_bool[0]; j++) {

@@ -136,7 +136,7 @@ static void test_cookie_sent_when_syn_queue_full_and_nothing_kept(void)
 	CU_ASSERT_EQUAL(sa.mss, 1460);
 	CU_ASSERT(sa.has_wscale);
 	CU_ASSERT((65535ULL << sa.wscale) >= cfg.tcp.rcvbuf);
-	CU_ASSERT(!sa.sack_ok);                 /* no SACK in ustack */
+	CU_ASSERT(sa.sack_ok);                  /* the SYN offered it, tcp.sack is on (RFC 2018 2) */
 	/* Linux cookie_init_timestamp: shift 7 | SACK (bit 4), TSval <= clock. */
 	CU_ASSERT(sa.has_ts);
 	CU_ASSERT_EQUAL(sa.tsecr, 5000);

@@ -167,8 +167,8 @@ static void test_listen_syn_gets_synack(void)
 	/* RFC 7323 3.2: TSecr echoes the SYN's TSval. */
 	CU_ASSERT(s->has_ts);
 	CU_ASSERT_EQUAL(s->tsecr, 12345);
-	/* SACK is not implemented, so it must not be offered (RFC 2018 2). */
-	CU_ASSERT(!s->sack_ok);
+	/* RFC 2018 2: SACK-permitted in a SYN-ACK only when the SYN had it, as here. */
+	CU_ASSERT(s->sack_ok);
 	CU_ASSERT(s->df);
 	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_SYN_RCVD);
 	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_PASSIVE_OPENS), 1);
@@ -823,7 +823,7 @@ static void test_syn_sent_sends_syn_with_options(void)
 	CU_ASSERT(s->wscale <= 14);
 	CU_ASSERT(s->has_ts);
 	CU_ASSERT_EQUAL(s->tsecr, 0);   /* RFC 7323 3.2: nothing to echo yet */
-	CU_ASSERT(!s->sack_ok);
+	CU_ASSERT(s->sack_ok);          /* tcp.sack defaults to true (RFC 2018 2) */
 	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_SYN_SENT);
 	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_ACTIVE_OPENS), 1);
 	struct sockaddr_in me;

@@ -135,6 +135,7 @@ struct us_tcp_config {
 	char congestion[16];          /* default "newreno" */
 	bool window_scaling;          /* default true */
 	bool timestamps;              /* default true */
+	bool sack;                    /* default true: offer SACK (RFC 2018) and D-SACK (RFC 2883) */
 	bool syncookies;              /* default true: RFC 4987 SYN cookies when the SYN queue is full */
 };
 
