@@ -155,7 +155,9 @@ def syn_ack_ok(sa, peer_isn, peer_tsval, ws=3):
     expect(o.get("WScale") == ws, "window scale %d (256 KiB buffer): %r" % (ws, o))
     expect(o.get("Timestamp") == (int(round(sa.t * 1000)), peer_tsval),
            "TS val = stack ms clock, ecr = the peer's TSval %d: %r" % (peer_tsval, o))
-    expect("SAckOK" not in o, "no SACK-permitted (SACK not implemented): %r" % o)
+    expect("SAckOK" in o, "SACK-permitted, as the peer's SYN offered it (RFC 2018 2): %r" % o)
+    expect(o["_list"] == ["MSS", "SAckOK", "Timestamp", "NOP", "WScale"],
+           "Linux's layout: MSS, SACK-permitted, TS, NOP, WS: %r" % o)
     expect(t.window == 65535, "SYN-ACK window 65535 (never scaled in a SYN): %r" % sa)
     expect(sa.p[IP].flags.DF, "DF set")
 
@@ -463,7 +465,9 @@ def syn_ok(syn, built):
     expect(o.get("MSS") == 1460 and o.get("WScale") == 3, "MSS 1460, WS 3: %r" % o)
     expect(o.get("Timestamp") == (int(round((1 + built) * 1000)), 0),
            "TS val = ms clock when built (%s), ecr 0: %r" % (built, o))
-    expect("SAckOK" not in o, "no SACK-permitted")
+    expect(o["_list"] == ["MSS", "SAckOK", "Timestamp", "NOP", "WScale"],
+           "SACK-permitted offered (tcp.sack defaults to true, RFC 2018 2), in Linux's "
+           "layout MSS, SACK-permitted, TS, NOP, WS: %r" % o)
     expect(t.window == 65535, "window 65535 in the SYN")
     expect(t.sport >= 1024, "ephemeral source port")
 
@@ -860,6 +864,9 @@ passive open the peer sends three 1000-byte segments in the order 2 (t=0.3),
 3 (t=0.31), 1 (t=0.32). The stack must ACK at once each out-of-order
 segment (a duplicate ACK at the hole) and, when the hole fills, ACK all
 3000 bytes at once; the application reads the 3000 bytes in order at t=0.5.
+SACK is negotiated (both SYNs offer it), so each duplicate ACK carries the
+block of out-of-order data it holds (RFC 2018 4): 2001-3001 at t=0.3, the
+merged 2001-4001 at t=0.31, and the ACK that fills the hole none.
 """, app=ACCEPT + """
 - {at: 0.5, op: recv, on: c, bytes: 3000, pattern: true}
 """)
@@ -879,6 +886,12 @@ def _(ctx, out, inp):
            "dup ACK 1001 at 0.3 and 0.31, ACK 4001 at 0.32, nothing delayed: %r" % acks)
     expect([f.tcp().window for f in acks[:3]] == [32768, 32768, (262144 - 3000) >> 3],
            "out-of-order bytes are held outside the window; 3000 unread bytes shrink it")
+    sacks = [f.opts().get("SAck") for f in acks[:3]]
+    expect(sacks == [(2001, 3001), (2001, 4001), None],
+           "SACK blocks: the out-of-order data held, one block once merged, none after the "
+           "hole fills (RFC 2018 4): %r" % sacks)
+    expect(all(f.opts()["_list"][-3:] == ["NOP", "NOP", "SAck"] for f in acks[:2]),
+           "the SACK option after the timestamps, NOP-padded as Linux: %r" % acks[:2])
     # Reading 3000 bytes (>= 1 MSS) lets the window reopen (RFC 9293 3.8.6.2.2): the stack
     # says so with a window update. Allowed by the RFC; Linux would stay silent here.
     expect(len(acks) == 4 and acks[3].at == 0.5 and acks[3].tcp().ack == 4001 and
