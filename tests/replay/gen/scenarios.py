@@ -1584,8 +1584,8 @@ SYN cookies (RFC 4987 3.6, Linux's encoding): the application listens on
 port 80 with backlog 1. Peer A (port 40000, ISN 1000) sends a SYN at t=0.1
 and never answers the SYN-ACK: the queue is full. Peer B (port 40001, ISN
 2000; MSS 1460, SACK-permitted, TS, WS 7) sends a SYN at t=0.2: the stack
-answers with a cookie SYN-ACK, whose TSval carries B's window shift (7) and
-SACK-permitted (bit 4) in its low 6 bits. B ACKs it 10 ms later with
+answers with a cookie SYN-ACK offering SACK-permitted, whose TSval carries
+B's window shift (7) and SACK-permitted (bit 4) in its low 6 bits. B ACKs it 10 ms later with
 "hello"; the cookie is valid, the connection is made, the application
 accepts it at t=0.4, reads "hello" and answers "hi", which B ACKs.
 """, app="""
@@ -1618,7 +1618,8 @@ def _(ctx, out, inp):
     t, o = sa.tcp(), sa.opts()
     expect(t.ack == 2001, "acknowledges B's ISN + 1: %r" % sa)
     expect(o.get("MSS") == 1460 and o.get("WScale") == 3, "MSS 1460, our shift 3: %r" % o)
-    expect("SAckOK" not in o, "no SACK-permitted offered (not implemented): %r" % o)
+    expect("SAckOK" in o, "SACK-permitted offered back, as B's SYN did and the TSval carries "
+           "it (Linux cookie SYN-ACK, RFC 2018 2): %r" % o)
     expect(t.window == 65535, "window 65535, unscaled: %r" % sa)
     tsval, tsecr = o.get("Timestamp")
     now_ms = 1200                       # the stack's clock reads 1 s + at
