@@ -298,54 +298,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read, else poll the fd and the wakeup until a frame, a wakeup or the timeout. */
-static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
-{
-	struct tap *t = l->priv;
-	/* After a read found the queue empty, go straight to poll: a second
-	 * empty read would cost a system call per frame when frames come one
-	 * at a time (request/response). Back-to-back frames keep reading. */
-	if (timeout_ms == 0)
-		return tap_read(l, t, buf, cap);  /* may be a busy-polling thread: no state */
-	int n = 0;
-	if (!t->drained) {
-		n = tap_read(l, t, buf, cap);
-		t->drained = n == 0;
-		if (n != 0)
-			return n;
-	}
-	int64_t end = mono_ms() + timeout_ms;
-	for (;;) {
-		int wait = timeout_ms < 0 ? -1 : (int)(end - mono_ms());
-		if (timeout_ms >= 0 && wait <= 0)
-			return 0;
-		struct pollfd p[2] = {
-			{ .fd = t->fd, .events = POLLIN },
-			{ .fd = t->wake_fd, .events = POLLIN },
-		};
-		int r = poll(p, 2, wait);
-		if (r < 0)
-			return errno == EINTR ? 0 : -1;
-		if (p[1].revents & POLLIN) {
-			uint64_t v;
-			/* Drain the wakeup. */
-			if (read(t->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				return -1;
-			return 0;
-		}
-		if (r == 0)
-			return 0;
-		n = tap_read(l, t, buf, cap);
-		t->drained = n == 0;
-		if (n != 0)
-			return n;
-		if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			errno = EIO;
-			return -1;
-		}
-	}
-}
-
 /* Poll the fd and the wakeup, taking nothing: 1 readable, 0 timeout or wakeup. */
 static int tap_wait(struct us_link *l, int timeout_ms)
 {
@@ -370,6 +322,37 @@ static int tap_wait(struct us_link *l, int timeout_ms)
 		return -1;
 	}
 	return 0;
+}
+
+/* Read, else poll the fd and the wakeup until a frame, a wakeup or the timeout. */
+static int tap_recv(struct us_link *l, uint8_t *buf, size_t cap, int timeout_ms)
+{
+	struct tap *t = l->priv;
+	/* After a read found the queue empty, go straight to poll: a second
+	 * empty read would cost a system call per frame when frames come one
+	 * at a time (request/response). Back-to-back frames keep reading. */
+	if (timeout_ms == 0)
+		return tap_read(l, t, buf, cap);  /* may be a busy-polling thread: no state */
+	int n = 0;
+	if (!t->drained) {
+		n = tap_read(l, t, buf, cap);
+		t->drained = n == 0;
+		if (n != 0)
+			return n;
+	}
+	int64_t end = mono_ms() + timeout_ms;
+	for (;;) {
+		int wait = timeout_ms < 0 ? -1 : (int)(end - mono_ms());
+		if (timeout_ms >= 0 && wait <= 0)
+			return 0;
+		int r = tap_wait(l, wait);
+		if (r <= 0)
+			return r;
+		n = tap_read(l, t, buf, cap);
+		t->drained = n == 0;
+		if (n != 0)
+			return n;
+	}
 }
 
 static void tap_wakeup(struct us_link *l)
