@@ -900,6 +900,45 @@ def _(ctx, out, inp):
     all_csums_ok(out)
 
 
+@scenario("tcp_dsack", """
+D-SACK (RFC 2883) with SACK negotiated (RFC 2018): after the passive open
+the peer sends bytes 0-999 at t=0.3 (quick-ACKed), then sends them again at
+t=0.4, as if that ACK were lost: the stack must ACK at once with a D-SACK
+block 1001-2001, below its cumulative ACK (RFC 2883 4.1.1). At t=0.5 the
+peer sends bytes 2000-2999, out of order: ACK 2001 with SACK 3001-4001. At
+t=0.6 it sends them again: D-SACK 3001-4001 first, then the SACK block
+holding it, 3001-4001 (RFC 2883 4.1.2). At t=0.7 bytes 1000-1999 fill the
+hole: ACK 4001, no SACK option. The application reads the 3000 bytes in
+order at t=0.8.
+""", app=ACCEPT + """
+- {at: 0.8, op: recv, on: c, bytes: 3000, pattern: true}
+""")
+def tcp_dsack(ctx):
+    p, sa = passive_handshake(ctx)
+    base = p.snd_nxt
+    p.seg(0.30, "PA", pattern(0, 1000), seq=base)
+    p.seg(0.40, "PA", pattern(0, 1000), seq=base)
+    p.seg(0.50, "PA", pattern(2000, 1000), seq=base + 2000)
+    p.seg(0.60, "PA", pattern(2000, 1000), seq=base + 2000)
+    p.seg(0.70, "A", pattern(1000, 1000), seq=base + 1000)
+
+
+@tcp_dsack.checks
+def _(ctx, out, inp):
+    announce_ok(out)
+    acks = [f for f in tcp_of(out) if f.flags() == "A"]
+    got = [(f.at, f.tcp().ack, f.opts().get("SAck")) for f in acks]
+    expect(got == [(0.3, 2001, None), (0.4, 2001, (1001, 2001)), (0.5, 2001, (3001, 4001)),
+                   (0.6, 2001, (3001, 4001, 3001, 4001)), (0.7, 4001, None),
+                   (0.8, 4001, None)],
+           "each ACK at once; D-SACK for the duplicate below the ACK, SACK for the data held, "
+           "D-SACK then its block for the duplicate of held data, none once the hole "
+           "fills; a window update after the read (as in tcp_out_of_order): %r" % got)
+    expect(all(f.opts().get("Timestamp") is not None for f in acks), "timestamps on every ACK")
+    expect(len(out) == 3 + len(acks), "no other frame: %r" % out)
+    all_csums_ok(out)
+
+
 @scenario("tcp_delayed_ack", """
 Quick ACK, then delayed ACK (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3, RFC 5681
 4.2, with Linux's quick-ACK and pingpong modes; delayed_ack_ms 40): after
