@@ -153,8 +153,12 @@ note "dead on-link host"
 run_u -c 1 -W 5 10.9.1.77
 run_p -c 1 -W 5 10.9.2.77
 same "dead host"
-[ "$(sum_time "$TMP/u.out")" = "$(sum_time "$TMP/p.out")" ] ||
-	fail "dead host: usping time $(sum_time "$TMP/u.out")ms, ping $(sum_time "$TMP/p.out")ms"
+# One request: the summary's time runs from the first request to the last,
+# so ~0 ms for both, never the 5 s wait (a loaded machine may show 1-2 ms
+# on either side, so the bound is loose, not equality).
+tu=$(sum_time "$TMP/u.out"); tp=$(sum_time "$TMP/p.out")
+[ -n "$tu" ] && [ -n "$tp" ] && [ "$tu" -lt 200 ] && [ "$tp" -lt 200 ] ||
+	fail "dead host: usping time ${tu}ms, ping ${tp}ms (both should be about 0)"
 
 # -w: requests go on until the deadline. How many fit in it depends on the
 # load, so the reply lines are checked by format and dropped, and the counts
