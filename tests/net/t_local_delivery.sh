@@ -49,12 +49,20 @@ grep -qi 'refused' "$TMP/z" || fail "usnc -z: no 'refused' (EHOSTUNREACH means n
 note "an unmodified program talks to itself through the stack (libustack-preload.so)"
 SHIM=$(cd "$BIN/../lib" && pwd)/libustack-preload.so
 if [ -f "$SHIM" ] && [ -x /usr/bin/python3 ]; then
+	# A sanitizer build's shim needs its runtime first (as in preload_lib.sh).
+	pre=
+	for rt in libasan libtsan libubsan; do
+		p=$(ldd "$SHIM" | awk -v r="$rt" '$1 ~ "^" r { print $3 }')
+		[ -n "$p" ] && pre="$pre$p "
+	done
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 	cat >"$TMP/self.yaml" <<EOF
 interfaces:
   eth0: {backend: tap, device: tap1, addresses: [10.9.4.2/24], capture: $TMP/self.pcap}
 EOF
-	ip netns exec "$ns" env LD_PRELOAD="$SHIM" USTACK_CONFIG="$TMP/self.yaml" USTACK_DEBUG=1 \
-		timeout 60 /usr/bin/python3 "$(dirname "$0")/self_talk.py" 10.9.4.2 127.0.0.1 \
+	# timeout runs outside the preload (with ASan's runtime preloaded it hangs).
+	ip netns exec "$ns" timeout 60 env LD_PRELOAD="$pre$SHIM" USTACK_CONFIG="$TMP/self.yaml" \
+		USTACK_DEBUG=1 /usr/bin/python3 "$(dirname "$0")/self_talk.py" 10.9.4.2 127.0.0.1 \
 		>"$TMP/self.out" 2>"$TMP/self.err"
 	rc=$?
 	cat "$TMP/self.out"
