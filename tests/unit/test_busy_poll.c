@@ -130,7 +130,10 @@ static void test_busy_poll_keeps_flow_order(void)
 		reordered += r[f].reordered;
 	}
 	printf("(%d of %d received, %d out of order) ", got, s.sent, reordered);
-	CU_ASSERT(s.sent > BP_FLOWS * BP_DGRAMS / 2);    /* a full wire queue refuses some */
+	/* A full wire queue refuses some: how many depends on the machine's
+	 * speed (under ThreadSanitizer about 40%). What matters is that enough
+	 * flowed for reordering to show, as it did in every run before the fix. */
+	CU_ASSERT(s.sent > 5000);
 	CU_ASSERT(got > s.sent / 2);
 	CU_ASSERT_EQUAL(reordered, 0);
 	su_close(&p);
