@@ -106,15 +106,7 @@ void us_stack_sockets_print(us_stack *st, FILE *out)
 {
 	struct sockvec tcp = { 0 }, udp = { 0 };
 
-	pthread_rwlock_rdlock(&st->tcp.lock);
-	for (int h = 0; h < US_TCP_HASH; h++) {
-		for (struct us_tcb *t = st->tcp.port[h]; t; t = t->port_next)
-			sv_add(&tcp, t->sock);
-		for (struct us_tcb *t = st->tcp.conn[h]; t; t = t->conn_next)
-			if (!t->in_port)        /* else met in the port table */
-				sv_add(&tcp, t->sock);
-	}
-	pthread_rwlock_unlock(&st->tcp.lock);
+	tcp.v = tcp_collect_socks(st, true, &tcp.n);
 	pthread_rwlock_rdlock(&st->udp.lock);
 	for (int h = 0; h < US_UDP_HASH; h++)
 		for (struct us_sock *s = st->udp.hash[h]; s; s = s->port_next)

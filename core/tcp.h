@@ -258,6 +258,13 @@ int tcp_conn_insert(struct us_tcb *t);  /* -EADDRINUSE if the 4-tuple exists */
 void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their reference) */
 void tcp_unhash_conn(struct us_tcb *t); /* leave the 4-tuple table only */
 /* Tell the tables the connection now listens / is in TIME_WAIT. */
+/*
+ * References to the TCP sockets of the tables (no table lock held on
+ * return; the caller puts each and frees the array): every connection in
+ * the 4-tuple table, and with listeners also the sockets only in the port
+ * table. *n is set; NULL if there are none or no memory.
+ */
+struct us_sock **tcp_collect_socks(struct us_stack *st, bool listeners, size_t *n);
 void tcp_table_mark(struct us_tcb *t, bool listen, bool timewait);
 /* Set the local address of a TCB that may be in the port table. */
 void tcp_set_laddr(struct us_tcb *t, uint32_t addr);

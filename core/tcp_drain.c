@@ -28,27 +28,38 @@ static bool still_sending(const struct us_tcb *t)
 			     t->state == TCPS_LAST_ACK);
 }
 
-/* References to every socket in the 4-tuple table; *n set. NULL if none or no memory. */
-static struct us_sock **collect(struct us_stack *st, size_t *n)
+/* Append a reference to s to *v (grown by doubling); false when out of memory. */
+static bool sockvec_add(struct us_sock ***v, size_t *n, size_t *cap, struct us_sock *s)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct us_sock **nv = realloc(*v, nc * sizeof *nv);
+		if (!nv)
+			return false;
+		*v = nv;
+		*cap = nc;
+	}
+	us_sock_hold(s);
+	(*v)[(*n)++] = s;
+	return true;
+}
+
+struct us_sock **tcp_collect_socks(struct us_stack *st, bool listeners, size_t *n)
 {
 	struct us_tcp *tc = &st->tcp;
 	struct us_sock **v = NULL;
 	size_t cap = 0;
 	*n = 0;
 	pthread_rwlock_rdlock(&tc->lock);
-	for (int b = 0; b < US_TCP_HASH; b++)
-		for (struct us_tcb *t = tc->conn[b]; t; t = t->conn_next) {
-			if (*n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct us_sock **nv = realloc(v, nc * sizeof *nv);
-				if (!nv)
+	for (int b = 0; b < US_TCP_HASH; b++) {
+		if (listeners)
+			for (struct us_tcb *t = tc->port[b]; t; t = t->port_next)
+				if (!t->in_conn && !sockvec_add(&v, n, &cap, t->sock))
 					goto out;
-				v = nv;
-				cap = nc;
-			}
-			us_sock_hold(t->sock);
-			v[(*n)++] = t->sock;
-		}
+		for (struct us_tcb *t = tc->conn[b]; t; t = t->conn_next)
+			if (!sockvec_add(&v, n, &cap, t->sock))
+				goto out;
+	}
 out:
 	pthread_rwlock_unlock(&tc->lock);
 	return v;
@@ -57,7 +68,7 @@ out:
 int us_tcp_drain_pending(struct us_stack *st, bool reset)
 {
 	size_t n;
-	struct us_sock **v = collect(st, &n);
+	struct us_sock **v = tcp_collect_socks(st, false, &n);
 	int pending = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct us_sock *s = v[i];
