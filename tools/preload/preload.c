@@ -278,9 +278,56 @@ __attribute__((destructor)) static void preload_fini(void)
 	us_stack_stop(st);
 }
 
+/*
+ * fork: the child keeps the table as the parent left it, but the stack
+ * (its threads, its TAP descriptor's reader) stays with the parent, so
+ * every entry now names a socket the child cannot use ("orphan"). Calls
+ * on an orphan fail with ENOTSOCK and one message on stderr; close forgets
+ * it. Nothing is freed or closed in the stack: the parent owns it.
+ */
 static void after_fork_child(void)
 {
 	atomic_store(&in_child, 1);
+}
+
+int preload_orphan(int fd, const char *call)
+{
+	static _Atomic int said;
+	if (fd < 0 || fd >= PRELOAD_MAXFD || !atomic_load_explicit(&in_child, memory_order_relaxed) ||
+	    !atomic_load(&table[fd]))
+		return 0;
+	if (!atomic_exchange(&said, 1))
+		fprintf(stderr, "libustack-preload: %s(%d) in process %d: this descriptor is a ustack "
+			"socket of the parent process, and a child after fork() cannot use the parent's "
+			"stack (doc/PRELOAD.md, \"fork and exec\")\n", call, fd, (int)getpid());
+	errno = ENOTSOCK;
+	return 1;
+}
+
+/* socket(AF_INET) in a child after fork: EAFNOSUPPORT, said once on stderr. */
+static void preload_orphan_socket(void)
+{
+	static _Atomic int said;
+	if (!atomic_exchange(&said, 1))
+		fprintf(stderr, "libustack-preload: socket(AF_INET) in process %d: a child after fork() "
+			"has no ustack stack (it stays with the parent; doc/PRELOAD.md, \"fork and exec\")\n",
+			(int)getpid());
+	errno = EAFNOSUPPORT;
+}
+
+/* In the child: fd no longer names the parent's socket (closed or replaced). */
+static void orphan_forget(int fd)
+{
+	if (fd >= 0 && fd < PRELOAD_MAXFD && atomic_load(&in_child))
+		atomic_store(&table[fd], NULL);
+}
+
+/* In the child: newfd is a dup of fd; an orphan's dup is an orphan, any other's is not. */
+static void orphan_dup(int fd, int newfd)
+{
+	if (fd >= 0 && fd < PRELOAD_MAXFD && newfd >= 0 && newfd < PRELOAD_MAXFD &&
+	    atomic_load(&in_child))
+		atomic_store(&table[newfd], atomic_load(&table[fd]));
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -303,8 +350,11 @@ EXPORT int socket(int domain, int type, int protocol)
 	if (!ours)
 		return real_socket(domain, type, protocol);
 	us_stack *st = preload_stack();
-	if (!st)
+	if (!st) {
+		if (atomic_load(&in_child))
+			preload_orphan_socket();
 		return -1;
+	}
 	int usfd = us_socket(st, AF_INET, base, protocol);
 	if (usfd < 0)
 		return -1;
@@ -319,7 +369,7 @@ EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_bind(fd, a, len);
+		return preload_orphan(fd, "bind") ? -1 : real_bind(fd, a, len);
 	int rc = us_bind(preload_stack_now(), ps->usfd, a, len);
 	PDBG("bind(%d) = %d%s%s", fd, rc, rc < 0 ? " " : "", rc < 0 ? strerror(errno) : "");
 	return rc;
@@ -330,7 +380,7 @@ EXPORT int listen(int fd, int backlog)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_listen(fd, backlog);
+		return preload_orphan(fd, "listen") ? -1 : real_listen(fd, backlog);
 	int rc = us_listen(preload_stack_now(), ps->usfd, backlog);
 	if (rc == 0)
 		atomic_store(&ps->listening, 1);
@@ -343,7 +393,7 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_accept4(fd, a, len, flags);
+		return preload_orphan(fd, "accept4") ? -1 : real_accept4(fd, a, len, flags);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
 		errno = EINVAL;
 		return -1;
@@ -369,7 +419,7 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_connect(fd, a, len);
+		return preload_orphan(fd, "connect") ? -1 : real_connect(fd, a, len);
 	int rc = us_connect(preload_stack_now(), ps->usfd, a, len);
 	PDBG("connect(%d) = %d%s%s", fd, rc, rc < 0 ? " " : "", rc < 0 ? strerror(errno) : "");
 	return rc;
@@ -380,7 +430,7 @@ EXPORT int shutdown(int fd, int how)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_shutdown(fd, how);
+		return preload_orphan(fd, "shutdown") ? -1 : real_shutdown(fd, how);
 	int rc = us_shutdown(preload_stack_now(), ps->usfd, how);
 	PDBG("shutdown(%d, %d) = %d", fd, how, rc);
 	return rc;
@@ -398,6 +448,7 @@ EXPORT int close(int fd)
 		if (ps)
 			release(ps);
 	} else {
+		orphan_forget(fd);
 		preload_epoll_forget(fd);
 	}
 	return real_close(fd);
@@ -463,7 +514,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_getsockopt(fd, level, name, val, len);
+		return preload_orphan(fd, "getsockopt") ? -1 : real_getsockopt(fd, level, name, val, len);
 	int rc = sockopt_local(ps, level, name, val, len);
 	if (rc == -2)
 		return -1;
@@ -481,7 +532,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_setsockopt(fd, level, name, val, len);
+		return preload_orphan(fd, "setsockopt") ? -1 : real_setsockopt(fd, level, name, val, len);
 	int rc = us_setsockopt(preload_stack_now(), ps->usfd, level, name, val, len);
 	PDBG("setsockopt(%d, %d, %d) = %d%s%s", fd, level, name, rc, rc < 0 ? " " : "",
 	     rc < 0 ? strerror(errno) : "");
@@ -493,7 +544,7 @@ EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_getsockname(fd, a, len);
+		return preload_orphan(fd, "getsockname") ? -1 : real_getsockname(fd, a, len);
 	return us_getsockname(preload_stack_now(), ps->usfd, a, len);
 }
 
@@ -502,7 +553,7 @@ EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_getpeername(fd, a, len);
+		return preload_orphan(fd, "getpeername") ? -1 : real_getpeername(fd, a, len);
 	return us_getpeername(preload_stack_now(), ps->usfd, a, len);
 }
 
@@ -526,8 +577,12 @@ static int do_fcntl(int fd, int cmd, void *arg)
 {
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
-	if (!ps)
-		return real_fcntl(fd, cmd, arg);
+	if (!ps) {
+		int rc = real_fcntl(fd, cmd, arg);
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			orphan_dup(fd, rc);
+		return rc;
+	}
 	switch (cmd) {
 	case F_GETFL:
 		return O_RDWR | (atomic_load(&ps->nonblock) ? O_NONBLOCK : 0);
@@ -616,6 +671,7 @@ EXPORT int dup(int fd)
 	struct psock *ps = preload_lookup(fd);
 	if (nfd >= 0 && ps)
 		name_also(ps, nfd);
+	orphan_dup(fd, nfd);
 	return nfd;
 }
 
@@ -647,6 +703,8 @@ EXPORT int dup3(int fd, int newfd, int flags)
 	int rc = real_dup3(fd, newfd, flags);
 	if (rc >= 0 && ps)
 		name_also(ps, rc);
+	if (rc >= 0)
+		orphan_dup(fd, rc);
 	return rc;
 }
 
@@ -662,5 +720,7 @@ EXPORT int dup2(int fd, int newfd)
 	int rc = real_dup2(fd, newfd);
 	if (rc >= 0 && ps)
 		name_also(ps, rc);
+	if (rc >= 0)
+		orphan_dup(fd, rc);
 	return rc;
 }

@@ -67,6 +67,13 @@ us_stack *preload_stack_now(void);
 /* The ustack socket behind kernel descriptor fd, or NULL. */
 struct psock *preload_lookup(int fd);
 
+/*
+ * After fork, in the child: fd was a ustack socket of the parent (the
+ * stack and its threads exist only there). Says so once on stderr, sets
+ * errno to ENOTSOCK and returns 1; returns 0 for any other descriptor.
+ */
+int preload_orphan(int fd, const char *call);
+
 /* Drain the mirror eventfd fd; 1 if it had been written since the last drain. */
 int preload_drain(int fd);
 

@@ -94,7 +94,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_read(fd, buf, len);
+		return preload_orphan(fd, "read") ? -1 : real_read(fd, buf, len);
 	return us_recv_flags(ps, buf, len, 0, NULL, NULL);
 }
 
@@ -110,7 +110,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_write(fd, buf, len);
+		return preload_orphan(fd, "write") ? -1 : real_write(fd, buf, len);
 	return us_send_flags(ps, buf, len, 0, NULL, 0);
 }
 
@@ -125,7 +125,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_sendto(fd, buf, len, flags, to, tolen);
+		return preload_orphan(fd, "sendto") ? -1 : real_sendto(fd, buf, len, flags, to, tolen);
 	return us_send_flags(ps, buf, len, flags, to, tolen);
 }
 
@@ -147,7 +147,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_recvfrom(fd, buf, len, flags, from, fromlen);
+		return preload_orphan(fd, "recvfrom") ? -1 : real_recvfrom(fd, buf, len, flags, from, fromlen);
 	return us_recv_flags(ps, buf, len, flags, from, fromlen);
 }
 
@@ -250,7 +250,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_readv(fd, iov, n);
+		return preload_orphan(fd, "readv") ? -1 : real_readv(fd, iov, n);
 	int trunc;
 	return recv_iov(ps, iov, n, 0, NULL, NULL, &trunc);
 }
@@ -260,7 +260,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_writev(fd, iov, n);
+		return preload_orphan(fd, "writev") ? -1 : real_writev(fd, iov, n);
 	return send_iov(ps, iov, n, 0, NULL, 0);
 }
 
@@ -269,7 +269,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_sendmsg(fd, m, flags);
+		return preload_orphan(fd, "sendmsg") ? -1 : real_sendmsg(fd, m, flags);
 	if (m->msg_controllen) {
 		errno = EOPNOTSUPP;     /* no ancillary data over ustack */
 		return -1;
@@ -282,7 +282,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	IO_RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_recvmsg(fd, m, flags);
+		return preload_orphan(fd, "recvmsg") ? -1 : real_recvmsg(fd, m, flags);
 	int trunc;
 	ssize_t n = recv_iov(ps, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
 			     m->msg_name ? &m->msg_namelen : NULL, &trunc);
@@ -336,7 +336,7 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	if (!ps) {
 		if (!real_sendfile)
 			*(void **)&real_sendfile = dlsym(RTLD_NEXT, "sendfile");
-		return real_sendfile(out, in, off, count);
+		return preload_orphan(out, "sendfile") ? -1 : real_sendfile(out, in, off, count);
 	}
 	ssize_t n = sendfile_ours(ps, in, off, count);
 	PDBG("sendfile(%d, %d, %zu) = %zd", out, in, count, n);
@@ -356,7 +356,7 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	if (!ps) {
 		if (!real_sendmmsg)
 			*(void **)&real_sendmmsg = dlsym(RTLD_NEXT, "sendmmsg");
-		return real_sendmmsg(fd, v, n, flags);
+		return preload_orphan(fd, "sendmmsg") ? -1 : real_sendmmsg(fd, v, n, flags);
 	}
 	unsigned int i;
 	for (i = 0; i < n; i++) {
@@ -377,7 +377,7 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct
 	if (!ps) {
 		if (!real_recvmmsg)
 			*(void **)&real_recvmmsg = dlsym(RTLD_NEXT, "recvmmsg");
-		return real_recvmmsg(fd, v, n, flags, ts);
+		return preload_orphan(fd, "recvmmsg") ? -1 : real_recvmmsg(fd, v, n, flags, ts);
 	}
 	unsigned int i;
 	int fl = flags & ~MSG_WAITFORONE;

@@ -373,7 +373,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	RESOLVE();
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
-		return real_epoll_ctl(epfd, op, fd, ev);
+		return preload_orphan(fd, "epoll_ctl") ? -1 : real_epoll_ctl(epfd, op, fd, ev);
 	if (op != EPOLL_CTL_DEL && !ev) {
 		errno = EFAULT;
 		return -1;
