@@ -4,7 +4,8 @@
 # TAP through the shim (SHA-256 equal) and the server's log must show the
 # request coming from the stack's address (not the kernel's); a connection
 # to a closed port fails as curl's exit 7 (ECONNREFUSED through the shim);
-# a name from the config's hosts: is resolved by the stack (getaddrinfo is
+# a name from the config's hosts: is resolved by the stack (getaddrinfo, and
+# gethostbyname_r from python3's gethostbyname_ex, and gethostbyname, are
 # intercepted) and an unknown one is curl's exit 6; wget downloads the
 # same file through the shim (SHA-256 equal).
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +67,21 @@ USTACK_DEBUG=1 shim curl -sS -o "$TMP/byname.bin" http://web.test:8000/big.bin 2
 cmp -s "$TMP/byname.bin" "$TMP/www/big.bin" || fail "the download by name differs"
 grep -q 'ustack-preload\[[0-9]*\]: getaddrinfo(web.test) = 0' "$TMP/err" ||
 	{ cat "$TMP/err"; fail "getaddrinfo(web.test) was not answered by the stack"; }
+note "gethostbyname and gethostbyname_r are answered by the stack's resolver too"
+USTACK_DEBUG=1 shim /usr/bin/python3 -c '
+import ctypes, socket
+print(socket.gethostbyname_ex("web.test"))
+libc = ctypes.CDLL(None)  # the process symbols: the shim first
+libc.gethostbyname.restype = ctypes.c_void_p
+libc.__h_errno_location.restype = ctypes.POINTER(ctypes.c_int)
+r = libc.gethostbyname(b"nosuch.test")
+print("found" if r else "h_errno %d" % libc.__h_errno_location()[0])' > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "python3 gethostbyname_ex exit $?"; }
+[ "$(sed -n 1p "$TMP/out")" = "('web.test', [], ['10.9.40.1'])" ] ||
+	{ cat "$TMP/out" "$TMP/err"; fail "gethostbyname_ex(web.test) gave '$(sed -n 1p "$TMP/out")'"; }
+[ "$(sed -n 2p "$TMP/out")" = "h_errno 1" ] ||
+	{ cat "$TMP/out" "$TMP/err"; fail "gethostbyname_ex(nosuch.test): '$(sed -n 2p "$TMP/out")', not HOST_NOT_FOUND (1)"; }
+grep -q 'ustack-preload\[[0-9]*\]: gethostbyname(web.test) = 0' "$TMP/err" ||
+	{ cat "$TMP/err"; fail "gethostbyname(web.test) was not answered by the stack"; }
 shim curl -sS -o /dev/null http://nosuch.test:8000/ 2> "$TMP/err"
 rc=$?
 [ $rc -eq 6 ] || { cat "$TMP/err"; fail "a name in neither hosts: nor DNS: curl exit $rc, expected 6"; }

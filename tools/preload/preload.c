@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "preload.h"
@@ -335,6 +336,7 @@ __attribute__((constructor)) static void preload_init(void)
 	RESOLVE();
 	const char *d = getenv("USTACK_DEBUG");
 	preload_debug = d && *d && strcmp(d, "0") != 0;
+	preload_pass_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
@@ -349,6 +351,10 @@ EXPORT int socket(int domain, int type, int protocol)
 		 (base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)));
 	if (!ours)
 		return real_socket(domain, type, protocol);
+	if (preload_pass_bad()) {
+		errno = EAFNOSUPPORT;   /* said on stderr at start-up */
+		return -1;
+	}
 	us_stack *st = preload_stack();
 	if (!st) {
 		if (atomic_load(&in_child))
@@ -370,7 +376,16 @@ EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "bind") ? -1 : real_bind(fd, a, len);
+	int moved = preload_pass_move(fd, ps, a, len, "bind");
+	if (moved)
+		return moved < 0 ? -1 : real_bind(fd, a, len);
 	int rc = us_bind(preload_stack_now(), ps->usfd, a, len);
+	if (rc == 0 && len >= (socklen_t)sizeof ps->bound_to) {
+		pthread_mutex_lock(&table_lock);
+		memcpy(&ps->bound_to, a, sizeof ps->bound_to);
+		ps->bound = 1;
+		pthread_mutex_unlock(&table_lock);
+	}
 	PDBG("bind(%d) = %d%s%s", fd, rc, rc < 0 ? " " : "", rc < 0 ? strerror(errno) : "");
 	return rc;
 }
@@ -381,6 +396,7 @@ EXPORT int listen(int fd, int backlog)
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "listen") ? -1 : real_listen(fd, backlog);
+	preload_commit(ps);
 	int rc = us_listen(preload_stack_now(), ps->usfd, backlog);
 	if (rc == 0)
 		atomic_store(&ps->listening, 1);
@@ -405,6 +421,9 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 		return -1;
 	}
 	int nfd = adopt(st, usfd, ps->type, flags);
+	struct psock *nps = preload_lookup(nfd);
+	if (nps)
+		preload_commit(nps);
 	PDBG("accept(%d) = %d (ustack %d)", fd, nfd, usfd);
 	return nfd;
 }
@@ -420,6 +439,10 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "connect") ? -1 : real_connect(fd, a, len);
+	int moved = preload_pass_move(fd, ps, a, len, "connect");
+	if (moved)
+		return moved < 0 ? -1 : real_connect(fd, a, len);
+	preload_commit(ps);
 	int rc = us_connect(preload_stack_now(), ps->usfd, a, len);
 	PDBG("connect(%d) = %d%s%s", fd, rc, rc < 0 ? " " : "", rc < 0 ? strerror(errno) : "");
 	return rc;
@@ -527,6 +550,79 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return rc;
 }
 
+/* Keep an option set on a fresh socket for the kernel socket it may become. */
+static void remember_opt(struct psock *ps, int level, int name, const void *val, socklen_t len)
+{
+	if (!val || len > (socklen_t)sizeof ps->opts[0].val)
+		return;         /* none of the options the stack takes is longer */
+	pthread_mutex_lock(&table_lock);
+	int i;
+	for (i = 0; i < ps->nopts; i++)
+		if (ps->opts[i].level == level && ps->opts[i].name == name)
+			break;
+	if (i < (int)(sizeof ps->opts / sizeof ps->opts[0])) {
+		ps->opts[i].level = level;
+		ps->opts[i].name = name;
+		ps->opts[i].len = len;
+		memcpy(ps->opts[i].val, val, len);
+		if (i == ps->nopts)
+			ps->nopts++;
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+int preload_pass_move(int fd, struct psock *ps, const struct sockaddr *a, socklen_t len,
+		      const char *call)
+{
+	if (!preload_pass_match(a, len))
+		return 0;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)a;
+	if (call[0] == 'b' && sin->sin_addr.s_addr == htonl(INADDR_ANY))
+		return 0;
+	if (atomic_load(&ps->committed) || atomic_load(&ps->refs) != 1) {
+		PDBG("%s(%d): a pass-through address, but the socket is already in use over "
+		     "ustack (or dup'ed): it stays there", call, fd);
+		return 0;
+	}
+	int k = real_socket(AF_INET, ps->type | (atomic_load(&ps->nonblock) ? SOCK_NONBLOCK : 0), 0);
+	if (k < 0)
+		return -1;
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i < ps->nopts; i++)
+		if (real_setsockopt(k, ps->opts[i].level, ps->opts[i].name, ps->opts[i].val,
+				    ps->opts[i].len) < 0)
+			PDBG("%s(%d): the kernel socket refused option %d/%d: %s", call, fd,
+			     ps->opts[i].level, ps->opts[i].name, strerror(errno));
+	struct sockaddr_in b = ps->bound_to;
+	int bound = ps->bound;
+	pthread_mutex_unlock(&table_lock);
+	if (bound && real_bind(k, (struct sockaddr *)&b, sizeof b) < 0) {
+		int e = errno;
+		real_close(k);
+		errno = e;
+		return -1;
+	}
+	int cloexec = real_fcntl(fd, F_GETFD);
+	pthread_mutex_lock(&table_lock);
+	struct psock *gone = atomic_load(&table[fd]) == ps ? unname_locked(fd) : NULL;
+	pthread_mutex_unlock(&table_lock);
+	if (!gone) {            /* closed or dup'ed meanwhile by another thread */
+		real_close(k);
+		return 0;
+	}
+	release(gone);          /* leaves the epoll sets while fd is still the eventfd */
+	int rc = real_dup3(k, fd, cloexec > 0 && (cloexec & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	int e = errno;
+	real_close(k);
+	if (rc < 0) {
+		errno = e;
+		return -1;
+	}
+	PDBG("%s(%d): %s is a pass-through address: the socket moved to the kernel", call, fd,
+	     inet_ntoa(sin->sin_addr));
+	return 1;
+}
+
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	RESOLVE();
@@ -534,6 +630,8 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 	if (!ps)
 		return preload_orphan(fd, "setsockopt") ? -1 : real_setsockopt(fd, level, name, val, len);
 	int rc = us_setsockopt(preload_stack_now(), ps->usfd, level, name, val, len);
+	if (rc == 0 && !atomic_load(&ps->committed))
+		remember_opt(ps, level, name, val, len);
 	PDBG("setsockopt(%d, %d, %d) = %d%s%s", fd, level, name, rc, rc < 0 ? " " : "",
 	     rc < 0 ? strerror(errno) : "");
 	return rc;

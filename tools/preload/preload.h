@@ -37,6 +37,21 @@ struct psock {
 	_Atomic int refs;       /* kernel descriptors naming this socket */
 	_Atomic int nonblock;   /* O_NONBLOCK, shared by dups as in Linux */
 	_Atomic int listening;  /* listen() succeeded (SO_ACCEPTCONN) */
+	/*
+	 * USTACK_PASSTHROUGH (preload_pass.c): a socket is "fresh" until it
+	 * connects, listens or sends over ustack; until then the options set
+	 * and the address bound are kept here, to be given to the kernel
+	 * socket it may become. Protected by the descriptor table's lock.
+	 */
+	_Atomic int committed;
+	int bound;                      /* bound_to holds bind()'s address */
+	struct sockaddr_in bound_to;
+	int nopts;
+	struct {
+		int level, name;
+		socklen_t len;
+		unsigned char val[16];
+	} opts[8];
 };
 
 /* libc's functions. */
@@ -73,6 +88,26 @@ struct psock *preload_lookup(int fd);
  * errno to ENOTSOCK and returns 1; returns 0 for any other descriptor.
  */
 int preload_orphan(int fd, const char *call);
+
+/* USTACK_PASSTHROUGH (preload_pass.c). */
+void preload_pass_init(void);
+int preload_pass_bad(void);
+/* a is an IPv4 address USTACK_PASSTHROUGH names. */
+int preload_pass_match(const struct sockaddr *a, socklen_t len);
+/*
+ * Move fd's fresh ustack socket ps to the kernel when a names a
+ * pass-through address: 1 moved (fd is now a kernel socket; ps is freed),
+ * 0 not (ps stays; when it is no longer fresh it is marked so by the
+ * caller's call), -1 the move failed (errno set). call names the call
+ * for USTACK_DEBUG.
+ */
+int preload_pass_move(int fd, struct psock *ps, const struct sockaddr *a, socklen_t len,
+		      const char *call);
+/* ps connected, listened or sent over ustack: it can no longer move. */
+static inline void preload_commit(struct psock *ps)
+{
+	atomic_store_explicit(&ps->committed, 1, memory_order_relaxed);
+}
 
 /* Drain the mirror eventfd fd; 1 if it had been written since the last drain. */
 int preload_drain(int fd);

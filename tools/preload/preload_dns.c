@@ -15,7 +15,10 @@
 #include <dlfcn.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "preload.h"
 
@@ -95,4 +98,121 @@ EXPORT void freeaddrinfo(struct addrinfo *ai)
 	} else {
 		real_freeaddrinfo(ai);
 	}
+}
+
+/*
+ * gethostbyname family: the same rule as getaddrinfo (the stack's resolver
+ * when the config has hosts: or nameservers:, libc otherwise and for
+ * numeric names), answering AF_INET only. The _r forms fill the caller's
+ * buffer as glibc does (ERANGE when it is too small); gethostbyname and
+ * gethostbyname2 use a buffer per thread (glibc's is per process and not
+ * thread-safe; a per-thread one is at least as good).
+ */
+static int (*real_gethostbyname_r)(const char *, struct hostent *, char *, size_t,
+				   struct hostent **, int *);
+static int (*real_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+				    struct hostent **, int *);
+
+static void hostent_resolve(void)
+{
+	if (!real_gethostbyname2_r) {
+		*(void **)&real_gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
+		*(void **)&real_gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+	}
+}
+
+/* Copy the IPv4 answers of ai into ret/buf; 0, or ERANGE when buf is too small. */
+static int hostent_fill(const char *name, const struct addrinfo *ai, struct hostent *ret,
+			char *buf, size_t len)
+{
+	size_t n = 0, namelen = strlen(name) + 1;
+	for (const struct addrinfo *p = ai; p; p = p->ai_next)
+		if (p->ai_family == AF_INET)
+			n++;
+	/* Layout: aliases[1], addr_list[n + 1], n addresses, the name. */
+	size_t need = sizeof(char *) + (n + 1) * sizeof(char *) + n * 4 + namelen;
+	uintptr_t pad = (-(uintptr_t)buf) & (sizeof(char *) - 1);
+	if (len < pad + need)
+		return ERANGE;
+	char **aliases = (char **)(void *)(buf + pad);
+	char **list = aliases + 1;
+	char *addrs = (char *)(list + n + 1);
+	char *nm = addrs + n * 4;
+	aliases[0] = NULL;
+	size_t i = 0;
+	for (const struct addrinfo *p = ai; p; p = p->ai_next)
+		if (p->ai_family == AF_INET) {
+			/* getaddrinfo lists an address once per socket type: keep the first. */
+			const void *a = &((const struct sockaddr_in *)(const void *)p->ai_addr)->sin_addr;
+			size_t j;
+			for (j = 0; j < i && memcmp(addrs + j * 4, a, 4) != 0; j++)
+				;
+			if (j < i)
+				continue;
+			memcpy(addrs + i * 4, a, 4);
+			list[i] = addrs + i * 4;
+			i++;
+		}
+	list[i] = NULL;
+	memcpy(nm, name, namelen);
+	ret->h_name = nm;
+	ret->h_aliases = aliases;
+	ret->h_addrtype = AF_INET;
+	ret->h_length = 4;
+	ret->h_addr_list = list;
+	return 0;
+}
+
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
+			    struct hostent **result, int *herr)
+{
+	hostent_resolve();
+	if (!name || af != AF_INET || numeric(name) || !preload_has_resolver())
+		return real_gethostbyname2_r(name, af, ret, buf, len, result, herr);
+	*result = NULL;
+	struct addrinfo h = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	int rc = us_getaddrinfo(preload_stack_now(), name, NULL, &h, &ai);
+	PDBG("gethostbyname(%s) = %d%s%s", name, rc, rc ? " " : "", rc ? us_resolver_detail() : "");
+	if (rc) {
+		*herr = rc == EAI_NONAME || rc == EAI_NODATA ? HOST_NOT_FOUND
+			: rc == EAI_AGAIN ? TRY_AGAIN : NO_RECOVERY;
+		return rc == EAI_SYSTEM ? errno : 0;   /* glibc: 0 with *result NULL when not found */
+	}
+	int e = hostent_fill(name, ai, ret, buf, len);
+	us_freeaddrinfo(ai);
+	if (e) {
+		*herr = NETDB_INTERNAL;
+		errno = e;
+		return e;
+	}
+	*herr = 0;
+	*result = ret;
+	return 0;
+}
+
+EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
+			   struct hostent **result, int *herr)
+{
+	return gethostbyname2_r(name, AF_INET, ret, buf, len, result, herr);
+}
+
+EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	static _Thread_local struct hostent he;
+	static _Thread_local char buf[8192];
+	struct hostent *r = NULL;
+	int herr = 0;
+	int rc = gethostbyname2_r(name, af, &he, buf, sizeof buf, &r, &herr);
+	if (!r) {
+		h_errno = herr ? herr : NO_RECOVERY;
+		if (rc)
+			errno = rc;
+	}
+	return r;
+}
+
+EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return gethostbyname2(name, AF_INET);
 }

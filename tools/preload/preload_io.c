@@ -56,6 +56,8 @@ static ssize_t us_send_flags(struct psock *ps, const void *buf, size_t len, int 
 		return -1;
 	}
 	int usflags = flags & MSG_DONTWAIT;
+	if (!atomic_load_explicit(&ps->committed, memory_order_relaxed))
+		preload_commit(ps);
 	if (ps->type == SOCK_STREAM)
 		to = NULL;      /* Linux ignores a stream's destination */
 	ssize_t n = us_sendto(preload_stack_now(), ps->usfd, buf, len, usflags, to, to ? tolen : 0);
@@ -126,6 +128,11 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "sendto") ? -1 : real_sendto(fd, buf, len, flags, to, tolen);
+	if (to && ps->type == SOCK_DGRAM) {
+		int moved = preload_pass_move(fd, ps, to, tolen, "sendto");
+		if (moved)
+			return moved < 0 ? -1 : real_sendto(fd, buf, len, flags, to, tolen);
+	}
 	return us_send_flags(ps, buf, len, flags, to, tolen);
 }
 
@@ -175,6 +182,8 @@ static ssize_t send_iov(struct psock *ps, const struct iovec *iov, int n, int fl
 		errno = EINVAL;
 		return -1;
 	}
+	if (!atomic_load_explicit(&ps->committed, memory_order_relaxed))
+		preload_commit(ps);
 	if (ps->type == SOCK_DGRAM) {
 		size_t len = iov_total(iov, n);
 		if (n == 1)
@@ -214,6 +223,8 @@ static ssize_t recv_iov(struct psock *ps, const struct iovec *iov, int n, int fl
 		errno = EINVAL;
 		return -1;
 	}
+	if (!atomic_load_explicit(&ps->committed, memory_order_relaxed))
+		preload_commit(ps);
 	if (ps->type == SOCK_DGRAM) {
 		size_t room = iov_total(iov, n);
 		ssize_t r = us_recv_flags(ps, dgram, sizeof dgram, (flags & ~MSG_TRUNC), from, fromlen);
@@ -270,6 +281,11 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "sendmsg") ? -1 : real_sendmsg(fd, m, flags);
+	if (m->msg_name && ps->type == SOCK_DGRAM) {
+		int moved = preload_pass_move(fd, ps, m->msg_name, m->msg_namelen, "sendmsg");
+		if (moved)
+			return moved < 0 ? -1 : real_sendmsg(fd, m, flags);
+	}
 	if (m->msg_controllen) {
 		errno = EOPNOTSUPP;     /* no ancillary data over ustack */
 		return -1;
