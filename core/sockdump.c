@@ -1,6 +1,8 @@
 /*
  * sockdump.c — the stack's sockets listed as `ss -tuan` lists the kernel's
- * (us_stack_sockets_print; ustackd prints it on SIGUSR2).
+ * (us_stack_sockets_print; ustackd prints it on SIGUSR2). Each
+ * connection gets a second, indented line with what TCP_INFO reports
+ * (tcp_info.c), as `ss -tin` prints it.
  *
  * Locking: the tables are walked under their own locks only to take a
  * reference to each socket (the order is socket lock -> table lock, so no
@@ -86,8 +88,13 @@ static void print_tcp(struct us_sock *s, FILE *out)
 	}
 	addr_port(l, sizeof l, t->laddr, t->lport, false);
 	addr_port(p, sizeof p, st == TCPS_LISTEN ? 0 : t->raddr, t->rport, st == TCPS_LISTEN);
+	char info[512] = "";
+	if (st != TCPS_LISTEN)
+		tcp_info_format(t, info, sizeof info);  /* what TCP_INFO reports, as ss -ti */
 	pthread_mutex_unlock(&s->lock);
 	row(out, "tcp", ss_state(st), rq, sq, l, p);
+	if (info[0])
+		fprintf(out, "%s\n", info);
 }
 
 static void print_udp(struct us_sock *s, FILE *out)

@@ -23,7 +23,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "timer.h"
 #include "wire/ipv4.h"
@@ -61,6 +63,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_ORPHAN_PROBES 8      /* unanswered zero-window probes an orphan gets (tcp_orphan_retries) */
 #define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
 #define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
+#define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 
 /* A byte ring (send and receive buffers). */
 struct tcp_ring {
@@ -146,6 +149,7 @@ struct us_tcb {
 	bool rtt_timing;                /* Karn: timing one segment */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
+	uint32_t min_rtt_us;            /* smallest RTT sample of the connection, 0 = none */
 
 	/* SACK blocks we report (RFC 2018 4, tcp_sack.c): one sequence number
 	 * inside each out-of-order range reported, the range changed last
@@ -162,7 +166,11 @@ struct us_tcb {
 	uint32_t bytes_acked;           /* congestion avoidance accumulator */
 	int dupacks;
 	bool in_recovery;
+	bool in_loss;                   /* after an RTO, until SND.UNA reaches recover
+					 * (Linux TCP_CA_Loss) */
 	uint32_t recover;               /* RFC 6582 */
+	uint32_t reordering;            /* duplicate ACK threshold in segments (RFC 5681
+					 * DupThresh, Linux tp->reordering): 3 */
 	uint64_t last_send;             /* for restart after idle */
 
 	/* ACK scheduling. */
@@ -185,6 +193,21 @@ struct us_tcb {
 	uint32_t user_timeout_ms;       /* 0 = off: the retry count decides */
 	uint64_t una_stamp;             /* clock ns since which SND.UNA has not moved with data out */
 	uint64_t persist_stamp;         /* clock ns of the first zero-window probe, 0 = none */
+
+	/* Statistics for TCP_INFO (tcp_info.c), named after Linux's fields. */
+	struct tcp_conn_stats {
+		uint64_t bytes_acked;           /* data bytes the peer acknowledged */
+		uint64_t bytes_received;        /* data bytes received in order */
+		uint64_t bytes_sent;            /* data bytes sent, retransmissions included */
+		uint64_t bytes_retrans;         /* data bytes retransmitted */
+		uint32_t segs_out, segs_in;     /* segments sent / received, any */
+		uint32_t data_segs_out, data_segs_in;
+		uint32_t total_retrans;         /* segments retransmitted (a large one counts
+						 * as its MSS-sized pieces) */
+		uint32_t rcv_mss;               /* largest data segment received (at most
+						 * the send MSS), 0 = none yet */
+		uint64_t last_ack_recv;         /* clock ns of the last ACK received */
+	} stats;
 
 	/* Socket options. */
 	bool nodelay, keepalive, linger_on;
@@ -332,6 +355,12 @@ void tcp_sack_note(struct us_tcb *t, uint32_t start, uint32_t end);
 void tcp_dsack_set(struct us_tcb *t, uint32_t start, uint32_t end);
 /* The blocks of the next ACK, at most max; a D-SACK reported is consumed. */
 uint8_t tcp_sack_fill(struct us_tcb *t, struct wire_tcp_opts *o, unsigned max);
+
+/* TCP_INFO (tcp_info.c): Linux's struct tcp_info for the connection,
+ * at most *len bytes of it copied to val (*len set to what was copied). */
+int tcp_info_get(struct us_tcb *t, void *val, socklen_t *len);
+/* The listing's second line for a connection, as `ss -ti` prints it. */
+void tcp_info_format(struct us_tcb *t, char *buf, size_t len);
 
 /* Rings. */
 uint32_t ring_free(const struct tcp_ring *r);

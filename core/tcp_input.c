@@ -578,6 +578,12 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		ring_write(&t->rcvq, t->rcvq.len, data, n);
 		t->rcvq.len += n;
 		t->rcv_nxt += n;
+		t->stats.bytes_received += n;
+		/* Linux tcp_measure_rcv_mss: the largest segment seen, at most our MSS
+		 * (a TAP's GRO aggregate is not one segment). */
+		uint32_t seg = len < t->mss ? len : t->mss;
+		if (seg > t->stats.rcv_mss)
+			t->stats.rcv_mss = seg;
 		bool had_holes = t->nooo > 0;
 		ooo_merge(t);
 		US_STAT_ADD(st, TCP_RX_BYTES, n);
@@ -652,6 +658,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	}
 	uint32_t new_wnd = (uint32_t)g->win << t->snd_wscale;
 	bool fin_acked = false;
+	t->stats.last_ack_recv = us_now(st);
 	if (seq_gt(ack, t->snd_una)) {
 		uint32_t acked = ack - t->snd_una;
 		uint32_t data = acked;
@@ -663,6 +670,9 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			data = t->sndq.len;
 		ring_consume(&t->sndq, data);
 		t->snd_una = ack;
+		t->stats.bytes_acked += data;
+		if (t->in_loss && seq_ge(ack, t->recover))
+			t->in_loss = false;     /* the RTO's recovery is over */
 		t->una_stamp = us_now(st);      /* progress: TCP_USER_TIMEOUT restarts */
 		if (seq_lt(t->snd_nxt, t->snd_una))
 			t->snd_nxt = t->snd_una;
@@ -1039,6 +1049,9 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 		} else if (t->state == TCPS_LISTEN) {
 			listen_input(s, ip, &g);        /* unlocks s */
 		} else {
+			t->stats.segs_in++;
+			if (g.payload_len)
+				t->stats.data_segs_in++;
 			if (t->state == TCPS_SYN_SENT)
 				syn_sent_input(t, &g);
 			else

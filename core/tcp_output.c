@@ -293,6 +293,16 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	}
 	if (rc == 0) {
 		US_STAT_INC(st, TCP_TX_SEGS);
+		t->stats.segs_out++;
+		if (len) {
+			t->stats.data_segs_out++;
+			t->stats.bytes_sent += len;
+		}
+		/* Below snd_max: sent before (a SYN or FIN counts too). */
+		if ((len || (flags & (TCP_SYN | TCP_FIN))) && seq_lt(seq, t->snd_max)) {
+			t->stats.total_retrans += len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+			t->stats.bytes_retrans += len;
+		}
 		if (flags & TCP_RST)
 			US_STAT_INC(st, TCP_TX_RST);
 		if (len)

@@ -128,6 +128,7 @@ struct us_sock *tcp_child_new(struct us_sock *ls)
 	t->user_timeout_ms = lt->user_timeout_ms;
 	t->cc = lt->cc;
 	t->passive = true;
+	t->stats.segs_in = 1;   /* the SYN (Linux tcp_create_openreq_child) */
 	/* No rings yet: a child in SYN_RCVD needs only their sizes (for the
 	 * window it offers); sync_input allocates them when the handshake
 	 * completes, so a SYN flood filling the queue costs sockets and
@@ -785,6 +786,8 @@ static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, soc
 		return put_int(val, len, (int)t->keepcnt);
 	case TCP_USER_TIMEOUT:
 		return put_int(val, len, (int)t->user_timeout_ms);
+	case TCP_INFO:
+		return tcp_info_get(t, val, len);
 	case TCP_CONGESTION: {
 		size_t n = strlen(t->cc->name) + 1;
 		if (n > *len)

@@ -141,6 +141,7 @@ struct us_tcb *tcb_new(struct us_sock *s)
 	t->cc = us_tcp_cc_find(c->congestion);
 	if (!t->cc)
 		t->cc = &us_tcp_newreno;
+	t->reordering = US_TCP_REORDERING;
 	t->keepidle_s = US_TCP_KEEPIDLE_S;
 	t->keepintvl_s = US_TCP_KEEPINTVL_S;
 	t->keepcnt = US_TCP_KEEPCNT;
@@ -198,11 +199,14 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->rtt_timing = false;
 	t->rtt_seq = 0;
 	t->rtt_start = 0;
+	t->min_rtt_us = 0;
 	/* Congestion control (cc->init sets cwnd and ssthresh at the handshake). */
 	t->cwnd = t->ssthresh = t->bytes_acked = 0;
 	t->dupacks = 0;
-	t->in_recovery = false;
+	t->in_recovery = t->in_loss = false;
 	t->recover = 0;
+	t->reordering = US_TCP_REORDERING;
+	memset(&t->stats, 0, sizeof t->stats);
 	t->last_send = 0;
 	/* ACK scheduling and timer state. */
 	t->segs_unacked = 0;

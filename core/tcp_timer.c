@@ -110,6 +110,8 @@ void tcp_rtt_sample(struct us_tcb *t, uint64_t r)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
 	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	if (!t->min_rtt_us || r < t->min_rtt_us)
+		t->min_rtt_us = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 	if (!t->have_rtt) {
 		t->srtt_us = (int64_t)r;
 		t->rttvar_us = (int64_t)r / 2;
@@ -166,6 +168,7 @@ static void on_rexmit(struct us_tcb *t)
 	/* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.7. */
 	if (!opening) {
 		t->ssthresh = t->cc->ssthresh(t);
+		t->in_loss = true;
 		t->cwnd = t->mss;
 		t->bytes_acked = 0;
 		t->in_recovery = false;

@@ -21,8 +21,7 @@
 #include "wire/tcp.h"
 
 /* Append to buf at *at (bounded): like snprintf, never past cap. */
-__attribute__((format(printf, 4, 5)))
-static void put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+void wire_bprintf(char *buf, size_t cap, size_t *at, const char *fmt, ...)
 {
 	if (*at >= cap)
 		return;
@@ -38,53 +37,53 @@ static void put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
 static void describe_tcp_opts(const uint8_t *p, size_t len, char *buf, size_t cap, size_t *at)
 {
 	size_t i = 0;
-	put(buf, cap, at, ", options [");
+	wire_bprintf(buf, cap, at, ", options [");
 	for (bool first = true; i < len; first = false) {
 		uint8_t kind = p[i];
 		const char *sep = first ? "" : ",";
 		if (kind == TCPOPT_EOL) {
-			put(buf, cap, at, "%seol", sep);
+			wire_bprintf(buf, cap, at, "%seol", sep);
 			break;
 		}
 		if (kind == TCPOPT_NOP) {
-			put(buf, cap, at, "%snop", sep);
+			wire_bprintf(buf, cap, at, "%snop", sep);
 			i++;
 			continue;
 		}
 		if (i + 1 >= len || p[i + 1] < 2 || i + p[i + 1] > len) {
-			put(buf, cap, at, "%sbad opt", sep);
+			wire_bprintf(buf, cap, at, "%sbad opt", sep);
 			break;
 		}
 		uint8_t olen = p[i + 1];
 		const uint8_t *v = p + i + 2;
 		if (kind == TCPOPT_MSS && olen == 4)
-			put(buf, cap, at, "%smss %u", sep, get16(v));
+			wire_bprintf(buf, cap, at, "%smss %u", sep, get16(v));
 		else if (kind == TCPOPT_WSCALE && olen == 3)
-			put(buf, cap, at, "%swscale %u", sep, v[0]);
+			wire_bprintf(buf, cap, at, "%swscale %u", sep, v[0]);
 		else if (kind == TCPOPT_SACK_OK && olen == 2)
-			put(buf, cap, at, "%ssackOK", sep);
+			wire_bprintf(buf, cap, at, "%ssackOK", sep);
 		else if (kind == 5 && olen >= 2 && (olen - 2) % 8 == 0) {
-			put(buf, cap, at, "%ssack %u ", sep, (unsigned)(olen - 2) / 8);
+			wire_bprintf(buf, cap, at, "%ssack %u ", sep, (unsigned)(olen - 2) / 8);
 			for (size_t k = 0; k + 8 <= (size_t)olen - 2; k += 8)
-				put(buf, cap, at, "{%u:%u}", get32(v + k), get32(v + k + 4));
+				wire_bprintf(buf, cap, at, "{%u:%u}", get32(v + k), get32(v + k + 4));
 		} else if (kind == TCPOPT_TIMESTAMP && olen == 10)
-			put(buf, cap, at, "%sTS val %u ecr %u", sep, get32(v), get32(v + 4));
+			wire_bprintf(buf, cap, at, "%sTS val %u ecr %u", sep, get32(v), get32(v + 4));
 		else
-			put(buf, cap, at, "%sunknown-%u", sep, kind);
+			wire_bprintf(buf, cap, at, "%sunknown-%u", sep, kind);
 		i += olen;
 	}
-	put(buf, cap, at, "]");
+	wire_bprintf(buf, cap, at, "]");
 }
 
 static void describe_tcp(const uint8_t *l4, size_t len, char *buf, size_t cap, size_t *at)
 {
 	if (len < TCP_HLEN) {
-		put(buf, cap, at, "TCP truncated, length %zu", len);
+		wire_bprintf(buf, cap, at, "TCP truncated, length %zu", len);
 		return;
 	}
 	size_t hlen = (size_t)(l4[12] >> 4) * 4;
 	if (hlen < TCP_HLEN || hlen > len) {
-		put(buf, cap, at, "TCP bad header length %zu, length %zu", hlen, len);
+		wire_bprintf(buf, cap, at, "TCP bad header length %zu, length %zu", hlen, len);
 		return;
 	}
 	static const struct { uint8_t bit; char c; } fl[] = {
@@ -100,20 +99,20 @@ static void describe_tcp(const uint8_t *l4, size_t len, char *buf, size_t cap, s
 	f[nf] = '\0';
 	size_t plen = len - hlen;
 	uint32_t seq = get32(l4 + 4);
-	put(buf, cap, at, "Flags [%s]", nf ? f : "none");
+	wire_bprintf(buf, cap, at, "Flags [%s]", nf ? f : "none");
 	if (plen > 0 || (flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
-		put(buf, cap, at, ", seq %u", seq);
+		wire_bprintf(buf, cap, at, ", seq %u", seq);
 		if (plen > 0)
-			put(buf, cap, at, ":%u", (uint32_t)(seq + plen));
+			wire_bprintf(buf, cap, at, ":%u", (uint32_t)(seq + plen));
 	}
 	if (flags & TCP_ACK)
-		put(buf, cap, at, ", ack %u", get32(l4 + 8));
-	put(buf, cap, at, ", win %u", get16(l4 + 14));
+		wire_bprintf(buf, cap, at, ", ack %u", get32(l4 + 8));
+	wire_bprintf(buf, cap, at, ", win %u", get16(l4 + 14));
 	if (flags & TCP_URG)
-		put(buf, cap, at, ", urg %u", get16(l4 + 18));
+		wire_bprintf(buf, cap, at, ", urg %u", get16(l4 + 18));
 	if (hlen > TCP_HLEN)
 		describe_tcp_opts(l4 + TCP_HLEN, hlen - TCP_HLEN, buf, cap, at);
-	put(buf, cap, at, ", length %zu", plen);
+	wire_bprintf(buf, cap, at, ", length %zu", plen);
 }
 
 void wire_describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
@@ -156,12 +155,12 @@ void wire_describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap)
 	} else if (ip.proto == IP_PROTO_TCP && ip.payload_len >= 4) {
 		const uint8_t *l4 = ip.payload;
 		size_t at = 0;
-		put(buf, cap, &at, "IP %s.%u > %s.%u: ", s, get16(l4), d, get16(l4 + 2));
+		wire_bprintf(buf, cap, &at, "IP %s.%u > %s.%u: ", s, get16(l4), d, get16(l4 + 2));
 		if (ip.mf)      /* the rest of the segment is in later fragments */
-			put(buf, cap, &at, "TCP, length %u", ip.payload_len);
+			wire_bprintf(buf, cap, &at, "TCP, length %u", ip.payload_len);
 		else
 			describe_tcp(l4, ip.payload_len, buf, cap, &at);
-		put(buf, cap, &at, "%s", frag);
+		wire_bprintf(buf, cap, &at, "%s", frag);
 	} else {
 		snprintf(buf, cap, "IP %s > %s: proto %u, length %u%s", s, d, ip.proto,
 			 ip.payload_len, frag);

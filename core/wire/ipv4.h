@@ -120,5 +120,9 @@ void wire_udp_build(uint8_t *p, uint16_t sport, uint16_t dport, size_t payload_l
 void wire_describe(const uint8_t *frame, size_t len, char *buf, size_t cap);
 /* The same for a bare IPv4 packet (a TUN interface): the text after "MAC > MAC, ". */
 void wire_describe_ip(const uint8_t *p, size_t len, char *buf, size_t cap);
+/* Append printf-style text to buf at *at, never past cap (always terminated
+ * once anything was written); *at moves on by what was written. */
+void wire_bprintf(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -5,7 +5,9 @@
 #   packets the kernel's tap0 sent/received (ip -s link), read while idle;
 # - SIGUSR2: ustackd lists its sockets as ss -tuan does; the listener, the
 #   UDP socket and each connection the kernel's nc holds open appear with
-#   the 4-tuple the kernel's ss shows mirrored, in state ESTAB.
+#   the 4-tuple the kernel's ss shows mirrored, in state ESTAB; under each
+#   connection the TCP_INFO line's bytes and segments received and sent
+#   mirror the kernel's ss -ti.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd nc ss
@@ -50,6 +52,21 @@ while read -r rq sq local peer; do
 	grep -qE "^tcp +ESTAB +[0-9]+ +[0-9]+ +${peer//./\\.} +${local//./\\.}\$" "$TMP/socks" ||
 		fail "kernel connection $local -> $peer missing from the listing"
 done < "$TMP/kss"
+# The TCP_INFO line under each connection against the kernel's ss -ti of
+# the same connection: what one side sent the other received, in bytes
+# and data segments. (ping\n went one way and came back.)
+ip netns exec "$ns" ss -Htin state established dst 10.9.14.2 > "$TMP/kssi"
+cat "$TMP/kssi"
+field() { grep -o " $1:[0-9]*" | head -1 | cut -d: -f2 | grep . || echo 0; }   # ss omits zeros
+kport=$(awk 'NR == 1 { print $3 }' "$TMP/kssi")         # the kernel's local address:port
+kinfo=$(sed -n 2p "$TMP/kssi")
+ours=$(grep -A1 -E "^tcp +ESTAB .* ${kport//./\\.}\$" "$TMP/socks" | tail -1)
+echo "$ours" | grep -qE '^\s+(cubic|newreno) ' || fail "no TCP_INFO line under $kport: '$ours'"
+for pair in bytes_received:bytes_sent bytes_sent:bytes_received segs_in:segs_out; do
+	o=$(echo " $ours" | field "${pair%%:*}"); k=$(echo " $kinfo" | field "${pair##*:}")
+	[ -n "$o" ] && [ -n "$k" ] && [ "$o" = "$k" ] ||
+		fail "our ${pair%%:*} '$o' is not the kernel's ${pair##*:} '$k' ($kport)"
+done
 
 note "per-interface counters (SIGUSR1) against the kernel's tap0 counters"
 exec 3>&- 4>&-

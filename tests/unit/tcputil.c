@@ -502,6 +502,11 @@ void tc_peer_saw(struct tc_peer *p, const struct tc_parsed *s)
 
 int tc_open_passive(struct tc_peer *p, int lfd, const struct tc_seg *syn)
 {
+	return tc_open_passive_rtt(p, lfd, syn, 0);
+}
+
+int tc_open_passive_rtt(struct tc_peer *p, int lfd, const struct tc_seg *syn, uint64_t rtt_ns)
+{
 	struct tu *t = p->t;
 	struct tc_seg s = syn ? *syn : (struct tc_seg){ .has_mss = true, .mss = 1460 };
 	s.sport = p->port;
@@ -528,6 +533,8 @@ int tc_open_passive(struct tc_peer *p, int lfd, const struct tc_seg *syn)
 	p->ts = s.has_ts && o.seg[0].has_ts;
 	tc_peer_saw(p, &o.seg[0]);
 	tc_out_clear(&o);
+	tc_run(t, rtt_ns, &o);
+	CU_ASSERT_EQUAL(o.n, 0);        /* no SYN-ACK retransmission within rtt_ns */
 	tc_peer_send(p, TC_ACK, NULL, 0);
 	tc_collect(t, &o);
 	CU_ASSERT_EQUAL(o.n, 0);        /* nothing answers the handshake's ACK */

@@ -243,6 +243,9 @@ void tc_peer_saw(struct tc_peer *p, const struct tc_parsed *s);
  * Returns the accepted descriptor, or -1 after a failed assertion.
  */
 int tc_open_passive(struct tc_peer *p, int lfd, const struct tc_seg *syn);
+/* The same with the handshake's ACK sent rtt_ns after the SYN-ACK (the
+ * stack's first RTT sample), which must not be retransmitted meanwhile. */
+int tc_open_passive_rtt(struct tc_peer *p, int lfd, const struct tc_seg *syn, uint64_t rtt_ns);
 /*
  * Active open from the stack: a new socket us_connect()s to
  * TU_PEER_IP:p->port (EINPROGRESS in deterministic mode); the peer takes
