@@ -157,11 +157,10 @@ static void icmp_error_input(struct us_stack *st, const struct wire_ip4 *ip,
 		ep_post(st, get16(l4 + 4), &rep, NULL, 0);
 	}
 	if (q[9] == IP_PROTO_UDP) {
-		uint32_t src, dst;
-		memcpy(&src, q + 12, 4);
-		memcpy(&dst, q + 16, 4);
-		us_udp_error(st, src, htons(get16(l4)), dst, htons(get16(l4 + 2)),
-			     unreach_errno(m->type, m->code));
+		/* RFC 1191 4: the next-hop MTU is the low 16 bits of the second word. */
+		bool nf = m->type == ICMP_DEST_UNREACH && m->code == ICMP_UNREACH_NEEDFRAG;
+		us_udp_icmp_error(st, ip->src, m->type, m->code, nf ? m->rest & 0xffff : 0, q, qlen,
+				  unreach_errno(m->type, m->code));
 	}
 	if (q[9] == IP_PROTO_TCP) {
 		uint32_t src, dst;

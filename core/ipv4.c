@@ -130,6 +130,27 @@ uint32_t us_ipv4_pmtu_lower(struct us_stack *st, uint32_t dst, uint32_t ifmtu, u
 	return mtu;
 }
 
+/* RFC 1191 table 7-1's plateaus. */
+static uint32_t plateau_below(uint32_t len)
+{
+	static const uint32_t p[] = { 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68 };
+	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+		if (p[i] < len)
+			return p[i];
+	return 68;
+}
+
+uint32_t us_ipv4_pmtu_learn(struct us_stack *st, uint32_t dst, uint32_t mtu, uint32_t quoted_len)
+{
+	if (mtu == 0)
+		mtu = plateau_below(quoted_len);
+	int ifi;
+	uint32_t nh, a;
+	if (us_ipv4_route(st, dst, &ifi, &nh, &a) < 0)
+		return 0;
+	return us_ipv4_pmtu_lower(st, dst, st->ifs[ifi].mtu, mtu);
+}
+
 static inline bool is_multicast(uint32_t a) { return (ntohl(a) & 0xf0000000u) == 0xe0000000u; }
 
 static inline bool is_loopback_net(uint32_t a) { return (ntohl(a) >> 24) == 127; }
@@ -641,11 +662,14 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		.df = tx->df,
 	};
 	bool hw_csum = tx->csum_off && nif->link.caps.tx_csum && nif->link.ops->sendv;
+	/* Where a datagram without DF is cut: the path MTU the caller knows
+	 * (UDP), never above the interface's. */
+	size_t mtu = tx->frag_mtu && tx->frag_mtu < nif->mtu ? tx->frag_mtu : nif->mtu;
 	if (IP4_HLEN + total > nif->mtu && tx->gso_size && tx->csum_off && iovcnt >= 1)
 		return send_gso(st, nif, tx, &h, nh, iov, iovcnt, total, hw_csum);
 	h.id = next_ids(st, src, tx->dst, tx->proto, 1);
 
-	if (IP4_HLEN + total <= nif->mtu) {
+	if (IP4_HLEN + total <= mtu) {
 		struct us_buf *b = us_buf_get(&st->pool);
 		if (!b) {
 			US_STAT_INC(st, ETH_DROP_NOBUF);
@@ -666,7 +690,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 	}
 	/* RFC 791 fragmentation: every fragment but the last carries a
 	 * multiple of 8 payload bytes; each has its own copy of the header. */
-	size_t chunk = (nif->mtu - IP4_HLEN) & ~(size_t)7;
+	size_t chunk = (mtu - IP4_HLEN) & ~(size_t)7;
 	for (size_t off = 0; off < total; off += chunk) {
 		size_t n = total - off < chunk ? total - off : chunk;
 		struct us_buf *b = us_buf_get(&st->pool);
@@ -707,12 +731,9 @@ void us_ipv4_local_error(struct us_stack *st, const uint8_t *pkt, size_t len, in
 	size_t hl = (size_t)(pkt[0] & 0x0f) * 4;
 	if (pkt[9] == IP_PROTO_ICMP) {
 		us_icmp_local_error(st, pkt, len, err);
-	} else if (pkt[9] == IP_PROTO_UDP && hl >= IP4_HLEN && len >= hl + UDP_HLEN &&
-		   (get16(pkt + 6) & IP4_OFF_MASK) == 0) {
-		uint32_t src, dst;
-		memcpy(&src, pkt + 12, 4);
-		memcpy(&dst, pkt + 16, 4);
-		us_udp_error(st, src, htons(get16(pkt + hl)), dst, htons(get16(pkt + hl + 2)), err);
+	} else if (pkt[9] == IP_PROTO_UDP) {
+		/* Linux (ipv4_link_failure): host unreachable, from ourselves. */
+		us_udp_icmp_error(st, from, ICMP_DEST_UNREACH, ICMP_UNREACH_HOST, 0, pkt, len, err);
 	} else if (pkt[9] == IP_PROTO_TCP && hl >= IP4_HLEN && len >= hl + 8 &&
 		   (get16(pkt + 6) & IP4_OFF_MASK) == 0) {
 		uint32_t src, dst;

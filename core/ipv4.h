@@ -116,6 +116,13 @@ struct us_ip_tx {
 	 */
 	uint8_t csum_off;
 	uint16_t gso_size;
+	/*
+	 * frag_mtu != 0: a datagram without DF that is larger is cut into
+	 * fragments that fit it (UDP's path MTU, when the cache knows one
+	 * below the interface's); 0 or larger than the interface's MTU: the
+	 * interface's.
+	 */
+	uint16_t frag_mtu;
 };
 
 /*
@@ -163,6 +170,14 @@ uint32_t us_ipv4_path_mtu(struct us_stack *st, uint32_t dst, uint32_t ifmtu);
  * a report of an increase is ignored).
  */
 uint32_t us_ipv4_pmtu_lower(struct us_stack *st, uint32_t dst, uint32_t ifmtu, uint32_t mtu);
+/*
+ * The same for a transport's validated report, TCP's and UDP's alike:
+ * mtu as the ICMP carried it (0 from a pre-RFC 1191 router: the RFC 1191
+ * 7 plateau below quoted_len, the quoted datagram's total length), the
+ * interface from the route to dst. Returns the new path MTU, or 0 when
+ * nothing changed (no route, or not a decrease).
+ */
+uint32_t us_ipv4_pmtu_learn(struct us_stack *st, uint32_t dst, uint32_t mtu, uint32_t quoted_len);
 
 /* A packet we queued could not be sent (ARP failure): tell its owner. */
 void us_ipv4_local_error(struct us_stack *st, const uint8_t *ippkt, size_t len, int err);

@@ -275,6 +275,7 @@ struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 	s->remote.sin_family = AF_INET;
 	s->rcvbuf = DEFAULT_RCVBUF;
 	s->sndbuf = DEFAULT_SNDBUF;
+	s->pmtudisc = IP_PMTUDISC_WANT;         /* Linux's default (ip_no_pmtu_disc 0) */
 	if (type == SOCK_STREAM) {
 		/* TCP's buffers default to the config's sizes (reported doubled). */
 		s->rcvbuf = (int)(st->cfg.tcp.rcvbuf ? st->cfg.tcp.rcvbuf : 262144) * 2;
@@ -520,6 +521,87 @@ ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
 ssize_t us_recv(us_stack *st, int fd, void *buf, size_t len, int flags)
 {
 	return us_recvfrom(st, fd, buf, len, flags, NULL, NULL);
+}
+
+/* The largest bounce buffer a scattered recvmsg uses (one datagram; a
+ * stream read may return less than asked). */
+#define RECVMSG_BOUNCE 65536
+
+ssize_t us_recvmsg(us_stack *st, int fd, struct msghdr *m, int flags)
+{
+	US_API_POINT();
+	static char nothing[1];
+	WITH_SOCK(st, fd, s);
+	if (!m)
+		return done_err(s, EFAULT);
+	if (m->msg_iovlen > IOV_MAX)
+		return done_err(s, EMSGSIZE);   /* Linux's limit (UIO_MAXIOV) */
+	if (m->msg_iovlen && !m->msg_iov)
+		return done_err(s, EFAULT);
+	size_t total = 0;
+	for (size_t i = 0; i < (size_t)m->msg_iovlen; i++) {
+		int e = us_user_buf(m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		if (e || (total += m->msg_iov[i].iov_len) > SSIZE_MAX)
+			return done_err(s, e ? e : EINVAL);
+	}
+	int e = m->msg_name ? us_sockaddr_out_check(m->msg_name, &m->msg_namelen) : 0;
+	if (e)
+		return done_err(s, e);
+	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE))
+		return done_err(s, EOPNOTSUPP);
+	m->msg_flags = 0;
+	if (flags & MSG_ERRQUEUE) {
+		/* Linux (ip_recv_error): never waits; EAGAIN when empty. */
+		ssize_t n = ops_of(s)->recverr ? ops_of(s)->recverr(s, m) : -EAGAIN;
+		return n < 0 ? done_err(s, (int)-n) : done(s, n);
+	}
+	/* One buffer: straight in. Several: through a bounce buffer (this is
+	 * the application's call, not the per-packet path). */
+	uint8_t *bounce = NULL;
+	void *buf = nothing;
+	size_t len = 0;
+	if (m->msg_iovlen == 1 && m->msg_iov[0].iov_base) {
+		buf = m->msg_iov[0].iov_base;
+		len = m->msg_iov[0].iov_len;
+	} else if (total) {
+		len = total < RECVMSG_BOUNCE ? total : RECVMSG_BOUNCE;
+		buf = bounce = malloc(len);
+		if (!bounce)
+			return done_err(s, ENOMEM);
+	}
+	bool dgram = s->type == SOCK_DGRAM;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	/* A datagram's real length shows whether it was cut (MSG_TRUNC). */
+	ssize_t n = ops_of(s)->recvfrom(s, buf, len, dgram ? flags | MSG_TRUNC : flags, &a);
+	if (n < 0) {
+		free(bounce);
+		return done_err(s, (int)-n);
+	}
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	size_t got = (size_t)n;
+	if (dgram && got > len) {
+		m->msg_flags |= MSG_TRUNC;
+		got = len;
+		if (!(flags & MSG_TRUNC))
+			n = (ssize_t)len;
+	}
+	if (bounce) {
+		size_t off = 0;
+		for (size_t i = 0; i < (size_t)m->msg_iovlen && off < got; i++) {
+			size_t k = got - off < m->msg_iov[i].iov_len ? got - off : m->msg_iov[i].iov_len;
+			memcpy(m->msg_iov[i].iov_base, bounce + off, k);
+			off += k;
+		}
+		free(bounce);
+	}
+	if (m->msg_name) {
+		if (dgram)
+			us_sockaddr_out(&a, m->msg_name, &m->msg_namelen);
+		m->msg_namelen = dgram ? sizeof a : 0;
+	}
+	m->msg_controllen = 0;          /* no ancillary data on the data path */
+	return n;
 }
 
 int us_shutdown(us_stack *st, int fd, int how)

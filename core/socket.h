@@ -40,6 +40,7 @@ struct us_pollreg {
 /* The type of an epoll descriptor's socket object (epoll.c). */
 #define US_SOCK_EPOLL 0x7e90
 struct us_epoll;
+struct us_udp_errq;
 
 /* UDP receive queue: a byte ring of records (header + datagram). */
 struct us_udp_rq {
@@ -86,6 +87,10 @@ struct us_sock {
 	void *ready_arg;
 
 	struct us_udp_rq rq;            /* SOCK_DGRAM */
+	uint8_t pmtudisc;               /* SOCK_DGRAM: IP_MTU_DISCOVER (IP_PMTUDISC_*), WANT at first */
+	bool recverr;                   /* SOCK_DGRAM: IP_RECVERR */
+	struct us_udp_errq *errq;       /* SOCK_DGRAM: queued errors (MSG_ERRQUEUE), allocated
+					 * when IP_RECVERR is first set (udp_err.c) */
 	struct us_tcb *tcb;             /* SOCK_STREAM: the connection, guarded by lock */
 	struct us_sock *port_next;      /* UDP port hash chain: protected by us_udp.lock */
 };

@@ -31,6 +31,12 @@ struct us_proto_ops {
 	/* Options the protocol handles; -ENOPROTOOPT if not one of them. */
 	int (*setsockopt)(struct us_sock *s, int level, int name, const void *val, socklen_t len);
 	int (*getsockopt)(struct us_sock *s, int level, int name, void *val, socklen_t *len);
+	/*
+	 * recvmsg with MSG_ERRQUEUE: the oldest queued error into m (data,
+	 * msg_name, an IP_RECVERR control message), -EAGAIN if none. Never
+	 * waits. NULL: the protocol queues no errors (EAGAIN).
+	 */
+	ssize_t (*recverr)(struct us_sock *s, struct msghdr *m);
 };
 
 extern const struct us_proto_ops us_udp_ops;

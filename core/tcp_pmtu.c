@@ -28,16 +28,6 @@
 #include "tcp.h"
 #include "lockassert.h"
 
-/* RFC 1191 table 7-1's plateaus. */
-static uint32_t plateau_below(uint32_t len)
-{
-	static const uint32_t p[] = { 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68 };
-	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-		if (p[i] < len)
-			return p[i];
-	return 68;
-}
-
 void us_tcp_pmtu(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		 uint32_t seq, uint32_t mtu, uint32_t quoted_len)
 {
@@ -53,13 +43,7 @@ void us_tcp_pmtu(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst
 		US_STAT_INC(st, TCP_ICMP_OUT_OF_WINDOW);
 		goto out;
 	}
-	if (mtu == 0)
-		mtu = plateau_below(quoted_len);
-	int ifi;
-	uint32_t nh, a;
-	if (us_ipv4_route(st, dst, &ifi, &nh, &a) < 0)
-		goto out;
-	if (us_ipv4_pmtu_lower(st, dst, st->ifs[ifi].mtu, mtu) == 0)
+	if (us_ipv4_pmtu_learn(st, dst, mtu, quoted_len) == 0)
 		goto out;       /* not lower than what we use already */
 	US_STAT_INC(st, TCP_PMTU_REDUCED);
 	uint16_t old = t->mss;

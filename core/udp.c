@@ -13,12 +13,15 @@
  * Ephemeral ports (RFC 6056 algorithm 1): a random start in 49152-65535,
  * then the next free port.
  *
- * Errors reported to sockets (ICMP unreachable, ARP failure) reach only
- * connected sockets, as in Linux without IP_RECVERR; the next call on the
- * socket fails with the error (ECONNREFUSED for port unreachable).
+ * Errors reported to sockets (ICMP unreachable, ARP failure) reach
+ * connected sockets without IP_RECVERR: the next call on the socket fails
+ * with the error (ECONNREFUSED for port unreachable). With IP_RECVERR any
+ * socket bound to the datagram's source hears it, and the details wait in
+ * its error queue (udp_err.c, with IP_MTU_DISCOVER and IP_MTU).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +254,7 @@ static void udp_destroy(struct us_sock *s)
 {
 	free(s->rq.buf);
 	s->rq.buf = NULL;
+	us_udp_err_free(s);
 }
 
 static bool is_broadcast(struct us_stack *st, uint32_t a)
@@ -302,6 +306,8 @@ static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 		.ttl = s->ttl,
 		.ifindex = -1,
 	};
+	if ((rc = us_udp_tx_mtu(s, tx.dst, len, &tx.df, &tx.frag_mtu)) < 0)
+		return rc;
 	if (!tx.src) {
 		int ifi;
 		uint32_t nh;
@@ -389,7 +395,7 @@ static short udp_poll(struct us_sock *s)
 		r |= POLLIN;
 	if (!s->shut_wr)
 		r |= POLLOUT;
-	if (s->so_error)
+	if (s->so_error || us_udp_err_pending(s))
 		r |= POLLERR;
 	if (s->shut_rd && s->shut_wr)
 		r |= POLLHUP;
@@ -406,6 +412,9 @@ const struct us_proto_ops us_udp_ops = {
 	.poll = udp_poll,
 	.destroy = udp_destroy,
 	.rcvbuf_changed = udp_rcvbuf_changed,
+	.setsockopt = us_udp_setsockopt,
+	.getsockopt = us_udp_getsockopt,
+	.recverr = us_udp_recverr,
 };
 
 /* ---- input ---- */
@@ -501,26 +510,51 @@ void us_udp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	}
 }
 
-void us_udp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t dst,
-		  uint16_t dport, int err)
+void us_udp_icmp_error(struct us_stack *st, uint32_t from, uint8_t type, uint8_t code,
+		       uint32_t info, const uint8_t *q, size_t qlen, int err)
 {
+	if (qlen < IP4_HLEN || (q[0] >> 4) != 4)
+		return;
+	size_t qh = (size_t)(q[0] & 0x0f) * 4;
+	if (qh < IP4_HLEN || qlen < qh + UDP_HLEN || (get16(q + 6) & IP4_OFF_MASK) != 0)
+		return;         /* no UDP header quoted (or a later fragment's) */
+	uint32_t src, dst;
+	memcpy(&src, q + 12, 4);
+	memcpy(&dst, q + 16, 4);
+	const uint8_t *uh = q + qh;
+	uint16_t sport = htons(get16(uh)), dport = htons(get16(uh + 2));
 	struct us_udp *u = &st->udp;
 	struct us_sock *hit = NULL;
+	int best = -1;
+	/* As input demux with the datagram's direction reversed (Linux's
+	 * __udp4_lib_err looks the socket up the same way). */
 	pthread_rwlock_rdlock(&u->lock);
-	for (struct us_sock *o = u->hash[port_hash(sport)]; o; o = o->port_next)
-		if (o->local.sin_port == sport && o->connected &&
-		    o->remote.sin_addr.s_addr == dst && o->remote.sin_port == dport &&
-		    (o->local.sin_addr.s_addr == INADDR_ANY || o->local.sin_addr.s_addr == src)) {
+	for (struct us_sock *o = u->hash[port_hash(sport)]; o; o = o->port_next) {
+		int sc = score(o, dst, dport, src, sport);
+		if (sc > best) {
+			best = sc;
 			hit = o;
-			us_sock_hold(o);
-			break;
 		}
+	}
+	if (hit)
+		us_sock_hold(hit);
 	pthread_rwlock_unlock(&u->lock);
 	if (!hit)
 		return;
 	pthread_mutex_lock(&hit->lock);
-	hit->so_error = err;
-	us_sock_wake(hit);
+	bool needfrag = type == ICMP_DEST_UNREACH && code == ICMP_UNREACH_NEEDFRAG;
+	if (needfrag && hit->pmtudisc != IP_PMTUDISC_INTERFACE &&
+	    hit->pmtudisc != IP_PMTUDISC_OMIT)
+		us_ipv4_pmtu_learn(st, dst, info, get16(q + 2));
+	if (needfrag && hit->pmtudisc == IP_PMTUDISC_DONT)
+		goto out;       /* Linux: it fragments from now on, no error */
+	if (hit->connected) {
+		hit->so_error = err;
+		us_sock_wake(hit);
+	}
+	us_udp_err_queue(hit, SO_EE_ORIGIN_ICMP, type, code, info, err, from, dst, dport,
+			 uh + UDP_HLEN, qlen - qh - UDP_HLEN);
+out:
 	pthread_mutex_unlock(&hit->lock);
 	us_sock_put(hit);
 }

@@ -42,12 +42,26 @@ ssize_t us_sendto(us_stack *st, int fd, const void *buf, size_t len, int flags,
 		  const struct sockaddr *to, socklen_t tolen);
 ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
 		    struct sockaddr *from, socklen_t *fromlen);
+/*
+ * recvmsg(2): scatter into msg_iov, the source into msg_name (datagrams),
+ * msg_flags MSG_TRUNC when a datagram was cut. No control messages on the
+ * data path (msg_controllen set to 0). flags as us_recv, plus
+ * MSG_ERRQUEUE: the oldest queued error of a UDP socket with IP_RECVERR
+ * (never waits; EAGAIN if none), as Linux: the quoted payload as data, the
+ * datagram's destination in msg_name, one SOL_IP/IP_RECVERR control
+ * message holding a struct sock_extended_err (<linux/errqueue.h>)
+ * followed by the offender's struct sockaddr_in (SO_EE_OFFENDER), and
+ * MSG_ERRQUEUE in msg_flags.
+ */
+ssize_t us_recvmsg(us_stack *st, int fd, struct msghdr *msg, int flags);
 int us_shutdown(us_stack *st, int fd, int how);
 int us_close(us_stack *st, int fd);
 /*
  * SOL_SOCKET: SO_REUSEADDR, SO_BROADCAST, SO_RCVBUF, SO_SNDBUF (stored
  * doubled, as Linux does), SO_RCVTIMEO, SO_SNDTIMEO (struct timeval),
- * SO_ERROR (read and clear), SO_TYPE; IPPROTO_IP: IP_TTL.
+ * SO_ERROR (read and clear), SO_TYPE; IPPROTO_IP: IP_TTL, and on UDP
+ * sockets IP_MTU_DISCOVER (IP_PMTUDISC_DONT/WANT/DO/PROBE/INTERFACE/OMIT,
+ * default WANT), IP_RECVERR, IP_MTU (getsockopt, connected: the path MTU).
  */
 int us_setsockopt(us_stack *st, int fd, int level, int name, const void *val, socklen_t len);
 int us_getsockopt(us_stack *st, int fd, int level, int name, void *val, socklen_t *len);

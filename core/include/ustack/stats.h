@@ -89,6 +89,7 @@
 	X(UDP_DROP_CHECKSUM,  "udp",  "dropped: bad checksum") \
 	X(UDP_NO_PORT,        "udp",  "dropped: no socket on the port") \
 	X(UDP_RCVBUF_FULL,    "udp",  "dropped: receive queue full") \
+	X(UDP_ERRQ_FULL,      "udp",  "errors not queued: IP_RECVERR queue full") \
 	X(TCP_ACTIVE_OPENS,   "tcp",  "active connection openings") \
 	X(TCP_PASSIVE_OPENS,  "tcp",  "passive connection openings") \
 	X(TCP_ESTABLISHED,    "tcp",  "connections established") \

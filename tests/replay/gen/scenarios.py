@@ -240,6 +240,7 @@ def _(ctx, out, inp):
     expect([(f.at, f.payload()) for f in dg] == [(0.101, b"one"), (2.0, b"two"),
                                                  (7.001, b"three")],
            "datagrams leave when the reply arrives, and at once while cached: %r" % dg)
+    expect(all(str(f.p[IP].flags) == "DF" for f in dg), "DF set (IP_PMTUDISC_WANT)")
     for f in dg:
         expect(f.p.dst == PEER_MAC and f.p[UDP].sport == 5000 and f.p[UDP].dport == 7,
                "UDP to the resolved MAC: %r" % f)
@@ -374,6 +375,8 @@ def _(ctx, out, inp):
     expect(d.at == 0.3 and u.sport == 7777 and u.dport == 5555 and u.len == 13 and
            d.payload() == b"world", "reply datagram: %r" % d)
     expect(d.p[IP].src == STACK_IP and d.p[IP].dst == PEER_IP and d.p[IP].ttl == 64, "IP")
+    # Linux's default IP_PMTUDISC_WANT: DF on a datagram that fits the path MTU.
+    expect(str(d.p[IP].flags) == "DF", "DF set (IP_PMTUDISC_WANT): %r" % d)
     expect(u.chksum != 0, "UDP checksum present")
     all_csums_ok(out)
 
@@ -436,6 +439,7 @@ def _(ctx, out, inp):
     q = qs[0]
     expect(q.at == 0.101, "query leaves when ARP resolves: %r" % q)
     expect(q.p[UDP].dport == 53 and q.p[UDP].sport >= 1024, "to port 53 from an ephemeral port")
+    expect(str(q.p[IP].flags) == "DF", "DF set, as Linux's resolver sockets (IP_PMTUDISC_WANT)")
     d = DNS(q.payload())
     expect(d.qr == 0 and d.opcode == 0 and d.rd == 1 and d.qdcount == 1 and d.ancount == 0,
            "standard recursive query with one question: %r" % d.summary())
