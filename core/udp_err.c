@@ -52,7 +52,8 @@
 #include "lockassert.h"
 
 #define US_ERRQ_LEN  8          /* errors queued per socket */
-#define US_ERRQ_DATA 512        /* quoted payload bytes kept per error */
+#define US_ERRQ_DATA 576        /* quoted payload bytes kept per error: all of what
+				 * an RFC 1812 router quotes (576 bytes in all) */
 
 struct us_udp_errent {
 	struct sock_extended_err ee;

@@ -299,6 +299,9 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	struct psock *ps = preload_lookup(fd);
 	if (!ps)
 		return preload_orphan(fd, "recvmsg") ? -1 : real_recvmsg(fd, m, flags);
+	if (flags & MSG_ERRQUEUE)       /* IP_RECVERR's queue: the stack fills m, control too */
+		return us_recvmsg(preload_stack_now(), ps->usfd, m,
+				  flags & (MSG_ERRQUEUE | MSG_DONTWAIT | MSG_TRUNC));
 	int trunc;
 	ssize_t n = recv_iov(ps, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
 			     m->msg_name ? &m->msg_namelen : NULL, &trunc);
