@@ -65,13 +65,24 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 
-/* A byte ring (send and receive buffers). */
+/*
+ * A byte ring (send and receive buffers), grown on demand: cap is the
+ * limit (SO_SNDBUF/SO_RCVBUF: what windows and free room count from),
+ * size what is allocated now (0: no memory at all, buf NULL). Writes grow
+ * it by doubling up to cap (tcb_ring_write), so a connection pays a
+ * malloc only O(log(cap)) times between idle periods, never per segment;
+ * an empty ring is released after US_TCP_RING_IDLE_MS without traffic
+ * (TT_RINGS, tcp_timer.c).
+ */
 struct tcp_ring {
 	uint8_t *buf;
-	uint32_t cap;
+	uint32_t cap;           /* limit */
+	uint32_t size;          /* allocated bytes (positions are modulo size) */
 	uint32_t head;          /* offset of the first byte */
 	uint32_t len;           /* bytes held */
 };
+#define US_TCP_RING_MIN     256      /* the first allocation of a ring, at least */
+#define US_TCP_RING_IDLE_MS 200      /* an empty ring that long is released */
 
 /* Congestion control: growth and the response to loss (tcp_cc.c). */
 struct us_tcp_cc_ops {
@@ -85,7 +96,7 @@ struct us_tcp_cc_ops {
 extern const struct us_tcp_cc_ops us_tcp_newreno;
 const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
 
-enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT__COUNT };
+enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT_RINGS, TT__COUNT };
 
 struct us_tcb {
 	/* Everything here is protected by sock->lock, except where a field says
@@ -125,6 +136,7 @@ struct us_tcb {
 	bool ooo_fin;                   /* a FIN arrived out of order at ooo_fin_seq */
 	uint32_t ooo_fin_seq;
 	bool fin_rcvd;                  /* the peer's FIN is in sequence: EOF after rcvq */
+	uint64_t rings_idle_at;         /* clock ns a ring last became empty (TT_RINGS) */
 
 	/* Options. */
 	uint16_t mss;                   /* send MSS: payload bytes per segment, options excluded */
@@ -271,7 +283,15 @@ struct us_tcb *tcb_new(struct us_sock *s);
 /* Forget the connection's state (keep_readable: not the unread bytes and FIN). */
 void tcb_reset(struct us_tcb *t, bool keep_readable);
 void tcb_free(struct us_tcb *t);
-int tcb_alloc_buffers(struct us_tcb *t);
+/* Write n bytes at off (off + n <= r->cap) into one of t's rings, growing
+ * it as needed; false (counted) if there is no memory: nothing written. */
+bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
+		    uint32_t n);
+/* A ring of t just became empty: release it (and the other, if empty)
+ * after US_TCP_RING_IDLE_MS more without traffic. */
+void tcb_rings_idle(struct us_tcb *t);
+/* TT_RINGS fired: release the empty rings, or wait longer. */
+void tcb_rings_trim(struct us_tcb *t);
 
 /* Tables. */
 struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
@@ -367,7 +387,9 @@ uint32_t ring_free(const struct tcp_ring *r);
 void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n);
 void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n);
 void ring_consume(struct tcp_ring *r, uint32_t n);
-/* A new buffer of cap bytes for r, holding the keep bytes from its head; -ENOMEM: unchanged. */
+/* A new limit for r; the keep bytes from its head (keep <= cap) stay. -ENOMEM: unchanged. */
 int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep);
+/* Free r's memory if it holds nothing (for rcvq: and no out-of-order byte). */
+void ring_release(struct tcp_ring *r);
 
 #endif

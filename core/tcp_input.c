@@ -184,7 +184,7 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 	US_STAT_INC(st, TCP_PASSIVE_OPENS);
 	sync_input(t, ip, g);
 	if (t->state == TCPS_SYN_RCVD)
-		tcp_done(t, 0);         /* not established (no memory for its rings): no timer would end it */
+		tcp_done(t, 0);         /* not established: no timer would end it */
 	if (t->state != TCPS_CLOSED)
 		tcp_output(t);
 	pthread_mutex_unlock(&cs->lock);
@@ -333,8 +333,8 @@ static void syn_sent_input(struct us_tcb *t, const struct wire_tcp *g)
 		uint32_t n = (uint32_t)g->payload_len, room = ring_free(&t->rcvq);
 		if (n > room)
 			n = room;
-		if (n && ooo_add(t, t->rcv_nxt, t->rcv_nxt + n))
-			ring_write(&t->rcvq, t->rcvq.len, g->payload, n);
+		if (n && tcb_ring_write(t, &t->rcvq, t->rcvq.len, g->payload, n))
+			ooo_add(t, t->rcv_nxt, t->rcv_nxt + n);
 		t->snd_nxt = t->iss;
 		tcp_send_syn(t);
 	}
@@ -575,7 +575,11 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		}
 	} else if (seq == t->rcv_nxt) {
 		uint32_t n = len < free ? len : free;
-		ring_write(&t->rcvq, t->rcvq.len, data, n);
+		if (!tcb_ring_write(t, &t->rcvq, t->rcvq.len, data, n)) {
+			/* No memory to grow the ring: as if lost (counted). */
+			t->ack_now = true;
+			return;
+		}
 		t->rcvq.len += n;
 		t->rcv_nxt += n;
 		t->stats.bytes_received += n;
@@ -605,8 +609,11 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		if (off < free) {
 			uint32_t n = len < free - off ? len : free - off;
 			ooo_dup(t, seq, seq + n);
-			if (ooo_add(t, seq, seq + n)) {
-				ring_write(&t->rcvq, t->rcvq.len + off, data, n);
+			/* Written first (bytes past the ranges mean nothing),
+			 * kept only if the range can be recorded. */
+			if (!tcb_ring_write(t, &t->rcvq, t->rcvq.len + off, data, n)) {
+				/* counted as TCP_RING_NOMEM */
+			} else if (ooo_add(t, seq, seq + n)) {
 				tcp_sack_note(t, seq, seq + n);
 				US_STAT_INC(st, TCP_OOO_SEGS);
 			} else {
@@ -669,6 +676,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		if (data > t->sndq.len)
 			data = t->sndq.len;
 		ring_consume(&t->sndq, data);
+		if (data && !t->sndq.len)
+			tcb_rings_idle(t);
 		t->snd_una = ack;
 		t->stats.bytes_acked += data;
 		if (t->in_loss && seq_ge(ack, t->recover))
@@ -954,12 +963,6 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	if (t->state == TCPS_SYN_RCVD) {
 		if (!(seq_lt(t->snd_una, g->ack) && seq_le(g->ack, t->snd_max))) {
 			tcp_send_rst_to(st, t->laddr, t->raddr, t->lport, t->rport, g->ack, 0, TCP_RST);
-			return false;
-		}
-		if (tcb_alloc_buffers(t) < 0) {
-			/* A passive child gets its rings only now (tcp_child_new).
-			 * No memory: drop the ACK, as if lost; our SYN-ACK
-			 * retransmission or the peer's next segment tries again. */
 			return false;
 		}
 		t->snd_una = g->ack;

@@ -261,8 +261,8 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	int n = 1;
 	if (len) {
 		uint32_t off = seq - t->snd_una;
-		uint32_t pos = (t->sndq.head + off) % t->sndq.cap;
-		uint32_t first = t->sndq.cap - pos < len ? t->sndq.cap - pos : len;
+		uint32_t pos = (t->sndq.head + off) % t->sndq.size;
+		uint32_t first = t->sndq.size - pos < len ? t->sndq.size - pos : len;
 		iov[n++] = (struct iovec){ t->sndq.buf + pos, first };
 		if (len > first)
 			iov[n++] = (struct iovec){ t->sndq.buf, len - first };

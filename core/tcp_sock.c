@@ -95,9 +95,8 @@ void tcp_enter_time_wait(struct us_tcb *t)
 		return;
 	}
 	/* Nothing more will be sent: the send ring can go now. */
-	free(t->sndq.buf);
-	t->sndq.buf = NULL;
 	t->sndq.len = 0;
+	ring_release(&t->sndq);
 	tcp_timer_set(t, TT_2MSL, us_now(st) + (uint64_t)tw * US_NS_PER_SEC);
 	us_sock_wake(t->sock);
 }
@@ -129,10 +128,10 @@ struct us_sock *tcp_child_new(struct us_sock *ls)
 	t->cc = lt->cc;
 	t->passive = true;
 	t->stats.segs_in = 1;   /* the SYN (Linux tcp_create_openreq_child) */
-	/* No rings yet: a child in SYN_RCVD needs only their sizes (for the
-	 * window it offers); sync_input allocates them when the handshake
-	 * completes, so a SYN flood filling the queue costs sockets and
-	 * control blocks, not buffers. */
+	/* No rings: a child needs only their sizes (for the window it
+	 * offers); they get memory when data comes or goes (tcb_ring_write),
+	 * so a SYN flood filling the queue costs sockets and control blocks,
+	 * not buffers. */
 	us_sock_hold(ls);
 	t->listener = ls;
 	return c;
@@ -227,8 +226,6 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	s->shut_rd = s->shut_wr = false;
 	s->connected = false;
 	s->so_error_soft = 0;
-	if (tcb_alloc_buffers(t) < 0)
-		return -ENOBUFS;
 	/* The peer first: the ephemeral port is chosen per destination. */
 	t->raddr = a->sin_addr.s_addr;
 	t->rport = a->sin_port;
@@ -401,7 +398,10 @@ static ssize_t tcp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 		uint32_t room = ring_free(&t->sndq);
 		if (room) {
 			uint32_t n = len - done < room ? (uint32_t)(len - done) : room;
-			ring_write(&t->sndq, t->sndq.len, (const uint8_t *)buf + done, n);
+			/* The ring grows to what this write needs (doubling, up
+			 * to SO_SNDBUF); no memory: what was taken, or ENOBUFS. */
+			if (!tcb_ring_write(t, &t->sndq, t->sndq.len, (const uint8_t *)buf + done, n))
+				return done ? (ssize_t)done : -ENOBUFS;
 			t->sndq.len += n;
 			done += n;
 			tcp_output(t);
@@ -444,6 +444,8 @@ static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 			ring_read(&t->rcvq, 0, buf, n);
 			if (!(flags & MSG_PEEK)) {
 				ring_consume(&t->rcvq, n);
+				if (!t->rcvq.len && !t->nooo)
+					tcb_rings_idle(t);
 				window_update(t);
 			}
 			return (ssize_t)n;
@@ -495,6 +497,8 @@ static int tcp_shutdown(struct us_sock *s, int how)
 	if (how == SHUT_RD || how == SHUT_RDWR) {
 		s->shut_rd = true;
 		ring_consume(&t->rcvq, t->rcvq.len);
+		if (!t->nooo)
+			tcb_rings_idle(t);
 	}
 	if ((how == SHUT_WR || how == SHUT_RDWR) && !s->shut_wr) {
 		send_fin(s, t);
@@ -649,13 +653,16 @@ static void tcp_bufs_changed(struct us_sock *s)
 	 * rings that is all; afterwards they are resized, as Linux applies a
 	 * new sk_rcvbuf/sk_sndbuf to a live connection. */
 	uint32_t rcv = (uint32_t)s->rcvbuf / 2, snd = (uint32_t)s->sndbuf / 2;
-	if (!t->rcvq.buf)
-		t->rcvq.cap = rcv;
-	else if (rcv != t->rcvq.cap)
+	if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN) {
+		/* No connection: only the limits (never below bytes an old
+		 * connection left to read). */
+		ring_resize(&t->rcvq, rcv > t->rcvq.len ? rcv : t->rcvq.len, t->rcvq.len);
+		ring_resize(&t->sndq, snd > t->sndq.len ? snd : t->sndq.len, t->sndq.len);
+		return;
+	}
+	if (rcv != t->rcvq.cap)
 		rcvbuf_resize(t, rcv);
-	if (!t->sndq.buf)
-		t->sndq.cap = snd;
-	else if (snd != t->sndq.cap)
+	if (snd != t->sndq.cap)
 		sndbuf_resize(s, t, snd);
 }
 

@@ -86,6 +86,15 @@ void us_tcp_destroy(struct us_tcp *t)
 
 /* ---- rings ---- */
 
+/*
+ * Rings are allocated lazily and grown on demand (tcp.h): size bytes of
+ * memory, never more than cap, positions modulo size. Growing copies the
+ * ring into a buffer twice as large (or as large as one write needs), so
+ * a connection that moves B bytes at most pays O(log(cap)) allocations
+ * and copies of O(cap) bytes in all, not one per segment; after
+ * US_TCP_RING_IDLE_MS with an empty ring the memory goes back.
+ */
+
 uint32_t ring_free(const struct tcp_ring *r)
 {
 	return r->cap - r->len;
@@ -93,37 +102,133 @@ uint32_t ring_free(const struct tcp_ring *r)
 
 void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n)
 {
-	uint32_t pos = (r->head + off) % r->cap;
-	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	if (!n)
+		return;
+	uint32_t pos = (r->head + off) % r->size;
+	uint32_t first = r->size - pos < n ? r->size - pos : n;
 	memcpy(r->buf + pos, src, first);
 	memcpy(r->buf, (const uint8_t *)src + first, n - first);
 }
 
 void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n)
 {
-	uint32_t pos = (r->head + off) % r->cap;
-	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	if (!n)
+		return;
+	uint32_t pos = (r->head + off) % r->size;
+	uint32_t first = r->size - pos < n ? r->size - pos : n;
 	memcpy(dst, r->buf + pos, first);
 	memcpy((uint8_t *)dst + first, r->buf, n - first);
 }
 
 void ring_consume(struct tcp_ring *r, uint32_t n)
 {
-	r->head = (r->head + n) % r->cap;
+	if (!n)
+		return;
+	r->head = (r->head + n) % r->size;
 	r->len -= n;
+}
+
+/* Move r into a new buffer of size bytes, its first min(old, new size)
+ * bytes from the head kept in place (out-of-order bytes past len too). */
+static int ring_realloc(struct tcp_ring *r, uint32_t size)
+{
+	uint8_t *nb = malloc(size);
+	if (!nb)
+		return -ENOMEM;
+	if (r->buf)
+		ring_read(r, 0, nb, r->size < size ? r->size : size);
+	free(r->buf);
+	r->buf = nb;
+	r->size = size;
+	r->head = 0;
+	return 0;
 }
 
 int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep)
 {
-	uint8_t *nb = malloc(cap);
-	if (!nb)
+	(void)keep;     /* keep <= cap: a shrunk buffer of cap bytes holds it */
+	if (r->size > cap && ring_realloc(r, cap) < 0)
 		return -ENOMEM;
-	ring_read(r, 0, nb, keep);
-	free(r->buf);
-	r->buf = nb;
 	r->cap = cap;
-	r->head = 0;
 	return 0;
+}
+
+void ring_release(struct tcp_ring *r)
+{
+	if (r->len)
+		return;
+	free(r->buf);
+	r->buf = NULL;
+	r->size = r->head = 0;
+}
+
+/* Room for need bytes from the head: 0, 1 if it grew, -ENOMEM. */
+static int ring_reserve(struct tcp_ring *r, uint32_t need)
+{
+	if (need <= r->size)
+		return 0;
+	uint64_t size = r->size ? (uint64_t)r->size * 2 : US_TCP_RING_MIN;
+	while (size < need)
+		size *= 2;
+	if (size > r->cap)
+		size = r->cap > need ? r->cap : need;
+	return ring_realloc(r, (uint32_t)size) < 0 ? -ENOMEM : 1;
+}
+
+bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
+		    uint32_t n)
+{
+	if (!n)
+		return true;
+	int rc = ring_reserve(r, off + n);
+	if (rc < 0) {
+		US_STAT_INC(t->sock->st, TCP_RING_NOMEM);
+		return false;
+	}
+	if (rc > 0)
+		US_STAT_INC(t->sock->st, TCP_RING_GROWS);
+	ring_write(r, off, src, n);
+	return true;
+}
+
+void tcb_rings_idle(struct us_tcb *t)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN) {
+		/* No connection, so no timer (tcp_done cleared them): nothing
+		 * more will come, the empty rings go now. */
+		ring_release(&t->sndq);
+		if (!t->nooo)
+			ring_release(&t->rcvq);
+		return;
+	}
+	uint64_t now = us_now(t->sock->st);
+	t->rings_idle_at = now;
+	/* Lazy: one timer per idle period, however often the rings empty. */
+	if (!t->deadline[TT_RINGS])
+		tcp_timer_set(t, TT_RINGS, now + (uint64_t)US_TCP_RING_IDLE_MS * US_NS_PER_MS);
+}
+
+void tcb_rings_trim(struct us_tcb *t)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	uint64_t now = us_now(t->sock->st), idle = (uint64_t)US_TCP_RING_IDLE_MS * US_NS_PER_MS;
+	bool snd = t->sndq.buf && !t->sndq.len;
+	bool rcv = t->rcvq.buf && !t->rcvq.len && !t->nooo;
+	if (!snd && !rcv)
+		return;         /* in use again: the next time one empties re-arms */
+	if (now - t->rings_idle_at < idle) {
+		tcp_timer_set(t, TT_RINGS, t->rings_idle_at + idle);
+		return;
+	}
+	if (snd) {
+		ring_release(&t->sndq);
+		US_STAT_INC(t->sock->st, TCP_RING_RELEASES);
+	}
+	if (rcv) {
+		ring_release(&t->rcvq);
+		US_STAT_INC(t->sock->st, TCP_RING_RELEASES);
+	}
 }
 
 /* ---- control blocks ---- */
@@ -171,12 +276,14 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->snd_wl1 = t->snd_wl2 = 0;
 	t->snd_wnd = t->max_sndwnd = 0;
 	t->sndq.head = t->sndq.len = 0;
+	ring_release(&t->sndq);
 	t->fin_queued = t->fin_sent = false;
 	t->fin_seq = 0;
 	/* Receive side. */
 	t->irs = t->rcv_nxt = t->rcv_adv = 0;
 	if (!keep_readable) {
 		t->rcvq.head = t->rcvq.len = 0;
+		ring_release(&t->rcvq);
 		t->fin_rcvd = false;
 	}
 	t->nooo = 0;
@@ -219,15 +326,6 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->probes_out = 0;
 	t->keep_probes = 0;
 	t->una_stamp = t->persist_stamp = 0;
-}
-
-int tcb_alloc_buffers(struct us_tcb *t)
-{
-	if (!t->sndq.buf)
-		t->sndq.buf = malloc(t->sndq.cap);
-	if (!t->rcvq.buf)
-		t->rcvq.buf = malloc(t->rcvq.cap);
-	return t->sndq.buf && t->rcvq.buf ? 0 : -ENOMEM;
 }
 
 void tcb_free(struct us_tcb *t)

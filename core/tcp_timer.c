@@ -13,6 +13,8 @@
  *   KEEP     SO_KEEPALIVE: idle, then probes every keepintvl, keepcnt of
  *            them unanswered -> ETIMEDOUT.
  *   2MSL     TIME_WAIT's end, or an orphan's FIN_WAIT_2 timeout.
+ *   RINGS    empty send/receive rings released after US_TCP_RING_IDLE_MS
+ *            without traffic (tcb_rings_trim, tcp_table.c); armed lazily.
  *
  * An armed timer holds a reference to the socket: arming an unarmed
  * timer takes one; cancelling an armed one or a handler finishing drops
@@ -37,6 +39,7 @@ DEF_HANDLER(TT_DELACK)
 DEF_HANDLER(TT_PERSIST)
 DEF_HANDLER(TT_KEEP)
 DEF_HANDLER(TT_2MSL)
+DEF_HANDLER(TT_RINGS)
 
 void tcp_timer_init(struct us_tcb *t)
 {
@@ -45,6 +48,7 @@ void tcp_timer_init(struct us_tcb *t)
 	us_timer_init(&t->timer[TT_PERSIST], fire_TT_PERSIST, t);
 	us_timer_init(&t->timer[TT_KEEP], fire_TT_KEEP, t);
 	us_timer_init(&t->timer[TT_2MSL], fire_TT_2MSL, t);
+	us_timer_init(&t->timer[TT_RINGS], fire_TT_RINGS, t);
 }
 
 void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
@@ -317,6 +321,9 @@ static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
 			break;
 		case TT_2MSL:
 			tcp_done(t, t->state == TCPS_TIME_WAIT ? 0 : ETIMEDOUT);
+			break;
+		case TT_RINGS:
+			tcb_rings_trim(t);
 			break;
 		default:
 			break;

@@ -59,7 +59,8 @@
 # kernel server over TAP, curl from the same server over the veth, and curl
 # from ustackd over TAP; the median is shown and every download's SHA-256
 # is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half
-# (BENCH_ONLY=synflood: only the SYN flood rows);
+# (BENCH_ONLY=synflood: only the SYN flood rows; BENCH_ONLY=idle: only the
+# idle-memory rows);
 # BENCH_HTTP_SERVER=python3 uses the python3 server even when nginx is there.
 #
 # Logs and results go to $BUILD/bench/ (results.txt is the table).
@@ -81,8 +82,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood) ;;
-*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle) ;;
+*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood, idle or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -119,7 +120,7 @@ ip -n "$ss" link set tap0 mtu 1500
 ip -n "$ss" addr add 10.81.3.1/24 dev tap0
 ip -n "$ss" link set tap0 up
 TAPS=("$st tap0" "$ss tap0")
-if [ "$ONLY" != tcp ]; then
+if [ "$ONLY" != tcp ] && [ "$ONLY" != idle ]; then
 	# HTTP: ustackd's service on a TAP in hs; a TAP in ks for uscurl, so
 	# that it fetches from the same kernel server as curl over the veth.
 	hs=$(new_ns hs)
@@ -909,6 +910,11 @@ if [ "$ONLY" = pcap ]; then
 	pcap_figures
 elif [ "$ONLY" = synflood ]; then
 	synflood_figures
+elif [ "$ONLY" = idle ]; then
+	idle 1000 0
+	idle 1000 4096
+	idle 10000 0
+	idle 10000 4096
 elif [ "$ONLY" != http ]; then
 	pcap_figures
 	bulk_both "bulk ustack->kernel" -m bulk
@@ -921,7 +927,8 @@ elif [ "$ONLY" != http ]; then
 	idle 10000 4096
 	synflood_figures
 fi
-[ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || [ "$ONLY" = synflood ] || http_figures
+[ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || [ "$ONLY" = synflood ] || [ "$ONLY" = idle ] ||
+	http_figures
 
 say ""
 {
@@ -942,7 +949,7 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = synflood ]; then
 	say " flood (python raw-socket sender: its own rate is the ceiling); clients = kernel"
 	say " echo clients of 50 that got their 10 KB back during the flood.)"
 fi
-if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ]; then
+if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ] && [ "$ONLY" != idle ]; then
 	say "(http rows, no target: wrk = requests/s from the kernel's wrk, best run, against"
 	say " ustackd's http service over a TAP (ustack) and against ${KNAME:-the kernel server} over the veth"
 	say " (kernel-veth), higher is faster; 50 MB = seconds to download, median run, by"

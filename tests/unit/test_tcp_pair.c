@@ -236,6 +236,8 @@ struct run_opts {
 	unsigned read_every;            /* ms between reads (0 or 1: every step) */
 	size_t read_max;                /* bytes per read round (0: all there is) */
 	uint64_t seed;                  /* varies both stacks' seeds (0: the usual ones) */
+	uint64_t pause_every;           /* senders stop after every this many bytes ... */
+	unsigned pause_ms;              /* ... for this long (0: never) */
 };
 
 static us_stack *open_stack(const char *wire, bool is_b, const struct run_opts *o)
@@ -282,6 +284,9 @@ struct side {
 	unsigned read_every;        /* read on every read_every-th call of pump() */
 	size_t read_max;            /* at most this much per such call (0: no limit) */
 	unsigned calls;
+	uint64_t pause_every;       /* stop sending after every this many bytes ... */
+	uint64_t pause_ns;          /* ... for this long */
+	uint64_t next_pause, pause_until;
 	int err;                    /* an unexpected errno from send/recv */
 	struct sha256 rx_hash;
 };
@@ -304,7 +309,12 @@ static void side_init(struct side *s, const char *name, us_stack *st, uint64_t t
 /* Send and receive all that the socket takes and gives now. */
 static void pump(struct side *s)
 {
-	while (!s->shut && !s->err) {
+	uint64_t now = us_stack_now(s->st);
+	if (s->pause_every && s->sent >= s->next_pause && s->sent < s->total) {
+		s->next_pause += s->pause_every;
+		s->pause_until = now + s->pause_ns;
+	}
+	while (!s->shut && !s->err && now >= s->pause_until) {
 		if (s->pend_pos == s->pend_len) {
 			uint64_t left = s->total - s->sent;
 			if (left == 0) {
@@ -438,6 +448,8 @@ static void print_counters(const char *name, us_stack *st)
 struct run_result {
 	bool done;
 	uint64_t rto, retrans, probes, stalls;
+	uint64_t grows[2], releases[2];         /* ring counters of A and B */
+	uint64_t segs[2];                       /* segments sent by A and B */
 };
 
 /*
@@ -467,6 +479,9 @@ static struct run_result bidir_transfer(const char *tag, const struct run_opts *
 	side_init(&sb, "B", b, 0xB, 0xA, total);
 	sa.read_every = sb.read_every = o->read_every;
 	sa.read_max = sb.read_max = o->read_max;
+	sa.pause_every = sb.pause_every = o->pause_every;
+	sa.next_pause = sb.next_pause = o->pause_every;
+	sa.pause_ns = sb.pause_ns = (uint64_t)o->pause_ms * US_NS_PER_MS;
 
 	/* B listens; A connects; both non-blocking. */
 	int lfd = us_socket(b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -561,6 +576,16 @@ static struct run_result bidir_transfer(const char *tag, const struct run_opts *
 	res.rto = us_stack_stat(a, US_STAT_TCP_RTO_FIRED) + us_stack_stat(b, US_STAT_TCP_RTO_FIRED);
 	res.retrans = us_stack_stat(a, US_STAT_TCP_RETRANS_SEGS) +
 		      us_stack_stat(b, US_STAT_TCP_RETRANS_SEGS);
+	us_stack *ab[2] = { a, b };
+	for (int i = 0; i < 2; i++) {
+		res.grows[i] = us_stack_stat(ab[i], US_STAT_TCP_RING_GROWS);
+		res.releases[i] = us_stack_stat(ab[i], US_STAT_TCP_RING_RELEASES);
+		res.segs[i] = us_stack_stat(ab[i], US_STAT_TCP_TX_SEGS);
+	}
+	if (o->pause_ms)
+		printf("      rings: A grew %llu and released %llu times, B %llu and %llu\n",
+		       (unsigned long long)res.grows[0], (unsigned long long)res.releases[0],
+		       (unsigned long long)res.grows[1], (unsigned long long)res.releases[1]);
 
 	/* Orderly close: nothing unread, so both send FIN (not RST). */
 	soerr = -1;
@@ -599,6 +624,16 @@ static struct run_result bidir_transfer(const char *tag, const struct run_opts *
 
 #define MB (1024ULL * 1024)
 
+/* Allocations a ring of cap bytes needs to grow from nothing to cap:
+ * US_TCP_RING_MIN, doubling, the last one clamped. */
+static uint64_t grow_steps(uint32_t cap)
+{
+	uint64_t n = 1;
+	for (uint64_t sz = US_TCP_RING_MIN; sz < cap; sz *= 2)
+		n++;
+	return n;
+}
+
 static void test_bidir_20mb_clean(void)
 {
 	struct run_opts o = { .total = 20 * MB };
@@ -606,6 +641,33 @@ static void test_bidir_20mb_clean(void)
 	/* Nothing was lost, so nothing may have been sent twice. */
 	CU_ASSERT_EQUAL(r.rto, 0);
 	CU_ASSERT_EQUAL(r.retrans, 0);
+	/* No per-packet allocation: each side's two rings grew at most from
+	 * nothing to their size once (thousands of segments each way). */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT(r.grows[i] <= 2 * grow_steps(262144));  /* doc/CONFIG.md: tcp.sndbuf, tcp.rcvbuf */
+		CU_ASSERT(r.segs[i] > 10000);
+	}
+}
+
+/*
+ * Rings released and grown again, many times, in the middle of both
+ * streams: both senders stop for 3 x US_TCP_RING_IDLE_MS after every
+ * 256 KiB, so their send rings empty and the receivers drain theirs;
+ * the data must come through intact (the run's hashes and byte checks),
+ * with the impairments of the impaired run. And still no per-packet
+ * allocation: at most a full regrowth per release.
+ */
+static void test_bidir_rings_released_and_regrown(void)
+{
+	struct us_impair imp = { .loss = 0.02, .reorder = 0.02, .duplicate = 0.01 };
+	struct run_opts o = { .imp = &imp, .total = 2 * MB, .bufsize = 65536,
+			      .pause_every = 256 * 1024, .pause_ms = 3 * US_TCP_RING_IDLE_MS };
+	struct run_result r = bidir_transfer("rings-regrown", &o);
+	CU_ASSERT(r.done);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT(r.releases[i] >= 8);  /* 7 pauses, 2 rings each side: most seen empty */
+		CU_ASSERT(r.grows[i] <= (r.releases[i] + 2) * grow_steps(65536));
+	}
 }
 
 static void test_bidir_20mb_impaired(void)
@@ -678,6 +740,7 @@ static void test_bidir_varied(void)
 US_SUITE(tcp_pair, NULL, NULL,
 	 US_TEST(test_sha256_vectors),
 	 US_TEST(test_bidir_20mb_clean),
+	 US_TEST(test_bidir_rings_released_and_regrown),
 	 US_TEST(test_bidir_20mb_impaired),
 	 US_TEST(test_bidir_small_windows_impaired),
 	 US_TEST(test_bidir_varied));

@@ -116,6 +116,9 @@
 	X(TCP_TX_RST,         "tcp",  "resets sent") \
 	X(TCP_WINDOW_PROBES,  "tcp",  "zero-window probes sent") \
 	X(TCP_KEEPALIVE_PROBES, "tcp", "keepalive probes sent") \
+	X(TCP_RING_GROWS,     "tcp",  "send/receive rings allocated or grown (amortised: doubling)") \
+	X(TCP_RING_RELEASES,  "tcp",  "empty send/receive rings released after idle time") \
+	X(TCP_RING_NOMEM,     "tcp",  "data dropped or refused: no memory to grow a ring") \
 	X(TCP_LISTEN_OVERFLOW, "tcp", "SYNs dropped: listen queue full") \
 	X(TCP_SYNCOOKIES_SENT, "tcp", "SYN cookies sent (SYN queue full)") \
 	X(TCP_SYNCOOKIES_RECV, "tcp", "valid SYN cookies received (connections made)") \
