@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -176,7 +177,115 @@ static void mirror_cb(void *arg, int usfd)
 	int e = errno;
 	if (real_write(atomic_load(&ps->wfd), &one, sizeof one) < 0)
 		(void)0;        /* EAGAIN: the counter is full, which is readable too */
+	if (atomic_load(&ps->nwait)) {
+		/* Lock order: the stack's socket lock (held here), then wlock. */
+		pthread_mutex_lock(&ps->wlock);
+		for (int i = 0; i < (int)(sizeof ps->waiters / sizeof ps->waiters[0]); i++)
+			if (ps->waiters[i] >= 0 && real_write(ps->waiters[i], &one, sizeof one) < 0)
+				(void)0;
+		pthread_mutex_unlock(&ps->wlock);
+	}
 	errno = e;
+}
+
+/* ---- blocking in the shim (preload.h, struct pwait) ---- */
+
+static pthread_key_t waiter_key;
+static pthread_once_t waiter_once = PTHREAD_ONCE_INIT;
+static _Thread_local int waiter_efd = -1;
+
+static void waiter_gone(void *p)
+{
+	real_close((int)(intptr_t)p - 1);
+}
+
+static void waiter_key_make(void)
+{
+	pthread_key_create(&waiter_key, waiter_gone);
+}
+
+/* The calling thread's blocking eventfd (closed when the thread exits). */
+static int thread_waiter(void)
+{
+	if (waiter_efd < 0) {
+		waiter_efd = eventfd(0, EFD_CLOEXEC);
+		if (waiter_efd >= 0) {
+			pthread_once(&waiter_once, waiter_key_make);
+			pthread_setspecific(waiter_key, (void *)(intptr_t)(waiter_efd + 1));
+		}
+	}
+	return waiter_efd;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void preload_wait_begin(struct pwait *w, struct psock *ps, int timeo_opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t tl = sizeof tv;
+	w->ps = ps;
+	w->slot = -1;
+	w->deadline_ns = -1;
+	if (us_getsockopt(preload_stack_now(), ps->usfd, SOL_SOCKET, timeo_opt, &tv, &tl) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		w->deadline_ns = mono_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+	w->efd = thread_waiter();
+	if (w->efd < 0)
+		return;
+	pthread_mutex_lock(&ps->wlock);
+	for (int i = 0; i < (int)(sizeof ps->waiters / sizeof ps->waiters[0]); i++)
+		if (ps->waiters[i] < 0) {
+			ps->waiters[i] = w->efd;
+			w->slot = i;
+			atomic_fetch_add(&ps->nwait, 1);
+			break;
+		}
+	pthread_mutex_unlock(&ps->wlock);
+}
+
+int preload_wait(struct pwait *w)
+{
+	uint64_t v;
+	if (w->slot >= 0 && w->deadline_ns < 0) {
+		/* A blocking read: restarted by the kernel after an SA_RESTART handler. */
+		if (real_read(w->efd, &v, sizeof v) < 0)
+			return -1;      /* EINTR */
+		return 0;
+	}
+	int ms = -1;
+	if (w->deadline_ns >= 0) {
+		int64_t left = w->deadline_ns - mono_ns();
+		if (left <= 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		ms = (int)((left + 999999) / 1000000);
+	}
+	if (w->slot < 0 && (ms < 0 || ms > 5))
+		ms = 5;         /* not registered (too many waiters): look again soon */
+	struct pollfd p = { .fd = w->efd, .events = POLLIN };
+	int n = real_poll(&p, w->efd >= 0 ? 1 : 0, ms);
+	if (n < 0)
+		return -1;      /* EINTR: never restarted with a timeout (Linux) */
+	if (n > 0 && real_read(w->efd, &v, sizeof v) < 0)
+		(void)0;
+	return 0;
+}
+
+void preload_wait_end(struct pwait *w)
+{
+	struct psock *ps = w->ps;
+	if (w->slot < 0)
+		return;
+	pthread_mutex_lock(&ps->wlock);
+	ps->waiters[w->slot] = -1;
+	atomic_fetch_sub(&ps->nwait, 1);
+	pthread_mutex_unlock(&ps->wlock);
 }
 
 /* Give usfd a mirror eventfd and a table slot; returns the kernel fd or -1. */
@@ -207,7 +316,10 @@ static int adopt(us_stack *st, int usfd, int type, int flags)
 	atomic_init(&ps->wfd, efd);
 	atomic_init(&ps->refs, 1);
 	atomic_init(&ps->nonblock, (flags & SOCK_NONBLOCK) != 0);
-	us_fcntl(st, usfd, F_SETFL, (flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0);
+	pthread_mutex_init(&ps->wlock, NULL);
+	for (int i = 0; i < (int)(sizeof ps->waiters / sizeof ps->waiters[0]); i++)
+		ps->waiters[i] = -1;
+	us_fcntl(st, usfd, F_SETFL, O_NONBLOCK);       /* the shim blocks, not the stack */
 	pthread_mutex_lock(&table_lock);
 	atomic_store_explicit(&table[efd], ps, memory_order_release);
 	pthread_mutex_unlock(&table_lock);
@@ -245,8 +357,11 @@ static void release(struct psock *ps)
 	preload_epoll_drop(ps);
 	if (st) {
 		us_set_ready_callback(st, ps->usfd, NULL, NULL);
+		if (!atomic_load(&ps->nonblock))       /* a lingering close blocks as in Linux */
+			us_fcntl(st, ps->usfd, F_SETFL, 0);
 		us_close(st, ps->usfd);
 	}
+	pthread_mutex_destroy(&ps->wlock);
 	free(ps);
 }
 
@@ -415,7 +530,17 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 		return -1;
 	}
 	us_stack *st = preload_stack_now();
-	int usfd = us_accept(st, ps->usfd, a, len);
+	int usfd;
+	if (atomic_load(&ps->nonblock)) {
+		usfd = us_accept(st, ps->usfd, a, len);
+	} else {
+		struct pwait w;
+		preload_wait_begin(&w, ps, SO_RCVTIMEO);
+		while ((usfd = us_accept(st, ps->usfd, a, len)) < 0 && errno == EAGAIN &&
+		       preload_wait(&w) == 0)
+			;
+		preload_wait_end(&w);
+	}
 	if (usfd < 0) {
 		PDBG("accept(%d) = -1 %s", fd, strerror(errno));
 		return -1;
@@ -433,6 +558,35 @@ EXPORT int accept(int fd, struct sockaddr *a, socklen_t *len)
 	return accept4(fd, a, len, 0);
 }
 
+/*
+ * A blocking connect: wait until the handshake ends. Asking the stack
+ * again answers EALREADY while it runs, EISCONN once connected, the error
+ * once it failed. Interrupted: EINTR, the handshake goes on (Linux); the
+ * next connect() waits for it again. SO_SNDTIMEO lapsed: EINPROGRESS.
+ */
+static int connect_wait(struct psock *ps, const struct sockaddr *a, socklen_t len)
+{
+	struct pwait w;
+	int rc = -1;
+	preload_wait_begin(&w, ps, SO_SNDTIMEO);
+	for (;;) {
+		rc = us_connect(preload_stack_now(), ps->usfd, a, len);
+		if (rc == 0 || (rc < 0 && errno == EISCONN)) {
+			rc = 0;
+			break;
+		}
+		if (errno != EALREADY && errno != EINPROGRESS)
+			break;
+		if (preload_wait(&w) < 0) {
+			if (errno == EAGAIN)
+				errno = EINPROGRESS;
+			break;
+		}
+	}
+	preload_wait_end(&w);
+	return rc;
+}
+
 EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 {
 	RESOLVE();
@@ -444,6 +598,8 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 		return moved < 0 ? -1 : real_connect(fd, a, len);
 	preload_commit(ps);
 	int rc = us_connect(preload_stack_now(), ps->usfd, a, len);
+	if (rc < 0 && (errno == EINPROGRESS || errno == EALREADY) && !atomic_load(&ps->nonblock))
+		rc = connect_wait(ps, a, len);
 	PDBG("connect(%d) = %d%s%s", fd, rc, rc < 0 ? " " : "", rc < 0 ? strerror(errno) : "");
 	return rc;
 }
@@ -657,8 +813,8 @@ EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
 
 static int set_nonblock(struct psock *ps, int on)
 {
-	atomic_store(&ps->nonblock, on != 0);
-	return us_fcntl(preload_stack_now(), ps->usfd, F_SETFL, on ? O_NONBLOCK : 0);
+	atomic_store(&ps->nonblock, on != 0);   /* the stack's socket stays non-blocking */
+	return 0;
 }
 
 /* dup onto the lowest free number >= min (F_DUPFD); cloexec for F_DUPFD_CLOEXEC. */

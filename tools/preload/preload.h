@@ -17,6 +17,8 @@
 #define PRELOAD_H
 
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -43,6 +45,15 @@ struct psock {
 	 * and the address bound are kept here, to be given to the kernel
 	 * socket it may become. Protected by the descriptor table's lock.
 	 */
+	/*
+	 * Threads blocked in a call on this socket (the shim blocks, not the
+	 * stack: doc/PRELOAD.md "Signals"): each waits on its own blocking
+	 * eventfd, listed here, which the ready callback writes too.
+	 * wlock protects waiters[]; nwait is read without it by the callback.
+	 */
+	pthread_mutex_t wlock;
+	int waiters[8];
+	_Atomic int nwait;
 	_Atomic int committed;
 	int bound;                      /* bound_to holds bind()'s address */
 	struct sockaddr_in bound_to;
@@ -108,6 +119,27 @@ static inline void preload_commit(struct psock *ps)
 {
 	atomic_store_explicit(&ps->committed, 1, memory_order_relaxed);
 }
+
+/*
+ * Blocking on a ustack socket. The stack's sockets are always
+ * non-blocking; a blocking call loops: try, and on EAGAIN wait here. The
+ * wait is a read() of the thread's own blocking eventfd, which the kernel
+ * restarts after a handler with SA_RESTART and fails with EINTR after one
+ * without, as Linux does for a socket call without a timeout; with
+ * SO_RCVTIMEO/SO_SNDTIMEO set it is a poll(), never restarted (EINTR), as
+ * Linux does then. Register before the first try, so no wake-up is lost.
+ */
+struct pwait {
+	struct psock *ps;
+	int slot;               /* index in ps->waiters, or -1 (full: poll in steps) */
+	int efd;                /* the thread's eventfd */
+	int64_t deadline_ns;    /* CLOCK_MONOTONIC, or -1 without a timeout */
+};
+/* Register; timeo_opt is SO_RCVTIMEO or SO_SNDTIMEO (its value bounds the wait). */
+void preload_wait_begin(struct pwait *w, struct psock *ps, int timeo_opt);
+/* Sleep until the socket changes: 0 (try again), or -1 with EINTR or EAGAIN (timeout). */
+int preload_wait(struct pwait *w);
+void preload_wait_end(struct pwait *w);
 
 /* Drain the mirror eventfd fd; 1 if it had been written since the last drain. */
 int preload_drain(int fd);

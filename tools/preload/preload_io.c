@@ -55,12 +55,32 @@ static ssize_t us_send_flags(struct psock *ps, const void *buf, size_t len, int 
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	int usflags = flags & MSG_DONTWAIT;
 	if (!atomic_load_explicit(&ps->committed, memory_order_relaxed))
 		preload_commit(ps);
 	if (ps->type == SOCK_STREAM)
 		to = NULL;      /* Linux ignores a stream's destination */
-	ssize_t n = us_sendto(preload_stack_now(), ps->usfd, buf, len, usflags, to, to ? tolen : 0);
+	us_stack *st = preload_stack_now();
+	ssize_t n = us_sendto(st, ps->usfd, buf, len, MSG_DONTWAIT, to, to ? tolen : 0);
+	if (!(flags & MSG_DONTWAIT) && !atomic_load(&ps->nonblock) &&
+	    ((n < 0 && errno == EAGAIN) || (n >= 0 && (size_t)n < len && ps->type == SOCK_STREAM))) {
+		/* Blocking: all of it, unless a signal or SO_SNDTIMEO stops it (then what went). */
+		size_t done = n > 0 ? (size_t)n : 0;
+		struct pwait w;
+		preload_wait_begin(&w, ps, SO_SNDTIMEO);
+		for (;;) {
+			n = us_sendto(st, ps->usfd, (const char *)buf + done, len - done, MSG_DONTWAIT,
+				      to, to ? tolen : 0);
+			if (n >= 0)
+				done += (size_t)n;
+			else if (errno != EAGAIN)
+				break;
+			if (done == len || preload_wait(&w) < 0)
+				break;
+		}
+		preload_wait_end(&w);
+		if (done > 0)
+			n = (ssize_t)done;
+	}
 	if (n < 0 && errno == EPIPE && !(flags & MSG_NOSIGNAL)) {
 		int e = errno;
 		pthread_kill(pthread_self(), SIGPIPE);
@@ -78,17 +98,31 @@ static ssize_t us_recv_flags(struct psock *ps, void *buf, size_t len, int flags,
 		errno = EINVAL;         /* Linux: no urgent data */
 		return -1;
 	}
+	usflags |= MSG_DONTWAIT;
 	ssize_t n = us_recvfrom(st, ps->usfd, buf, len, usflags, from, fromlen);
-	if (n <= 0 || !(flags & MSG_WAITALL) || ps->type != SOCK_STREAM || (flags & MSG_PEEK))
+	int blocking = !(flags & MSG_DONTWAIT) && !atomic_load(&ps->nonblock);
+	int waitall = (flags & MSG_WAITALL) && ps->type == SOCK_STREAM && !(flags & MSG_PEEK);
+	if (!blocking || (n == 0 && len > 0) || (n < 0 && errno != EAGAIN) ||
+	    (n >= 0 && (!waitall || (size_t)n == len)))
 		return n;
-	size_t got = (size_t)n;
-	while (got < len) {
-		n = us_recvfrom(st, ps->usfd, (char *)buf + got, len - got, usflags, NULL, NULL);
-		if (n <= 0)
-			break;  /* EOF or an error: what arrived is the answer */
-		got += (size_t)n;
+	/* Blocking: until something (MSG_WAITALL: all) arrives, EOF, an error, a signal or SO_RCVTIMEO. */
+	size_t got = n > 0 ? (size_t)n : 0;
+	struct pwait w;
+	preload_wait_begin(&w, ps, SO_RCVTIMEO);
+	for (;;) {
+		n = us_recvfrom(st, ps->usfd, (char *)buf + got, len - got, usflags,
+				got ? NULL : from, got ? NULL : fromlen);
+		if (n > 0)
+			got += (size_t)n;
+		if (n == 0 || (n < 0 && errno != EAGAIN) || (n > 0 && (!waitall || got == len)))
+			break;
+		if (preload_wait(&w) < 0) {
+			n = -1;
+			break;
+		}
 	}
-	return (ssize_t)got;
+	preload_wait_end(&w);
+	return got > 0 ? (ssize_t)got : n;
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t len)
