@@ -82,8 +82,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood|idle) ;;
-*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood, idle or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle|preload) ;;
+*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood, idle, preload or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -120,7 +120,7 @@ ip -n "$ss" link set tap0 mtu 1500
 ip -n "$ss" addr add 10.81.3.1/24 dev tap0
 ip -n "$ss" link set tap0 up
 TAPS=("$st tap0" "$ss tap0")
-if [ "$ONLY" != tcp ] && [ "$ONLY" != idle ]; then
+if [ "$ONLY" != tcp ] && [ "$ONLY" != idle ] && [ "$ONLY" != preload ]; then
 	# HTTP: ustackd's service on a TAP in hs; a TAP in ks for uscurl, so
 	# that it fetches from the same kernel server as curl over the veth.
 	hs=$(new_ns hs)
@@ -160,7 +160,7 @@ stack_yaml() {
 	printf '    addresses: [%s]\n    macaddress: "%s"\n    offload: %s\n' "$2" "$3" "$1"
 }
 
-if [ "$ONLY" != http ]; then
+if [ "$ONLY" != http ] && [ "$ONLY" != preload ]; then
 	start "$ks" "$OUT/server-kernel-veth.log" "$USPERF" -s --kernel -p $PORT
 	wait_for 5 "usperf -s --kernel in $ks" grep -q '^Server listening' "$OUT/server-kernel-veth.log"
 	start "$st" "$OUT/server-ustack-tap.log" "$USPERF" -s --kernel -p $PORT
@@ -906,7 +906,12 @@ YAML
 	row "SYN flood: clients served" "$us_served" "$ks_served" 1.0 "of 50"
 }
 
-if [ "$ONLY" = pcap ]; then
+# The shim's rows (programs over libustack-preload.so): tests/bench/preload.sh.
+. "$here/preload.sh"
+
+if [ "$ONLY" = preload ]; then
+	preload_figures
+elif [ "$ONLY" = pcap ]; then
 	pcap_figures
 elif [ "$ONLY" = synflood ]; then
 	synflood_figures
@@ -928,7 +933,8 @@ elif [ "$ONLY" != http ]; then
 	synflood_figures
 fi
 [ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || [ "$ONLY" = synflood ] || [ "$ONLY" = idle ] ||
-	http_figures
+	[ "$ONLY" = preload ] || http_figures
+[ "$ONLY" = "" ] && preload_figures
 
 say ""
 {
@@ -939,7 +945,7 @@ say ""
 	done
 } | tee -a "$OUT/results.txt"
 say ""
-if [ "$ONLY" != http ]; then
+if [ "$ONLY" != http ] && [ "$ONLY" != preload ]; then
 	say "(idle rows: ustack = its process's VmRSS growth per connection; kernel-veth ="
 	say " kernel object memory growth per connection end; ratio = ustack / kernel, lower"
 	say " is leaner; no target.)"
@@ -949,13 +955,19 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = synflood ]; then
 	say " flood (python raw-socket sender: its own rate is the ceiling); clients = kernel"
 	say " echo clients of 50 that got their 10 KB back during the flood.)"
 fi
-if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ] && [ "$ONLY" != idle ]; then
+if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ] && [ "$ONLY" != idle ] && [ "$ONLY" != preload ]; then
 	say "(http rows, no target: wrk = requests/s from the kernel's wrk, best run, against"
 	say " ustackd's http service over a TAP (ustack) and against ${KNAME:-the kernel server} over the veth"
 	say " (kernel-veth), higher is faster; 50 MB = seconds to download, median run, by"
 	say " uscurl over a TAP (ustack) or the kernel's curl over the veth (kernel-veth) from"
 	say " the same ${KNAME:-kernel} server, and by curl from ustackd over a TAP; ratio above 1 = ustack"
 	say " slower.)"
+fi
+if [ "$ONLY" = "" ] || [ "$ONLY" = preload ]; then
+	say "(shim rows, no target: unmodified programs over libustack-preload.so on a TAP"
+	say " (ustack) against the same programs on the kernel over a veth (kernel-veth),"
+	say " offloads at their defaults, best run; iperf3 Gbit/s from --json, wrk req/s"
+	say " against nginx with master_process off; ratio = ustack / kernel, higher is faster.)"
 fi
 say "Logs: $OUT; the bench took ${SECONDS} s."
 if [ $FAILED -ne 0 ]; then
