@@ -10,6 +10,9 @@
  *   tcp_cc.c      the congestion-control interface and NewReno (RFC 5681,
  *                 RFC 6582, RFC 6928)
  *   tcp_sock.c    the socket operations (connect, listen, send, recv, ...)
+ *   tcp_sack.c    SACK blocks we send (RFC 2018, RFC 2883)
+ *   tcp_recovery.c the sender's SACK scoreboard, RFC 6675 recovery, PRR
+ *                 (RFC 6937), limited transmit (RFC 3042)
  *
  * Locking: a TCB has no lock of its own; it is guarded by its socket's
  * mutex (struct us_sock.lock). The tables have one rwlock (us_tcp.lock).
@@ -64,6 +67,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
 #define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
+#define US_TCP_SB_MAX      32       /* SACKed ranges a sender's scoreboard keeps */
 
 /*
  * A byte ring (send and receive buffers), grown on demand: cap is the
@@ -171,6 +175,21 @@ struct us_tcb {
 	int nsack_recent;
 	bool dsack;
 	uint32_t dsack_start, dsack_end;
+
+	/* The sender's SACK scoreboard (RFC 6675 terms, tcp_recovery.c): the
+	 * SACKed ranges above SND.UNA (HighACK), sorted, disjoint, not
+	 * touching; HighData is snd_max. */
+	struct { uint32_t start, end; } sb[US_TCP_SB_MAX];
+	int nsb;
+	uint32_t sb_sacked;             /* bytes in sb[] */
+	/* RFC 6675 loss recovery (sack_recovery) with PRR (RFC 6937). */
+	bool sack_recovery;             /* in_recovery, by RFC 6675 */
+	uint32_t high_rxt;              /* HighRxt: retransmitted below this (exclusive) */
+	uint32_t rescue_rxt;            /* RescueRxt (NextSeg rule 4) */
+	uint32_t lost_mark;             /* bytes below it are lost: the head at entry, partial ACKs */
+	uint32_t prr_delivered, prr_out, recover_fs;
+	uint32_t lt_bytes;              /* sent beyond cwnd by limited transmit (RFC 3042)
+					 * since the last ACK of new data */
 
 	/* Congestion control. */
 	const struct us_tcp_cc_ops *cc;
@@ -381,6 +400,36 @@ uint8_t tcp_sack_fill(struct us_tcb *t, struct wire_tcp_opts *o, unsigned max);
 int tcp_info_get(struct us_tcb *t, void *val, socklen_t *len);
 /* The listing's second line for a connection, as `ss -ti` prints it. */
 void tcp_info_format(struct us_tcb *t, char *buf, size_t len);
+
+/* FlightSize for a new ssthresh (RFC 5681 3.2 step 2, eq. 4): what is
+ * outstanding, less what limited transmit (RFC 3042) sent beyond cwnd. */
+static inline uint32_t tcp_flight_size(const struct us_tcb *t)
+{
+	uint32_t f = t->snd_max - t->snd_una;
+	return t->lt_bytes < f ? f - t->lt_bytes : 0;
+}
+
+/* SACK, sender side, and loss recovery (tcp_recovery.c; RFC 6675, RFC
+ * 6937 PRR, RFC 3042). */
+/* Forget the scoreboard and any RFC 6675 recovery (RTO, connection end). */
+void tcp_sb_clear(struct us_tcb *t);
+/* After the cumulative ACK of g was applied (acked: data bytes it took,
+ * prior_sacked: sb_sacked before; classic_dup: an RFC 5681 duplicate):
+ * scoreboard update, duplicate ACK counting, recovery entry/exit, PRR. */
+void tcp_recovery_ack(struct us_tcb *t, const struct wire_tcp *g, uint32_t acked,
+		      uint32_t prior_sacked, bool classic_dup);
+/* tcp_output's sending while the scoreboard steers it (pipe, NextSeg):
+ * true if it did the sending. */
+bool tcp_recovery_output(struct us_tcb *t);
+/* RFC 6675 SetPipe (tcp_recovery.c) and IsLost. */
+uint32_t tcp_sb_pipe(const struct us_tcb *t);
+bool tcp_sb_is_lost(const struct us_tcb *t, uint32_t seq);
+/* Bytes between HighACK and HighData that IsLost (TCP_INFO's lost). */
+uint32_t tcp_sb_lost_bytes(const struct us_tcb *t);
+/* Send one segment of new data (at snd_nxt == snd_max), at most max
+ * bytes, within the peer's window and Nagle; returns the bytes sent
+ * (the FIN counts one). */
+uint32_t tcp_send_new(struct us_tcb *t, uint32_t max);
 
 /* Rings. */
 uint32_t ring_free(const struct tcp_ring *r);

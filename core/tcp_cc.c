@@ -43,7 +43,7 @@ static void newreno_cong_avoid(struct us_tcb *t, uint32_t acked)
 
 static uint32_t newreno_ssthresh(struct us_tcb *t)
 {
-	uint32_t flight = t->snd_max - t->snd_una;
+	uint32_t flight = tcp_flight_size(t);
 	uint32_t half = flight / 2;
 	return half > 2u * t->mss ? half : 2u * t->mss;
 }

@@ -98,8 +98,11 @@ static void fill(struct us_tcb *t, struct tcp_info *i)
 	 * one at SND.UNA (tcp_newreno_mark_lost). */
 	if (t->in_loss)
 		i->tcpi_lost = segs_of(t->recover - t->snd_una, mss);
+	else if (t->sack_recovery)
+		i->tcpi_lost = segs_of(tcp_sb_lost_bytes(t), mss);     /* RFC 6675 IsLost */
 	else if (t->in_recovery)
 		i->tcpi_lost = flight ? 1 : 0;
+	i->tcpi_sacked = segs_of(t->sb_sacked, mss);    /* the sender's scoreboard (tcp_recovery.c) */
 	i->tcpi_last_data_sent = ms_since(now, t->last_send);
 	i->tcpi_last_data_recv = ms_since(now, t->lrcvtime);
 	i->tcpi_last_ack_recv = ms_since(now, t->stats.last_ack_recv);

@@ -666,6 +666,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	uint32_t new_wnd = (uint32_t)g->win << t->snd_wscale;
 	bool fin_acked = false;
 	t->stats.last_ack_recv = us_now(st);
+	uint32_t prior_sacked = t->sb_sacked, acked_data = 0;   /* tcp_recovery_ack */
+	bool classic_dup = false;
 	if (seq_gt(ack, t->snd_una)) {
 		uint32_t acked = ack - t->snd_una;
 		uint32_t data = acked;
@@ -678,6 +680,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		ring_consume(&t->sndq, data);
 		if (data && !t->sndq.len)
 			tcb_rings_idle(t);
+		acked_data = data;
+		t->lt_bytes = 0;        /* a new ACK: limited transmit's episode is over */
 		t->snd_una = ack;
 		t->stats.bytes_acked += data;
 		if (t->in_loss && seq_ge(ack, t->recover))
@@ -710,7 +714,9 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		t->backoff = 0;
 		t->keep_probes = 0;
 		t->sock->so_error_soft = 0;     /* something got through (Linux tcp_ack) */
-		if (t->in_recovery) {
+		if (t->sack_recovery) {
+			/* RFC 6675 and PRR: tcp_recovery_ack below. */
+		} else if (t->in_recovery) {
 			if (seq_ge(ack, t->recover)) {
 				/* Full ACK (RFC 6582 3.2 step 3, option 1): deflate to
 				 * min(ssthresh, max(FlightSize, SMSS) + SMSS). */
@@ -746,10 +752,15 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		us_sock_wake(t->sock);
 	} else if (ack == t->snd_una && g->payload_len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
 		   new_wnd == t->snd_wnd && t->snd_max != t->snd_una) {
-		/* A duplicate ACK (RFC 5681 2). */
+		/* A duplicate ACK (RFC 5681 2); with SACK, RFC 6675's rules
+		 * count it (tcp_recovery_ack). */
 		US_STAT_INC(st, TCP_DUP_ACKS);
-		t->dupacks++;
-		if (t->in_recovery) {
+		classic_dup = true;
+		if (!t->sack_ok)
+			t->dupacks++;
+		if (t->sack_ok) {
+			/* tcp_recovery_ack below */
+		} else if (t->in_recovery) {
 			t->cwnd += t->mss;              /* inflate: a segment left the network */
 		} else if (t->dupacks == 3 && seq_gt(ack, t->recover)) {
 			/* Fast retransmit and NewReno fast recovery (RFC 6582 3.2 step 2:
@@ -770,6 +781,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			tcp_rexmit_restart(t);
 		}
 	}
+	if (t->sack_ok)
+		tcp_recovery_ack(t, g, acked_data, prior_sacked, classic_dup);
 	t->probes_out = 0;      /* the peer answers: zero-window probing may go on (tcp_timer.c) */
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2). */
 	if (seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && seq_le(t->snd_wl2, ack))) {

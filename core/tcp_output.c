@@ -345,6 +345,79 @@ static bool can_send_data(enum tcp_state s)
 	       s == TCPS_CLOSING || s == TCPS_LAST_ACK;
 }
 
+/*
+ * Send len bytes (and the FIN if fin) at snd_nxt and move snd_nxt and
+ * snd_max on: what tcp_output's loop and tcp_send_new share.
+ */
+static void xmit_next(struct us_tcb *t, uint32_t len, bool fin, uint64_t now)
+{
+	struct us_stack *st = t->sock->st;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	uint8_t flags = TCP_ACK;
+	if (len && off + len == t->sndq.len)
+		flags |= TCP_PSH;
+	if (fin)
+		flags |= TCP_FIN;
+	bool rexmit = seq_lt(t->snd_nxt, t->snd_max);
+	if (!rexmit && t->snd_una == t->snd_max)
+		t->una_stamp = now;     /* TCP_USER_TIMEOUT counts from here */
+	tcp_send_segment(t, t->snd_nxt, len, flags);
+	if (rexmit)
+		US_STAT_INC(st, TCP_RETRANS_SEGS);
+	if (!t->rtt_timing && len && !rexmit) {
+		t->rtt_timing = true;
+		t->rtt_seq = t->snd_nxt + len;
+		t->rtt_start = now;
+	}
+	t->snd_nxt += len;
+	if (fin) {
+		t->fin_sent = true;
+		t->fin_seq = t->snd_nxt;
+		t->snd_nxt++;
+	}
+	if (seq_gt(t->snd_nxt, t->snd_max))
+		t->snd_max = t->snd_nxt;
+	if (!t->deadline[TT_REXMIT])
+		tcp_rexmit_restart(t);
+}
+
+/* Limited transmit took the flight from before to after (bytes): count
+ * what lies beyond cwnd (tcp_flight_size). */
+static void lt_note(struct us_tcb *t, uint32_t before, uint32_t after)
+{
+	uint32_t b = before > t->cwnd ? before - t->cwnd : 0;
+	uint32_t a = after > t->cwnd ? after - t->cwnd : 0;
+	t->lt_bytes += a - b;
+	US_STAT_INC(t->sock->st, TCP_LIMITED_TRANSMIT);
+}
+
+uint32_t tcp_send_new(struct us_tcb *t, uint32_t max)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	if (!can_send_data(t->state) || t->snd_nxt != t->snd_max ||
+	    (t->fin_sent && seq_gt(t->snd_nxt, t->fin_seq)))
+		return 0;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	uint32_t avail = t->sndq.len > off ? t->sndq.len - off : 0;
+	uint32_t room = t->snd_wnd > off ? t->snd_wnd - off : 0;
+	uint32_t len = avail < t->mss ? avail : t->mss;
+	if (len > max)
+		len = max;
+	if (len > room)
+		len = room;
+	/* A short segment only as the last of the data with TCP_NODELAY or
+	 * a FIN queued: something is always in flight here (Nagle). */
+	if (len < t->mss && !(len == avail && (t->nodelay || t->fin_queued)))
+		len = 0;
+	bool fin = t->fin_queued && len == avail;
+	if (len == 0 && !fin)
+		return 0;
+	xmit_next(t, len, fin, us_now(t->sock->st));
+	if (!t->in_recovery && t->dupacks > 0 && off + len + fin > t->cwnd)
+		lt_note(t, off, off + len + fin);       /* RFC 6675 5 step 3 */
+	return len + fin;
+}
+
 void tcp_output(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
@@ -367,6 +440,9 @@ void tcp_output(struct us_tcb *t)
 		if (t->cwnd > iw)
 			t->cwnd = iw;
 	}
+	/* SACK scoreboard in use (RFC 6675): pipe and NextSeg decide. */
+	if (tcp_recovery_output(t))
+		goto out;
 	uint32_t data_end = t->snd_una + t->sndq.len;
 	uint32_t goal = tso_goal(t, TCP_HLEN + (t->ts_ok ? 12 : 0));
 	for (;;) {
@@ -374,7 +450,12 @@ void tcp_output(struct us_tcb *t)
 		if (t->fin_sent && seq_gt(t->snd_nxt, t->fin_seq))
 			break;  /* everything, FIN included, is out */
 		uint32_t avail = t->sndq.len > off ? t->sndq.len - off : 0;
-		uint32_t wnd = t->snd_wnd < t->cwnd ? t->snd_wnd : t->cwnd;
+		/* Limited transmit (RFC 3042) without SACK: the first and second
+		 * duplicate ACK each let one more segment beyond cwnd go. */
+		uint32_t cwnd = t->cwnd;
+		if (!t->in_recovery && t->dupacks > 0 && t->dupacks < US_TCP_REORDERING)
+			cwnd += (uint32_t)t->dupacks * t->mss;
+		uint32_t wnd = t->snd_wnd < cwnd ? t->snd_wnd : cwnd;
 		uint32_t inflight = t->snd_nxt - t->snd_una;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t len = avail;
@@ -404,35 +485,13 @@ void tcp_output(struct us_tcb *t)
 			   (len > 0 || avail == 0);
 		if (len == 0 && !fin)
 			break;
-		uint8_t flags = TCP_ACK;
-		if (len && off + len == t->sndq.len)
-			flags |= TCP_PSH;
-		if (fin)
-			flags |= TCP_FIN;
-		bool rexmit = seq_lt(t->snd_nxt, t->snd_max);
-		if (!rexmit && t->snd_una == t->snd_max)
-			t->una_stamp = now;     /* TCP_USER_TIMEOUT counts from here */
-		tcp_send_segment(t, t->snd_nxt, len, flags);
-		if (rexmit)
-			US_STAT_INC(st, TCP_RETRANS_SEGS);
-		if (!t->rtt_timing && len && !rexmit) {
-			t->rtt_timing = true;
-			t->rtt_seq = t->snd_nxt + len;
-			t->rtt_start = now;
-		}
-		t->snd_nxt += len;
-		if (fin) {
-			t->fin_sent = true;
-			t->fin_seq = t->snd_nxt;
-			t->snd_nxt++;
-		}
-		if (seq_gt(t->snd_nxt, t->snd_max))
-			t->snd_max = t->snd_nxt;
-		if (!t->deadline[TT_REXMIT])
-			tcp_rexmit_restart(t);
+		xmit_next(t, len, fin, now);
+		if (cwnd != t->cwnd && inflight + len > t->cwnd)   /* limited transmit */
+			lt_note(t, inflight, inflight + len + fin);
 		if (fin)
 			break;
 	}
+out:
 	if (t->ack_now)
 		tcp_send_ack(t);
 	/* Data waiting, nothing in flight to bring an ACK: the window is closed,

@@ -178,6 +178,7 @@ static void on_rexmit(struct us_tcb *t)
 		t->in_recovery = false;
 		t->dupacks = 0;
 		t->recover = t->snd_max;
+		tcp_sb_clear(t);        /* RFC 2018 8, RFC 6675 5.1 (tcp_recovery.c) */
 	}
 	t->rtt_timing = false;          /* Karn: no sample from a retransmission */
 	if (opening) {

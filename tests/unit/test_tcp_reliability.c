@@ -533,7 +533,13 @@ static bool send_iw(struct rel *r, size_t queued, uint32_t *seqs)
 	return true;
 }
 
-/* Three duplicate ACKs, exactly: nothing on the first two, the retransmission at once on the third. */
+/*
+ * Three duplicate ACKs, exactly: on each of the first two one new segment
+ * (limited transmit, RFC 3042 2: the peer's window allows it and the
+ * outstanding data stays within cwnd + 2 SMSS), the retransmission at once
+ * on the third, with ssthresh from the FlightSize without those two
+ * segments (RFC 5681 3.2 step 2).
+ */
 static void fast_retransmit_with_seed(uint64_t seed, bool *iss_high)
 {
 	struct us_config cfg;
@@ -554,7 +560,10 @@ static void fast_retransmit_with_seed(uint64_t seed, bool *iss_high)
 		peer_ack(&r, r.una, 65535);     /* segment 1 lost, 2.. arrived */
 		tc_collect(&r.t, &r.o);
 		if (d < 3) {
-			CU_ASSERT_EQUAL(count_data(&r, 0), 0);
+			int idx[4] = { 0 };
+			CU_ASSERT_EQUAL(data_segs(&r, 0, idx, 4), 1);
+			CU_ASSERT_EQUAL(r.o.seg[idx[0]].seq, seqs[9] + (uint32_t)d * MSS);
+			CU_ASSERT_EQUAL(r.o.seg[idx[0]].len, MSS);
 			continue;
 		}
 		int idx[4] = { 0 };
@@ -571,6 +580,10 @@ static void fast_retransmit_with_seed(uint64_t seed, bool *iss_high)
 	}
 	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_FAST_RETRANS), 1);
 	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_RTO_FIRED), 0);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_LIMITED_TRANSMIT), 2);
+	struct us_tcb *tcb = tcb_of(&r);
+	if (tcb)
+		CU_ASSERT_EQUAL(tcb->ssthresh, 5 * MSS);   /* FlightSize 10 segments, not 12 */
 	rel_close(&r);
 }
 
@@ -645,8 +658,8 @@ static void test_newreno_partial_and_full_ack(void)
 		rel_close(&r);
 		return;
 		}
-	uint32_t snd_max = seqs[9] + MSS;
-	struct nr_model m;
+	uint32_t snd_max = seqs[9] + MSS, recover = 0;
+	struct nr_model m = { 0 };
 	/* 8 dup ACKs: for segments 2-4 and 6-10. */
 	tc_out_clear(&r.o);
 	int expect_new = 0;
@@ -656,11 +669,18 @@ static void test_newreno_partial_and_full_ack(void)
 		tc_collect(&r.t, &r.o);
 		int n = count_data(&r, before);
 		if (d < 3) {
-			CU_ASSERT_EQUAL(n, 0);
+			/* Limited transmit (RFC 3042): one new segment each. */
+			CU_ASSERT_EQUAL(n, 1);
+			if (n >= 1) {
+				CU_ASSERT_EQUAL(r.o.seg[before].seq, snd_max);
+				snd_max += r.o.seg[before].len;
+			}
 		} else if (d == 3) {
-			/* RFC 5681 3.2 steps 2-3. */
+			/* RFC 5681 3.2 steps 2-3; FlightSize without the two
+			 * limited-transmit segments. */
 			m.ssthresh = 10.0 / 2 > 2 ? 10.0 / 2 : 2;
 			m.cwnd = m.ssthresh + 3;
+			recover = snd_max;
 			CU_ASSERT_EQUAL(n, 1);
 			CU_ASSERT_EQUAL(r.o.seg[before].seq, seqs[0]);
 		} else {
@@ -675,8 +695,7 @@ static void test_newreno_partial_and_full_ack(void)
 			expect_new += k;
 		}
 	}
-	CU_ASSERT_EQUAL(expect_new, 3);
-	uint32_t recover = seqs[9] + MSS;
+	CU_ASSERT_EQUAL(expect_new, 1);         /* cwnd 13 against 12 outstanding at the 8th */
 	/* Partial ACK: the retransmitted segment 1 filled the first hole; 2-4 were held. */
 	tc_out_clear(&r.o);
 	uint64_t t = now_of(&r);
@@ -776,13 +795,14 @@ static void test_newreno_no_reentry_at_recover(void)
 		rel_close(&r);
 		return;
 	}
-	uint32_t recover = seqs[9] + MSS;       /* snd_max when recovery starts */
-	uint32_t snd_max = recover;
+	uint32_t snd_max = seqs[9] + MSS, recover = 0;
 	tc_out_clear(&r.o);
 	for (int d = 1; d <= 8; d++) {
 		int before = r.o.n;
 		peer_ack(&r, r.una, 65535);     /* segment 1 lost */
 		tc_collect(&r.t, &r.o);
+		if (d == 3)
+			recover = snd_max;      /* snd_max when recovery starts */
 		for (int i = before; i < r.o.n; i++)
 			if (r.o.seg[i].len && r.o.seg[i].seq == snd_max)
 				snd_max += r.o.seg[i].len;

@@ -101,6 +101,10 @@
 	X(TCP_RETRANS_SEGS,   "tcp",  "segments retransmitted") \
 	X(TCP_RTO_FIRED,      "tcp",  "retransmission timeouts") \
 	X(TCP_FAST_RETRANS,   "tcp",  "fast retransmits") \
+	X(TCP_SACK_RECOVERIES, "tcp", "loss recoveries by SACK (RFC 6675)") \
+	X(TCP_LIMITED_TRANSMIT, "tcp", "segments sent by limited transmit (RFC 3042)") \
+	X(TCP_DSACK_RX,       "tcp",  "D-SACK blocks received (RFC 2883)") \
+	X(TCP_SACK_INVALID,   "tcp",  "SACK blocks ignored: outside SND.UNA..SND.NXT") \
 	X(TCP_DUP_ACKS,       "tcp",  "duplicate ACKs received") \
 	X(TCP_DELAYED_ACKS,   "tcp",  "delayed ACKs sent") \
 	X(TCP_OOO_SEGS,       "tcp",  "out-of-order segments queued") \
