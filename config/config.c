@@ -603,6 +603,10 @@ static int validate_iface(struct vctx *v, int idx)
 					    "interface \"%s\" (at %d:%d)",
 					    ifc->name, ifc->device, o->name, o->line, o->column);
 		}
+	/* DHCP (RFC 2131) needs broadcast and a hardware address: Ethernet. */
+	if (ifc->dhcp4 && (ifc->backend == US_BACKEND_TUN || ifc->backend == US_BACKEND_LOOPBACK))
+		return verr(v, l, c, "interface \"%s\": dhcp4 needs an Ethernet backend (tap, pcap, "
+			    "pair), not %s", ifc->name, us_backend_name(ifc->backend));
 	if (ifc->mtu < US_MIN_MTU || ifc->mtu > US_MAX_MTU)
 		return verr(v, l, c, "interface \"%s\": mtu %u is out of range %d..%d", ifc->name,
 			    (unsigned)ifc->mtu, US_MIN_MTU, US_MAX_MTU);

@@ -929,6 +929,7 @@ static const struct ck_key iface_keys[] = {
 	  .min = US_PCAP_BUFFER_KB_MIN, .max = US_PCAP_BUFFER_KB_MAX },
 	{ .name = "offload", .type = CK_BOOL, .off = IFC(offload) },
 	{ .name = "forwarding", .type = CK_BOOL, .off = IFC(forwarding) },
+	{ .name = "dhcp4", .type = CK_BOOL, .off = IFC(dhcp4) },
 };
 static const struct ck_map iface_map = CK_MAP_OF(iface_keys, NULL, iface_post);
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dhcp.h"
 #include "stack.h"
 #include "wire/eth.h"
 #include "lockassert.h"
@@ -272,6 +273,8 @@ void us_arp_input(struct us_netif *nif, const uint8_t *p, size_t len)
 		US_STAT_INC(st, ARP_RX_REPLIES);
 	if (memcmp(a.sha, nif->mac, 6) == 0)
 		return;         /* our own frame, looped back */
+	if (nif->dhcp)
+		us_dhcp_arp_seen(nif, a.spa, a.tpa);   /* an address being probed in use? */
 
 	bool for_us = us_netif_has_addr(nif, a.tpa);
 	uint64_t now = us_now(st);
@@ -323,6 +326,20 @@ void us_arp_announce(struct us_netif *nif)
 		US_STAT_INC(nif->st, ARP_TX_GRATUITOUS);
 		send_arp(nif, ARP_OP_REQUEST, wire_eth_broadcast, zero, ip, ip);
 	}
+}
+
+void us_arp_announce_addr(struct us_netif *nif, uint32_t ip)
+{
+	static const uint8_t zero[6];
+	US_STAT_INC(nif->st, ARP_TX_GRATUITOUS);
+	send_arp(nif, ARP_OP_REQUEST, wire_eth_broadcast, zero, ip, ip);
+}
+
+void us_arp_probe(struct us_netif *nif, uint32_t ip)
+{
+	static const uint8_t zero[6];
+	US_STAT_INC(nif->st, ARP_TX_REQUESTS);
+	send_arp(nif, ARP_OP_REQUEST, wire_eth_broadcast, zero, 0, ip);
 }
 
 enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6])

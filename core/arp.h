@@ -64,6 +64,11 @@ void us_arp_input(struct us_netif *nif, const uint8_t *p, size_t len);
 int us_arp_output(struct us_netif *nif, uint32_t nh, struct us_buf *b);
 /* Broadcast a gratuitous ARP request for each address of nif. */
 void us_arp_announce(struct us_netif *nif);
+/* Gratuitous ARP for one address (a DHCP lease once bound). */
+void us_arp_announce_addr(struct us_netif *nif, uint32_t ip);
+/* RFC 5227 2.1.1 probe: a request for ip with sender address 0 (DHCP's
+ * check of an offered address, RFC 2131 2.2). */
+void us_arp_probe(struct us_netif *nif, uint32_t ip);
 /* Look up without side effects; returns the state, copies mac if resolved. */
 enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6]);
 int us_arp_add_static(struct us_arp *arp, uint32_t ip, const uint8_t mac[6], int ifindex);

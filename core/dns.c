@@ -29,6 +29,7 @@
 
 #include "api.h"
 #include "stack.h"
+#include "dhcp.h"
 #include "wire/dns.h"
 
 #define DNS_MAX_ADDRS 16
@@ -168,14 +169,14 @@ static enum qres ask(struct us_stack *st, struct in_addr ns, const char *name, u
 }
 
 /* Resolve one candidate name with every server and attempt. */
-static enum qres query(struct us_stack *st, const char *name, uint32_t *addrs, int *n,
-		       char *canon, bool *fatal)
+static enum qres query(struct us_stack *st, const struct in_addr *ns, int nns, const char *name,
+		       uint32_t *addrs, int *n, char *canon, bool *fatal)
 {
 	enum qres last = Q_TIMEOUT;
 	for (uint32_t a = 0; a < st->cfg.dns_attempts; a++)
-		for (int s = 0; s < st->cfg.nnameservers; s++) {
+		for (int s = 0; s < nns; s++) {
 			detail[0] = '\0';
-			enum qres r = ask(st, st->cfg.nameservers[s], name, addrs, n, canon, fatal);
+			enum qres r = ask(st, ns[s], name, addrs, n, canon, fatal);
 			if (r == Q_ADDRS || r == Q_NONAME || *fatal)
 				return r;
 			if (r == Q_FAIL || last != Q_FAIL)
@@ -327,7 +328,10 @@ int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 		addrs[0] = htonl(INADDR_LOOPBACK);
 		return build_result(addrs, 1, port, hints, node, res);
 	}
-	if (st->cfg.nnameservers == 0) {
+	/* The configured servers, then those DHCP leases brought (dhcp.c). */
+	struct in_addr ns[US_MAX_NAMESERVERS];
+	int nns = us_dhcp_nameservers(st, ns, US_MAX_NAMESERVERS);
+	if (nns == 0) {
 		set_detail("\"%s\" is not in hosts: and no nameservers are configured", node);
 		return EAI_NONAME;
 	}
@@ -354,7 +358,7 @@ int us_getaddrinfo(us_stack *st, const char *node, const char *service,
 		int n = 0;
 		bool fatal = false;
 		char canon[WIRE_DNS_NAME_LEN] = "";
-		enum qres r = query(st, cands[c], addrs, &n, canon, &fatal);
+		enum qres r = query(st, ns, nns, cands[c], addrs, &n, canon, &fatal);
 		if (r == Q_ADDRS) {
 			detail[0] = '\0';
 			return build_result(addrs, n, port, hints, canon, res);

@@ -213,9 +213,16 @@ static bool is_any_bcast(struct us_stack *st, uint32_t a)
 /* a and b both in one subnet of nif (RFC 1812 5.2.7.2's redirect test). */
 static bool same_subnet(const struct us_netif *nif, uint32_t a, uint32_t b)
 {
-	for (int i = 0; i < nif->naddrs; i++) {
-		uint32_t m = us_prefix_mask(nif->addrs[i].prefix);
-		uint32_t net = ntohl(nif->addrs[i].addr.s_addr) & m;
+	struct us_cidr l;
+	for (int i = 0; i <= nif->naddrs; i++) {
+		const struct us_cidr *c = &nif->addrs[i];
+		if (i == nif->naddrs) {
+			if (!us_netif_lease(nif, &l))
+				break;
+			c = &l;
+		}
+		uint32_t m = us_prefix_mask(c->prefix);
+		uint32_t net = ntohl(c->addr.s_addr) & m;
 		if ((ntohl(a) & m) == net && (ntohl(b) & m) == net)
 			return true;
 	}
@@ -631,7 +638,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		if (ifindex >= st->nifs)
 			return -ENETUNREACH;
 		nh = tx->dst;
-		src = st->ifs[ifindex].naddrs ? st->ifs[ifindex].addrs[0].addr.s_addr : 0;
+		src = us_netif_first_addr(&st->ifs[ifindex]);
 	} else {
 		int rc = us_ipv4_route(st, tx->dst, &ifindex, &nh, &src);
 		if (rc < 0 && tx->ifindex < 0)

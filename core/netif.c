@@ -428,31 +428,59 @@ bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr)
 	for (int i = 0; i < nif->naddrs; i++)
 		if (nif->addrs[i].addr.s_addr == addr)
 			return true;
-	return false;
+	struct us_cidr l;
+	return us_netif_lease(nif, &l) && l.addr.s_addr == addr;
+}
+
+static bool is_bcast_of(const struct us_cidr *c, uint32_t a)
+{
+	if (c->prefix >= 31)
+		return false;   /* RFC 3021: /31 and /32 have no broadcast */
+	uint32_t m = us_prefix_mask(c->prefix);
+	return a == ((ntohl(c->addr.s_addr) & m) | ~m);
 }
 
 bool us_netif_is_bcast(const struct us_netif *nif, uint32_t addr)
 {
 	uint32_t a = ntohl(addr);
-	for (int i = 0; i < nif->naddrs; i++) {
-		uint8_t p = nif->addrs[i].prefix;
-		if (p >= 31)
-			continue;       /* RFC 3021: /31 and /32 have no broadcast */
-		uint32_t m = us_prefix_mask(p);
-		uint32_t net = ntohl(nif->addrs[i].addr.s_addr) & m;
-		if (a == (net | ~m))
+	for (int i = 0; i < nif->naddrs; i++)
+		if (is_bcast_of(&nif->addrs[i], a))
 			return true;
-	}
-	return false;
+	struct us_cidr l;
+	return us_netif_lease(nif, &l) && is_bcast_of(&l, a);
+}
+
+static bool same_net(const struct us_cidr *c, uint32_t peer)
+{
+	uint32_t m = us_prefix_mask(c->prefix);
+	return (ntohl(c->addr.s_addr) & m) == (ntohl(peer) & m);
 }
 
 uint32_t us_netif_src_for(const struct us_netif *nif, uint32_t peer)
 {
-	uint32_t p = ntohl(peer);
-	for (int i = 0; i < nif->naddrs; i++) {
-		uint32_t m = us_prefix_mask(nif->addrs[i].prefix);
-		if ((ntohl(nif->addrs[i].addr.s_addr) & m) == (p & m))
+	for (int i = 0; i < nif->naddrs; i++)
+		if (same_net(&nif->addrs[i], peer))
 			return nif->addrs[i].addr.s_addr;
-	}
-	return nif->naddrs ? nif->addrs[0].addr.s_addr : 0;
+	struct us_cidr l;
+	bool leased = us_netif_lease(nif, &l);
+	if (leased && same_net(&l, peer))
+		return l.addr.s_addr;
+	return nif->naddrs ? nif->addrs[0].addr.s_addr : leased ? l.addr.s_addr : 0;
+}
+
+uint32_t us_netif_first_addr(const struct us_netif *nif)
+{
+	struct us_cidr l;
+	if (nif->naddrs)
+		return nif->addrs[0].addr.s_addr;
+	return us_netif_lease(nif, &l) ? l.addr.s_addr : 0;
+}
+
+bool us_netif_on_link(const struct us_netif *nif, uint32_t peer)
+{
+	for (int i = 0; i < nif->naddrs; i++)
+		if (same_net(&nif->addrs[i], peer))
+			return true;
+	struct us_cidr l;
+	return us_netif_lease(nif, &l) && same_net(&l, peer);
 }

@@ -3,7 +3,9 @@
  * receive thread, and the transmit path every layer ends in.
  *
  * Addresses, MAC and MTU are fixed when the stack is created and read
- * without locks afterwards.
+ * without locks afterwards; the one exception is the address a DHCP
+ * client leases (core/dhcp.c), held in one atomic word (lease) that
+ * readers load once, so it can come and go while packets flow.
  */
 #ifndef US_NETIF_H
 #define US_NETIF_H
@@ -37,6 +39,14 @@ struct us_netif {
 	struct us_cidr addrs[US_MAX_ADDRS];
 	int naddrs;
 	bool loopback;                  /* the built-in lo: no ARP, counted as "lo" */
+	/*
+	 * The DHCP lease's address (dhcp4: true): 0 = none, else the address
+	 * (network order) in the low 32 bits and the prefix length above.
+	 * Written by the DHCP client only (under its lock), read anywhere
+	 * with us_netif_lease(): one atomic load gives a consistent pair.
+	 */
+	_Atomic uint64_t lease;
+	struct us_dhcp *dhcp;           /* the DHCP client of this interface, or NULL */
 	bool forwarding;                /* IPv4 arriving here for another host is forwarded
 					 * (RFC 1812; ipv4.c); interface's forwarding:, else
 					 * the stack's */
@@ -117,12 +127,28 @@ int us_netif_poll(struct us_netif *nif, int max);
  */
 int us_netif_busy_poll(struct us_stack *st);
 
-/* Address predicates; addr in network order. */
+/* The leased address into *c; false if the interface has none now. */
+static inline bool us_netif_lease(const struct us_netif *nif, struct us_cidr *c)
+{
+	uint64_t v = atomic_load_explicit(&nif->lease, memory_order_acquire);
+	if (!v)
+		return false;
+	c->addr.s_addr = (uint32_t)v;
+	c->prefix = (uint8_t)(v >> 32);
+	return true;
+}
+
+/* Address predicates; addr in network order. Each looks at the configured
+ * addresses and the leased one. */
 bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr);
 /* addr is the subnet broadcast of one of nif's addresses. */
 bool us_netif_is_bcast(const struct us_netif *nif, uint32_t addr);
 /* The address of nif in the same subnet as peer, else its first, else 0. */
 uint32_t us_netif_src_for(const struct us_netif *nif, uint32_t peer);
+/* The interface's first address (configured, else leased), or 0. */
+uint32_t us_netif_first_addr(const struct us_netif *nif);
+/* Is peer (network order) inside a subnet of nif's addresses? */
+bool us_netif_on_link(const struct us_netif *nif, uint32_t peer);
 
 int us_netif_start_rx(struct us_netif *nif);
 void us_netif_stop_rx(struct us_netif *nif);

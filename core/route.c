@@ -58,6 +58,27 @@ int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint
 	return 0;
 }
 
+int us_route_del(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
+		 int ifindex)
+{
+	uint32_t d = prefix > 32 ? 0 : ntohl(dst_be) & us_prefix_mask(prefix);
+	int rc = -1;
+	pthread_rwlock_wrlock(&t->lock);
+	for (int i = 0; i < t->n; i++) {
+		const struct us_route *r = &t->r[i];
+		if (r->dst == d && r->prefix == prefix && r->gw == gw_be && r->ifindex == ifindex) {
+			memmove(&t->r[i], &t->r[i + 1], (size_t)(t->n - i - 1) * sizeof t->r[0]);
+			t->n--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (rc < 0)
+		errno = ESRCH;
+	return rc;
+}
+
 int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out)
 {
 	uint32_t d = ntohl(dst_be);

@@ -21,8 +21,9 @@
 
 #include "ustack/config.h"
 
-/* Static + connected + a local /32 per address + 127.0.0.0/8. */
-#define US_ROUTES_MAX (US_MAX_ROUTES + 2 * US_MAX_IFACES * US_MAX_ADDRS + 1)
+/* Static + connected + a local /32 per address + 127.0.0.0/8 + a DHCP
+ * lease's three (local /32, its subnet, its default) per interface. */
+#define US_ROUTES_MAX (US_MAX_ROUTES + 2 * US_MAX_IFACES * US_MAX_ADDRS + 1 + 3 * US_MAX_IFACES)
 
 struct us_route {
 	uint32_t dst;           /* host order, masked */
@@ -45,6 +46,10 @@ void us_route_destroy(struct us_route_table *t);
 /* Add (kept sorted). -1 with ENOSPC when full. gw network order, dst any order of host bits. */
 int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
 		 uint32_t metric, int ifindex);
+/* Remove the first route equal in dst/prefix, gw and ifindex (a DHCP
+ * lease's routes when it ends). 0, or -1 with ESRCH if there is none. */
+int us_route_del(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
+		 int ifindex);
 /* Find the route for dst (network order). 0 and *out filled, or -1 (ENETUNREACH). */
 int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out);
 

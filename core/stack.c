@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "dhcp.h"
 #include "stack.h"
 #include "wire/eth.h"
 
@@ -98,6 +99,10 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 		if (us_netif_open(st, &st->ifs[i], i, &cfg->ifaces[i], err, errlen) < 0)
 			goto fail;
 		st->nifs++;
+		if (cfg->ifaces[i].dhcp4 && us_dhcp_create(&st->ifs[i]) < 0) {
+			snprintf(err, errlen, "%s: out of memory for the DHCP client", cfg->ifaces[i].name);
+			goto fail;
+		}
 	}
 	/* lo carries what the pool's buffers hold, as the largest interface. */
 	if (us_netif_open_loopback(st, lo_of(st), mtu_max, err, errlen) < 0)
@@ -112,8 +117,10 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	return st;
 
 fail:
-	for (int i = 0; i < st->nifs; i++)
+	for (int i = 0; i < st->nifs; i++) {
+		us_dhcp_destroy(&st->ifs[i]);
 		us_netif_close(&st->ifs[i]);
+	}
 	if (lo_of(st)->link.ops)
 		us_netif_close(lo_of(st));
 	if (st->socks.slot)
@@ -142,8 +149,11 @@ static void *timer_main(void *arg)
 static void bring_up(struct us_stack *st)
 {
 	st->up = true;
-	for (int i = 0; i < st->nifs; i++)
+	for (int i = 0; i < st->nifs; i++) {
 		us_arp_announce(&st->ifs[i]);
+		if (st->ifs[i].dhcp)
+			us_dhcp_start(&st->ifs[i]);
+	}
 }
 
 int us_stack_start(us_stack *st)
@@ -225,6 +235,10 @@ void us_stack_stop(us_stack *st)
 		us_icmp_stop(&st->icmp);
 		us_socktab_wake_all(st);
 		drain_closed(st);
+		/* Leases are released while the threads still run (dhcp.c). */
+		for (int i = 0; i < st->nifs; i++)
+			if (st->ifs[i].dhcp)
+				us_dhcp_stop(&st->ifs[i]);
 	}
 	atomic_store(&st->halt, true);
 	for (int i = 0; i < st->nifs; i++)
@@ -251,8 +265,10 @@ void us_stack_free(us_stack *st)
 	us_icmp_destroy(&st->icmp);
 	us_ipv4_destroy(&st->ip);
 	us_arp_destroy(&st->arp);
-	for (int i = 0; i < st->nifs; i++)
+	for (int i = 0; i < st->nifs; i++) {
+		us_dhcp_destroy(&st->ifs[i]);
 		us_netif_close(&st->ifs[i]);
+	}
 	us_netif_close(lo_of(st));
 	us_route_destroy(&st->routes);
 	us_wheel_destroy(&st->wheel);
@@ -286,6 +302,11 @@ int us_stack_reset(us_stack *st)
 	us_udp_destroy(&st->udp);
 	us_icmp_destroy(&st->icmp);
 	us_timer_cancel_sync(&st->wheel, &st->ip.reasm_timer);
+	for (int i = 0; i < st->nifs; i++)
+		if (st->ifs[i].dhcp) {
+			us_timer_cancel_sync(&st->wheel, &st->ifs[i].dhcp->timer);
+			us_dhcp_reset(&st->ifs[i]);
+		}
 	us_arp_destroy(&st->arp);
 	us_wheel_destroy(&st->wheel);
 	us_rng_destroy(&st->rng);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "sockproto.h"
+#include "dhcp.h"
 #include "stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
@@ -312,7 +313,7 @@ static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 		int ifi;
 		uint32_t nh;
 		if (to->sin_addr.s_addr == INADDR_BROADCAST)
-			tx.src = st->ifs[0].naddrs ? st->ifs[0].addrs[0].addr.s_addr : 0;
+			tx.src = us_netif_first_addr(&st->ifs[0]);
 		else if ((rc = us_ipv4_route(st, tx.dst, &ifi, &nh, &tx.src)) < 0)
 			return rc;
 	}
@@ -471,6 +472,12 @@ void us_udp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 		return;
 	}
 	uint16_t sport = htons(d.sport), dport = htons(d.dport);
+	/* A DHCP interface's client takes server -> client datagrams itself,
+	 * before any socket (as Linux's DHCP clients with a packet socket). */
+	if (nif->dhcp && d.dport == DHCP_CLIENT_PORT && d.sport == DHCP_SERVER_PORT) {
+		us_dhcp_input(nif, ip, d.payload, d.payload_len);
+		return;
+	}
 	bool bcast = ip->dst == INADDR_BROADCAST || us_netif_is_bcast(nif, ip->dst);
 	struct us_sock *targets[BCAST_MAX];
 	int nt = 0;

@@ -8,7 +8,7 @@
 #
 # Each harness is built with clang -fsanitize=fuzzer,address,undefined
 # against only the sources it tests (fuzz_wire: the core/wire files for
-# Ethernet, ARP, IPv4, ICMP, UDP, checksums and describe), so it does not
+# Ethernet, ARP, IPv4, ICMP, UDP, checksums and describe; fuzz_dhcp: core/wire/dhcp.c), so it does not
 # depend on the rest of the library, or on other parsers, building;
 # fuzz_stack is the whole library. Without clang, or without
 # its libFuzzer runtime, this prints SKIPPED with the reason and exits 0.
@@ -70,9 +70,10 @@ build_one() {
 	"$CLANG" "${CFLAGS_FUZZ[@]}" -o "$OUT/$name" "tests/fuzz/$name.c" "$@"
 }
 
-HARNESSES=(fuzz_wire fuzz_dns fuzz_stack)
+HARNESSES=(fuzz_wire fuzz_dns fuzz_dhcp fuzz_stack)
 build_one fuzz_wire core/wire/{checksum,eth,ipv4,describe}.c
 build_one fuzz_dns core/wire/dns.c
+build_one fuzz_dhcp core/wire/dhcp.c
 # fuzz_stack.cov_ignore: table-wide loops every input runs, not traced.
 build_one fuzz_stack -fsanitize-coverage-ignorelist=tests/fuzz/fuzz_stack.cov_ignore \
 	core/*.c core/wire/*.c backends/*.c config/*.c -lpcap -lyaml -lpthread

@@ -833,10 +833,10 @@ static void test_err_unknown_key(void)
 		   "    mtuu: 1500\n",            /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" (expected one of: "
 		   "backend, device, output, macaddress, mtu, addresses, capture, impair, "
-		   "pcap_buffer_kb, offload, forwarding)");
+		   "pcap_buffer_kb, offload, forwarding, dhcp4)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" "
 				    "(expected one of: backend, device, output, macaddress, mtu, "
-				    "addresses, capture, impair, pcap_buffer_kb, offload, forwarding)");
+				    "addresses, capture, impair, pcap_buffer_kb, offload, forwarding, dhcp4)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");

@@ -1,6 +1,7 @@
 /*
  * cli.c — option handling shared by the tools (see cli.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,6 +128,41 @@ int us_cli_finish(struct us_cli *c)
 	return 0;
 }
 
+/*
+ * Interfaces with dhcp4: wait for their leases (at most CLI_DHCP_WAIT_MS)
+ * and say on stderr what each brought, as dhclient does; without one the
+ * tool goes on (a service still listens; a client meets ENETUNREACH).
+ */
+#define CLI_DHCP_WAIT_MS 30000
+
+static void cli_dhcp_wait(const struct us_cli *c, us_stack *st)
+{
+	bool any = false;
+	for (int i = 0; i < c->cfg.nifaces; i++)
+		any |= c->cfg.ifaces[i].dhcp4;
+	if (!any)
+		return;
+	if (us_stack_dhcp_wait(st, CLI_DHCP_WAIT_MS) < 0)
+		fprintf(stderr, "%s: no DHCP lease within %d s: %s\n", c->prog,
+			CLI_DHCP_WAIT_MS / 1000, strerror(errno));
+	for (int i = 0; i < c->cfg.nifaces; i++) {
+		struct us_dhcp_lease l;
+		char a[16], r[16], s[16], d[3 * 17] = "";
+		if (!c->cfg.ifaces[i].dhcp4 || us_stack_dhcp_lease(st, i, &l) < 0 || !l.addr.addr.s_addr)
+			continue;
+		for (int k = 0; k < l.ndns; k++) {
+			char one[16];
+			inet_ntop(AF_INET, &l.dns[k], one, sizeof one);
+			snprintf(d + strlen(d), sizeof d - strlen(d), "%s%s", k ? "," : "", one);
+		}
+		fprintf(stderr, "%s: %s: DHCP lease %s/%u router %s dns %s server %s lease %us\n",
+			c->prog, c->cfg.ifaces[i].name, inet_ntop(AF_INET, &l.addr.addr, a, sizeof a),
+			(unsigned)l.addr.prefix, inet_ntop(AF_INET, &l.router, r, sizeof r),
+			d[0] ? d : "none", inet_ntop(AF_INET, &l.server, s, sizeof s),
+			(unsigned)l.lease_s);
+	}
+}
+
 us_stack *us_cli_start(struct us_cli *c)
 {
 	char err[512];
@@ -141,6 +177,7 @@ us_stack *us_cli_start(struct us_cli *c)
 		us_stack_free(st);
 		return NULL;
 	}
+	cli_dhcp_wait(c, st);
 	return st;
 }
 

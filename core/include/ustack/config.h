@@ -89,6 +89,8 @@ struct us_iface_config {
 	bool forwarding;              /* forward IPv4 arriving here (RFC 1812); meaningful
 				       * only if forwarding_set, else the stack's forwarding */
 	bool forwarding_set;          /* forwarding: was given for this interface */
+	bool dhcp4;                   /* default false: lease an address (and router, DNS)
+				       * by DHCP (RFC 2131); with or without addresses: */
 	struct us_impair impair;      /* pair: the wire's own (what this end sends);
 				       * other backends: both directions of the interface */
 	struct us_impair impair_in;   /* impair: {in: ...}: frames received, any backend */

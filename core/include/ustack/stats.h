@@ -90,6 +90,20 @@
 	X(UDP_NO_PORT,        "udp",  "dropped: no socket on the port") \
 	X(UDP_RCVBUF_FULL,    "udp",  "dropped: receive queue full") \
 	X(UDP_ERRQ_FULL,      "udp",  "errors not queued: IP_RECVERR queue full") \
+	X(DHCP_TX_DISCOVER,   "dhcp", "DHCPDISCOVER sent") \
+	X(DHCP_TX_REQUEST,    "dhcp", "DHCPREQUEST sent (selecting)") \
+	X(DHCP_TX_RENEW,      "dhcp", "DHCPREQUEST sent to renew (unicast, after T1)") \
+	X(DHCP_TX_REBIND,     "dhcp", "DHCPREQUEST sent to rebind (broadcast, after T2)") \
+	X(DHCP_TX_DECLINE,    "dhcp", "DHCPDECLINE sent (offered address in use)") \
+	X(DHCP_TX_RELEASE,    "dhcp", "DHCPRELEASE sent") \
+	X(DHCP_RX_OFFER,      "dhcp", "DHCPOFFER accepted") \
+	X(DHCP_RX_ACK,        "dhcp", "DHCPACK accepted") \
+	X(DHCP_RX_NAK,        "dhcp", "DHCPNAK accepted") \
+	X(DHCP_BOUND,         "dhcp", "leases bound (a new address applied)") \
+	X(DHCP_RENEWED,       "dhcp", "leases extended by renewing or rebinding") \
+	X(DHCP_EXPIRED,       "dhcp", "leases expired unrenewed") \
+	X(DHCP_DROP_MALFORMED, "dhcp", "messages dropped: malformed (RFC 2131/2132)") \
+	X(DHCP_DROP_NOT_OURS, "dhcp", "messages ignored: other client, transaction or state") \
 	X(TCP_ACTIVE_OPENS,   "tcp",  "active connection openings") \
 	X(TCP_PASSIVE_OPENS,  "tcp",  "passive connection openings") \
 	X(TCP_ESTABLISHED,    "tcp",  "connections established") \

@@ -97,6 +97,30 @@ int us_stack_nifaces(const us_stack *st);
 int us_stack_iface_mac(const us_stack *st, int ifindex, uint8_t mac[6]);
 int us_stack_iface_index(const us_stack *st, const char *name);
 
+/*
+ * DHCP (an interface with dhcp4: true; doc/CONFIG.md "DHCP"). The lease
+ * an interface holds now: state is the client's ("selecting",
+ * "requesting", "probing", "bound", "renewing", "rebinding", "declined",
+ * "stopped"); the rest is zero while it holds none. -1 with ENODEV for a
+ * bad index, EINVAL for an interface without DHCP.
+ */
+struct us_dhcp_lease {
+	char state[16];
+	struct us_cidr addr;            /* address and prefix (option 1) */
+	struct in_addr router;          /* option 3's first, 0 if none usable */
+	struct in_addr server;          /* option 54 */
+	struct in_addr dns[US_MAX_NAMESERVERS];  /* option 6 */
+	int ndns;
+	uint32_t lease_s, t1_s, t2_s;   /* options 51, 58, 59 (or their defaults) */
+};
+int us_stack_dhcp_lease(us_stack *st, int ifindex, struct us_dhcp_lease *out);
+/*
+ * Threaded mode: wait until every DHCP interface holds a lease, at most
+ * timeout_ms. 0, or -1 with ETIMEDOUT (or ESHUTDOWN once stopping;
+ * EINVAL in deterministic mode). No DHCP interface: 0 at once.
+ */
+int us_stack_dhcp_wait(us_stack *st, int timeout_ms);
+
 /* Counters (ustack/stats.h): a consistent-enough snapshot, each read atomically. */
 void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT]);
 uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
