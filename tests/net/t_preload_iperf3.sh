@@ -3,7 +3,9 @@
 # iperf3 over TAP, every result read from iperf3's --json report:
 #  - iperf3 -c over the shim sends TCP to a kernel iperf3 -s; the report has
 #    no "error" (iperf3 writes one when getsockopt(TCP_INFO) fails, which
-#    it calls on every interval), the kernel server saw the stack's address
+#    it calls on every interval) and each interval shows a congestion
+#    window and an RTT (iperf3 reads them from the stack's TCP_INFO), the
+#    kernel server saw the stack's address
 #    as its peer and received at least 90% of what the client sent (the
 #    rest may be in flight when the test ends);
 #  - iperf3 -c -R over the shim: the kernel sends, the shim's iperf3 receives;
@@ -60,7 +62,9 @@ shim iperf3 -c "$KADDR" -p 5301 -t 2 --json > "$TMP/s5301.json" 2> "$TMP/s5301.e
 kserver_done 5301
 $J "$TMP/s5301.json" 'j["start"]["connected"][0]["local_host"] == "'"$UADDR"'"' \
 	'j["end"]["sum_sent"]["bytes"] >= 1000000' \
-	'all(s["streams"][0]["bytes"] > 0 for s in j["intervals"])' ||
+	'all(s["streams"][0]["bytes"] > 0 for s in j["intervals"])' \
+	'all(s["streams"][0]["snd_cwnd"] > 0 and s["streams"][0]["rtt"] > 0 for s in j["intervals"])' \
+	'j["end"]["streams"][0]["sender"]["max_snd_cwnd"] > 0' ||
 	fail "the shim client's report"
 sent=$($J "$TMP/s5301.json" --get 'j["end"]["sum_sent"]["bytes"]')
 $J "$TMP/k5301.json" 'j["start"]["connected"][0]["remote_host"] == "'"$UADDR"'"' \

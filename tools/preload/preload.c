@@ -654,40 +654,6 @@ static int sockopt_local(struct psock *ps, int level, int name, void *val, sockl
 	return 0;
 }
 
-/*
- * TCP_INFO when the stack does not answer it (ENOPROTOOPT): Linux's
- * struct tcp_info with what the public API tells — the state (listening,
- * connected or not) and the MSS — and every other field 0, so a program
- * that reads it (iperf3 after each interval) gets zeros rather than an
- * error. The stack's own answer is always asked first.
- */
-static int tcp_info_fallback(struct psock *ps, void *val, socklen_t *len)
-{
-	us_stack *st = preload_stack_now();
-	struct tcp_info ti;
-	struct sockaddr_in peer;
-	socklen_t plen = sizeof peer;
-	int mss = 0;
-	socklen_t mlen = sizeof mss;
-	if (!val || !len) {
-		errno = EFAULT;
-		return -1;
-	}
-	memset(&ti, 0, sizeof ti);
-	if (atomic_load(&ps->listening))
-		ti.tcpi_state = TCP_LISTEN;
-	else if (us_getpeername(st, ps->usfd, (struct sockaddr *)&peer, &plen) == 0)
-		ti.tcpi_state = TCP_ESTABLISHED;
-	else
-		ti.tcpi_state = TCP_CLOSE;
-	if (us_getsockopt(st, ps->usfd, IPPROTO_TCP, TCP_MAXSEG, &mss, &mlen) == 0 && mss > 0)
-		ti.tcpi_snd_mss = ti.tcpi_advmss = (uint32_t)mss;
-	socklen_t n = *len < (socklen_t)sizeof ti ? *len : (socklen_t)sizeof ti;
-	memcpy(val, &ti, n);
-	*len = n;
-	return 0;
-}
-
 EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	RESOLVE();
@@ -699,9 +665,6 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return -1;
 	if (rc < 0)
 		rc = us_getsockopt(preload_stack_now(), ps->usfd, level, name, val, len);
-	if (rc < 0 && errno == ENOPROTOOPT && level == IPPROTO_TCP && name == TCP_INFO &&
-	    ps->type == SOCK_STREAM)
-		rc = tcp_info_fallback(ps, val, len);
 	PDBG("getsockopt(%d, %d, %d) = %d", fd, level, name, rc);
 	return rc;
 }
