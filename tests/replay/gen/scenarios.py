@@ -811,6 +811,189 @@ def _(ctx, out, inp):
     all_csums_ok(out)
 
 
+@scenario("tcp_sack_recovery", """
+SACK-based loss recovery (RFC 6675) with limited transmit (RFC 3042), the
+sender's side: SACK is negotiated (both SYNs offer it). With TCP_NODELAY
+the application sends 43440 bytes (30 segments of 1448) at t=0.3; the
+initial window (10 segments) leaves at once. The path takes 10 ms and
+drops the first transmission of segments 2 and 5; the peer (a Linux-like
+receiver) ACKs every segment that arrives, at once, with SACK blocks for
+what it holds above the cumulative ACK: the block of the segment just
+received first, then the others, most recent first, at most 3 (beside
+timestamps). Arrivals are at least 0.2 ms apart.
+""", app=ACCEPT + """
+- {at: 0.25, op: setsockopt, on: c, nodelay: true}
+- {at: 0.3, op: send, on: c, bytes: 43440}
+""")
+def tcp_sack_recovery(ctx):
+    p, sa = passive_handshake(ctx)
+    base = sa.tcp().seq + 1
+    total = 43440
+    lost = {base + 1448, base + 4 * 1448}      # first transmissions of segments 2 and 5
+    have = []                                  # received ranges [start, end), sorted
+    recent = []                                # range starts, most recent first
+    last, t_ack = None, 0.0
+
+    def add(s, e):
+        nonlocal have
+        rs = sorted(have + [[s, e]])
+        merged = []
+        for r in rs:
+            if merged and r[0] <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], r[1])
+            else:
+                merged.append(list(r))
+        have = merged
+
+    rcv_nxt = base
+    while rcv_nxt != base + total:
+        f = ctx.find("next data segment", is_tcp(data=True), after=last)
+        last = f
+        s = f.tcp().seq
+        e = s + len(f.payload())
+        if s in lost:
+            lost.discard(s)
+            continue
+        add(s, e)
+        if have and have[0][0] <= rcv_nxt:
+            rcv_nxt = max(rcv_nxt, have[0][1])
+        have = [r for r in have if r[1] > rcv_nxt]
+        for r in have:
+            r[0] = max(r[0], rcv_nxt)
+        # RFC 2018 4: the block holding the segment just received first.
+        blocks = []
+        for r in have:
+            if r[0] <= s < r[1]:
+                blocks.append(tuple(r))
+        for st in recent:
+            for r in have:
+                if r[0] <= st < r[1] and tuple(r) not in blocks:
+                    blocks.append(tuple(r))
+        for r in reversed(have):
+            if tuple(r) not in blocks:
+                blocks.append(tuple(r))
+        blocks = blocks[:3]
+        recent = [b[0] for b in blocks]
+        t_ack = max(t_ack + 0.0002, f.at + 0.010)
+        opts = p.opts(t_ack)
+        if blocks:
+            opts = opts + [("NOP", None), ("NOP", None),
+                           ("SAck", tuple(x for b in blocks for x in b))]
+        p.learn(f)
+        p.seg(round(t_ack, 6), "A", ack=rcv_nxt, opts=opts)
+
+
+def sack_acks(inp, base):
+    """The peer's ACKs after the handshake: (time, ack, [(start, end), ...])."""
+    acks = []
+    for t, fr in inp:
+        if TCP not in fr or fr[TCP].flags != "A" or fr[TCP].ack < base:
+            continue
+        blocks = []
+        for name, val in fr[TCP].options:
+            if name == "SAck":
+                blocks = [(val[i], val[i + 1]) for i in range(0, len(val), 2)]
+        acks.append((round(t - 1.0, 6), fr[TCP].ack, blocks))
+    return acks
+
+
+@tcp_sack_recovery.checks
+def _(ctx, out, inp):
+    announce_ok(out)
+    isn = ctx.find("SYN-ACK", is_tcp("SA")).tcp().seq
+    base, mss, total = isn + 1, 1448, 43440
+    segs = data_segments(out)
+    acks = sack_acks(inp, base)
+    expect(all(f.at == 0.3 for f in segs[:10]) and len(segs) >= 10,
+           "the initial window, 10 segments, at once (RFC 6928)")
+    sent_hi, firsts, rexmits = base, [], []
+    for f in segs:
+        s = f.tcp().seq
+        if s == sent_hi:
+            firsts.append(f)
+            sent_hi = s + len(f.payload())
+        else:
+            expect(s < sent_hi, "no gap in new data: %r" % f)
+            rexmits.append(f)
+    stream_ok(firsts, isn, total)
+    # What the ACKs told the sender before each time t (RFC 6675 Update()).
+    def state_before(t):
+        cum, sacked = base, []
+        for at, a, bl in acks:
+            if at >= t:
+                break
+            cum = max(cum, a)
+            for b in bl:
+                if b[1] > cum and b[0] >= cum:
+                    sacked.append(b)
+        return cum, sacked
+
+    def is_sacked(x, e, sacked):
+        return any(b[0] <= x and e <= b[1] for b in sacked)
+
+    def is_lost(x, sacked):
+        """RFC 6675 IsLost(x): DupThresh (3) discontiguous SACKed ranges above, or more
+        than 2 * SMSS SACKed bytes above."""
+        pts = sorted(set((max(b[0], x), b[1]) for b in sacked if b[1] > x))
+        merged = []
+        for b in pts:
+            if merged and b[0] <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b[1]))
+            else:
+                merged.append(b)
+        return len(merged) >= 3 or sum(e - s for s, e in merged) > 2 * mss
+
+    # Exactly the two lost segments are resent, once each, and nothing SACKed ever is.
+    expect(sorted(f.tcp().seq for f in rexmits) == [base + mss, base + 4 * mss],
+           "only segments 2 and 5 retransmitted, once each (no RTO, no SACKed data): %r"
+           % rexmits)
+    for f in rexmits:
+        cum, sacked = state_before(f.at + 1e-7)
+        s, e = f.tcp().seq, f.tcp().seq + len(f.payload())
+        expect(not is_sacked(s, e, sacked), "never resend SACKed data (RFC 6675): %r" % f)
+        expect(is_lost(s, sacked), "resent only once IsLost() holds (NextSeg rule 1): %r" % f)
+    # NextSeg rule 1 before rule 2: once an ACK makes IsLost(segment) true, no new data
+    # leaves before that segment's retransmission.
+    for f in rexmits:
+        s = f.tcp().seq
+        t_lost = None
+        for at, a, bl in acks:
+            if a > s:
+                break
+            if is_lost(s, state_before(at + 1e-7)[1]):
+                t_lost = at
+                break
+        expect(t_lost is not None, "a retransmission the ACKs never called for: %r" % f)
+        early = [g for g in firsts if g.idx < f.idx and g.at >= t_lost]
+        expect(not early, "new data sent after IsLost(%d) held (t=%r) but before its "
+               "retransmission (RFC 6675 NextSeg rule 1 comes first): %r" % (s - base, t_lost,
+                                                                              early))
+    # Fast retransmit at the first ACK with DupAcks = 3 or IsLost(HighACK) (RFC 6675 5).
+    r2 = [f for f in rexmits if f.tcp().seq == base + mss][0]
+    dup, seen, trigger = 0, [], None
+    for at, a, bl in acks:
+        if a != base + mss:
+            continue
+        new = [b for b in bl if b not in seen and b[1] > a]
+        seen += new
+        if new:
+            dup += 1
+        if dup >= 3 or is_lost(a, seen):
+            trigger = at
+            break
+    expect(trigger is not None and r2.at == trigger,
+           "segment 2 resent at once at the ACK that makes DupAcks 3 or IsLost(HighACK) "
+           "true (t=%r): %r" % (trigger, r2))
+    # Limited transmit (RFC 3042): the first and second duplicate ACKs each send one new segment.
+    dups = [at for at, a, bl in acks if a == base + mss and bl]
+    for d in dups[:2]:
+        new = [f for f in firsts if f.at == d]
+        expect(len(new) == 1, "one new segment on duplicate ACK at t=%r (limited transmit): %r"
+               % (d, new))
+    expect(all(f.at < 0.4 for f in segs), "all done well before an RTO (200 ms): %r" % segs[-1])
+    all_csums_ok(out)
+
+
 @scenario("tcp_zero_window", """
 Zero window and persist probes (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17): the
 peer has a small buffer: its handshake ACK offers 23 << 7 = 2944 bytes.
