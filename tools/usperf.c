@@ -25,9 +25,11 @@
  * the idle connections) and one thread per bulk or rr connection, until
  * SIGINT or SIGTERM. Output follows iperf3 where they overlap, and every
  * client run ends with one machine-readable line:
- *   RESULT mode=bulk dir=send bytes=N secs=S mbps=X
- *   RESULT mode=rr tps=X p50_us=Y p99_us=Z ...
- *   RESULT mode=crr cps=X ...
+ *   RESULT mode=bulk dir=send bytes=N secs=S mbps=X cpu_us=C
+ *   RESULT mode=rr tps=X p50_us=Y p99_us=Z ... cpu_us=C
+ *   RESULT mode=crr cps=X ... cpu_us=C
+ * (cpu_us: this process's user + system CPU time over the timed part, all
+ * its threads: with a stack, the stack's receive and timer threads too)
  *   RESULT mode=idle n=N rss_before_kb=A rss_after_kb=B per_conn_bytes=C ...
  * Exit status: 0 success, 1 failure, 2 usage.
  */
@@ -206,6 +208,16 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* This process's user + system CPU time so far, all threads, in us. */
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -1046,6 +1058,7 @@ static int client_bulk(struct client *c)
 		goto fail;
 	}
 	printf("[ ID] Interval           Transfer     Bitrate\n");
+	uint64_t c0 = cpu_us();
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o->secs * 1e9);
 	uint64_t step = (uint64_t)(o->interval * 1e9), next = step ? t0 + step : UINT64_MAX;
 	uint64_t next_check = 0;        /* when to look for SIGINT next */
@@ -1096,8 +1109,8 @@ static int client_bulk(struct client *c)
 				bytes, got);
 		else
 			rc = 0;
-		printf("RESULT mode=bulk dir=send bytes=%" PRIu64 " secs=%.3f mbps=%.2f\n", got, secs,
-		       secs > 0 ? (double)got * 8 / secs / 1e6 : 0.0);
+		printf("RESULT mode=bulk dir=send bytes=%" PRIu64 " secs=%.3f mbps=%.2f cpu_us=%" PRIu64
+		       "\n", got, secs, secs > 0 ? (double)got * 8 / secs / 1e6 : 0.0, cpu_us() - c0);
 	} else {
 		for (;;) {
 			ssize_t r = N_(n, recv, fd, buf, cap, 0);
@@ -1128,8 +1141,8 @@ static int client_bulk(struct client *c)
 		printf("- - - - - - - - - - - - - - - - - - - - - - - - -\n");
 		printf("[ ID] Interval           Transfer     Bitrate\n");
 		print_interval(id, 0, secs, (double)bytes, "   receiver");
-		printf("RESULT mode=bulk dir=recv bytes=%" PRIu64 " secs=%.3f mbps=%.2f\n", bytes, secs,
-		       secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
+		printf("RESULT mode=bulk dir=recv bytes=%" PRIu64 " secs=%.3f mbps=%.2f cpu_us=%" PRIu64
+		       "\n", bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0, cpu_us() - c0);
 		rc = bytes > 0 ? 0 : 1;
 	}
 	free(buf);
@@ -1168,6 +1181,7 @@ static int client_rr(struct client *c)
 		return 1;
 	}
 	printf("[ ID] Interval           Transactions  Rate\n");
+	uint64_t c0 = cpu_us();
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o->secs * 1e9);
 	uint64_t step = (uint64_t)(o->interval * 1e9), next = step ? t0 + step : UINT64_MAX;
 	uint64_t next_check = 0;        /* when to look for SIGINT next */
@@ -1202,6 +1216,7 @@ static int client_rr(struct client *c)
 			break;
 	}
 	double secs = (double)(t - t0) / 1e9;
+	uint64_t cpu = cpu_us() - c0;
 	free(buf);
 	N_(n, close, fd);
 	if (rc)
@@ -1213,8 +1228,9 @@ static int client_rr(struct client *c)
 	       h.total, o->len, secs, tps, (double)h.min_ns / 1e3, hist_pct_us(&h, 0.50),
 	       hist_pct_us(&h, 0.90), hist_pct_us(&h, 0.99), (double)h.max_ns / 1e3,
 	       h.total ? h.sum_ns / (double)h.total / 1e3 : 0.0);
-	printf("RESULT mode=rr tps=%.1f p50_us=%.1f p99_us=%.1f len=%u n=%" PRIu64 " secs=%.3f\n", tps,
-	       hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99), o->len, h.total, secs);
+	printf("RESULT mode=rr tps=%.1f p50_us=%.1f p99_us=%.1f len=%u n=%" PRIu64
+	       " secs=%.3f cpu_us=%" PRIu64 "\n", tps, hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99),
+	       o->len, h.total, secs, cpu);
 	return h.total ? 0 : 1;
 }
 
@@ -1274,6 +1290,7 @@ static int client_crr(struct client *c)
 		return 1;
 	}
 	printf("[ ID] Interval           Connections   Rate\n");
+	uint64_t c0 = cpu_us();
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o->secs * 1e9);
 	uint64_t step = (uint64_t)(o->interval * 1e9), next = step ? t0 + step : UINT64_MAX;
 	uint64_t next_check = 0;        /* when to look for SIGINT next */
@@ -1300,6 +1317,7 @@ static int client_crr(struct client *c)
 		if (interrupted(t, &next_check))
 			break;
 	}
+	uint64_t cpu = cpu_us() - c0;
 	free(msg);
 	free(back);
 	if (rc)
@@ -1311,8 +1329,8 @@ static int client_crr(struct client *c)
 	       "p50 %.1f p99 %.1f max %.1f\n",
 	       h.total, secs, cps, hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99),
 	       (double)h.max_ns / 1e3);
-	printf("RESULT mode=crr cps=%.1f p50_us=%.1f p99_us=%.1f n=%" PRIu64 " secs=%.3f\n", cps,
-	       hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99), h.total, secs);
+	printf("RESULT mode=crr cps=%.1f p50_us=%.1f p99_us=%.1f n=%" PRIu64 " secs=%.3f cpu_us=%" PRIu64
+	       "\n", cps, hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99), h.total, secs, cpu);
 	return h.total ? 0 : 1;
 }
 

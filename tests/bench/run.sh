@@ -60,7 +60,8 @@
 # from ustackd over TAP; the median is shown and every download's SHA-256
 # is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half
 # (BENCH_ONLY=synflood: only the SYN flood rows; BENCH_ONLY=idle: only the
-# idle-memory rows);
+# idle-memory rows; BENCH_ONLY=bulk: only the bulk rows, offloads off and
+# on; BENCH_ONLY=rr: only the rr and crr rows; BENCH_ONLY=preload: the shim's);
 # BENCH_HTTP_SERVER=python3 uses the python3 server even when nginx is there.
 #
 # Logs and results go to $BUILD/bench/ (results.txt is the table).
@@ -73,8 +74,14 @@ BUILD_ABS=$(cd "$root" && cd "$BUILD" 2>/dev/null && pwd) || {
 export BUILD_ABS
 . "$root/tests/net/lib.sh"        # namespaces, PIDs, cleanup trap, wait_for
 
-SECS=${BENCH_SECS:-5}
+SECS=${BENCH_SECS:-3}
 REPS=${BENCH_REPS:-3}
+# Bulk runs (offloads off and on) are the longest part and the least noisy:
+# 2 rounds each unless told.
+REPS_BULK=${BENCH_REPS_BULK:-$((REPS < 2 ? REPS : 2))}
+REPS_WRK=${BENCH_REPS_WRK:-$REPS_BULK}
+# rr and crr runs: 2 s each already count tens of thousands of exchanges.
+SECS_RR=${BENCH_SECS_RR:-$((SECS < 2 ? SECS : 2))}
 HTTP_SECS=${BENCH_HTTP_SECS:-3}
 ONLY=${BENCH_ONLY:-}
 PORT=5301
@@ -82,8 +89,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood|idle|preload) ;;
-*) echo "bench: BENCH_ONLY is tcp, http, pcap, synflood, idle, preload or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle|preload|bulk|rr) ;;
+*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -97,7 +104,7 @@ say() { echo "$*" | tee -a "$OUT/results.txt"; }
 say "ustack bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 say "machine: $(nproc) CPUs, $cpu_model, kernel $(uname -r)"
-say "runs: ${SECS}s each (wrk ${HTTP_SECS}s), best of $REPS per set-up (downloads: median of $REPS), nothing pinned to a CPU"
+say "runs: ${SECS}s each (rr, crr ${SECS_RR}s; wrk ${HTTP_SECS}s), best of $REPS per set-up (bulk, pcap, wrk: $REPS_BULK, $REPS_BULK, $REPS_WRK; downloads: median of $REPS), nothing pinned to a CPU"
 
 # ---- the three set-ups ----
 
@@ -120,7 +127,7 @@ ip -n "$ss" link set tap0 mtu 1500
 ip -n "$ss" addr add 10.81.3.1/24 dev tap0
 ip -n "$ss" link set tap0 up
 TAPS=("$st tap0" "$ss tap0")
-if [ "$ONLY" != tcp ] && [ "$ONLY" != idle ] && [ "$ONLY" != preload ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then
 	# HTTP: ustackd's service on a TAP in hs; a TAP in ks for uscurl, so
 	# that it fetches from the same kernel server as curl over the veth.
 	hs=$(new_ns hs)
@@ -162,11 +169,14 @@ stack_yaml() {
 
 if [ "$ONLY" != http ] && [ "$ONLY" != preload ]; then
 	start "$ks" "$OUT/server-kernel-veth.log" "$USPERF" -s --kernel -p $PORT
+	SRV_kernel=$LAST_PID
 	wait_for 5 "usperf -s --kernel in $ks" grep -q '^Server listening' "$OUT/server-kernel-veth.log"
 	start "$st" "$OUT/server-ustack-tap.log" "$USPERF" -s --kernel -p $PORT
+	SRV_ustack=$LAST_PID
 	wait_for 5 "usperf -s --kernel in $st" grep -q '^Server listening' "$OUT/server-ustack-tap.log"
 	stack_yaml false 10.81.3.2/24 02:00:0a:51:03:02 > "$OUT/ss-off.yaml"
 	start "$ss" "$OUT/server-ustack-srv.log" "$USPERF" -s -p $PORT -C "$OUT/ss-off.yaml"
+	SRV_ustack_srv=$LAST_PID
 	wait_for 5 "usperf -s on ustack in $ss" grep -q '^Server listening' "$OUT/server-ustack-srv.log"
 fi
 
@@ -178,6 +188,30 @@ fi
 stack_yaml false 10.81.2.2/24 02:00:0a:51:02:02 > "$OUT/st-off.yaml"
 STACK="-C $OUT/st-off.yaml"
 
+# ---- busy polling off (issue 10): rr again with the stack's busy_poll_us: 0
+#   ustack-nbp      the ustack client set-up (st), the stack with busy_poll_us: 0
+#   ustack-srv-nbp  ust-<pid>-sn: tap0 (kernel side 10.81.9.1, the `usperf
+#                   --kernel` client), ustack `usperf -s` as 10.81.9.2 with
+#                   busy_poll_us: 0; offloads off as in st and ss.
+if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = rr ]; then
+	{ stack_yaml false 10.81.2.2/24 02:00:0a:51:02:02; printf 'stack:\n  busy_poll_us: 0\n'; } \
+		> "$OUT/st-nbp.yaml"
+	SRV_ustack_nbp=$SRV_ustack
+	sn=$(new_ns sn)
+	ip netns exec "$sn" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
+	ip -n "$sn" link set tap0 mtu 1500
+	ip -n "$sn" addr add 10.81.9.1/24 dev tap0
+	ip -n "$sn" link set tap0 up
+	command -v ethtool >/dev/null && ip netns exec "$sn" ethtool -K tap0 tso off gso off gro off \
+		lro off tx off rx off sg off >/dev/null 2>&1
+	{ stack_yaml false 10.81.9.2/24 02:00:0a:51:09:02; printf 'stack:\n  busy_poll_us: 0\n'; } \
+		> "$OUT/sn-nbp.yaml"
+	start "$sn" "$OUT/server-ustack-srv-nbp.log" "$USPERF" -s -p $PORT -C "$OUT/sn-nbp.yaml"
+	SRV_ustack_srv_nbp=$LAST_PID
+	wait_for 5 "usperf -s on ustack in $sn" grep -q '^Server listening' \
+		"$OUT/server-ustack-srv-nbp.log"
+fi
+
 # ---- offloads on (issue 10): the same three set-ups with every offload the
 # kernel's veth and TAP have by default (TSO, GSO, GRO, checksums) and the
 # stack's `offload: true` (TAP: IFF_VNET_HDR, TSO and checksum offload):
@@ -185,7 +219,7 @@ STACK="-C $OUT/st-off.yaml"
 #   ustack-on       ust-<pid>-so: tap0 (kernel 10.82.2.1), the stack 10.82.2.2
 #   ustack-srv-on   ust-<pid>-sso: tap0 (kernel 10.82.3.1), ustack usperf -s 10.82.3.2
 # Only the bulk figures run here (that is what offloads change).
-if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = bulk ]; then
 	kc2=$(new_ns kc2)
 	ks2=$(new_ns ks2)
 	so=$(new_ns so)
@@ -207,11 +241,14 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ]; then
 		grep -E '^(tcp-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ')"
 	wait_for 5 "veth carrier (offloads on)" ip netns exec "$kc2" ping -c1 -W1 10.82.1.2
 	start "$ks2" "$OUT/server-kernel-veth-on.log" "$USPERF" -s --kernel -p $PORT
+	SRV_kernel_on=$LAST_PID
 	wait_for 5 "usperf -s --kernel in $ks2" grep -q '^Server listening' "$OUT/server-kernel-veth-on.log"
 	start "$so" "$OUT/server-ustack-tap-on.log" "$USPERF" -s --kernel -p $PORT
+	SRV_ustack_on=$LAST_PID
 	wait_for 5 "usperf -s --kernel in $so" grep -q '^Server listening' "$OUT/server-ustack-tap-on.log"
 	stack_yaml true 10.82.3.2/24 02:00:0a:52:03:02 > "$OUT/sso-on.yaml"
 	start "$sso" "$OUT/server-ustack-srv-on.log" "$USPERF" -s -p $PORT -C "$OUT/sso-on.yaml"
+	SRV_ustack_srv_on=$LAST_PID
 	wait_for 5 "usperf -s on ustack in $sso" grep -q '^Server listening' "$OUT/server-ustack-srv-on.log"
 	stack_yaml true 10.82.2.2/24 02:00:0a:52:02:02 > "$OUT/so-on.yaml"
 fi
@@ -224,6 +261,10 @@ fi
 # and returns 1. The log stays in $OUT.
 run() {
 	local side=$1 name=$2 limit=$3; shift 3
+	# The server's CPU time over the run (peer_cpu_us on the RESULT line).
+	local srvvar=SRV_${side//-/_}
+	local srv=${!srvvar:-} c0
+	c0=$(pid_cpu_us "$srv")
 	local log="$OUT/$name.$side.$(date +%s%N).log"
 	case $side in
 	kernel)
@@ -244,15 +285,44 @@ run() {
 	ustack-srv-on)
 		timeout --kill-after=5 "$limit" ip netns exec "$sso" "$USPERF" --kernel -c 10.82.3.2 \
 			-p $PORT "$@" >"$log" 2>&1 ;;
+	ustack-nbp)
+		timeout --kill-after=5 "$limit" ip netns exec "$st" "$USPERF" -C "$OUT/st-nbp.yaml" \
+			-c 10.81.2.1 -p $PORT "$@" >"$log" 2>&1 ;;
+	ustack-srv-nbp)
+		timeout --kill-after=5 "$limit" ip netns exec "$sn" "$USPERF" --kernel -c 10.81.9.2 \
+			-p $PORT "$@" >"$log" 2>&1 ;;
 	esac
 	local rc=$?
+	local c1
+	c1=$(pid_cpu_us "$srv")
 	if [ $rc -ne 0 ] || ! grep -q '^RESULT' "$log"; then
 		echo "bench: $name on $side: usperf exit $rc; the end of $log:" >&2
 		tail -n 5 "$log" | sed 's/^/    /' >&2
 		echo "FAILEDRUN $(grep '^RESULT' "$log" | tail -1)"
 		return 1
 	fi
-	grep '^RESULT' "$log" | tail -1
+	echo "$(grep '^RESULT' "$log" | tail -1) peer_cpu_us=$((c1 - c0))"
+}
+
+# pid_cpu_us PID — user + system CPU time of process PID (all its threads)
+# so far, in us, from /proc (10 ms ticks); 0 without a PID.
+pid_cpu_us() {
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+	sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" \
+		'{ printf "%.0f", ($12 + $13) * 1000000 / hz }'
+}
+
+# cpu_per RESULT SIDE — CPU time per transaction (rr, crr), as
+# "BOTH/STACK": BOTH = the client's and the server's process together (the
+# kernel's work in their system calls included; what runs in softirq on
+# behalf of nobody is not), STACK = the process that runs ustack (for
+# kernel-veth, the client's). In us, or "-" without n=.
+cpu_per() {
+	local n c p
+	n=$(field "$1" n) c=$(field "$1" cpu_us) p=$(field "$1" peer_cpu_us)
+	[ -n "$n" ] && [ -n "$c" ] && [ -n "$p" ] && [ "$n" -gt 0 ] || { echo "-/-"; return; }
+	awk -v n="$n" -v c="$c" -v p="$p" -v srv="$([[ $2 == ustack-srv* ]] && echo 1)" \
+		'BEGIN { printf "%.2f/%.2f", (c + p) / n, (srv ? p : c) / n }'
 }
 
 # field "RESULT k=v ..." KEY
@@ -299,8 +369,8 @@ flip_dir() {
 # noisy V... — "noisy" when the runs of one set-up differ by more than 1.5x.
 noisy() { awk -v s="$(spread "$@")" 'BEGIN { if (s + 0 > 1.5) print "noisy" }'; }
 
-# background — how busy the CPUs are, in % of all of them, over the half
-# second before a run, when nothing of ours should be running (the servers
+# background — how busy the CPUs are, in % of all of them, over the 0.3 s
+# before a run, when nothing of ours should be running (the servers
 # wait in poll): other work on the machine, or the tail of our last run.
 # A run is "busy" when less than one CPU was free (on 2 CPUs: above 55%).
 # That is a hint, not a verdict: the kernel's scheduler favours threads
@@ -314,7 +384,7 @@ SLOW_WAKE_US=50
 background() {
 	local a b
 	a=($(head -1 /proc/stat))
-	sleep 0.5
+	sleep 0.3
 	b=($(head -1 /proc/stat))
 	awk -v u="$((b[1] - a[1]))" -v n="$((b[2] - a[2]))" -v s="$((b[3] - a[3]))" \
 	    -v i="$((b[4] - a[4]))" -v w="$((b[5] - a[5]))" -v q="$((b[6] - a[6]))" \
@@ -333,7 +403,7 @@ pick() { printf '%s\n' "$@" | sort -t: -k1,1g | tail -n 1 | tr : ' '; }
 # "busy" (a compared run started with less than one CPU free).
 timed() {
 	local name=$1 key=$2 target=$3 unit=$4; shift 4
-	local kv=() uv=() sv=() r i side args bg v
+	local kv=() uv=() sv=() r i side args bg v cp secs=${TSECS:-$SECS}
 	say ""
 	say "== $name ($*)"
 	local sides=(${SIDES:-kernel ustack ustack-srv})
@@ -344,12 +414,19 @@ timed() {
 				mapfile -t args < <(flip_dir "$@")
 			fi
 			bg=$(background)
-			if r=$(run $side "${name// /_}" $((SECS + 60)) -t "$SECS" -i 0 "${args[@]}"); then
-				say "   $side #$i: ${r#RESULT } (background busy ${bg}%)"
-				v="$(field "$r" "$key"):$bg:$(field "$r" p50_us)"
+			if r=$(run $side "${name// /_}" $((secs + 60)) -t "$secs" -i 0 "${args[@]}"); then
+				cp=$(cpu_per "$r" "$side")
+				if [ "$key" = tps ] || [ "$key" = cps ]; then
+					say "   $side #$i: ${r#RESULT } (background busy ${bg}%;" \
+						"CPU us per transaction: ${cp%/*} both processes, ${cp#*/}" \
+						"$([[ $side == kernel* ]] && echo "the client" || echo "the stack's"))"
+				else
+					say "   $side #$i: ${r#RESULT } (background busy ${bg}%)"
+				fi
+				v="$(field "$r" "$key"):$bg:$(field "$r" p50_us):$cp"
 				case $side in
 				kernel*) kv+=("$v") ;;
-				ustack|ustack-on) uv+=("$v") ;;
+				ustack|ustack-on|ustack-nbp) uv+=("$v") ;;
 				*) sv+=("$v") ;;
 				esac
 			else
@@ -379,6 +456,19 @@ timed() {
 		"$(notes "${ub#* }" "${kb#* }")"
 	row "$name, ustack server" "${sb%% *}" "${kb%% *}" "$target" "$unit" \
 		"$(notes "${sb#* }" "${kb#* }")"
+	# rr, crr: CPU time per transaction in the best run of each set-up
+	# (both processes; the stack's own share in the note).
+	if { [ "$key" = tps ] || [ "$key" = cps ]; } && [ ${#kv[@]} -eq "$REPS" ] &&
+	   [ ${#uv[@]} -eq "$REPS" ] && [ ${#sv[@]} -eq "$REPS" ]; then
+		local kc uc sc
+		kc=$(pick "${kv[@]}" | cut -d' ' -f4)
+		uc=$(pick "${uv[@]}" | cut -d' ' -f4)
+		sc=$(pick "${sv[@]}" | cut -d' ' -f4)
+		row "$name, CPU/trans, ustack client" "${uc%/*}" "${kc%/*}" - "us CPU" \
+			"stack's process ${uc#*/}"
+		row "$name, CPU/trans, ustack server" "${sc%/*}" "${kc%/*}" - "us CPU" \
+			"stack's process ${sc#*/}"
+	fi
 	# The best figures, for rows against the other baseline (bulk_both).
 	LAST_K=${kb%% *} LAST_U=${ub%% *} LAST_S=${sb%% *}
 }
@@ -389,10 +479,10 @@ timed() {
 # against the other baseline too (reported, no target).
 bulk_both() {
 	local name=$1; shift
-	timed "$name" mbps 0.20 "Mbit/s" "$@"
+	# REPS_BULK rounds (default at most 2) each, to keep the bench short.
+	REPS=$REPS_BULK timed "$name" mbps 0.20 "Mbit/s" "$@"
 	local koff=$LAST_K uoff=$LAST_U soff=$LAST_S
-	# At most 2 rounds with offloads on (BENCH_REPS_ON), to keep the bench short.
-	local ron=${BENCH_REPS_ON:-$((REPS < 2 ? REPS : 2))}
+	local ron=${BENCH_REPS_ON:-$REPS_BULK}
 	REPS=$ron SIDES="kernel-on ustack-on ustack-srv-on" \
 		timed "$name, offloads on" mbps 0.5 "Mbit/s" "$@"
 	local kon=$LAST_K
@@ -614,6 +704,7 @@ http_wrk() {
 		return
 	fi
 	local kv=() uv=() i side r bg errs=0 ns url who
+	local REPS=$REPS_WRK          # for summary too
 	for i in $(seq "$REPS"); do
 		for side in kernel ustack; do
 			if [ $side = kernel ]; then
@@ -773,7 +864,7 @@ http_figures() {
 # the other end 10.81.6.1 in pk, offloads left on) and pt (the stack on tap0,
 # kernel side 10.81.7.1). The same PCAP_MB go each way with the kernel's nc
 # and usnc; the figure is Mbit/s of the whole transfer (connect to exit).
-PCAP_MB=${BENCH_PCAP_MB:-200}
+PCAP_MB=${BENCH_PCAP_MB:-100}
 # xfer NS_SEND NS_RECV RECV_READY_CMD SEND_CMD RECV_CMD -> Mbit/s or FAILED
 xfer() {
 	local nss=$1 nsr=$2 ready=$3 scmd=$4 rcmd=$5 t0 t1 r
@@ -815,14 +906,14 @@ pcap_figures() {
 	head -c $((PCAP_MB * 1000000)) /dev/zero > "$data"
 	local P="--pcap veth0 --addr 10.81.6.2/24" T="--tap tap0 --addr 10.81.7.2/24"
 	# kernel -> ustack: usnc -l receives.
-	p_in=$(best_of "$REPS" xfer "$pk" "$pp" "grep -q '^Listening' $OUT/pcap-recv.log" \
+	p_in=$(best_of "$REPS_BULK" xfer "$pk" "$pp" "grep -q '^Listening' $OUT/pcap-recv.log" \
 		"nc -N 10.81.6.2 5401 < $data" "exec $BIN/usnc -v -l -p 5401 $P > $OUT/pcap.out")
-	t_in=$(best_of "$REPS" xfer "$pt" "$pt" "grep -q '^Listening' $OUT/pcap-recv.log" \
+	t_in=$(best_of "$REPS_BULK" xfer "$pt" "$pt" "grep -q '^Listening' $OUT/pcap-recv.log" \
 		"nc -N 10.81.7.2 5402 < $data" "exec $BIN/usnc -v -l -p 5402 $T > $OUT/pcap.out")
 	# ustack -> kernel: the kernel's nc -l receives.
-	p_out=$(best_of "$REPS" xfer "$pp" "$pk" "ip netns exec $pk ss -tln | grep -q ':5403 '" \
+	p_out=$(best_of "$REPS_BULK" xfer "$pp" "$pk" "ip netns exec $pk ss -tln | grep -q ':5403 '" \
 		"$BIN/usnc -N $P 10.81.6.1 5403 < $data" "exec nc -l -p 5403 > $OUT/pcap.out")
-	t_out=$(best_of "$REPS" xfer "$pt" "$pt" "ip netns exec $pt ss -tln | grep -q ':5404 '" \
+	t_out=$(best_of "$REPS_BULK" xfer "$pt" "$pt" "ip netns exec $pt ss -tln | grep -q ':5404 '" \
 		"$BIN/usnc -N $T 10.81.7.1 5404 < $data" "exec nc -l -p 5404 > $OUT/pcap.out")
 	rm -f "$data" "$OUT/pcap.out"
 	row "bulk kernel->ustack pcap/TAP" "$p_in" "$t_in" 0.5 "Mbit/s" "kernel-veth column = TAP"
@@ -909,32 +1000,49 @@ YAML
 # The shim's rows (programs over libustack-preload.so): tests/bench/preload.sh.
 . "$here/preload.sh"
 
+# stage CMD... — run one part of the bench and note how long it took.
+STAGES=()
+stage() {
+	local t=$SECONDS
+	"$@"
+	STAGES+=("$((SECONDS - t)) s  $*")
+}
+
 if [ "$ONLY" = preload ]; then
-	preload_figures
+	stage preload_figures
 elif [ "$ONLY" = pcap ]; then
-	pcap_figures
+	stage pcap_figures
 elif [ "$ONLY" = synflood ]; then
-	synflood_figures
+	stage synflood_figures
 elif [ "$ONLY" = idle ]; then
-	idle 1000 0
-	idle 1000 4096
-	idle 10000 0
-	idle 10000 4096
+	stage idle 1000 0
+	stage idle 1000 4096
+	stage idle 10000 0
+	stage idle 10000 4096
+elif [ "$ONLY" = bulk ]; then
+	stage bulk_both "bulk ustack->kernel" -m bulk
+	stage bulk_both "bulk kernel->ustack" -m bulk -R
+elif [ "$ONLY" = rr ]; then
+	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
+	TSECS=$SECS_RR SIDES="kernel ustack-nbp ustack-srv-nbp" \
+		stage timed "rr 1 byte, busy_poll_us 0" tps 1.0 "trans/s" -m rr -l 1
+	TSECS=$SECS_RR stage timed "crr" cps 1.0 "conn/s" -m crr
 elif [ "$ONLY" != http ]; then
-	pcap_figures
-	bulk_both "bulk ustack->kernel" -m bulk
-	bulk_both "bulk kernel->ustack" -m bulk -R
-	timed "rr 1 byte" tps 0.85 "trans/s" -m rr -l 1
-	timed "crr" cps 0.80 "conn/s" -m crr
-	idle 1000 0
-	idle 1000 4096
-	idle 10000 0
-	idle 10000 4096
-	synflood_figures
+	stage pcap_figures
+	stage bulk_both "bulk ustack->kernel" -m bulk
+	stage bulk_both "bulk kernel->ustack" -m bulk -R
+	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
+	TSECS=$SECS_RR SIDES="kernel ustack-nbp ustack-srv-nbp" \
+		stage timed "rr 1 byte, busy_poll_us 0" tps 1.0 "trans/s" -m rr -l 1
+	TSECS=$SECS_RR stage timed "crr" cps 1.0 "conn/s" -m crr
+	stage idle 1000 0
+	stage idle 1000 4096
+	stage idle 10000 0
+	stage idle 10000 4096
+	stage synflood_figures
 fi
-[ "$ONLY" = tcp ] || [ "$ONLY" = pcap ] || [ "$ONLY" = synflood ] || [ "$ONLY" = idle ] ||
-	[ "$ONLY" = preload ] || http_figures
-[ "$ONLY" = "" ] && preload_figures
+if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then stage http_figures; fi
+[ "$ONLY" = "" ] && stage preload_figures
 
 say ""
 {
@@ -945,7 +1053,7 @@ say ""
 	done
 } | tee -a "$OUT/results.txt"
 say ""
-if [ "$ONLY" != http ] && [ "$ONLY" != preload ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = idle ]; then
 	say "(idle rows: ustack = its process's VmRSS growth per connection; kernel-veth ="
 	say " kernel object memory growth per connection end; ratio = ustack / kernel, lower"
 	say " is leaner; no target.)"
@@ -955,7 +1063,7 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = synflood ]; then
 	say " flood (python raw-socket sender: its own rate is the ceiling); clients = kernel"
 	say " echo clients of 50 that got their 10 KB back during the flood.)"
 fi
-if [ "$ONLY" != tcp ] && [ "$ONLY" != synflood ] && [ "$ONLY" != idle ] && [ "$ONLY" != preload ]; then
+if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then
 	say "(http rows, no target: wrk = requests/s from the kernel's wrk, best run, against"
 	say " ustackd's http service over a TAP (ustack) and against ${KNAME:-the kernel server} over the veth"
 	say " (kernel-veth), higher is faster; 50 MB = seconds to download, median run, by"
@@ -969,7 +1077,9 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = preload ]; then
 	say " offloads at their defaults, best run; iperf3 Gbit/s from --json, wrk req/s"
 	say " against nginx with master_process off; ratio = ustack / kernel, higher is faster.)"
 fi
-say "Logs: $OUT; the bench took ${SECONDS} s."
+say "Time per part:"
+for x in "${STAGES[@]}"; do say "   $x"; done
+say "Logs: $OUT; the bench took ${SECONDS} s ($(date -u '+%H:%M UTC') end)."
 if [ $FAILED -ne 0 ]; then
 	say "bench: some scenarios could not run (FAILED rows; see above)"
 	exit 1
