@@ -214,9 +214,12 @@ struct us_tcb {
 	bool got_data;                  /* in-order data was received at least once */
 	uint64_t lrcvtime;              /* clock ns of the last in-order data */
 
-	/* Timers: one us_timer each; an armed one holds a socket reference. */
+	/* Timers: one us_timer each; an armed one holds a socket reference.
+	 * deadline is the truth; the wheel is re-armed lazily (tcp_timer.c). */
 	struct us_timer timer[TT__COUNT];
 	uint64_t deadline[TT__COUNT];   /* 0 = not armed */
+	uint64_t wheel_at[TT__COUNT];   /* 0, or a wheel firing of this kind is pending at or
+					 * before this time (armed, or its callback about to run) */
 	int persist_backoff;
 	int probes_out;                 /* zero-window probes since an ACK last came (Linux icsk_probes_out) */
 	int keep_probes;

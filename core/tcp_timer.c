@@ -19,6 +19,19 @@
  * An armed timer holds a reference to the socket: arming an unarmed
  * timer takes one; cancelling an armed one or a handler finishing drops
  * it. The deadline kept in the TCB decides whether a firing is current.
+ *
+ * Lazy re-arming (BSD and Linux do the same for the retransmission
+ * timer): deadline[k] is the truth and setting or clearing it is a store
+ * under the socket lock. The wheel is touched only when the new deadline
+ * is earlier than the firing already pending (wheel_at[k]), or when none
+ * is. A firing re-checks deadline[k]: cleared, it just drops its
+ * reference; moved later, it re-arms the wheel for the new deadline and
+ * keeps the reference. So the ACK clock (each ACK pushes the RTO later,
+ * the last one clears it, the next send sets it again) and the delayed ACK
+ * (set by data, cleared by our reply) cost no wheel operation per segment,
+ * only one per timer period. tcp_timers_clear_all (the connection ends or
+ * enters TIME_WAIT) cancels in the wheel for real, so no stale firing
+ * holds the socket.
  */
 #include <errno.h>
 
@@ -55,27 +68,35 @@ void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
-	t->deadline[k] = when ? when : 1;
+	if (!when)
+		when = 1;
+	t->deadline[k] = when;
+	if (t->wheel_at[k] && t->wheel_at[k] <= when)
+		return;         /* the pending firing comes first and re-checks */
 	if (!us_timer_arm(&st->wheel, &t->timer[k], when))
 		us_sock_hold(t->sock);
+	t->wheel_at[k] = when;
 }
 
+/* Lazy: a pending firing finds deadline 0 and drops its reference. */
 void tcp_timer_clear(struct us_tcb *t, enum tcp_timer_kind k)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
-	if (!t->deadline[k])
-		return;
 	t->deadline[k] = 0;
-	if (us_timer_cancel(&t->sock->st->wheel, &t->timer[k]))
-		atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
-	/* else: its handler is about to run; it sees deadline 0 and drops the reference. */
 }
 
 void tcp_timers_clear_all(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
-	for (int k = 0; k < TT__COUNT; k++)
-		tcp_timer_clear(t, (enum tcp_timer_kind)k);
+	for (int k = 0; k < TT__COUNT; k++) {
+		t->deadline[k] = 0;
+		if (!t->wheel_at[k])
+			continue;
+		t->wheel_at[k] = 0;
+		if (us_timer_cancel(&t->sock->st->wheel, &t->timer[k]))
+			atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
+		/* else: its handler is about to run; it sees deadline 0 and drops the reference. */
+	}
 }
 
 /* TCP_USER_TIMEOUT applies once the connection is synchronized (as Linux:
@@ -292,9 +313,24 @@ static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
 	struct us_stack *st = s->st;
 	pthread_mutex_lock(&s->lock);
 	uint64_t now = us_now(st);
+	/*
+	 * Was the wheel armed again (an earlier deadline) after this firing
+	 * was taken off it? Then wheel_at describes that arming, which holds
+	 * its own reference; else this firing was the pending one.
+	 */
+	bool rearmed = us_timer_armed(&st->wheel, &t->timer[k]);
+	if (!rearmed)
+		t->wheel_at[k] = 0;
 	bool current = t->deadline[k] && t->deadline[k] <= now && s->tcb == t;
 	if (t->deadline[k] && t->deadline[k] > now && s->tcb == t) {
-		/* Re-armed for later after this firing was scheduled. */
+		/* Moved later since the wheel was armed: follow it, keeping
+		 * this firing's reference for the new arming. */
+		if (!rearmed) {
+			us_timer_arm(&st->wheel, &t->timer[k], t->deadline[k]);
+			t->wheel_at[k] = t->deadline[k];
+			pthread_mutex_unlock(&s->lock);
+			return;
+		}
 		pthread_mutex_unlock(&s->lock);
 		us_sock_put(s);
 		return;

@@ -1,5 +1,5 @@
 /*
- * test_timer.c — the hashed timer wheel (core/timer.h) on a virtual clock.
+ * test_timer.c — the hierarchical timer wheel (core/timer.h) on a virtual clock.
  *
  * Most tests drive a wheel of their own the way the deterministic stack
  * does: move the clock to the next deadline (us_wheel_next) and run the
@@ -7,6 +7,8 @@
  * test can check that a timer fires at its expiry and never before. The
  * last test drives a timer through a whole stack's us_stack_advance().
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -405,6 +407,259 @@ static void test_timer_arm_past_from_callback(void)
 	teardown();
 }
 
+
+/* ---- the hierarchical wheel: far deadlines, many timers, a model ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: the same sequence every run. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+#define DAY (86400ULL * US_NS_PER_SEC)
+
+/*
+ * Deadlines beyond what the wheel spans (2^32 ticks, about 49.7 days) are
+ * parked and placed again as time goes by: each still fires exactly at
+ * its expiry, not early at the end of the span and not never.
+ */
+static void test_timer_far_deadlines(void)
+{
+	setup();
+	enum { N = 6 };
+	struct probe p[N];
+	uint64_t now = us_clock_now(&clk);
+	uint64_t exp[N] = {
+		now + 49 * DAY,                                  /* inside the span */
+		now + US_WHEEL_SPAN * US_WHEEL_TICK_NS - 1,      /* its last ns */
+		now + US_WHEEL_SPAN * US_WHEEL_TICK_NS + 5,      /* just beyond */
+		now + 180 * DAY + 123,
+		now + 3 * 365 * DAY + 7 * MS,
+		now + 2 * MS,                                    /* a near one too */
+	};
+	for (int k = 0; k < N; k++) {
+		probe_init(&p[k], k);
+		us_timer_arm(&wheel, &p[k].t, exp[k]);
+	}
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), exp[5]);
+	CU_ASSERT_EQUAL(drive(exp[5]), 1);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), exp[0]);
+	for (int k = 0; k < 5; k++) {
+		CU_ASSERT_EQUAL(drive(exp[k] - 1), 0);
+		CU_ASSERT_EQUAL(p[k].fired, 0);
+		CU_ASSERT_EQUAL(drive(exp[k]), 1);
+		CU_ASSERT_EQUAL(p[k].fired, 1);
+		CU_ASSERT_EQUAL(p[k].at, exp[k]);
+	}
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+
+	/* One jump over all of them: all fire in that one run. */
+	now = us_clock_now(&clk);
+	for (int k = 0; k < N; k++) {
+		probe_init(&p[k], k);
+		us_timer_arm(&wheel, &p[k].t, now + (uint64_t)(k + 1) * 40 * DAY);
+	}
+	CU_ASSERT_EQUAL(run_at(now + 40 * DAY * N - 1), N - 1);
+	CU_ASSERT_EQUAL(p[N - 1].fired, 0);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), now + 40 * DAY * N);
+	CU_ASSERT_EQUAL(run_at(now + 40 * DAY * N), 1);
+
+	/* The largest expiry there is never fires and never hangs a run. */
+	struct probe m;
+	probe_init(&m, 9);
+	us_timer_arm(&wheel, &m.t, UINT64_MAX);
+	CU_ASSERT_EQUAL(us_wheel_next(&wheel), UINT64_MAX);
+	CU_ASSERT_EQUAL(run_at(us_clock_now(&clk) + 1000 * DAY), 0);
+	CU_ASSERT_TRUE(us_timer_cancel(&wheel, &m.t));
+	teardown();
+}
+
+/*
+ * 100,000 timers with random expiries over ten minutes, a third of them
+ * cancelled and a third moved: driven deadline to deadline, every live one
+ * fires once, exactly at its expiry, in expiry order.
+ */
+struct many_probe {
+	struct us_timer t;
+	uint64_t exp;           /* 0: not armed */
+	int fired;
+};
+
+static uint64_t many_last;
+static int many_fired, many_bad;
+
+static void many_fn(void *arg)
+{
+	struct many_probe *p = arg;
+	uint64_t now = us_clock_now(&clk);
+	if (now != p->exp || now < many_last || p->fired) {
+		if (getenv("TIMER_DEBUG"))
+			fprintf(stderr, "bad fire: now %llu exp %llu last %llu fired %d\n",
+				(unsigned long long)now, (unsigned long long)p->exp,
+				(unsigned long long)many_last, p->fired);
+		many_bad++;
+	}
+	many_last = now;
+	p->fired++;
+	p->exp = 0;
+	many_fired++;
+}
+
+static void test_timer_many(void)
+{
+	setup();
+	enum { N = 100000 };
+	struct many_probe *p = calloc(N, sizeof *p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	uint64_t now = us_clock_now(&clk);
+	for (int i = 0; i < N; i++) {
+		us_timer_init(&p[i].t, many_fn, &p[i]);
+		p[i].exp = now + 1 + rnd() % (600 * US_NS_PER_SEC);
+		us_timer_arm(&wheel, &p[i].t, p[i].exp);
+	}
+	int live = N;
+	for (int i = 0; i < N; i += 3) {
+		CU_ASSERT_TRUE(us_timer_cancel(&wheel, &p[i].t));
+		p[i].exp = 0;
+		live--;
+	}
+	for (int i = 1; i < N; i += 3) {
+		p[i].exp = now + 1 + rnd() % (600 * US_NS_PER_SEC);
+		CU_ASSERT_TRUE(us_timer_arm(&wheel, &p[i].t, p[i].exp));
+	}
+	many_last = 0;
+	many_fired = many_bad = 0;
+	int steps = 0;
+	for (; steps < 4 * N; steps++) {
+		uint64_t next = us_wheel_next(&wheel);
+		if (next == UINT64_MAX)
+			break;
+		if (next > us_clock_now(&clk))
+			us_clock_set(&clk, next);
+		us_wheel_run(&wheel, us_clock_now(&clk));
+	}
+	CU_ASSERT_EQUAL(many_fired, live);
+	CU_ASSERT_EQUAL(many_bad, 0);
+	CU_ASSERT(steps <= 2 * live);   /* a stale bound costs a step, not a loop */
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(p[i].fired, i % 3 == 0 ? 0 : 1);
+	free(p);
+	teardown();
+}
+
+/*
+ * A model: random arms (near, far, beyond the span, in the past), cancels
+ * and clock moves, checked against a plain array after every step: no
+ * timer fires early or twice or not at all, us_wheel_next() is never later
+ * than the earliest expiry, and after a run it is not in the past.
+ */
+enum { MODEL_N = 300 };
+static struct many_probe model[MODEL_N];
+
+static void test_timer_model(void)
+{
+	setup();
+	for (int i = 0; i < MODEL_N; i++) {
+		memset(&model[i], 0, sizeof model[i]);
+		us_timer_init(&model[i].t, many_fn, &model[i]);
+	}
+	many_last = 0;
+	many_bad = many_fired = 0;
+	int expected_fires = 0, bad_next = 0, missed = 0;
+	static const uint64_t ranges[] = { 5 * MS, 300 * MS, 20 * US_NS_PER_SEC, 2 * 3600 * US_NS_PER_SEC,
+					   30 * DAY, 120 * DAY };
+	for (int step = 0; step < 40000; step++) {
+		uint64_t now = us_clock_now(&clk);
+		uint64_t r = rnd();
+		struct many_probe *p = &model[r % MODEL_N];
+		switch ((r >> 20) % 4) {
+		case 0:
+		case 1: {
+			uint64_t span = ranges[(r >> 24) % 6];
+			uint64_t e = now + rnd() % span;
+			if ((r >> 30) % 16 == 0 && now > 50 * MS)
+				e = now - rnd() % (50 * MS);    /* already past */
+			if (!p->exp)
+				expected_fires++;
+			p->fired = 0;
+			p->exp = e < 1 ? 1 : e;
+			us_timer_arm(&wheel, &p->t, p->exp);
+			break;
+		}
+		case 2:
+			if (p->exp) {
+				expected_fires--;
+				p->exp = 0;
+			}
+			us_timer_cancel(&wheel, &p->t);
+			break;
+		default: {
+			/* Move the clock: deadline to deadline up to a random horizon. */
+			uint64_t until = now + rnd() % ranges[(r >> 24) % 6];
+			many_last = 0;          /* past-due ones fire late: skip the order check */
+			for (int guard = 0; guard < 100000; guard++) {
+				uint64_t next = us_wheel_next(&wheel);
+				uint64_t min = UINT64_MAX;
+				for (int i = 0; i < MODEL_N; i++)
+					if (model[i].exp && model[i].exp < min)
+						min = model[i].exp;
+				if (next > min) {
+					if (getenv("TIMER_DEBUG"))
+						fprintf(stderr, "next %llu > min %llu now %llu cursor %llu\n",
+							(unsigned long long)next, (unsigned long long)min,
+							(unsigned long long)us_clock_now(&clk),
+							(unsigned long long)wheel.cursor);
+					for (int i = 0; i < MODEL_N; i++)
+						if (model[i].exp == min && getenv("TIMER_DEBUG"))
+							fprintf(stderr, "  min timer slot %u armed %d expires %llu\n",
+								model[i].t.slot, model[i].t.armed,
+								(unsigned long long)model[i].t.expires);
+					for (int i = 0; i < 8 && getenv("TIMER_DEBUG"); i++)
+						fprintf(stderr, "  occ[%d] %016llx\n", i, (unsigned long long)wheel.occupied[i]);
+					bad_next++;
+				}
+				if (next > until)
+					break;
+				if (next > us_clock_now(&clk))
+					us_clock_set(&clk, next);
+				/* Past-due arms fire at the next run, not at their expiry. */
+				for (int i = 0; i < MODEL_N; i++)
+					if (model[i].exp && model[i].exp < us_clock_now(&clk))
+						model[i].exp = us_clock_now(&clk);
+				us_wheel_run(&wheel, us_clock_now(&clk));
+				if (us_wheel_next(&wheel) <= us_clock_now(&clk))
+					bad_next++;
+			}
+			us_clock_set(&clk, until > us_clock_now(&clk) ? until : us_clock_now(&clk));
+			for (int i = 0; i < MODEL_N; i++)
+				if (model[i].exp && model[i].exp < us_clock_now(&clk))
+					model[i].exp = us_clock_now(&clk);
+			us_wheel_run(&wheel, us_clock_now(&clk));
+			for (int i = 0; i < MODEL_N; i++)
+				if (model[i].exp && model[i].exp <= us_clock_now(&clk))
+					missed++;
+			break;
+		}
+		}
+	}
+	CU_ASSERT_EQUAL(bad_next, 0);
+	CU_ASSERT_EQUAL(missed, 0);
+	CU_ASSERT_EQUAL(many_bad, 0);
+	int armed = 0;
+	for (int i = 0; i < MODEL_N; i++)
+		if (model[i].exp)
+			armed++;
+	CU_ASSERT_EQUAL(many_fired, expected_fires - armed);
+	for (int i = 0; i < MODEL_N; i++)
+		us_timer_cancel(&wheel, &model[i].t);
+	teardown();
+}
+
 /* Through a deterministic stack: us_stack_advance() stops at the deadline. */
 static struct {
 	us_stack *st;
@@ -457,4 +712,7 @@ US_SUITE(timer, NULL, NULL,
 	 US_TEST(test_timer_next),
 	 US_TEST(test_timer_past_expiry),
 	 US_TEST(test_timer_arm_past_from_callback),
+	 US_TEST(test_timer_far_deadlines),
+	 US_TEST(test_timer_many),
+	 US_TEST(test_timer_model),
 	 US_TEST(test_timer_stack_advance));

@@ -1,0 +1,186 @@
+/*
+ * test_tcp_timer_lazy.c — the lazily re-armed TCP timers (core/tcp_timer.c)
+ * on the pair wire, deterministic mode.
+ *
+ * The retransmission and delayed-ACK deadlines live in the TCB; the wheel
+ * is armed only when a deadline moves earlier than the firing already
+ * pending, and a firing re-checks the deadline (as BSD's and Linux's
+ * retransmission timers). These tests count wheel operations per
+ * exchanged segment (the old code armed or cancelled on every send and
+ * every ACK), and check that the timers still fire exactly when RFC 6298
+ * says, and that a connection that ends leaves nothing armed behind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tcputil.h"
+#include "../../core/stack.h"
+
+/* One request/response round: the stack sends 100 bytes, the peer
+ * answers with 100 of its own (carrying the ACK), the stack reads them. */
+static bool rr_round(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt)
+{
+	char buf[100];
+	memset(buf, 'q', sizeof buf);
+	if (us_send(t->st, fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf)
+		return false;
+	struct tc_out o = { 0 };
+	tc_run(t, rtt, &o);
+	int with_data = 0;
+	for (int i = 0; i < o.n; i++)
+		with_data += o.seg[i].len == sizeof buf;
+	bool ok = with_data == 1;
+	for (int i = 0; i < o.n; i++)
+		tc_peer_saw(p, &o.seg[i]);
+	tc_out_free(&o);
+	tc_peer_send(p, TC_ACK | TC_PSH, buf, sizeof buf);
+	char in[200];
+	if (us_recv(t->st, fd, in, sizeof in, 0) != (ssize_t)sizeof buf)
+		ok = false;
+	return ok;
+}
+
+/*
+ * Request/response, 500 rounds of 1 ms: every round arms the
+ * retransmission timer (send), clears it (the ACK), sets the delayed ACK
+ * (the reply's data) and clears it (our next send carries the ACK). With
+ * eager arming that is at least two wheel operations per round (1,000 in
+ * all); lazily, the wheel is touched about once per timer period (the RTO
+ * of 200 ms and the delayed ACK of 40 ms fire, find their deadline moved
+ * or cleared, and follow it), a few dozen times over the 500 ms.
+ */
+static void test_lazy_wheel_ops_per_ack(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.tcp.nodelay = true;
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	int lfd = tc_listen(&t, 80, 4);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 40001, 80, 5000);
+	int fd = tc_open_passive(&p, lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* Warm up: the first RTT sample, quick-ACK mode over. */
+	for (int i = 0; i < 20; i++)
+		CU_ASSERT_TRUE(rr_round(&t, &p, fd, TC_MS));
+	enum { ROUNDS = 500 };
+	uint64_t before = us_wheel_ops(&t.st->wheel);
+	int ok = 0;
+	for (int i = 0; i < ROUNDS; i++)
+		ok += rr_round(&t, &p, fd, TC_MS);
+	uint64_t ops = us_wheel_ops(&t.st->wheel) - before;
+	CU_ASSERT_EQUAL(ok, ROUNDS);
+	/* At most one wheel operation per 10 rounds (the eager code: >= 2 per round). */
+	CU_ASSERT(ops * 10 <= ROUNDS);
+	if (ops * 10 > ROUNDS || getenv("LAZY_DEBUG"))
+		fprintf(stderr, "\n  %llu wheel operations in %d request/response rounds\n",
+			(unsigned long long)ops, ROUNDS);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_run(&t, 100 * TC_MS, NULL);
+	tu_close(&t);
+}
+
+/*
+ * RFC 6298 5.3: an ACK of new data restarts the timer. Armed at the send
+ * for t0 + 200 ms, pushed to t0 + 50 + 200 ms by a partial ACK at t0 + 50
+ * (no wheel operation), the timer fires first at t0 + 200, finds its
+ * deadline later and follows it: the retransmission goes out at exactly
+ * t0 + 250 ms, not at 200 and not later; the next one (doubled RTO, 5.5)
+ * 400 ms after that.
+ */
+static void test_lazy_rexmit_follows_deadline(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.tcp.nodelay = true;
+	cfg.tcp.rto_initial_ms = 200;
+	cfg.tcp.rto_min_ms = 200;
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	int lfd = tc_listen(&t, 80, 4);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 40002, 80, 7000);
+	int fd = tc_open_passive(&p, lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* Three segments (1460 + 1460 + 80) leave at t0. */
+	static char data[3000];
+	memset(data, 'd', sizeof data);
+	uint64_t t0 = us_stack_now(t.st);
+	CU_ASSERT_EQUAL(us_send(t.st, fd, data, sizeof data, 0), (ssize_t)sizeof data);
+	struct tc_out o = { 0 };
+	tc_run(&t, 50 * TC_MS, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n, 3);
+	uint32_t first = o.seg[0].seq;
+	/* Partial ACK at t0 + 50 ms: the first segment only (RTT 50 ms, RTO
+	 * max(200, 50 + 4 * 25) = 200 ms). */
+	struct tc_seg a = tc_peer_seg(&p, TC_ACK, NULL, 0);
+	a.ack = first + 1460;
+	tc_inject(&t, &a);
+	tc_out_clear(&o);
+	tc_run(&t, 1000 * TC_MS, &o);
+	int r1 = -1, r2 = -1;
+	for (int i = 0; i < o.n; i++) {
+		if (o.seg[i].seq == first + 1460 && o.seg[i].len > 0) {
+			if (r1 < 0)
+				r1 = i;
+			else if (r2 < 0)
+				r2 = i;
+		}
+	}
+	CU_ASSERT_FATAL(r1 >= 0 && r2 >= 0);
+	CU_ASSERT_EQUAL(o.seg[r1].time, t0 + 250 * TC_MS);
+	CU_ASSERT_EQUAL(o.seg[r2].time, t0 + 250 * TC_MS + 400 * TC_MS);
+	tc_out_free(&o);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_run(&t, 100 * TC_MS, NULL);
+	tu_close(&t);
+}
+
+/*
+ * Clearing is lazy, but a connection that ends cancels its timers in the
+ * wheel for real: after the peer's RST (data in flight, a delayed ACK
+ * cleared lazily before), no timer is left armed holding the socket.
+ */
+static void test_lazy_end_cancels(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.tcp.nodelay = true;
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	size_t armed0 = t.st->wheel.count;
+	int lfd = tc_listen(&t, 80, 4);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 40003, 80, 9000);
+	int fd = tc_open_passive(&p, lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_TRUE(rr_round(&t, &p, fd, TC_MS));
+	char buf[10] = "unacked";
+	CU_ASSERT_EQUAL(us_send(t.st, fd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+	struct tc_out o = { 0 };
+	tc_run(&t, TC_MS, &o);
+	for (int i = 0; i < o.n; i++)
+		tc_peer_saw(&p, &o.seg[i]);
+	tc_out_free(&o);
+	CU_ASSERT(t.st->wheel.count > armed0);
+	tc_peer_send(&p, TC_RST | TC_ACK, NULL, 0);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_CLOSED);
+	CU_ASSERT_EQUAL(t.st->wheel.count, armed0);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_close(&t);
+}
+
+US_SUITE(tcp_timer_lazy, NULL, NULL,
+	 US_TEST(test_lazy_wheel_ops_per_ack),
+	 US_TEST(test_lazy_rexmit_follows_deadline),
+	 US_TEST(test_lazy_end_cancels));
