@@ -66,6 +66,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_ORPHAN_PROBES 8      /* unanswered zero-window probes an orphan gets (tcp_orphan_retries) */
 #define US_TCP_INVALID_RATELIMIT_MS 500 /* Linux tcp_invalid_ratelimit */
 #define US_TCP_MAX_QUICKACKS 16     /* Linux TCP_MAX_QUICKACKS */
+#define US_TCP_PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 #define US_TCP_SB_MAX      32       /* SACKed ranges a sender's scoreboard keeps */
 
@@ -264,8 +265,20 @@ struct us_tcb {
 	bool orphan;                    /* the application closed it; the stack finishes */
 };
 
+struct tcp_tw;
+
 struct us_tcp {
 	pthread_rwlock_t lock;          /* protects conn[] and port[] chains, and every TCB's links */
+	/* TIME_WAIT records (tcp_timewait.c). tw_lock protects tw_hash[],
+	 * tw_port[], the deadline list and every record; tw_count is written
+	 * under it and read without it as a hint. Below us_tcp.lock and the
+	 * socket locks. */
+	pthread_mutex_t tw_lock;
+	struct tcp_tw **tw_hash;        /* [US_TCP_HASH], by 4-tuple */
+	struct tcp_tw **tw_port;        /* [US_TCP_HASH], by local port */
+	struct tcp_tw *tw_head, *tw_tail;
+	_Atomic size_t tw_count;
+	struct us_timer tw_timer;       /* armed for tw_head's deadline */
 	struct us_tcb *conn[US_TCP_HASH];
 	struct us_tcb *port[US_TCP_HASH];
 	uint64_t isn_key[2];            /* RFC 6528 secret */
@@ -362,6 +375,36 @@ void tcp_set_state(struct us_tcb *t, enum tcp_state s);
 /* Connection over: record err for the application (0 = orderly), leave the tables. */
 void tcp_done(struct us_tcb *t, int err);
 void tcp_enter_time_wait(struct us_tcb *t);
+
+/* TIME_WAIT records (tcp_timewait.c). */
+void tcp_tw_init(struct us_tcp *tcp);
+void tcp_tw_destroy(struct us_tcp *tcp);
+/* t (socket lock held) enters TIME_WAIT: a record takes its place; the
+ * caller then ends t. -ENOMEM/-EEXIST: no record. */
+int tcp_tw_enter(struct us_tcb *t);
+enum tcp_tw_verdict { TW_NONE, TW_DONE, TW_SYN };
+/* A segment for a 4-tuple that has no connection: TW_NONE (no record),
+ * TW_DONE (the record dealt with it), TW_SYN (the record is gone: give the
+ * SYN to the listener with ISS *isn). */
+enum tcp_tw_verdict tcp_tw_input(struct us_stack *st, const struct wire_ip4 *ip,
+				 const struct wire_tcp *g, uint32_t *isn);
+/* With us_tcp.lock held: does a record hold addr:port (network order)? */
+bool tcp_tw_port_busy(struct us_tcp *tcp, uint32_t addr, uint16_t port);
+/* An active open of this 4-tuple: 0 no record, 1 taken over (ISS *isn),
+ * -EADDRINUSE the record stays (no timestamps, or under a second old). */
+int tcp_tw_takeover(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		    uint16_t rport, uint32_t *isn);
+/* For listings and tests. */
+struct tcp_tw_info {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint32_t snd_nxt, rcv_nxt;
+	uint64_t deadline;
+};
+int tcp_tw_count(struct us_stack *st);
+bool tcp_tw_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		   uint16_t rport, struct tcp_tw_info *out);
+size_t tcp_tw_list(struct us_stack *st, struct tcp_tw_info *out, size_t max);
 
 /* Socket layer hooks (tcp_sock.c). */
 struct us_sock *tcp_child_new(struct us_sock *listener);

@@ -22,7 +22,6 @@
 #include "tcp.h"
 #include "lockassert.h"
 
-#define PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
 
 static uint32_t seg_len(const struct wire_tcp *g)
 {
@@ -192,7 +191,10 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 	return true;
 }
 
-static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g)
+/* A segment for a listener; tw_isn: the ISS a TIME_WAIT record that let a
+ * new SYN through asks for (tcp_timewait.c), 0 none. Unlocks ls. */
+static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g,
+			 uint32_t tw_isn)
 {
 	US_ASSERT_LOCKED(&ls->lock);
 	struct us_stack *st = ls->st;
@@ -248,7 +250,9 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 	cs->remote.sin_port = t->rport;
 	t->irs = g->seq;
 	t->rcv_nxt = g->seq + 1;
-	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
+	/* Above the old incarnation's sequence space when it ends a TIME_WAIT
+	 * (Linux tw_isn), else RFC 6528. */
+	t->iss = tw_isn ? tw_isn : tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
 	t->rcv_adv = t->rcv_nxt;
@@ -513,9 +517,6 @@ static void process_fin(struct us_tcb *t)
 		break;
 	case TCPS_FIN_WAIT_2:
 		tcp_enter_time_wait(t);
-		break;
-	case TCPS_TIME_WAIT:
-		tcp_enter_time_wait(t);         /* restart 2MSL */
 		break;
 	default:
 		break;
@@ -846,16 +847,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 {
 	struct us_stack *st = t->sock->st;
 	uint64_t now = us_now(st);
-	/* TIME_WAIT and a new SYN (RFC 9293 3.10.7.4 note, RFC 6191): a SYN
-	 * above what we received (or with a newer timestamp) ends TIME_WAIT. */
-	if (t->state == TCPS_TIME_WAIT && (g->flags & TCP_SYN) && !(g->flags & (TCP_ACK | TCP_RST))) {
-		bool newer = t->ts_ok && g->opt.has_ts ? (int32_t)(g->opt.tsval - t->ts_recent) > 0
-						       : seq_gt(g->seq, t->rcv_nxt);
-		if (newer) {
-			tcp_done(t, 0);
-			return true;
-		}
-	}
+	/* TIME_WAIT is a record of its own (tcp_timewait.c): no TCB here is in it. */
 	/* Simultaneous open (RFC 9293 figure 7, line 6): in SYN_RCVD after our
 	 * SYN crossed the peer's, the peer's SYN-ACK acknowledging our SYN
 	 * completes the handshake. Its SYN is the one already received (it
@@ -886,7 +878,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	}
 	/* PAWS (RFC 7323 5.3). */
 	if (t->ts_ok && g->opt.has_ts && !(g->flags & TCP_RST) &&
-	    (int32_t)(g->opt.tsval - t->ts_recent) < 0 && now - t->ts_recent_at < PAWS_IDLE_NS) {
+	    (int32_t)(g->opt.tsval - t->ts_recent) < 0 && now - t->ts_recent_at < US_TCP_PAWS_IDLE_NS) {
 		US_STAT_INC(st, TCP_PAWS_DROPS);
 		dsack_old(t, g);
 		tcp_send_ack(t);
@@ -898,8 +890,6 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 			US_STAT_INC(st, TCP_OUT_OF_WINDOW);
 			dsack_old(t, g);
 			tcp_send_ack(t);
-			if (t->state == TCPS_TIME_WAIT && (g->flags & TCP_FIN))
-				tcp_enter_time_wait(t);         /* a retransmitted FIN restarts 2MSL */
 		}
 		return false;
 	}
@@ -997,7 +987,7 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 			trim_old(t, &seq, &data, &len, &fin);
 		us_sock_wake(t->sock);
 	}
-	if (t->state != TCPS_TIME_WAIT && !ack_input(t, g))
+	if (!ack_input(t, g))
 		return false;
 	if (t->state == TCPS_CLOSED)
 		return false;
@@ -1049,9 +1039,18 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 		US_STAT_INC(st, TCP_DROP_SYNFIN);
 		return;
 	}
-	for (int pass = 0; pass < 2; pass++) {
+	/*
+	 * Connections first; a 4-tuple without one may be in TIME_WAIT
+	 * (tcp_timewait.c: checked only then, so established traffic never
+	 * takes its lock), and only then does a listener see the segment.
+	 */
+	uint32_t tw_isn = 0;
+	bool tw_checked = false;
+	for (int pass = 0; pass < 3; pass++) {
 		struct us_sock *s = tcp_lookup(st, ip->dst, htons(g.dport), ip->src, htons(g.sport));
 		if (!s) {
+			if (!tw_checked && tcp_tw_input(st, ip, &g, &tw_isn) == TW_DONE)
+				return;
 			US_STAT_INC(st, TCP_NO_SOCKET);
 			respond_closed(st, ip, &g);
 			return;
@@ -1060,10 +1059,27 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 		struct us_tcb *t = s->tcb;
 		bool again = false;
 		if (!t || t->state == TCPS_CLOSED) {
+			/* Ended meanwhile, perhaps into TIME_WAIT: look again. */
 			pthread_mutex_unlock(&s->lock);
-			respond_closed(st, ip, &g);
+			if (!tw_checked) {
+				tw_checked = true;
+				enum tcp_tw_verdict v = tcp_tw_input(st, ip, &g, &tw_isn);
+				again = v == TW_SYN;
+				if (v == TW_NONE)
+					respond_closed(st, ip, &g);
+			} else {
+				respond_closed(st, ip, &g);
+			}
 		} else if (t->state == TCPS_LISTEN) {
-			listen_input(s, ip, &g);        /* unlocks s */
+			if (!tw_checked) {
+				tw_checked = true;
+				if (tcp_tw_input(st, ip, &g, &tw_isn) == TW_DONE) {
+					pthread_mutex_unlock(&s->lock);
+					us_sock_put(s);
+					return;
+				}
+			}
+			listen_input(s, ip, &g, tw_isn);        /* unlocks s */
 		} else {
 			t->stats.segs_in++;
 			if (g.payload_len)

@@ -82,23 +82,23 @@ void tcp_done(struct us_tcb *t, int err)
 	us_sock_wake(s);
 }
 
+/*
+ * TIME_WAIT is a compact record (tcp_timewait.c), as Linux's tcp_time_wait:
+ * the record answers for the 4-tuple for 2 MSL, and the socket itself is
+ * done (CLOSED; what was received stays readable, then EOF). No memory
+ * for a record: no TIME_WAIT (Linux does the same when its table is full).
+ */
 void tcp_enter_time_wait(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
 	struct us_stack *st = t->sock->st;
-	tcp_timers_clear_all(t);
-	t->state = TCPS_TIME_WAIT;
-	tcp_table_mark(t, false, true);
-	uint32_t tw = st->cfg.tcp.time_wait_s;
-	if (tw == 0) {
-		tcp_done(t, 0);
-		return;
-	}
-	/* Nothing more will be sent: the send ring can go now. */
-	t->sndq.len = 0;
-	ring_release(&t->sndq);
-	tcp_timer_set(t, TT_2MSL, us_now(st) + (uint64_t)tw * US_NS_PER_SEC);
-	us_sock_wake(t->sock);
+	/* The ACK of the peer's FIN goes now: the connection ends here. */
+	if (t->ack_now || t->deadline[TT_DELACK])
+		tcp_send_ack(t);
+	if (st->cfg.tcp.time_wait_s)
+		tcp_tw_enter(t);
+	t->sndq.len = 0;                /* all acknowledged */
+	tcp_done(t, 0);
 }
 
 struct us_sock *tcp_child_new(struct us_sock *ls)

@@ -46,6 +46,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	atomic_init(&t->eph_next, us_rng_u32(&st->rng));
 	atomic_init(&t->fail_inserts, 0);
 	t->st = st;
+	tcp_tw_init(t);
 	return 0;
 }
 
@@ -81,6 +82,7 @@ void us_tcp_destroy(struct us_tcp *t)
 		pthread_mutex_unlock(&s->lock);
 		us_sock_put(s);
 	}
+	tcp_tw_destroy(t);
 	pthread_rwlock_destroy(&t->lock);
 }
 
@@ -364,7 +366,8 @@ static bool port_clash(struct us_tcp *tcp, const struct us_tcb *t, uint32_t addr
 			continue;
 		return true;
 	}
-	return false;
+	/* TIME_WAIT records hold their port too, except against SO_REUSEADDR (Linux). */
+	return !reuse && tcp_tw_port_busy(tcp, addr, port);
 }
 
 static void hold_for_tables(struct us_tcb *t)
@@ -421,6 +424,20 @@ int tcp_conn_insert(struct us_tcb *t)
 	if (conn_find_locked(tcp, t->laddr, t->lport, t->raddr, t->rport)) {
 		pthread_rwlock_unlock(&tcp->lock);
 		return -EADDRINUSE;
+	}
+	/* The 4-tuple in TIME_WAIT: an active open may take the record over
+	 * (tcp_timewait.c), starting above its sequence space; else in use. */
+	uint32_t isn;
+	int tw = t->state == TCPS_SYN_SENT
+			 ? tcp_tw_takeover(t->sock->st, t->laddr, t->lport, t->raddr, t->rport, &isn)
+			 : tcp_tw_lookup(t->sock->st, t->laddr, t->lport, t->raddr, t->rport, NULL)
+				   ? -EADDRINUSE : 0;
+	if (tw < 0) {
+		pthread_rwlock_unlock(&tcp->lock);
+		return -EADDRINUSE;
+	}
+	if (tw > 0) {
+		t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = isn;
 	}
 	hold_for_tables(t);
 	unsigned h = conn_hash(t->laddr, t->lport, t->raddr, t->rport);

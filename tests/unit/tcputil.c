@@ -406,6 +406,9 @@ int tc_state(struct tu *t, int fd)
 
 int tc_conn_state(struct tu *t, uint16_t stack_port, uint16_t peer_port)
 {
+	/* TIME_WAIT is a record, not a control block (tcp_timewait.c). */
+	if (tcp_tw_lookup(t->st, TU_STACK_IP, htons(stack_port), TU_PEER_IP, htons(peer_port), NULL))
+		return TCPS_TIME_WAIT;
 	struct us_sock *s = tcp_lookup(t->st, TU_STACK_IP, htons(stack_port), TU_PEER_IP,
 				       htons(peer_port));
 	if (!s)

@@ -1423,6 +1423,9 @@ def _(ctx, out, inp):
     # before TS.Recent could take its TSval; the ACK echoes TS.Recent (5400, the first FIN).
     expect(re_ack.opts()["Timestamp"] == (31000, 5400), "fresh TSval, TSecr = TS.Recent: %r"
            % re_ack.opts())
+    # The TIME-WAIT record answers as Linux's tcp_v4_timewait_ack: timestamps, no SACK
+    # (no D-SACK for the old FIN either).
+    expect("SAck" not in re_ack.opts(), "no SACK blocks from TIME-WAIT: %r" % re_ack.opts())
     arp = [f for f in out if ARP in f.p and f.at > 1]
     expect(len(arp) == 1 and arp[0].at == 100.0, "one new ARP request at t=100: %r" % arp)
     rst = tcp_of(out)[-1]
@@ -1618,7 +1621,8 @@ def _(ctx, out, inp):
 A new SYN in TIME-WAIT (RFC 9293 3.10.7.4 note, RFC 6191): an active close
 leaves the stack in TIME-WAIT from t=0.4 (as in tcp_active_close). At t=5
 the peer opens the same 4-tuple again with a SYN whose timestamp is newer
-(ISN 90000). The stack must end TIME-WAIT and answer with a SYN-ACK at once;
+(ISN 90000). The stack must end TIME-WAIT and answer with a SYN-ACK at once,
+its ISS the old SND.NXT + 65537 (Linux);
 the peer completes the handshake and the application accepts at t=5.5.
 """, app=ACCEPT + """
 - {at: 0.3, op: close, on: c}
@@ -1643,6 +1647,11 @@ def _(ctx, out, inp):
     expect(len(sas) == 2 and sas[1].at == 5.0 and sas[1].tcp().ack == 90001,
            "a SYN-ACK for the new SYN at once: %r" % sas)
     syn_ack_ok(sas[1], 90000, 10000)
+    # Linux (tcp_timewait_state_process): the new incarnation's ISS is the old SND.NXT
+    # (after our FIN) + 65535 + 2, above anything the old one sent.
+    fin = [f for f in tcp_of(out) if f.flags() == "FA"][0]
+    expect(sas[1].tcp().seq == (fin.tcp().seq + 1 + 65537) % 2**32,
+           "ISS = old SND.NXT + 65537: %r after FIN %r" % (sas[1], fin))
     expect(len(out) == 6, "announce, ARP reply, SYN-ACK, FIN, ACK, SYN-ACK: %r" % out)
     all_csums_ok(out)
 

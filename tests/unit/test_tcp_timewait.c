@@ -1,0 +1,267 @@
+/*
+ * test_tcp_timewait.c — TIME_WAIT as a compact record (suite
+ * "tcp_timewait", core/tcp_timewait.c).
+ *
+ * A deterministic stack (10.0.0.1) faces peers (10.0.0.2) on a pair wire,
+ * segments built byte by byte (tcputil.h). Expected behaviour from RFC
+ * 9293 3.10.7.4 (TIME-WAIT), RFC 6191 and, where they leave a choice,
+ * Linux's tcp_timewait_state_process: an RST at RCV.NXT ends TIME_WAIT
+ * (tcp_rfc1337 = 0), an RST elsewhere is ignored (no challenge ACK), a new
+ * SYN above RCV.NXT gets ISS = old SND.NXT + 65537, the port stays taken.
+ * The behaviours kept from before (retransmitted FIN re-ACKed and 2 MSL
+ * restarted, old SYN answered with an ACK, SYN+FIN dropped) are in suite
+ * tcp_state and the replay scenarios tcp_time_wait*.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+#include "sockutil.h"
+#include "tcputil.h"
+
+#include "socket.h"
+#include "tcp.h"
+
+#define LPORT 80
+#define PPORT 42000
+#define PISS 7000u
+#define TW_S 3
+
+static struct us_config cfg;
+
+static bool open_stack(struct tu *t, const char *tag)
+{
+	tc_config(&cfg, 0, tag);
+	cfg.tcp.time_wait_s = TW_S;
+	if (!tu_open_cfg(t, &cfg))
+		return false;
+	tu_run(t, TC_SEC, NULL);
+	return true;
+}
+
+/* Accept a connection from p, close it first and take it to TIME_WAIT. */
+static bool close_to_time_wait(struct tu *t, struct tc_peer *p, int lfd, bool ts)
+{
+	struct tc_seg syn = { .has_mss = true, .mss = 1460, .has_ts = ts, .tsval = p->tsval };
+	int fd = tc_open_passive(p, lfd, &syn);
+	if (fd < 0)
+		return false;
+	us_close(t->st, fd);
+	struct tc_out o = { 0 };
+	tc_collect(t, &o);
+	int f = tc_find(&o, 0, TC_FIN);
+	CU_ASSERT(f >= 0);
+	if (f < 0) {
+		tc_out_free(&o);
+		return false;
+	}
+	tc_peer_saw(p, &o.seg[f]);
+	p->tsval += 10;
+	tc_peer_send(p, TC_FIN | TC_ACK, NULL, 0);
+	tc_out_clear(&o);
+	tc_collect(t, &o);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_ACK), 1);        /* the ACK of the peer's FIN */
+	tc_out_free(&o);
+	return tc_conn_state(t, LPORT, p->port) == TCPS_TIME_WAIT;
+}
+
+/*
+ * 1,000 connections closed first by the stack: 1,000 TIME_WAIT records
+ * and no socket or control block left for any of them (only the
+ * listener's); all gone after 2 MSL.
+ */
+static void test_thousand_time_waits_hold_no_socket(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	static struct tc_peer p[1000];
+	int ok = 0;
+	for (int i = 0; i < 1000; i++) {
+		tc_peer_init(&p[i], &t, (uint16_t)(PPORT + i), LPORT, PISS + (uint32_t)i * 100000);
+		ok += close_to_time_wait(&t, &p[i], lfd, i % 2);
+	}
+	CU_ASSERT_EQUAL(ok, 1000);
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 1000);
+	CU_ASSERT_EQUAL(tc_tcbs(&t), 1);                /* the listener alone */
+	/* Every record still answers: the last peer's FIN again gets its ACK. */
+	p[999].snd_nxt--;
+	tc_peer_send(&p[999], TC_FIN | TC_ACK, NULL, 0);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_ACK), 1);
+	if (o.n == 1) {
+		CU_ASSERT_EQUAL(o.seg[0].ack, p[999].snd_nxt);
+		CU_ASSERT_EQUAL(o.seg[0].seq, p[999].rcv_nxt);
+		CU_ASSERT_EQUAL(o.seg[0].dport, PPORT + 999);
+	}
+	tu_run(&t, (TW_S + 1) * TC_SEC, NULL);
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), -1);
+	tc_out_free(&o);
+	us_close(t.st, lfd);
+	tu_close(&t);
+}
+
+/* RST at RCV.NXT ends TIME_WAIT; an RST elsewhere is ignored, unanswered. */
+static void test_time_wait_rst_in_window_ends_it_other_ignored(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
+	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, false));
+	struct tc_out o = { 0 };
+	struct tc_seg r = tc_peer_seg(&p, TC_RST, NULL, 0);
+	r.seq = p.snd_nxt + 1000;
+	tc_inject(&t, &r);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_TIME_WAIT);
+	r.seq = p.snd_nxt;
+	tc_inject(&t, &r);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), -1);
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 0);
+	tc_out_free(&o);
+	us_close(t.st, lfd);
+	tu_close(&t);
+}
+
+/*
+ * A new SYN above RCV.NXT ends TIME_WAIT; the new connection's ISS is the
+ * old SND.NXT + 65537 (Linux), and it completes and is accepted.
+ */
+static void test_time_wait_new_syn_iss_above_old_snd_nxt(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
+	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, true));
+	uint32_t old_snd_nxt = p.rcv_nxt;
+	struct tc_peer q;
+	tc_peer_init(&q, &t, PPORT, LPORT, PISS + 500000);
+	q.tsval = p.tsval + 100;
+	struct tc_seg syn = { .has_mss = true, .mss = 1460, .has_ts = true, .tsval = q.tsval };
+	int fd = tc_open_passive(&q, lfd, &syn);
+	CU_ASSERT(fd >= 0);
+	CU_ASSERT_EQUAL(q.stack_iss, old_snd_nxt + 65537);
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_ESTABLISHED);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_run(&t, (TW_S + 60) * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+/*
+ * The record keeps its port: binding it without SO_REUSEADDR fails
+ * (EADDRINUSE, as Linux), with SO_REUSEADDR it works.
+ */
+static void test_time_wait_record_holds_the_port(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
+	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, false));
+	us_close(t.st, lfd);
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = su_sin(0, LPORT);
+	SU_ERR(us_bind(t.st, fd, SU_SA(a), sizeof a), EADDRINUSE);
+	int one = 1;
+	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	CU_ASSERT_EQUAL(us_bind(t.st, fd, SU_SA(a), sizeof a), 0);
+	us_close(t.st, fd);
+	tu_run(&t, (TW_S + 1) * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+/*
+ * An active open of a 4-tuple in TIME_WAIT (the stack closed a connection
+ * it had opened from an explicit port): refused while the record is
+ * under a second old, then, timestamps having been used, it takes the
+ * record over with ISS = old SND.NXT + 65537 (Linux tcp_tw_reuse).
+ */
+static void test_time_wait_active_open_takes_over(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 5000, 0, PISS);
+	int one = 1;
+	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	struct sockaddr_in me = su_sin(0, 33333);
+	CU_ASSERT_EQUAL(us_bind(t.st, fd, SU_SA(me), sizeof me), 0);
+	struct sockaddr_in peer = su_sin(TU_PEER_IP, 5000);
+	SU_ERR(us_connect(t.st, fd, SU_SA(peer), sizeof peer), EINPROGRESS);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	CU_ASSERT_FATAL(o.n == 1 && o.seg[0].flags == TC_SYN && o.seg[0].has_ts);
+	tc_peer_saw(&p, &o.seg[0]);
+	p.stack_port = o.seg[0].sport;
+	p.ts = true;
+	p.snd_nxt = PISS;
+	struct tc_seg sa = tc_peer_seg(&p, TC_SYN | TC_ACK, NULL, 0);
+	sa.has_mss = true;
+	sa.mss = 1460;
+	tc_inject(&t, &sa);
+	p.snd_nxt++;
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_ESTABLISHED);
+	/* We close first: FIN; the peer ACKs and sends its FIN. */
+	us_close(t.st, fd);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	int f = tc_find(&o, 0, TC_FIN);
+	CU_ASSERT_FATAL(f >= 0);
+	tc_peer_saw(&p, &o.seg[f]);
+	p.tsval += 10;
+	tc_peer_send(&p, TC_FIN | TC_ACK, NULL, 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, 33333, 5000), TCPS_TIME_WAIT);
+	uint32_t old_snd_nxt = p.rcv_nxt;
+	/* At once: the record is too young. */
+	int fd2 = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	CU_ASSERT_EQUAL(us_bind(t.st, fd2, SU_SA(me), sizeof me), 0);
+	SU_ERR(us_connect(t.st, fd2, SU_SA(peer), sizeof peer), EADDRNOTAVAIL);
+	us_close(t.st, fd2);
+	/* 1.5 s later it is taken over. */
+	tu_run(&t, 1500 * TC_MS, NULL);
+	int fd3 = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	CU_ASSERT_EQUAL(us_bind(t.st, fd3, SU_SA(me), sizeof me), 0);
+	SU_ERR(us_connect(t.st, fd3, SU_SA(peer), sizeof peer), EINPROGRESS);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 1);
+	if (o.n == 1) {
+		CU_ASSERT_EQUAL(o.seg[0].flags, TC_SYN);
+		CU_ASSERT_EQUAL(o.seg[0].seq, old_snd_nxt + 65537);
+	}
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 0);
+	us_close(t.st, fd3);
+	tc_out_free(&o);
+	tu_run(&t, 200 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+US_SUITE(tcp_timewait, NULL, NULL,
+	 US_TEST(test_thousand_time_waits_hold_no_socket),
+	 US_TEST(test_time_wait_rst_in_window_ends_it_other_ignored),
+	 US_TEST(test_time_wait_new_syn_iss_above_old_snd_nxt),
+	 US_TEST(test_time_wait_record_holds_the_port),
+	 US_TEST(test_time_wait_active_open_takes_over));
