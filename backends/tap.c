@@ -32,6 +32,12 @@
  * frame into segments itself, or delivers it whole to a local socket.
  * With offload: false the TAP is opened as before (no header, nothing
  * offloaded).
+ *
+ * Multiqueue (cfg->queues > 1): every queue is one open() of the same
+ * device with IFF_MULTI_QUEUE, each a struct us_link of its own; netif.c
+ * opens queue 0 as the interface's link and the others beside it, and
+ * gives each its own receive thread. The kernel steers the frames of one
+ * flow to one queue (tun's flow hash), so a flow stays in order.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -144,13 +150,17 @@ static int tap_open_kind(struct us_link *l, const struct us_iface_config *cfg, c
 	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0) |
+			(cfg->queues > 1 ? IFF_MULTI_QUEUE : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		const char *hint = "";
 		if (e == EPERM)
 			hint = " (needs CAP_NET_ADMIN, or a persistent TAP owned by this user)";
+		else if ((e == EINVAL || e == EBUSY) && cfg->queues > 1)
+			hint = " (queues above 1: is it an existing single-queue device, or are "
+			       "all its queues in use?)";
 		else if (e == EINVAL || e == EBUSY)
 			hint = tun ? " (is it an existing non-TUN interface, or a TUN in use?)"
 				   : " (is it an existing non-TAP interface, or a TAP in use?)";

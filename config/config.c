@@ -114,6 +114,7 @@ void cfg_iface_init(struct us_iface_config *ifc)
 	ifc->backend = US_BACKEND_TAP;
 	ifc->mtu = US_DEFAULT_MTU;
 	ifc->offload = true;
+	ifc->queues = 1;
 }
 
 void cfg_tcp_init(struct us_tcp_config *t)
@@ -390,6 +391,19 @@ const char *cfg_check_backend_keys(const struct us_iface_config *ifc, bool impai
 			 ifc->name);
 		return buf;
 	}
+	if (ifc->queues > 1 && ifc->backend != US_BACKEND_TAP && ifc->backend != US_BACKEND_TUN) {
+		*key = "queues";
+		snprintf(buf, len, "interface \"%s\": \"queues\" above 1 is only allowed for backend tap "
+			 "or tun (IFF_MULTI_QUEUE)", ifc->name);
+		return buf;
+	}
+	if (ifc->queues > 1 && (us_impair_is_set(&ifc->impair) || us_impair_is_set(&ifc->impair_in) ||
+				us_impair_is_set(&ifc->impair_out))) {
+		*key = "queues";
+		snprintf(buf, len, "interface \"%s\": \"queues\" above 1 does not combine with impair "
+			 "(the impair layer has one queue)", ifc->name);
+		return buf;
+	}
 	if (impair_present && ifc->backend != US_BACKEND_PAIR && us_impair_is_set(&ifc->impair) &&
 	    (us_impair_is_set(&ifc->impair_in) || us_impair_is_set(&ifc->impair_out))) {
 		*key = "impair";
@@ -607,6 +621,9 @@ static int validate_iface(struct vctx *v, int idx)
 	if (ifc->dhcp4 && (ifc->backend == US_BACKEND_TUN || ifc->backend == US_BACKEND_LOOPBACK))
 		return verr(v, l, c, "interface \"%s\": dhcp4 needs an Ethernet backend (tap, pcap, "
 			    "pair), not %s", ifc->name, us_backend_name(ifc->backend));
+	if (ifc->queues > US_MAX_QUEUES)
+		return verr(v, l, c, "interface \"%s\": queues %u is out of range 1..%d", ifc->name,
+			    (unsigned)ifc->queues, US_MAX_QUEUES);
 	if (ifc->mtu < US_MIN_MTU || ifc->mtu > US_MAX_MTU)
 		return verr(v, l, c, "interface \"%s\": mtu %u is out of range %d..%d", ifc->name,
 			    (unsigned)ifc->mtu, US_MIN_MTU, US_MAX_MTU);

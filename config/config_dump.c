@@ -126,6 +126,8 @@ static void dump_iface(const struct us_iface_config *ifc, FILE *out)
 		fprintf(out, "    forwarding: %s\n", ifc->forwarding ? "true" : "false");
 	if (ifc->dhcp4)
 		fputs("    dhcp4: true\n", out);
+	if (ifc->queues > 1)
+		fprintf(out, "    queues: %u\n", (unsigned)ifc->queues);
 	bool in = us_impair_is_set(&ifc->impair_in), outd = us_impair_is_set(&ifc->impair_out);
 	bool flat = ifc->backend == US_BACKEND_PAIR || us_impair_is_set(&ifc->impair);
 	if (flat || in || outd)

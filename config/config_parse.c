@@ -930,6 +930,7 @@ static const struct ck_key iface_keys[] = {
 	{ .name = "offload", .type = CK_BOOL, .off = IFC(offload) },
 	{ .name = "forwarding", .type = CK_BOOL, .off = IFC(forwarding) },
 	{ .name = "dhcp4", .type = CK_BOOL, .off = IFC(dhcp4) },
+	{ .name = "queues", .type = CK_U32, .off = IFC(queues), .min = 1, .max = US_MAX_QUEUES },
 };
 static const struct ck_map iface_map = CK_MAP_OF(iface_keys, NULL, iface_post);
 

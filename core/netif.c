@@ -10,11 +10,73 @@
 #include <time.h>
 
 #include "stack.h"
+#include "wire/bytes.h"
 #include "wire/eth.h"
+#include "wire/ipv4.h"
 #include "lockassert.h"
 
 #define RX_POLL_MS 200  /* receive threads re-check for stop this often */
 #define RX_BATCH   64   /* frames a receive thread takes per turn of rx_lock */
+
+static void close_queues(struct us_netif *nif)
+{
+	for (int i = 1; i < nif->nqueues; i++) {
+		struct us_netq *q = &nif->xq[i - 1];
+		q->link.ops->close(&q->link);
+		pthread_mutex_destroy(&q->tx_lock);
+		pthread_mutex_destroy(&q->rx_lock);
+	}
+	free(nif->xq);
+	nif->xq = NULL;
+	nif->nqueues = 1;
+}
+
+/* Queues 1..N-1 of a multiqueue device, opened as queue 0 was (same cfg:
+ * the backend attaches each to the device with IFF_MULTI_QUEUE). */
+static int open_queues(struct us_stack *st, struct us_netif *nif,
+		       const struct us_iface_config *cfg, uint64_t seed, char *err, size_t errlen)
+{
+	int nq = cfg->queues > 1 ? (int)cfg->queues : 1;
+	for (int i = 0; i < US_MAX_QUEUES; i++) {
+		nif->rxq[i].nif = nif;
+		nif->rxq[i].qi = i;
+	}
+	nif->nqueues = 1;
+	if (nq == 1)
+		return 0;
+	nif->xq = calloc((size_t)nq - 1, sizeof *nif->xq);
+	if (!nif->xq) {
+		snprintf(err, errlen, "%s: out of memory for %d queues", cfg->name, nq);
+		return -1;
+	}
+	for (int i = 1; i < nq; i++) {
+		struct us_netq *q = &nif->xq[i - 1];
+		char berr[256] = "";
+		q->link.ops = nif->link.ops;
+		q->link.clock = &st->clock;
+		q->link.seed = seed + (uint64_t)i;
+		if (q->link.ops->open(&q->link, cfg, berr, sizeof berr) < 0) {
+			snprintf(err, errlen, "%s: queue %d of %d: %s", cfg->name, i, nq,
+				 berr[0] ? berr : strerror(errno));
+			close_queues(nif);
+			return -1;
+		}
+		pthread_mutex_init(&q->tx_lock, NULL);
+		pthread_mutex_init(&q->rx_lock, NULL);
+		nif->nqueues = i + 1;
+	}
+	return 0;
+}
+
+static struct us_link *q_link(struct us_netif *nif, int qi)
+{
+	return qi ? &nif->xq[qi - 1].link : &nif->link;
+}
+
+static pthread_mutex_t *q_rx_lock(struct us_netif *nif, int qi)
+{
+	return qi ? &nif->xq[qi - 1].rx_lock : &nif->rx_lock;
+}
 
 /* What both kinds of interface share once name, MAC and addresses are set. */
 static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_iface_config *cfg,
@@ -57,6 +119,11 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 		nif->link.ops = NULL;
 		return -1;
 	}
+	if (open_queues(st, nif, cfg, seed, err, errlen) < 0) {
+		nif->link.ops->close(&nif->link);
+		nif->link.ops = NULL;
+		return -1;
+	}
 	if (impaired && us_link_impair_wrap(&nif->link, in, out, berr, sizeof berr) < 0) {
 		snprintf(err, errlen, "%s: %s", cfg->name, berr);
 		nif->link.ops->close(&nif->link);
@@ -70,6 +137,7 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 				       : us_capture_open(cfg->capture, berr, sizeof berr);
 		if (!nif->capture) {
 			snprintf(err, errlen, "%s: capture: %s", cfg->name, berr);
+			close_queues(nif);
 			nif->link.ops->close(&nif->link);
 			nif->link.ops = NULL;
 			return -1;
@@ -125,8 +193,10 @@ int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t m
 
 void us_netif_close(struct us_netif *nif)
 {
-	if (nif->link.ops)
+	if (nif->link.ops) {
+		close_queues(nif);
 		nif->link.ops->close(&nif->link);
+	}
 	nif->link.ops = NULL;
 	if (nif->capture)
 		us_capture_close(nif->capture);
@@ -176,28 +246,59 @@ static void observe_tx(struct us_netif *nif, const uint8_t *f, size_t len)
 		trace_frame(nif, '>', f, len);
 }
 
+/*
+ * The transmit queue of a multiqueue interface for the frame in b: by a
+ * hash of its IPv4 addresses, protocol and (TCP, UDP, first fragments)
+ * ports, so one flow always leaves through one queue; anything else
+ * (ARP) through queue 0.
+ */
+static int tx_queue(const struct us_netif *nif, const struct us_buf *b)
+{
+	const uint8_t *p = b->data;
+	size_t n = b->len;
+	if (!nif->link.caps.l3) {
+		if (n < ETH_HLEN || get16(p + 12) != ETH_TYPE_IPV4)
+			return 0;
+		p += ETH_HLEN;
+		n -= ETH_HLEN;
+	}
+	if (n < IP4_HLEN)
+		return 0;
+	size_t hl = (size_t)(p[0] & 0x0f) * 4;
+	uint32_t h = get32(p + 12) ^ get32(p + 16) ^ p[9];
+	if ((p[9] == IP_PROTO_TCP || p[9] == IP_PROTO_UDP) && (get16(p + 6) & IP4_OFF_MASK) == 0 &&
+	    n >= hl + 4)
+		h ^= get32(p + hl);
+	h ^= h >> 16;
+	h *= 0x9e3779b1u;
+	return (int)(((uint64_t)h * (uint32_t)nif->nqueues) >> 32);
+}
+
 int us_netif_tx(struct us_netif *nif, struct us_buf *b)
 {
 	struct us_stack *st = nif->st;
 	int rc = 0;
+	int qi = nif->nqueues > 1 ? tx_queue(nif, b) : 0;
+	struct us_link *l = q_link(nif, qi);
+	pthread_mutex_t *txl = qi ? &nif->xq[qi - 1].tx_lock : &nif->tx_lock;
 	/* Nothing sends holding a protocol lock (doc/LOCKING.md), nor twice. */
-	US_ASSERT_UNLOCKED(&nif->tx_lock);
+	US_ASSERT_UNLOCKED(txl);
 	US_ASSERT_UNLOCKED(&st->arp.lock);
 	US_ASSERT_UNLOCKED(&st->ip.reasm_lock);
 	US_ASSERT_UNLOCKED(&st->icmp.lock);
 	/* Offloads requested (netif_offload.c): checksum, segmentation, borrowed payload. */
 	bool offl = b->csum_start || b->gso_size || b->nfrags;
 	size_t flen = offl ? us_netif_frame_len(b) : b->len;
-	pthread_mutex_lock(&nif->tx_lock);
+	pthread_mutex_lock(txl);
 	if (nif->capture || (st->flags & US_STACK_TRACE_FRAMES)) {
 		if (offl)
 			us_netif_observe_offloaded(nif, b, observe_tx);
 		else
 			observe_tx(nif, b->data, b->len);
 	}
-	if ((offl ? us_netif_send_offloaded(nif, b) : nif->link.ops->send(&nif->link, b->data, b->len)) < 0)
+	if ((offl ? us_netif_send_offloaded(nif, l, b) : l->ops->send(l, b->data, b->len)) < 0)
 		rc = -(errno ? errno : EIO);
-	pthread_mutex_unlock(&nif->tx_lock);
+	pthread_mutex_unlock(txl);
 	/* lo counts in its own interface counters only: eth: stays the wire's. */
 	if (rc == 0) {
 		if (!nif->loopback) {
@@ -236,9 +337,25 @@ void us_netif_input(struct us_netif *nif, const uint8_t *frame, size_t len)
 	us_netif_input_csum(nif, frame, len, US_CSUM_NONE);
 }
 
+static void input_frame(struct us_netif *nif, const uint8_t *frame, size_t len, uint8_t csum);
+
 void us_netif_input_csum(struct us_netif *nif, const uint8_t *frame, size_t len, uint8_t csum)
 {
 	US_ASSERT_LOCKED(&nif->rx_lock);
+	input_frame(nif, frame, len, csum);
+}
+
+/* One frame taken from queue qi, whose rx_lock the caller holds. */
+static void q_input(struct us_netif *nif, int qi, const uint8_t *frame, size_t len, uint8_t csum)
+{
+	US_ASSERT_LOCKED(q_rx_lock(nif, qi));
+	atomic_fetch_add_explicit(&nif->rxq[qi].frames, 1, memory_order_relaxed);
+	input_frame(nif, frame, len, csum);
+}
+
+/* With the rx_lock of the queue the frame came from (any queue of nif). */
+static void input_frame(struct us_netif *nif, const uint8_t *frame, size_t len, uint8_t csum)
+{
 	struct us_stack *st = nif->st;
 	if (!nif->loopback) {       /* see us_netif_tx */
 		US_STAT_INC(st, ETH_RX_FRAMES);
@@ -293,18 +410,21 @@ int us_netif_poll(struct us_netif *nif, int max)
 	int n = 0;
 	if (nif->link_eof)
 		return 0;
-	pthread_mutex_lock(&nif->rx_lock);
-	while (n < max) {
-		int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
-		if (len <= 0) {
-			if (len < 0 && errno == ENODATA)
-				nif->link_eof = true;
-			break;
+	for (int qi = 0; qi < nif->nqueues && n < max; qi++) {
+		struct us_link *l = q_link(nif, qi);
+		pthread_mutex_lock(q_rx_lock(nif, qi));
+		while (n < max) {
+			int len = l->ops->recv(l, rx, sizeof rx, 0);
+			if (len <= 0) {
+				if (len < 0 && errno == ENODATA)
+					nif->link_eof = true;
+				break;
+			}
+			q_input(nif, qi, rx, (size_t)len, l->rx_csum);
+			n++;
 		}
-		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
-		n++;
+		pthread_mutex_unlock(q_rx_lock(nif, qi));
 	}
-	pthread_mutex_unlock(&nif->rx_lock);
 	return n;
 }
 
@@ -316,17 +436,20 @@ int us_netif_busy_poll(struct us_stack *st)
 		struct us_netif *nif = &st->ifs[i];
 		if (!nif->link.caps.busy_poll)
 			continue;
-		/* Someone else is consuming this queue now: its frames are theirs. */
-		if (pthread_mutex_trylock(&nif->rx_lock) != 0)
-			continue;
-		for (int k = 0; k < 8; k++) {
-			int len = nif->link.ops->recv(&nif->link, rx, sizeof rx, 0);
-			if (len <= 0)
-				break;
-			us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
-			n++;
+		for (int qi = 0; qi < nif->nqueues; qi++) {
+			struct us_link *l = q_link(nif, qi);
+			/* Someone else is consuming this queue now: its frames are theirs. */
+			if (pthread_mutex_trylock(q_rx_lock(nif, qi)) != 0)
+				continue;
+			for (int k = 0; k < 8; k++) {
+				int len = l->ops->recv(l, rx, sizeof rx, 0);
+				if (len <= 0)
+					break;
+				q_input(nif, qi, rx, (size_t)len, l->rx_csum);
+				n++;
+			}
+			pthread_mutex_unlock(q_rx_lock(nif, qi));
 		}
-		pthread_mutex_unlock(&nif->rx_lock);
 	}
 	return n;
 }
@@ -343,36 +466,41 @@ int us_netif_busy_poll(struct us_stack *st)
  * recv, then process the frame under rx_lock.
  * Returns frames processed, 0 if none, -1 with errno on error.
  */
-static int rx_turn(struct us_netif *nif, uint8_t *rx)
+static int rx_turn(struct us_netif *nif, int qi, uint8_t *rx)
 {
-	if (!nif->link.caps.busy_poll) {
-		int len = nif->link.ops->recv(&nif->link, rx, RX_CAP, RX_POLL_MS);
+	struct us_link *l = q_link(nif, qi);
+	pthread_mutex_t *rxl = q_rx_lock(nif, qi);
+	if (!l->caps.busy_poll) {
+		int len = l->ops->recv(l, rx, RX_CAP, RX_POLL_MS);
 		if (len <= 0)
 			return len;
-		pthread_mutex_lock(&nif->rx_lock);
-		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
-		pthread_mutex_unlock(&nif->rx_lock);
+		pthread_mutex_lock(rxl);
+		q_input(nif, qi, rx, (size_t)len, l->rx_csum);
+		pthread_mutex_unlock(rxl);
 		return 1;
 	}
-	int r = nif->link.ops->wait(&nif->link, RX_POLL_MS);
+	int r = l->ops->wait(l, RX_POLL_MS);
 	if (r <= 0)
 		return r;
 	int n = 0, len = 0;
-	pthread_mutex_lock(&nif->rx_lock);
+	pthread_mutex_lock(rxl);
 	while (n < RX_BATCH) {
-		len = nif->link.ops->recv(&nif->link, rx, RX_CAP, 0);
+		len = l->ops->recv(l, rx, RX_CAP, 0);
 		if (len <= 0)
 			break;
-		us_netif_input_csum(nif, rx, (size_t)len, nif->link.rx_csum);
+		q_input(nif, qi, rx, (size_t)len, l->rx_csum);
 		n++;
 	}
-	pthread_mutex_unlock(&nif->rx_lock);
+	pthread_mutex_unlock(rxl);
 	return n == 0 && len < 0 ? -1 : n;
 }
 
+/* The receive thread of one queue (arg: its struct us_netq_rx). */
 static void *rx_main(void *arg)
 {
-	struct us_netif *nif = arg;
+	struct us_netq_rx *q = arg;
+	struct us_netif *nif = q->nif;
+	int qi = q->qi;
 	struct us_stack *st = nif->st;
 	uint8_t *rx = malloc(RX_CAP);
 	if (!rx) {
@@ -381,7 +509,7 @@ static void *rx_main(void *arg)
 	}
 	unsigned errors = 0;
 	while (!atomic_load(&st->halt)) {
-		int n = rx_turn(nif, rx);
+		int n = rx_turn(nif, qi, rx);
 		if (n > 0) {
 			errors = 0;
 			continue;
@@ -404,23 +532,48 @@ static void *rx_main(void *arg)
 
 int us_netif_start_rx(struct us_netif *nif)
 {
-	int rc = pthread_create(&nif->rx_thread, NULL, rx_main, nif);
+	int rc = pthread_create(&nif->rx_thread, NULL, rx_main, &nif->rxq[0]);
 	if (rc != 0) {
 		errno = rc;
 		return -1;
 	}
 	nif->rx_started = true;
+	for (int qi = 1; qi < nif->nqueues; qi++) {
+		struct us_netq *q = &nif->xq[qi - 1];
+		rc = pthread_create(&q->rx_thread, NULL, rx_main, &nif->rxq[qi]);
+		if (rc != 0) {
+			errno = rc;
+			return -1;      /* the caller stops what started (us_netif_stop_rx) */
+		}
+		q->rx_started = true;
+	}
 	return 0;
 }
 
 void us_netif_stop_rx(struct us_netif *nif)
 {
+	for (int qi = 1; qi < nif->nqueues; qi++) {
+		struct us_netq *q = &nif->xq[qi - 1];
+		if (!q->rx_started)
+			continue;
+		if (q->link.ops->wakeup)
+			q->link.ops->wakeup(&q->link);
+		pthread_join(q->rx_thread, NULL);
+		q->rx_started = false;
+	}
 	if (!nif->rx_started)
 		return;
 	if (nif->link.ops->wakeup)
 		nif->link.ops->wakeup(&nif->link);
 	pthread_join(nif->rx_thread, NULL);
 	nif->rx_started = false;
+}
+
+int us_netif_queue_frames(struct us_netif *nif, uint64_t out[US_MAX_QUEUES])
+{
+	for (int qi = 0; qi < nif->nqueues; qi++)
+		out[qi] = atomic_load_explicit(&nif->rxq[qi].frames, memory_order_relaxed);
+	return nif->nqueues;
 }
 
 bool us_netif_has_addr(const struct us_netif *nif, uint32_t addr)

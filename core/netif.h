@@ -21,6 +21,33 @@
 #include "ustack/config.h"
 
 struct us_stack;
+struct us_netif;
+
+/*
+ * Queues 1..N-1 of a multiqueue TAP/TUN interface (`queues: N`); queue 0
+ * is the interface's own link, tx_lock, rx_lock and rx_thread. Each
+ * queue follows the same rules as queue 0: one consumer at a time under
+ * its rx_lock (its receive thread or a busy poller), sends under its
+ * tx_lock.
+ */
+struct us_netq {
+	struct us_link link;            /* recv: under rx_lock; send: under tx_lock */
+	pthread_mutex_t tx_lock;        /* protects link.ops->send of this queue */
+	pthread_mutex_t rx_lock;        /* this queue's consumer */
+	pthread_t rx_thread;
+	bool rx_started;
+};
+
+/* What a queue's receive thread is given, and its frame counter. Each is
+ * written by one queue's consumer: 64 bytes apart, never on one cache
+ * line (padded, not aligned: the stack is malloc'd). */
+struct us_netq_rx {
+	struct us_netif *nif;
+	int qi;
+	_Atomic uint64_t frames;        /* frames received on this queue (relaxed) */
+	uint8_t pad[64 - sizeof(void *) - 2 * sizeof(uint64_t)];
+};
+_Static_assert(sizeof(struct us_netq_rx) == 64, "one queue counter per 64 bytes");
 
 /*
  * The built-in loopback interface "lo" (see us_netif_open_loopback) lives
@@ -71,6 +98,9 @@ struct us_netif {
 
 	pthread_t rx_thread;
 	bool rx_started;
+	int nqueues;                    /* 1, or the multiqueue TAP's `queues:`; fixed */
+	struct us_netq *xq;             /* queues 1..nqueues-1 (NULL if one queue); fixed */
+	struct us_netq_rx rxq[US_MAX_QUEUES];
 	bool link_eof;                  /* pcap-file input exhausted: deterministic driver only */
 };
 
@@ -91,11 +121,12 @@ int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t m
 int us_netif_tx(struct us_netif *nif, struct us_buf *b);
 /*
  * Offloaded frames (netif_offload.c): b carries csum_start, gso_size or
- * frags (buf.h). Under tx_lock: send through the backend's sendv (or
+ * frags (buf.h). Under the tx_lock of l, the interface's link or one of
+ * its queues': send through the backend's sendv (or
  * complete the checksum and send), and show capture/trace the segments
  * the device will make, checksums complete (emit is called per segment).
  */
-int us_netif_send_offloaded(struct us_netif *nif, struct us_buf *b);
+int us_netif_send_offloaded(struct us_netif *nif, struct us_link *l, struct us_buf *b);
 void us_netif_observe_offloaded(struct us_netif *nif, const struct us_buf *b,
 				void (*emit)(struct us_netif *, const uint8_t *, size_t));
 /* Bytes of the frame in b, borrowed payload included. */
@@ -150,6 +181,10 @@ uint32_t us_netif_first_addr(const struct us_netif *nif);
 /* Is peer (network order) inside a subnet of nif's addresses? */
 bool us_netif_on_link(const struct us_netif *nif, uint32_t peer);
 
+/* Frames received per queue into out[0..nqueues-1]; returns nqueues. */
+int us_netif_queue_frames(struct us_netif *nif, uint64_t out[US_MAX_QUEUES]);
+
+/* One receive thread per queue. */
 int us_netif_start_rx(struct us_netif *nif);
 void us_netif_stop_rx(struct us_netif *nif);
 

@@ -103,9 +103,8 @@ void us_netif_observe_offloaded(struct us_netif *nif, const struct us_buf *b,
 	}
 }
 
-int us_netif_send_offloaded(struct us_netif *nif, struct us_buf *b)
+int us_netif_send_offloaded(struct us_netif *nif, struct us_link *l, struct us_buf *b)
 {
-	struct us_link *l = &nif->link;
 	if (l->ops->sendv) {
 		struct iovec iov[1 + US_IP_MAX_IOV];
 		if (b->nfrags > US_IP_MAX_IOV) {

@@ -47,6 +47,15 @@ int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT
 	return 0;
 }
 
+int us_stack_iface_queue_frames(const us_stack *st, int ifindex, uint64_t out[US_MAX_QUEUES])
+{
+	if (!st || ifindex < 0 || (ifindex >= st->nifs && ifindex != US_LO_IFINDEX) || !out) {
+		errno = EINVAL;
+		return -1;
+	}
+	return us_netif_queue_frames(&((struct us_stack *)st)->ifs[ifindex], out);
+}
+
 const char *us_stat_layer(enum us_stat_id id) { return id < US_STAT__COUNT ? layers[id] : "?"; }
 const char *us_stat_desc(enum us_stat_id id) { return id < US_STAT__COUNT ? descs[id] : "?"; }
 
@@ -94,6 +103,10 @@ void us_stack_stats_print(const us_stack *st, FILE *out)
 		fprintf(out, "interface %s:\n", st->ifs[n].name);
 		for (int i = 0; i < US_IFSTAT__COUNT; i++)
 			fprintf(out, "    %llu %s\n", (unsigned long long)iv[i], if_descs[i]);
+		uint64_t qv[US_MAX_QUEUES];
+		int nq = us_stack_iface_queue_frames(st, n, qv);
+		for (int q = 0; nq > 1 && q < nq; q++)
+			fprintf(out, "    %llu frames received on queue %d\n", (unsigned long long)qv[q], q);
 	}
 	fflush(out);
 }

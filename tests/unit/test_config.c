@@ -833,10 +833,11 @@ static void test_err_unknown_key(void)
 		   "    mtuu: 1500\n",            /* 5 */
 		   "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" (expected one of: "
 		   "backend, device, output, macaddress, mtu, addresses, capture, impair, "
-		   "pcap_buffer_kb, offload, forwarding, dhcp4)");
+		   "pcap_buffer_kb, offload, forwarding, dhcp4, queues)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:5:5: interface \"eth0\": unknown key \"mtuu\" "
 				    "(expected one of: backend, device, output, macaddress, mtu, "
-				    "addresses, capture, impair, pcap_buffer_kb, offload, forwarding, dhcp4)");
+				    "addresses, capture, impair, pcap_buffer_kb, offload, forwarding, "
+				    "dhcp4, queues)");
 	EXPECT_ERR(ETH0 "interface: x\n",
 		   "t.yaml:3:1: top level: unknown key \"interface\" (expected one of: stack, "
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
@@ -1210,6 +1211,39 @@ static void test_err_missing_required(void)
 		   "  static:\n"                      /* 4 */
 		   "    - address: 10.0.0.9\n",       /* 5: mapping at 7 */
 		   "t.yaml:5:7: static ARP entry: missing required key \"mac\"");
+}
+
+/* queues: N (multiqueue TAP/TUN, issue 10): 1..16, tap or tun only, not with impair. */
+static void test_queues(void)
+{
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: tap, device: t}\n");
+	CU_ASSERT_EQUAL(cfg.ifaces[0].queues, 1);                 /* the default */
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: tap, device: t, queues: 16}\n"
+		  "  tun0: {backend: tun, device: u, queues: 2}\n");
+	CU_ASSERT_EQUAL(cfg.ifaces[0].queues, 16);
+	CU_ASSERT_EQUAL(cfg.ifaces[1].queues, 2);
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: pcap, device: t, queues: 1}\n");
+	/*          123456789012345678901234567890123456789012 */
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: tap, device: t, queues: 17}\n",
+		   "t.yaml:2:43: queues: expected an integer 1..16, got \"17\"");
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: tap, device: t, queues: 0}\n",
+		   "t.yaml:2:43: queues: expected an integer 1..16, got \"0\"");
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: tap, device: t, queues: two}\n",
+		   "t.yaml:2:43: queues: expected an integer 1..16, got \"two\"");
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: pcap, device: t, queues: 2}\n",
+		   "t.yaml:2:36: interface \"eth0\": \"queues\" above 1 is only allowed for "
+		   "backend tap or tun (IFF_MULTI_QUEUE)");
+	EXPECT_ERR("interfaces:\n"
+		   "  eth0: {backend: tap, device: t, queues: 2, impair: {loss: 0.1}}\n",
+		   "t.yaml:2:35: interface \"eth0\": \"queues\" above 1 does not combine with "
+		   "impair (the impair layer has one queue)");
 }
 
 static void test_err_backend_keys(void)
@@ -1852,6 +1886,11 @@ static void test_validate_code_built(void)
 	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": unknown backend 9");
 	cfg.ifaces[0].mtu = 575;
 	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": mtu 575 is out of range 576..9000");
+	cfg.ifaces[0].queues = 17;
+	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": queues 17 is out of range 1..16");
+	cfg.ifaces[0].backend = US_BACKEND_PCAP;
+	cfg.ifaces[0].queues = 2;
+	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": \"queues\" above 1 is only allowed");
 	cfg.ifaces[0].mac_set = true;
 	EXPECT_INVALID("x.yaml:3:5: interface \"eth0\": macaddress 00:00:00:00:00:00 is all zero");
 	cfg.ifaces[0].addrs[0].addr.s_addr = ip("127.0.0.1");
@@ -2236,6 +2275,7 @@ US_SUITE(config, NULL, NULL,
 	 US_TEST(test_err_mac),
 	 US_TEST(test_err_missing_required),
 	 US_TEST(test_err_backend_keys),
+	 US_TEST(test_queues),
 	 US_TEST(test_err_routes),
 	 US_TEST(test_err_too_many),
 	 US_TEST(test_err_duplicate_address),

@@ -18,6 +18,7 @@
 
 #define US_MAX_IFACES      8    /* interfaces per stack */
 #define US_MAX_ADDRS       8    /* IPv4 addresses per interface */
+#define US_MAX_QUEUES      16   /* queues per multiqueue TAP/TUN interface */
 #define US_MAX_ROUTES      64   /* static routes per stack */
 #define US_MAX_STATIC_ARP  64   /* static ARP entries per stack */
 #define US_IFNAME_MAX      16   /* stack-side interface name, with NUL */
@@ -86,6 +87,8 @@ struct us_iface_config {
 	char capture[US_PATH_MAX];    /* "" = no capture */
 	uint32_t pcap_buffer_kb;      /* pcap: kernel capture buffer, KiB (0 = default 4096) */
 	bool offload;                 /* use the device's offloads if it has any (default true) */
+	uint32_t queues;              /* tap/tun: IFF_MULTI_QUEUE queues, each with its own
+				       * receive thread, 1..US_MAX_QUEUES (default 1; 0 = 1) */
 	bool forwarding;              /* forward IPv4 arriving here (RFC 1812); meaningful
 				       * only if forwarding_set, else the stack's forwarding */
 	bool forwarding_set;          /* forwarding: was given for this interface */

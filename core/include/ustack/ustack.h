@@ -127,9 +127,16 @@ uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
 /* One interface's counters; -1 EINVAL for a bad index. */
 int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT__COUNT]);
 /*
+ * Frames received on each queue of the interface (a multiqueue TAP/TUN,
+ * `queues: N`) into out[0..N-1]; returns N (1 for other interfaces), or
+ * -1 EINVAL for a bad index.
+ */
+int us_stack_iface_queue_frames(const us_stack *st, int ifindex, uint64_t out[US_MAX_QUEUES]);
+/*
  * Print every counter, grouped by layer, in the style of netstat -s, then
  * each interface's ("interface eth0:" blocks, as ip -s link; the built-in
- * "interface lo:" last).
+ * "interface lo:" last; a multiqueue interface adds one "frames received
+ * on queue K" line per queue).
  */
 void us_stack_stats_print(const us_stack *st, FILE *out);
 /*
