@@ -704,6 +704,13 @@ static int validate_route(struct vctx *v, const struct us_route_config *r)
 			    "route to %s: gateway %s is not inside any interface's subnet "
 			    "(name an \"interface\" to use it anyway)",
 			    to, via);
+	/* Linux refuses a prefsrc that is not a local address ("Invalid prefsrc"). */
+	if (r->src.s_addr && !addr_owner(v->cfg, r->src, v->cfg->nifaces, 0)) {
+		char src[INET_ADDRSTRLEN];
+		cfg_format_ipv4(r->src, src, sizeof src);
+		return verr(v, l, c, "route to %s: src %s is not an address of any interface", to,
+			    src);
+	}
 	return 0;
 }
 

@@ -153,6 +153,10 @@ static void dump_route(const struct us_route_config *r, FILE *out)
 	else
 		cfg_format_cidr(&r->to, b, sizeof b);
 	fprintf(out, "  - to: %s\n", b);
+	if (r->src.s_addr) {
+		cfg_format_ipv4(r->src, b, sizeof b);
+		fprintf(out, "    src: %s\n", b);
+	}
 	if (r->via.s_addr) {
 		cfg_format_ipv4(r->via, b, sizeof b);
 		fprintf(out, "    via: %s\n", b);

@@ -996,6 +996,7 @@ static const struct ck_key route_keys[] = {
 	{ .name = "via", .type = CK_FN, .off = RT(via), .fn = fn_host },
 	{ .name = "metric", .type = CK_U32, .off = RT(metric), .max = UINT32_MAX },
 	{ .name = "interface", .type = CK_STRING, .off = RT(iface), .size = US_IFNAME_MAX },
+	{ .name = "src", .type = CK_FN, .off = RT(src), .fn = fn_host },
 };
 static const struct ck_map route_map = CK_MAP_OF(route_keys, NULL, route_post);
 

@@ -491,8 +491,15 @@ int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nex
 	}
 	*ifindex = r.ifindex;
 	*nexthop = r.gw ? r.gw : dst;
-	if (r.ifindex == US_LO_IFINDEX && !is_loopback_net(dst))
-		*src = dst;     /* to one of our addresses: from it, as Linux */
+	/* Source address selection for a sender not bound to one (Linux's
+	 * fib_result_prefsrc / inet_select_addr): the route's src: when it
+	 * has one; else, to one of our addresses, that address; else the
+	 * outgoing interface's address on the next hop's subnet, else its
+	 * first (doc/CONFIG.md "routes:"). */
+	if (r.src)
+		*src = r.src;
+	else if (r.ifindex == US_LO_IFINDEX && !is_loopback_net(dst))
+		*src = dst;
 	else
 		*src = us_netif_src_for(&st->ifs[r.ifindex], *nexthop);
 	return 0;

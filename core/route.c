@@ -30,6 +30,12 @@ static int before(const struct us_route *a, const struct us_route *b)
 int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
 		 uint32_t metric, int ifindex)
 {
+	return us_route_add_src(t, dst_be, prefix, gw_be, metric, ifindex, 0);
+}
+
+int us_route_add_src(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
+		     uint32_t metric, int ifindex, uint32_t src_be)
+{
 	if (prefix > 32) {
 		errno = EINVAL;
 		return -1;
@@ -40,6 +46,7 @@ int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint
 		.gw = gw_be,
 		.metric = metric,
 		.ifindex = ifindex,
+		.src = src_be,
 	};
 	pthread_rwlock_wrlock(&t->lock);
 	if (t->n == US_ROUTES_MAX) {
@@ -145,8 +152,8 @@ int us_route_setup(struct us_stack *st, char *err, size_t errlen)
 				 inet_ntop(AF_INET, &rc->via, a, sizeof a));
 			return -1;
 		}
-		if (us_route_add(&st->routes, rc->to.addr.s_addr, rc->to.prefix, rc->via.s_addr,
-				 rc->metric, ifi) < 0) {
+		if (us_route_add_src(&st->routes, rc->to.addr.s_addr, rc->to.prefix, rc->via.s_addr,
+				     rc->metric, ifi, rc->src.s_addr) < 0) {
 			snprintf(err, errlen, "routing table full");
 			return -1;
 		}

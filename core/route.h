@@ -31,6 +31,7 @@ struct us_route {
 	uint32_t gw;            /* network order; 0 = on-link */
 	uint32_t metric;
 	int ifindex;
+	uint32_t src;           /* network order; 0 = chosen from the interface */
 };
 
 struct us_route_table {
@@ -46,6 +47,9 @@ void us_route_destroy(struct us_route_table *t);
 /* Add (kept sorted). -1 with ENOSPC when full. gw network order, dst any order of host bits. */
 int us_route_add(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
 		 uint32_t metric, int ifindex);
+/* The same with a preferred source address src (network order; 0 = none). */
+int us_route_add_src(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,
+		     uint32_t metric, int ifindex, uint32_t src_be);
 /* Remove the first route equal in dst/prefix, gw and ifindex (a DHCP
  * lease's routes when it ends). 0, or -1 with ESRCH if there is none. */
 int us_route_del(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint32_t gw_be,

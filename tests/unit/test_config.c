@@ -855,7 +855,7 @@ static void test_err_unknown_key(void)
 	EXPECT_ERR(ETH0 "routes:\n"                       /* 3 */
 		   "  - {to: default, gateway_ip: 10.0.0.1}\n",   /* 4 */
 		   "t.yaml:4:19: route: unknown key \"gateway_ip\" (expected one of: to, via, "
-		   "metric, interface)");
+		   "metric, interface, src)");
 	EXPECT_ERR(ETH0 "arp:\n"                          /* 3 */
 		   "  timeout: 5\n",                      /* 4 */
 		   "t.yaml:4:3: arp: unknown key \"timeout\" (expected one of: timeout_s, static)");

@@ -107,6 +107,9 @@ struct us_route_config {
 	struct in_addr via;           /* gateway; 0 = directly connected */
 	uint32_t metric;              /* lower wins among equal prefixes */
 	char iface[US_IFNAME_MAX];    /* optional: "" = found from via */
+	struct in_addr src;           /* optional: the source address of what takes this
+				       * route (Linux's "src"/prefsrc); one of the stack's
+				       * configured addresses; 0 = chosen by interface */
 	int line, column;
 };
 
