@@ -89,8 +89,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood|idle|preload|bulk|rr) ;;
-*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle|preload|bulk|rr|forward) ;;
+*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -922,6 +922,84 @@ pcap_figures() {
 		[ "$t_out" != FAILED ] || FAILED=1
 }
 
+# ---- forwarding (issue 11): kernel -> router -> kernel ----
+#
+# Host A (ust-<pid>-fa) and host B (ust-<pid>-fb), both the kernel, joined
+# twice: through a kernel router (ust-<pid>-fr, ip_forward=1, a veth to
+# each: 10.83.1.0/24 on A's side, 10.83.2.0/24 on B's) and through ustackd
+# with `forwarding: true` (its TAPs made in ust-<pid>-fu, then moved into A
+# and B: 10.83.3.0/24 and 10.83.4.0/24). A's route to each of B's addresses
+# goes through one router only, so the same two hosts, the same usperf
+# client in A and server in B, measure both routers in turn, FWD_REPS
+# (BENCH_REPS_BULK) rounds of SECS each, best run shown. Offloads off on
+# every interface, as in the bulk rows (a forwarding ustack interface
+# opens its TAP without offloads: doc/CONFIG.md). No target: reported.
+forward_figures() {
+	local fa fb fr fu i side dst r bg kv=() uv=() kb ub log
+	say ""
+	say "== forwarding, bulk kernel->router->kernel (-m bulk)"
+	fa=$(new_ns fa); fb=$(new_ns fb); fr=$(new_ns fr); fu=$(new_ns fu)
+	ip -n "$fa" link add vka type veth peer name vra netns "$fr" || fail "veth for the kernel router"
+	ip -n "$fb" link add vkb type veth peer name vrb netns "$fr" || fail "veth for the kernel router"
+	ip -n "$fa" addr add 10.83.1.1/24 dev vka
+	ip -n "$fr" addr add 10.83.1.2/24 dev vra
+	ip -n "$fr" addr add 10.83.2.2/24 dev vrb
+	ip -n "$fb" addr add 10.83.2.1/24 dev vkb
+	ip netns exec "$fr" sysctl -qw net.ipv4.ip_forward=1
+	cat > "$OUT/fwd-router.yaml" <<Y
+stack: {forwarding: true}
+interfaces:
+  a0: {backend: tap, device: tapa, addresses: [10.83.3.2/24], macaddress: "02:00:0a:53:03:02"}
+  b0: {backend: tap, device: tapb, addresses: [10.83.4.2/24], macaddress: "02:00:0a:53:04:02"}
+Y
+	start "$fu" "$OUT/fwd-ustackd.log" "$BIN/ustackd" -C "$OUT/fwd-router.yaml"
+	(wait_for 5 "the ustack router" grep -q 'ustackd: up, 2 interfaces' "$OUT/fwd-ustackd.log") ||
+		{ row "forward kernel->router->kernel" FAILED - - "Mbit/s"; FAILED=1; return; }
+	ip -n "$fu" link set tapa netns "$fa" && ip -n "$fu" link set tapb netns "$fb" ||
+		fail "moving the router's TAPs"
+	ip -n "$fa" addr add 10.83.3.1/24 dev tapa
+	ip -n "$fb" addr add 10.83.4.1/24 dev tapb
+	for x in "$fa vka" "$fa tapa" "$fr vra" "$fr vrb" "$fb vkb" "$fb tapb"; do
+		set -- $x
+		ip -n "$1" link set "$2" up
+		command -v ethtool >/dev/null &&
+			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off lro off tx off rx off sg off \
+				>/dev/null 2>&1
+	done
+	ip -n "$fa" route add 10.83.2.0/24 via 10.83.1.2
+	ip -n "$fa" route add 10.83.4.0/24 via 10.83.3.2
+	ip -n "$fb" route add 10.83.1.0/24 via 10.83.2.2
+	ip -n "$fb" route add 10.83.3.0/24 via 10.83.4.2
+	start "$fb" "$OUT/fwd-server.log" "$USPERF" -s --kernel -p 5310
+	wait_for 5 "usperf -s --kernel in $fb" grep -q '^Server listening' "$OUT/fwd-server.log"
+	wait_for 5 "B through the kernel router" ip netns exec "$fa" ping -c1 -W1 10.83.2.1
+	wait_for 5 "B through the ustack router" ip netns exec "$fa" ping -c1 -W1 10.83.4.1
+	for i in $(seq "$REPS_BULK"); do
+		for side in kernel ustack; do
+			[ $side = kernel ] && dst=10.83.2.1 || dst=10.83.4.1
+			bg=$(background)
+			log="$OUT/forward.$side.$i.log"
+			timeout --kill-after=5 $((SECS + 60)) ip netns exec "$fa" "$USPERF" --kernel \
+				-c $dst -p 5310 -m bulk -t "$SECS" -i 0 > "$log" 2>&1
+			r=$(grep '^RESULT' "$log" | tail -1)
+			if [ -z "$r" ]; then
+				say "   $side router #$i: FAILED (the end of $log:)"
+				tail -n 3 "$log" | sed 's/^/    /'
+				continue
+			fi
+			say "   $side router #$i: ${r#RESULT } (background busy ${bg}%)"
+			if [ $side = kernel ]; then kv+=("$(field "$r" mbps):$bg"); else uv+=("$(field "$r" mbps):$bg"); fi
+		done
+	done
+	kb=$(REPS=$REPS_BULK summary "${kv[@]}")
+	ub=$(REPS=$REPS_BULK summary "${uv[@]}")
+	local n
+	n=$(notes "${ub#* }" "${kb#* }")
+	row "forward kernel->router->kernel" "${ub%% *}" "${kb%% *}" - "Mbit/s" \
+		"${n:+$n; }kernel-veth column = kernel router"
+	[ ${#kv[@]} -eq "$REPS_BULK" ] && [ ${#uv[@]} -eq "$REPS_BULK" ] || FAILED=1
+}
+
 # ---- SYN flood (issue 10): rate handled, clients served ----
 #
 # FLOOD_SYNS spoofed SYNs (tests/net/synflood.py: a raw socket, as fast as
@@ -1012,6 +1090,8 @@ if [ "$ONLY" = preload ]; then
 	stage preload_figures
 elif [ "$ONLY" = pcap ]; then
 	stage pcap_figures
+elif [ "$ONLY" = forward ]; then
+	stage forward_figures
 elif [ "$ONLY" = synflood ]; then
 	stage synflood_figures
 elif [ "$ONLY" = idle ]; then
@@ -1029,6 +1109,7 @@ elif [ "$ONLY" = rr ]; then
 	TSECS=$SECS_RR stage timed "crr" cps 1.0 "conn/s" -m crr
 elif [ "$ONLY" != http ]; then
 	stage pcap_figures
+	stage forward_figures
 	stage bulk_both "bulk ustack->kernel" -m bulk
 	stage bulk_both "bulk kernel->ustack" -m bulk -R
 	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
