@@ -156,6 +156,7 @@ void us_config_init(struct us_config *cfg)
 	cfg->seed_set = false;
 	cfg->busy_poll_us = US_DEFAULT_BUSY_POLL_US;
 	cfg->drain_timeout_ms = US_DEFAULT_DRAIN_TIMEOUT_MS;
+	cfg->max_sockets = US_DEFAULT_MAX_SOCKETS;
 	cfg->forwarding = false;
 	cfg->send_redirects = true;
 	for (int i = 0; i < US_MAX_IFACES; i++)

@@ -241,6 +241,8 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 		fprintf(out, "  seed: %" PRIu64 "\n", cfg->seed);
 	fprintf(out, "  busy_poll_us: %u\n", cfg->busy_poll_us);
 	fprintf(out, "  drain_timeout_ms: %u\n", cfg->drain_timeout_ms);
+	if (cfg->max_sockets && cfg->max_sockets != US_DEFAULT_MAX_SOCKETS)
+		fprintf(out, "  max_sockets: %u\n", cfg->max_sockets);
 	if (cfg->forwarding)
 		fputs("  forwarding: true\n", out);
 	if (!cfg->send_redirects)

@@ -1038,6 +1038,8 @@ static const struct ck_key stack_keys[] = {
 	  .max = US_MAX_BUSY_POLL_US },
 	{ .name = "drain_timeout_ms", .type = CK_U32, .off = CFG(drain_timeout_ms), .min = 0,
 	  .max = US_MAX_DRAIN_TIMEOUT_MS },
+	{ .name = "max_sockets", .type = CK_U32, .off = CFG(max_sockets), .min = US_MIN_MAX_SOCKETS,
+	  .max = US_MAX_MAX_SOCKETS },
 	{ .name = "forwarding", .type = CK_BOOL, .off = CFG(forwarding) },
 	{ .name = "send_redirects", .type = CK_BOOL, .off = CFG(send_redirects) },
 };

@@ -31,20 +31,44 @@ static const struct us_proto_ops *ops_of(const struct us_sock *s)
 	       : s->type == US_SOCK_EPOLL ? &us_epoll_ops : &us_udp_ops;
 }
 
-int us_socktab_init(struct us_socktab *t)
+int us_socktab_init(struct us_socktab *t, int max)
 {
-	pthread_rwlock_init(&t->lock, NULL);
-	t->slot = calloc(US_MAX_SOCKETS, sizeof *t->slot);
+	pthread_mutex_init(&t->alloc_lock, NULL);
+	for (int i = 0; i < US_SOCKTAB_SHARDS; i++)
+		pthread_rwlock_init(&t->shard[i].lock, NULL);
+	t->max = max > 0 ? max : US_MAX_SOCKETS;
+	t->slot = calloc((size_t)t->max, sizeof *t->slot);
 	t->lowest_free = 0;
 	return t->slot ? 0 : -1;
+}
+
+static pthread_rwlock_t *shard_lock(struct us_socktab *t, int fd)
+{
+	return &t->shard[fd % US_SOCKTAB_SHARDS].lock;
+}
+
+/* The socket in slot fd with a reference, or NULL. */
+static struct us_sock *slot_get(struct us_socktab *t, int fd)
+{
+	pthread_rwlock_t *l = shard_lock(t, fd);
+	pthread_rwlock_rdlock(l);
+	struct us_sock *s = t->slot[fd];
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_rwlock_unlock(l);
+	return s;
 }
 
 void us_socktab_close_all(struct us_stack *st)
 {
 	struct us_socktab *t = &st->socks;
-	for (int i = 0; i < US_MAX_SOCKETS && t->slot; i++)
-		if (t->slot[i])
+	for (int i = 0; i < t->max && t->slot; i++) {
+		struct us_sock *s = slot_get(t, i);
+		if (s) {
+			us_sock_put(s);
 			us_close(st, i);
+		}
+	}
 }
 
 void us_socktab_destroy(struct us_stack *st)
@@ -53,7 +77,9 @@ void us_socktab_destroy(struct us_stack *st)
 	us_socktab_close_all(st);
 	free(t->slot);
 	t->slot = NULL;
-	pthread_rwlock_destroy(&t->lock);
+	for (int i = 0; i < US_SOCKTAB_SHARDS; i++)
+		pthread_rwlock_destroy(&t->shard[i].lock);
+	pthread_mutex_destroy(&t->alloc_lock);
 }
 
 /*
@@ -64,7 +90,7 @@ void us_socktab_destroy(struct us_stack *st)
  */
 void us_socktab_wake_all(struct us_stack *st)
 {
-	for (int i = 0; i < US_MAX_SOCKETS; i++) {
+	for (int i = 0; i < st->socks.max; i++) {
 		int e = errno;
 		struct us_sock *s = us_sock_get(st, i);
 		errno = e;
@@ -79,15 +105,11 @@ void us_socktab_wake_all(struct us_stack *st)
 
 struct us_sock *us_sock_get(struct us_stack *st, int fd)
 {
-	if (fd < 0 || fd >= US_MAX_SOCKETS) {
+	if (fd < 0 || fd >= st->socks.max) {
 		errno = EBADF;
 		return NULL;
 	}
-	pthread_rwlock_rdlock(&st->socks.lock);
-	struct us_sock *s = st->socks.slot[fd];
-	if (s)
-		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-	pthread_rwlock_unlock(&st->socks.lock);
+	struct us_sock *s = slot_get(&st->socks, fd);
 	if (!s)
 		errno = EBADF;
 	return s;
@@ -294,19 +316,21 @@ struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 int us_socktab_install(struct us_stack *st, struct us_sock *s)
 {
 	struct us_socktab *t = &st->socks;
-	pthread_rwlock_wrlock(&t->lock);
+	pthread_mutex_lock(&t->alloc_lock);
 	int fd = -1;
-	for (int i = t->lowest_free; i < US_MAX_SOCKETS; i++)
-		if (!t->slot[i]) {
+	for (int i = t->lowest_free; i < t->max; i++)
+		if (!t->slot[i]) {     /* only changed under alloc_lock: readable here */
 			fd = i;
 			break;
 		}
 	if (fd >= 0) {
 		s->fd = fd;
+		pthread_rwlock_wrlock(shard_lock(t, fd));
 		t->slot[fd] = s;
+		pthread_rwlock_unlock(shard_lock(t, fd));
 		t->lowest_free = fd + 1;
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->alloc_lock);
 	if (fd < 0)
 		errno = EMFILE;
 	return fd;
@@ -351,16 +375,16 @@ int us_close(us_stack *st, int fd)
 {
 	US_API_POINT();
 	struct us_socktab *t = &st->socks;
-	if (fd < 0 || fd >= US_MAX_SOCKETS)
+	if (fd < 0 || fd >= t->max)
 		return fail(EBADF);
-	pthread_rwlock_wrlock(&t->lock);
+	pthread_mutex_lock(&t->alloc_lock);
+	pthread_rwlock_wrlock(shard_lock(t, fd));
 	struct us_sock *s = t->slot[fd];
-	if (s) {
-		t->slot[fd] = NULL;
-		if (fd < t->lowest_free)
-			t->lowest_free = fd;
-	}
-	pthread_rwlock_unlock(&t->lock);
+	t->slot[fd] = NULL;
+	pthread_rwlock_unlock(shard_lock(t, fd));
+	if (s && fd < t->lowest_free)
+		t->lowest_free = fd;
+	pthread_mutex_unlock(&t->alloc_lock);
 	if (!s)
 		return fail(EBADF);
 	pthread_mutex_lock(&s->lock);
@@ -882,7 +906,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
 	US_API_POINT();
 	US_API_LIVE(st, -1);
-	if (nfds > US_MAX_SOCKETS)
+	if (nfds > (nfds_t)st->socks.max)
 		return fail(EINVAL);
 	if (nfds && !fds)
 		return fail(EFAULT);

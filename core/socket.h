@@ -95,14 +95,32 @@ struct us_sock {
 	struct us_sock *port_next;      /* UDP port hash chain: protected by us_udp.lock */
 };
 
+/*
+ * The descriptor table, read-mostly: every API call maps a descriptor to
+ * its socket (us_sock_get), only socket/accept/close change it. A lookup
+ * takes the read side of one of US_SOCKTAB_SHARDS rwlocks (fd modulo the
+ * count), each on its own cache line, so threads working on different
+ * descriptors do not share a lock; a change takes alloc_lock and then the
+ * write side of the slot's shard.
+ */
+#define US_SOCKTAB_SHARDS 64
+struct us_socktab_shard {
+	pthread_rwlock_t lock;          /* protects the slot[fd] of every fd with
+					 * fd % US_SOCKTAB_SHARDS == this shard's index */
+} __attribute__((aligned(64)));
+
 struct us_socktab {
-	pthread_rwlock_t lock;          /* protects slot[] (the pointers) and lowest_free;
-					 * held alone: no socket lock under or over it */
-	struct us_sock **slot;          /* [US_MAX_SOCKETS] */
+	pthread_mutex_t alloc_lock;     /* protects lowest_free and serialises every change of
+					 * slot[] (made holding the slot's shard lock too);
+					 * alloc_lock -> a shard lock, and no socket lock
+					 * under or over either */
+	struct us_socktab_shard shard[US_SOCKTAB_SHARDS];
+	struct us_sock **slot;          /* [max] */
+	int max;                        /* descriptors: stack.max_sockets, fixed */
 	int lowest_free;                /* hint: no free slot below it */
 };
 
-int us_socktab_init(struct us_socktab *t);
+int us_socktab_init(struct us_socktab *t, int max);
 /* Close every descriptor left; the table stays (us_stack_reset). */
 void us_socktab_close_all(struct us_stack *st);
 /* Free every socket left (the stack is stopped). */

@@ -90,7 +90,7 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
 	us_tcp_init(st, &st->tcp);
-	if (us_socktab_init(&st->socks) < 0) {
+	if (us_socktab_init(&st->socks, (int)st->cfg.max_sockets) < 0) {
 		snprintf(err, errlen, "out of memory for the descriptor table");
 		goto fail;
 	}

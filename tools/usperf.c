@@ -1340,7 +1340,7 @@ static const char *idle_hint(int err, bool stack)
 	switch (err) {
 	case EMFILE:
 	case ENFILE:
-		return stack ? " (the stack's descriptor table is full: US_MAX_SOCKETS)"
+		return stack ? " (the stack's descriptor table is full: stack.max_sockets)"
 			     : " (descriptor limit: ulimit -n)";
 	case EADDRNOTAVAIL:
 		return " (no free local port)";

@@ -843,7 +843,7 @@ static void test_err_unknown_key(void)
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
 	EXPECT_ERR("stack: {log_level: info, verbose: 1}\n" ETH0,
 		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed, busy_poll_us, "
-		   "drain_timeout_ms, forwarding, send_redirects)");
+		   "drain_timeout_ms, max_sockets, forwarding, send_redirects)");
 	/*         1234567890123456789012345678901234567890123 */
 	EXPECT_ERR("interfaces:\n"
 		   "  p0: {backend: pair, device: w, impair: {los: 0.1}}\n",

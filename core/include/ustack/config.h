@@ -31,6 +31,9 @@
 #define US_DEFAULT_DRAIN_TIMEOUT_MS 10000  /* stack.drain_timeout_ms; 0 = do not wait */
 #define US_MAX_DRAIN_TIMEOUT_MS  600000
 #define US_MAX_BUSY_POLL_US      10000
+#define US_DEFAULT_MAX_SOCKETS   16384     /* stack.max_sockets (US_MAX_SOCKETS) */
+#define US_MIN_MAX_SOCKETS       16
+#define US_MAX_MAX_SOCKETS       4194304   /* 2^22: a million and more */
 #define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
 #define US_MAX_MTU               9000
 #define US_PCAP_BUFFER_KB_DEFAULT 4096   /* pcap backend: kernel capture buffer */
@@ -164,6 +167,7 @@ struct us_config {
 	bool seed_set;
 	uint64_t seed;
 	uint32_t busy_poll_us;        /* how long a short-waiting socket busy-polls; 0 = off */
+	uint32_t max_sockets;         /* descriptors per stack (default 16384); 0 = the default */
 	uint32_t drain_timeout_ms;    /* how long us_stack_stop lets closed TCP connections
 				       * finish sending (doc/API.md); 0 = reset them at once */
 	bool forwarding;              /* default false: a host; true: an IPv4 router (RFC 1812)
