@@ -134,6 +134,7 @@ void cfg_tcp_init(struct us_tcp_config *t)
 	t->window_scaling = true;
 	t->timestamps = true;
 	t->sack = true;
+	t->rack = true;
 	t->syncookies = true;
 }
 

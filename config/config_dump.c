@@ -214,9 +214,10 @@ static void dump_tcp(const struct us_tcp_config *t, FILE *out)
 		t->mss, t->sndbuf, t->rcvbuf, bool_str(t->nodelay), t->delayed_ack_ms, t->rto_min_ms,
 		t->rto_initial_ms, t->retries, t->syn_retries, t->time_wait_s);
 	put_str(out, t->congestion, sizeof t->congestion);
-	fprintf(out, "\n  window_scaling: %s\n  timestamps: %s\n  sack: %s\n  syncookies: %s\n",
+	fprintf(out, "\n  window_scaling: %s\n  timestamps: %s\n  sack: %s\n  rack: %s\n"
+		"  syncookies: %s\n",
 		bool_str(t->window_scaling), bool_str(t->timestamps), bool_str(t->sack),
-		bool_str(t->syncookies));
+		bool_str(t->rack), bool_str(t->syncookies));
 }
 
 static void dump_service(const struct us_service_config *s, FILE *out)

@@ -1157,6 +1157,7 @@ static const struct ck_key tcp_keys[] = {
 	{ .name = "window_scaling", .type = CK_BOOL, .off = TCP(window_scaling) },
 	{ .name = "timestamps", .type = CK_BOOL, .off = TCP(timestamps) },
 	{ .name = "sack", .type = CK_BOOL, .off = TCP(sack) },
+	{ .name = "rack", .type = CK_BOOL, .off = TCP(rack) },
 	{ .name = "syncookies", .type = CK_BOOL, .off = TCP(syncookies) },
 };
 static const struct ck_map tcp_map = CK_MAP_OF(tcp_keys, NULL, tcp_post);

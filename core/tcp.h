@@ -13,6 +13,7 @@
  *   tcp_sack.c    SACK blocks we send (RFC 2018, RFC 2883)
  *   tcp_recovery.c the sender's SACK scoreboard, RFC 6675 recovery, PRR
  *                 (RFC 6937), limited transmit (RFC 3042)
+ *   tcp_rack.c    RACK-TLP (RFC 8985): time-based loss detection, tail loss probe
  *
  * Locking: a TCB has no lock of its own; it is guarded by its socket's
  * mutex (struct us_sock.lock). The tables have one rwlock (us_tcp.lock).
@@ -69,6 +70,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 #define US_TCP_SB_MAX      32       /* SACKed ranges a sender's scoreboard keeps */
+#define US_TCP_XL_MAX      32       /* RACK's transmit log entries (tcp_rack.c) */
 
 /*
  * A byte ring (send and receive buffers), grown on demand: cap is the
@@ -101,7 +103,17 @@ struct us_tcp_cc_ops {
 extern const struct us_tcp_cc_ops us_tcp_newreno;
 const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
 
-enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT_RINGS, TT__COUNT };
+enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT_RINGS, TT_LOSS,
+		      TT__COUNT };
+/* What TT_LOSS is armed for (tcp_rack.c). */
+enum { TCP_LOSS_TIMER_RACK = 1, TCP_LOSS_TIMER_PTO = 2 };
+
+/* RACK's transmit log: unacknowledged, unSACKed bytes and when they were sent. */
+struct tcp_xseg {
+	uint32_t start, end;
+	uint32_t ts_us;                 /* send time, microseconds (32-bit clock) */
+	uint8_t rexmit, lost;
+};
 
 struct us_tcb {
 	/* Everything here is protected by sock->lock, except where a field says
@@ -191,6 +203,18 @@ struct us_tcb {
 	uint32_t prr_delivered, prr_out, recover_fs;
 	uint32_t lt_bytes;              /* sent beyond cwnd by limited transmit (RFC 3042)
 					 * since the last ACK of new data */
+	/* RACK-TLP (RFC 8985, tcp_rack.c). */
+	struct tcp_xseg xl[US_TCP_XL_MAX];
+	int nxl;
+	bool rack_valid, rack_reord_seen, rack_dsack_round_on, rack_fack_on;
+	uint32_t rack_xmit_ts, rack_end_seq, rack_rtt_us, rack_fack;
+	uint64_t rack_deadline;         /* clock ns the reordering timer is due, 0 = none */
+	uint32_t loss_arm_una, loss_arm_max; /* SND.UNA and SND.MAX when the PTO was armed */
+	uint32_t rack_dsack_round;
+	uint8_t rack_reo_mult, rack_reo_persist;
+	uint8_t loss_timer;             /* TCP_LOSS_TIMER_*: what TT_LOSS waits for */
+	bool tlp_on, tlp_retrans;       /* a probe is outstanding; it was a retransmission */
+	uint32_t tlp_end_seq;
 
 	/* Congestion control. */
 	const struct us_tcp_cc_ops *cc;
@@ -476,6 +500,26 @@ uint32_t tcp_sb_lost_bytes(const struct us_tcb *t);
  * bytes, within the peer's window and Nagle; returns the bytes sent
  * (the FIN counts one). */
 uint32_t tcp_send_new(struct us_tcb *t, uint32_t max);
+
+/* RACK-TLP (tcp_rack.c; RFC 8985). */
+void tcp_rack_clear(struct us_tcb *t);
+/* A data segment [seq, seq + len) left (len counts a FIN). */
+void tcp_rack_sent(struct us_tcb *t, uint32_t seq, uint32_t len, bool rexmit);
+/* [s, e) was acknowledged (cumulatively or by SACK) by the ACK g. */
+void tcp_rack_delivered(struct us_tcb *t, const struct wire_tcp *g, uint32_t s, uint32_t e);
+void tcp_rack_dsack(struct us_tcb *t);
+void tcp_rack_recovery_done(struct us_tcb *t);
+/* Mark what RACK finds lost; true if anything newly was. Sets the reordering wait. */
+bool tcp_rack_detect(struct us_tcb *t);
+bool tcp_rack_is_lost(const struct us_tcb *t, uint32_t seq);
+uint32_t tcp_rack_lost_in(const struct us_tcb *t, uint32_t a, uint32_t b);
+/* Arm TT_LOSS for RACK's reordering timer or TLP's PTO, or cancel it. */
+void tcp_loss_timer_arm(struct us_tcb *t);
+void tcp_loss_timer_fire(struct us_tcb *t);
+/* An ACK (acked: data bytes it took; dsack: it carried a D-SACK) and the probe. */
+void tcp_tlp_ack(struct us_tcb *t, bool dsack, uint32_t acked);
+/* RACK's timer found a loss: start a recovery if one may (tcp_recovery.c). */
+void tcp_recovery_rack_lost(struct us_tcb *t);
 
 /* Rings. */
 uint32_t ring_free(const struct tcp_ring *r);

@@ -275,6 +275,8 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 			       .ttl = s->ttl, .df = true, .ifindex = -1, .csum_off = 16,
 			       .gso_size = len > t->mss ? t->mss : 0 };
 	int rc = us_ipv4_sendv(st, &tx, iov, n);
+	if (!syn && !(flags & TCP_RST) && (len || (flags & TCP_FIN)))
+		tcp_rack_sent(t, seq, len + !!(flags & TCP_FIN), seq_lt(seq, t->snd_max));
 	if (flags & TCP_ACK) {
 		/* Whatever happened to the frame, the ACK state is now current. */
 		t->last_ack_sent = ack;
@@ -504,4 +506,5 @@ out:
 		t->persist_backoff = 0;
 		tcp_timer_set(t, TT_PERSIST, now + t->rto_us * 1000);
 	}
+	tcp_loss_timer_arm(t);          /* RACK's reordering timer or TLP's PTO (tcp_rack.c) */
 }

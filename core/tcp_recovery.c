@@ -141,12 +141,14 @@ static uint32_t sb_update(struct us_tcb *t, const struct wire_tcp *g, bool *dsac
 			 * second block: a duplicate the peer received. */
 			US_STAT_INC(st, TCP_DSACK_RX);
 			*dsack = true;
+			tcp_rack_dsack(t);
 			continue;
 		}
 		if (!seq_lt(s, e) || seq_lt(s, t->snd_una) || seq_gt(e, t->snd_max)) {
 			US_STAT_INC(st, TCP_SACK_INVALID);
 			continue;
 		}
+		tcp_rack_delivered(t, g, s, e);
 		added += sb_add(t, s, e);
 	}
 	return added;
@@ -170,6 +172,8 @@ bool tcp_sb_is_lost(const struct us_tcb *t, uint32_t seq)
 {
 	if (t->sack_recovery && seq_lt(seq, t->lost_mark))
 		return true;
+	if (tcp_rack_is_lost(t, seq))
+		return true;    /* RACK (tcp_rack.c) */
 	int i = 0;
 	while (i < t->nsb && seq_le(t->sb[i].end, seq))
 		i++;
@@ -184,6 +188,17 @@ static uint32_t below(uint32_t a, uint32_t b, uint32_t x)
 	if (!seq_lt(a, x))
 		return 0;
 	return (seq_lt(b, x) ? b : x) - a;
+}
+
+/* The lost bytes of the hole [a, b) whose SACKed data above does not make
+ * all of it lost: below lm (lost_mark), and what RACK marked. */
+static uint32_t hole_lost_part(const struct us_tcb *t, uint32_t a, uint32_t b, uint32_t lm)
+{
+	uint32_t n = below(a, b, lm);
+	uint32_t from = seq_gt(lm, a) ? lm : a;
+	if (seq_lt(from, b))
+		n += tcp_rack_lost_in(t, from, b);
+	return n;
 }
 
 /*
@@ -202,7 +217,7 @@ uint32_t tcp_sb_pipe(const struct us_tcb *t)
 	for (int i = 0; i <= t->nsb; i++) {
 		uint32_t b = i < t->nsb ? t->sb[i].start : t->snd_max;
 		if (seq_lt(a, b)) {
-			uint32_t lost = hole_lost(t, i) ? b - a : below(a, b, lm);
+			uint32_t lost = hole_lost(t, i) ? b - a : hole_lost_part(t, a, b, lm);
 			pipe += (b - a) - lost + below(a, b, rxt);
 		}
 		if (i < t->nsb)
@@ -218,7 +233,7 @@ uint32_t tcp_sb_lost_bytes(const struct us_tcb *t)
 	for (int i = 0; i <= t->nsb; i++) {
 		uint32_t b = i < t->nsb ? t->sb[i].start : t->snd_max;
 		if (seq_lt(a, b))
-			n += hole_lost(t, i) ? b - a : below(a, b, lm);
+			n += hole_lost(t, i) ? b - a : hole_lost_part(t, a, b, lm);
 		if (i < t->nsb)
 			a = t->sb[i].end;
 	}
@@ -243,7 +258,7 @@ static enum nextseg next_rexmit(const struct us_tcb *t, uint32_t *seq, uint32_t 
 		uint32_t s = seq_gt(t->high_rxt, a) ? t->high_rxt : a;   /* (1.a) */
 		if (seq_lt(s, b)) {
 			uint32_t n = b - s < t->mss ? b - s : t->mss;
-			bool lost = seq_lt(s, t->lost_mark) ||
+			bool lost = seq_lt(s, t->lost_mark) || tcp_rack_is_lost(t, s) ||
 				    (seq_lt(s, high_sacked) && hole_lost(t, i));   /* (1.b), (1.c) */
 			if (lost) {
 				*seq = s;
@@ -383,6 +398,14 @@ static void prr_ack(struct us_tcb *t, uint32_t delivered)
 	t->cwnd = pipe + (uint32_t)(segs * t->mss);
 }
 
+/* A recovery may start: the RTO's RecoveryPoint acknowledged (RFC 6675
+ * 5.1), nothing being resent by go-back-N, data outstanding. */
+static bool may_recover(const struct us_tcb *t)
+{
+	return seq_ge(t->snd_una, t->recover) && t->snd_nxt == t->snd_max &&
+	       t->snd_una != t->snd_max && !t->in_recovery;
+}
+
 /* RFC 6675 5 step (4): fast retransmit and loss recovery. */
 static void enter_recovery(struct us_tcb *t, uint32_t delivered)
 {
@@ -409,7 +432,11 @@ void tcp_recovery_ack(struct us_tcb *t, const struct wire_tcp *g, uint32_t acked
 	if (!t->sack_ok)
 		return;
 	bool dsack;     /* counted in sb_update; no undo (RFC 3708) is done */
+	if (t->nxl && seq_lt(t->xl[0].start, t->snd_una))
+		tcp_rack_delivered(t, g, t->xl[0].start, t->snd_una);   /* the cumulative part */
 	uint32_t added = sb_update(t, g, &dsack);
+	bool rack_lost = tcp_rack_detect(t);
+	tcp_tlp_ack(t, dsack, acked);
 	/* RFC 6937 DeliveredData: the change in SND.UNA plus the change in SACKed bytes. */
 	int64_t d = (int64_t)acked + (int64_t)t->sb_sacked - (int64_t)prior_sacked;
 	uint32_t delivered = d > 0 ? (uint32_t)d : 0;
@@ -420,6 +447,7 @@ void tcp_recovery_ack(struct us_tcb *t, const struct wire_tcp *g, uint32_t acked
 			t->in_recovery = t->sack_recovery = false;
 			t->dupacks = 0;
 			t->lost_mark = t->high_rxt = t->snd_una;
+			tcp_rack_recovery_done(t);
 			return;
 		}
 		if (acked && seq_lt(t->lost_mark, t->snd_una + t->mss)) {
@@ -435,14 +463,22 @@ void tcp_recovery_ack(struct us_tcb *t, const struct wire_tcp *g, uint32_t acked
 		t->dupacks = 0;                         /* RFC 6675 5 */
 	bool dup = g->ack == t->snd_una && t->snd_max != t->snd_una &&
 		   (added > 0 || (classic_dup && !g->opt.nsack));
-	if (!dup)
-		return;
-	if (!classic_dup)
-		US_STAT_INC(t->sock->st, TCP_DUP_ACKS);
-	t->dupacks++;
+	if (dup) {
+		if (!classic_dup)
+			US_STAT_INC(t->sock->st, TCP_DUP_ACKS);
+		t->dupacks++;
+	}
 	/* (1), (2): DupThresh duplicates, or the segment at HighACK is lost;
-	 * not before an RTO's RecoveryPoint is acknowledged (5.1). */
-	if ((t->dupacks >= US_TCP_REORDERING || tcp_sb_is_lost(t, t->snd_una)) &&
-	    seq_ge(t->snd_una, t->recover) && t->snd_nxt == t->snd_max)
+	 * or RACK found a loss (RFC 8985 6.2 step 5); not before an RTO's
+	 * RecoveryPoint is acknowledged (5.1). */
+	if (((dup && (t->dupacks >= US_TCP_REORDERING || tcp_sb_is_lost(t, t->snd_una))) ||
+	     rack_lost) && may_recover(t))
 		enter_recovery(t, delivered);
+}
+
+void tcp_recovery_rack_lost(struct us_tcb *t)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	if (!t->sack_recovery && may_recover(t))
+		enter_recovery(t, 0);
 }

@@ -317,6 +317,7 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->reordering = US_TCP_REORDERING;
 	memset(&t->stats, 0, sizeof t->stats);
 	tcp_sb_clear(t);        /* after snd_una = 0: its marks start there */
+	tcp_rack_clear(t);
 	t->last_send = 0;
 	/* ACK scheduling and timer state. */
 	t->segs_unacked = 0;

@@ -15,6 +15,8 @@
  *   2MSL     TIME_WAIT's end, or an orphan's FIN_WAIT_2 timeout.
  *   RINGS    empty send/receive rings released after US_TCP_RING_IDLE_MS
  *            without traffic (tcb_rings_trim, tcp_table.c); armed lazily.
+ *   LOSS     RACK's reordering timer or TLP's probe timeout (RFC 8985,
+ *            tcp_rack.c tcp_loss_timer_fire).
  *
  * An armed timer holds a reference to the socket: arming an unarmed
  * timer takes one; cancelling an armed one or a handler finishing drops
@@ -53,6 +55,7 @@ DEF_HANDLER(TT_PERSIST)
 DEF_HANDLER(TT_KEEP)
 DEF_HANDLER(TT_2MSL)
 DEF_HANDLER(TT_RINGS)
+DEF_HANDLER(TT_LOSS)
 
 void tcp_timer_init(struct us_tcb *t)
 {
@@ -62,6 +65,7 @@ void tcp_timer_init(struct us_tcb *t)
 	us_timer_init(&t->timer[TT_KEEP], fire_TT_KEEP, t);
 	us_timer_init(&t->timer[TT_2MSL], fire_TT_2MSL, t);
 	us_timer_init(&t->timer[TT_RINGS], fire_TT_RINGS, t);
+	us_timer_init(&t->timer[TT_LOSS], fire_TT_LOSS, t);
 }
 
 void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
@@ -361,6 +365,9 @@ static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
 			break;
 		case TT_RINGS:
 			tcb_rings_trim(t);
+			break;
+		case TT_LOSS:
+			tcp_loss_timer_fire(t);         /* RACK or TLP (tcp_rack.c) */
 			break;
 		default:
 			break;

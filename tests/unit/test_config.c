@@ -153,6 +153,7 @@ static const char TCP_DEFAULTS[] =
 	"  window_scaling: true\n"
 	"  timestamps: true\n"
 	"  sack: true\n"
+	"  rack: true\n"
 	"  syncookies: true\n";
 
 /* Every field of cfg.tcp has its default. */
@@ -172,6 +173,7 @@ static void check_tcp_defaults(const struct us_tcp_config *t)
 	CU_ASSERT(t->window_scaling);
 	CU_ASSERT(t->timestamps);
 	CU_ASSERT(t->sack);
+	CU_ASSERT(t->rack);
 	CU_ASSERT(t->syncookies);
 }
 
@@ -504,7 +506,7 @@ static int config_diff(const struct us_config *a, const struct us_config *b)
 	DIFF(ta->retries != tb->retries || ta->syn_retries != tb->syn_retries);
 	DIFF(ta->time_wait_s != tb->time_wait_s || strcmp(ta->congestion, tb->congestion));
 	DIFF(ta->window_scaling != tb->window_scaling || ta->timestamps != tb->timestamps);
-	DIFF(ta->sack != tb->sack || ta->syncookies != tb->syncookies);
+	DIFF(ta->sack != tb->sack || ta->syncookies != tb->syncookies || ta->rack != tb->rack);
 	DIFF(a->nservices != b->nservices);
 	for (int i = 0; i < a->nservices; i++) {
 		const struct us_service_config *x = &a->services[i], *y = &b->services[i];
@@ -1612,11 +1614,11 @@ static void test_err_tcp(void)
 	EXPECT_ERR(ETH0 "tcp: {mss: 1460, nagle: false}\n",
 		   "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: mss, sndbuf, rcvbuf, "
 		   "nodelay, delayed_ack_ms, rto_min_ms, rto_initial_ms, retries, syn_retries, "
-		   "time_wait_s, congestion, window_scaling, timestamps, sack, syncookies)");
+		   "time_wait_s, congestion, window_scaling, timestamps, sack, rack, syncookies)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:3:18: tcp: unknown key \"nagle\" (expected one of: "
 				    "mss, sndbuf, rcvbuf, nodelay, delayed_ack_ms, rto_min_ms, "
 				    "rto_initial_ms, retries, syn_retries, time_wait_s, congestion, "
-				    "window_scaling, timestamps, sack, syncookies)");
+				    "window_scaling, timestamps, sack, rack, syncookies)");
 	EXPECT_ERR(ETH0 "tcp: [mss]\n", "t.yaml:3:6: tcp: expected a mapping, got a sequence");
 
 	/* "  KEY: " is strlen(KEY) + 4 characters: values start at strlen(KEY) + 5. */
@@ -1656,7 +1658,7 @@ static void test_err_tcp(void)
 
 	/* Booleans are exactly true or false. */
 	static const char *const bools[] = { "nodelay", "window_scaling", "timestamps", "sack",
-						     "syncookies" };
+						     "rack", "syncookies" };
 	static const char *const bad_bool[] = { "yes", "no", "True", "FALSE", "1", "0", "on", "" };
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
 		for (size_t j = 0; j < sizeof bad_bool / sizeof bad_bool[0]; j++) {

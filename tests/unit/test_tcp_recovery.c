@@ -45,12 +45,19 @@ static void rc_close(struct rc *r)
 	tu_close(&r->t);
 }
 
-/* A connection from a peer whose SYN offers SACK (sack false: it does not). */
-static bool rc_open(struct rc *r, const char *tag, bool sack)
+/*
+ * A connection from a peer whose SYN offers SACK (sack false: it does
+ * not). RACK-TLP (tcp.rack) is off unless rack: the peer here answers in
+ * no time, so RACK's reordering window (min_RTT / 4) would be 0 and RACK
+ * would mark every hole lost at the first SACK; the RFC 6675 tests look
+ * at RFC 6675 alone (the RACK tests give the path an RTT).
+ */
+static bool rc_open_cfg(struct rc *r, const char *tag, bool sack, bool rack)
 {
 	memset(r, 0, sizeof *r);
 	struct us_config cfg;
 	tc_config(&cfg, 0, tag);
+	cfg.tcp.rack = rack;
 	if (!tu_open_cfg(&r->t, &cfg))
 		return false;
 	tu_pattern(r->data, sizeof r->data, 5);
@@ -66,6 +73,11 @@ static bool rc_open(struct rc *r, const char *tag, bool sack)
 	tc_collect(&r->t, &r->o);
 	tc_out_clear(&r->o);
 	return true;
+}
+
+static bool rc_open(struct rc *r, const char *tag, bool sack)
+{
+	return rc_open_cfg(r, tag, sack, false);
 }
 
 static struct us_tcb *tcb_of(struct rc *r)
@@ -579,6 +591,166 @@ static void test_connection_end_clears_scoreboard(void)
 	rc_close(&r);
 }
 
+
+/* ---- RACK-TLP (RFC 8985) ---------------------------------------------------------- */
+
+#define RTT (20 * TC_MS)
+
+/*
+ * A SACK connection with RACK-TLP on whose path has a 20 ms RTT: one
+ * segment ACKed 20 ms after it left (Karn's sample: SRTT = min_RTT = 20
+ * ms, RTO = 200 ms, the floor). Then the application sends nseg segments
+ * at once; returns the time they left.
+ */
+static uint64_t rack_setup_cfg(struct rc *r, const char *tag, int nseg, bool rack)
+{
+	if (!rc_open_cfg(r, tag, true, rack))
+		return 0;
+	CU_ASSERT_EQUAL(rc_send(r, 1), 1);
+	tc_run(&r->t, RTT, NULL);
+	rc_ack(r, 2, NULL, W);
+	struct us_tcb *t = tcb_of(r);
+	CU_ASSERT_EQUAL(t->srtt_us, 20000);
+	CU_ASSERT_EQUAL(t->min_rtt_us, 20000);
+	r->base += MSS;                         /* S1 is now the next segment */
+	uint64_t t0 = us_stack_now(r->t.st);
+	ssize_t n = us_send(r->t.st, r->fd, r->data, (size_t)nseg * MSS, 0);
+	CU_ASSERT_EQUAL(n, (ssize_t)nseg * MSS);
+	tc_out_clear(&r->o);
+	tc_collect(&r->t, &r->o);
+	return t0;
+}
+
+static uint64_t rack_setup(struct rc *r, const char *tag, int nseg)
+{
+	return rack_setup_cfg(r, tag, nseg, true);
+}
+
+/* Advance 1 ms at a time up to `until` (stack time), collecting; the index of
+ * the first data segment sent, or -1. */
+static int run_until_data(struct rc *r, uint64_t until)
+{
+	tc_out_clear(&r->o);
+	while (us_stack_now(r->t.st) < until) {
+		tc_run(&r->t, TC_MS, &r->o);
+		for (int i = 0; i < r->o.n; i++)
+			if (r->o.seg[i].len)
+				return i;
+	}
+	return -1;
+}
+
+/*
+ * RACK (RFC 8985 6.2): 10 segments leave at t0; at t0 + 20 ms the peer
+ * SACKs S2 only (one segment: DupThresh is not reached and RFC 6675's
+ * IsLost(S1) is false). S1 was sent no later than S2 and is not
+ * delivered: it is lost once RACK.rtt + reo_wnd has passed since it was
+ * sent, reo_wnd = min_RTT / 4 = 5 ms (no reordering seen, fewer than
+ * DupThresh segments SACKed): the reordering timer retransmits S1 at
+ * t0 + 25 ms, not before (and not at the RTO, t0 + 200 ms). S3..S10 were
+ * sent with S2 but above it: not lost.
+ */
+static void test_rack_marks_lost_after_reordering_window(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup(&r, __func__, 10);
+	if (!t0)
+		return;
+	CU_ASSERT_EQUAL(r.o.n, 10);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 2 }, { 0, 0 } }, W);
+	CU_ASSERT_EQUAL(r.o.n, 0);              /* nothing at the SACK itself */
+	int i = run_until_data(&r, t0 + 60 * TC_MS);
+	CU_ASSERT_FATAL(i >= 0);
+	CU_ASSERT_EQUAL(r.o.seg[i].seq, S(&r, 1));
+	CU_ASSERT_EQUAL(r.o.seg[i].time, t0 + RTT + 5 * TC_MS);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_RACK_LOST), 1);
+	struct us_tcb *t = tcb_of(&r);
+	CU_ASSERT(t->sack_recovery);
+	int k[16];
+	CU_ASSERT_EQUAL(sent_segs(&r, k, 16), 1);        /* only S1 */
+	rc_close(&r);
+}
+
+/* With tcp.rack off the same loss waits for the RTO (the control). */
+static void test_rack_off_waits_for_rto(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup_cfg(&r, __func__, 10, false);
+	if (!t0)
+		return;
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 2 }, { 0, 0 } }, W);
+	int i = run_until_data(&r, t0 + 400 * TC_MS);
+	CU_ASSERT_FATAL(i >= 0);
+	CU_ASSERT(r.o.seg[i].time >= t0 + 200 * TC_MS);
+	rc_close(&r);
+}
+
+/*
+ * TLP (RFC 8985 7): 10 segments at t0, then silence. PTO = 2 * SRTT =
+ * 40 ms (more than one segment in flight), before the RTO (200 ms): at
+ * t0 + 40 ms the last segment, S10, goes again (no new data to send).
+ * The peer then ACKs everything: the probe repaired a loss (no D-SACK),
+ * so the window is reduced once: cwnd = ssthresh = FlightSize / 2 = 5
+ * segments (NewReno, RFC 5681 eq. 4).
+ */
+static void test_tlp_fires_after_pto(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup(&r, __func__, 10);
+	if (!t0)
+		return;
+	int i = run_until_data(&r, t0 + 100 * TC_MS);
+	CU_ASSERT_FATAL(i >= 0);
+	CU_ASSERT_EQUAL(r.o.seg[i].time, t0 + 2 * RTT);
+	CU_ASSERT_EQUAL(r.o.seg[i].seq, S(&r, 10));
+	CU_ASSERT_EQUAL(r.o.seg[i].len, MSS);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_TLP_PROBES), 1);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_RTO_FIRED), 0);
+	rc_ack(&r, 11, NULL, W);
+	struct us_tcb *t = tcb_of(&r);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_TLP_RECOVERIES), 1);
+	CU_ASSERT_EQUAL(t->ssthresh, 5 * MSS);
+	CU_ASSERT_EQUAL(t->cwnd, 5 * MSS);
+	rc_close(&r);
+}
+
+/*
+ * TLP with new data waiting (RFC 8985 7.3): cwnd (11 segments after the
+ * first ACK's slow-start step) holds back S12..S20; at the PTO the probe
+ * is new data, S12, within the peer's window.
+ */
+static void test_tlp_probe_sends_new_data(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup(&r, __func__, 20);
+	if (!t0)
+		return;
+	CU_ASSERT_EQUAL(r.o.n, 11);
+	int i = run_until_data(&r, t0 + 100 * TC_MS);
+	CU_ASSERT_FATAL(i >= 0);
+	CU_ASSERT_EQUAL(r.o.seg[i].time, t0 + 2 * RTT);
+	CU_ASSERT_EQUAL(r.o.seg[i].seq, S(&r, 12));
+	rc_close(&r);
+}
+
+/* One segment in flight: PTO = 2 * SRTT + WCDelAckT (240 ms) is past the
+ * RTO (200 ms), so no probe: the RTO resends it (RFC 8985 7.2). */
+static void test_tlp_not_past_rto(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup(&r, __func__, 1);
+	if (!t0)
+		return;
+	int i = run_until_data(&r, t0 + 400 * TC_MS);
+	CU_ASSERT_FATAL(i >= 0);
+	CU_ASSERT(r.o.seg[i].time >= t0 + 200 * TC_MS);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_TLP_PROBES), 0);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_RTO_FIRED), 1);
+	rc_close(&r);
+}
+
 US_SUITE(tcp_recovery, NULL, NULL,
 	 US_TEST(test_scoreboard_update_from_blocks),
 	 US_TEST(test_scoreboard_invalid_and_dsack_blocks),
@@ -591,4 +763,9 @@ US_SUITE(tcp_recovery, NULL, NULL,
 	 US_TEST(test_prr_sending_rate),
 	 US_TEST(test_no_sack_peer_keeps_newreno),
 	 US_TEST(test_rto_clears_scoreboard),
-	 US_TEST(test_connection_end_clears_scoreboard));
+	 US_TEST(test_connection_end_clears_scoreboard),
+	 US_TEST(test_rack_marks_lost_after_reordering_window),
+	 US_TEST(test_rack_off_waits_for_rto),
+	 US_TEST(test_tlp_fires_after_pto),
+	 US_TEST(test_tlp_probe_sends_new_data),
+	 US_TEST(test_tlp_not_past_rto));

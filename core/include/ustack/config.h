@@ -147,6 +147,7 @@ struct us_tcp_config {
 	bool window_scaling;          /* default true */
 	bool timestamps;              /* default true */
 	bool sack;                    /* default true: offer SACK (RFC 2018) and D-SACK (RFC 2883) */
+	bool rack;                    /* default true: RACK-TLP (RFC 8985) with SACK peers */
 	bool syncookies;              /* default true: RFC 4987 SYN cookies when the SYN queue is full */
 };
 

@@ -119,6 +119,9 @@
 	X(TCP_LIMITED_TRANSMIT, "tcp", "segments sent by limited transmit (RFC 3042)") \
 	X(TCP_DSACK_RX,       "tcp",  "D-SACK blocks received (RFC 2883)") \
 	X(TCP_SACK_INVALID,   "tcp",  "SACK blocks ignored: outside SND.UNA..SND.NXT") \
+	X(TCP_RACK_LOST,      "tcp",  "segments marked lost by RACK (RFC 8985)") \
+	X(TCP_TLP_PROBES,     "tcp",  "tail loss probes sent (RFC 8985)") \
+	X(TCP_TLP_RECOVERIES, "tcp",  "losses repaired by a tail loss probe") \
 	X(TCP_DUP_ACKS,       "tcp",  "duplicate ACKs received") \
 	X(TCP_DELAYED_ACKS,   "tcp",  "delayed ACKs sent") \
 	X(TCP_OOO_SEGS,       "tcp",  "out-of-order segments queued") \
