@@ -860,9 +860,10 @@ http_figures() {
 
 # ---- the pcap backend against TAP (issue 9: pcap at least 0.5 of TAP) ----
 #
-# Two more namespaces: pp (the stack on veth0 through libpcap, the kernel on
-# the other end 10.81.6.1 in pk, offloads left on) and pt (the stack on tap0,
-# kernel side 10.81.7.1). The same PCAP_MB go each way with the kernel's nc
+# Three more namespaces: ust-<pid>-pcp (the stack on veth0 through libpcap,
+# the kernel on the other end 10.81.6.1 in -pck, offloads left on) and -pct
+# (the stack on tap0, kernel side 10.81.7.1). (Not -pt: tests/bench/preload.sh
+# has that one.) The same PCAP_MB go each way with the kernel's nc
 # and usnc; the figure is Mbit/s of the whole transfer (connect to exit).
 PCAP_MB=${BENCH_PCAP_MB:-100}
 # xfer NS_SEND NS_RECV RECV_READY_CMD SEND_CMD RECV_CMD -> Mbit/s or FAILED
@@ -895,7 +896,7 @@ best_of() {
 }
 pcap_figures() {
 	local pp pk pt data="$OUT/pcap.in" nc_in p_in p_out t_in t_out
-	pp=$(new_ns pp); pk=$(new_ns pk); pt=$(new_ns pt)
+	pp=$(new_ns pcp); pk=$(new_ns pck); pt=$(new_ns pct)
 	ip -n "$pp" link add veth0 type veth peer name veth1 netns "$pk" || fail "veth for pcap"
 	ip -n "$pp" link set veth0 up
 	ip -n "$pk" addr add 10.81.6.1/24 dev veth1
