@@ -89,7 +89,10 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	}
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
-	us_tcp_init(st, &st->tcp);
+	if (us_tcp_init(st, &st->tcp) < 0) {
+		snprintf(err, errlen, "out of memory for the TCP tables");
+		goto fail;
+	}
 	if (us_socktab_init(&st->socks, (int)st->cfg.max_sockets) < 0) {
 		snprintf(err, errlen, "out of memory for the descriptor table");
 		goto fail;
@@ -338,7 +341,8 @@ int us_stack_reset(us_stack *st)
 	us_ipv4_reset(st, &st->ip);
 	us_icmp_init(st, &st->icmp);
 	us_udp_init(st, &st->udp);
-	us_tcp_init(st, &st->tcp);
+	if (us_tcp_init(st, &st->tcp) < 0)
+		abort();        /* 2 KiB: us_stack_new() had it a moment ago */
 	if (add_static_arp(st) < 0)
 		abort();        /* us_stack_new() added the same entries */
 	/* us_stack_new() drew more for the interfaces: continue where it did. */

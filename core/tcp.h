@@ -55,7 +55,9 @@ enum tcp_state {
 };
 const char *tcp_state_name(enum tcp_state s);
 
-#define US_TCP_HASH        4096     /* connection and port hash buckets */
+#define US_TCP_HASH        4096     /* port hash buckets */
+#define US_TCP_CONN_MIN    256      /* connection hash buckets at start (doubles as needed) */
+#define US_TCP_CONN_MAX    (1u << 22)  /* ... up to this many */
 #define US_TCP_OOO_MAX     32       /* out-of-order ranges kept per connection */
 #define US_TCP_RTO_MAX_MS  120000   /* Linux TCP_RTO_MAX */
 #define US_TCP_PERSIST_MAX_MS 60000
@@ -292,7 +294,8 @@ struct us_tcb {
 struct tcp_tw;
 
 struct us_tcp {
-	pthread_rwlock_t lock;          /* protects conn[] and port[] chains, and every TCB's links */
+	pthread_rwlock_t lock;          /* protects conn (the array, its size, count, chains),
+					 * port[] chains, and every TCB's links */
 	/* TIME_WAIT records (tcp_timewait.c). tw_lock protects tw_hash[],
 	 * tw_port[], the deadline list and every record; tw_count is written
 	 * under it and read without it as a hint. Below us_tcp.lock and the
@@ -303,7 +306,10 @@ struct us_tcp {
 	struct tcp_tw *tw_head, *tw_tail;
 	_Atomic size_t tw_count;
 	struct us_timer tw_timer;       /* armed for tw_head's deadline */
-	struct us_tcb *conn[US_TCP_HASH];
+	struct us_tcb **conn;           /* [conn_buckets], keyed hash of the 4-tuple */
+	unsigned conn_buckets;          /* a power of two; doubled when conn_count exceeds it */
+	size_t conn_count;              /* TCBs in conn */
+	uint64_t conn_resizes;          /* how many times conn grew (tests, stats) */
 	struct us_tcb *port[US_TCP_HASH];
 	uint64_t isn_key[2];            /* RFC 6528 secret */
 	uint64_t cookie_key[2];         /* SYN cookie secret (tcp_syncookie.c) */
@@ -316,6 +322,10 @@ struct us_tcp {
 };
 
 int us_tcp_init(struct us_stack *st, struct us_tcp *t);
+/* The conn bucket of a 4-tuple (network order), with tcp->lock held:
+ * keyed with the ISN secret, so a peer cannot aim at one chain. */
+unsigned tcp_conn_bucket(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport);
 void us_tcp_destroy(struct us_tcp *t);
 void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len);
 /*

@@ -51,15 +51,14 @@ struct us_sock **tcp_collect_socks(struct us_stack *st, bool listeners, size_t *
 	size_t cap = 0;
 	*n = 0;
 	pthread_rwlock_rdlock(&tc->lock);
-	for (int b = 0; b < US_TCP_HASH; b++) {
-		if (listeners)
-			for (struct us_tcb *t = tc->port[b]; t; t = t->port_next)
-				if (!t->in_conn && !sockvec_add(&v, n, &cap, t->sock))
-					goto out;
+	for (int b = 0; listeners && b < US_TCP_HASH; b++)
+		for (struct us_tcb *t = tc->port[b]; t; t = t->port_next)
+			if (!t->in_conn && !sockvec_add(&v, n, &cap, t->sock))
+				goto out;
+	for (unsigned b = 0; b < tc->conn_buckets; b++)
 		for (struct us_tcb *t = tc->conn[b]; t; t = t->conn_next)
 			if (!sockvec_add(&v, n, &cap, t->sock))
 				goto out;
-	}
 out:
 	pthread_rwlock_unlock(&tc->lock);
 	return v;

@@ -7,6 +7,14 @@
  * (every TCB that owns a port: bound, listening or connected). A TCB in
  * either holds one reference to its socket, dropped when it leaves both.
  *
+ * conn[] is keyed with the ISN secret (as Linux keys its established hash
+ * with a random secret): without the key a peer cannot choose 4-tuples
+ * that fall into one chain. It starts at US_TCP_CONN_MIN buckets and
+ * doubles, under the write lock the insert holds anyway, whenever it holds
+ * more connections than buckets, so chains stay about one long at any
+ * scale (100,000 connections: 131,072 buckets, 1 MiB). It does not
+ * shrink.
+ *
  * ISN (RFC 6528): ISN = M + F(4-tuple, secret), M a 4 µs clock, F a keyed
  * mixing function of the 4-tuple (the secret comes from the stack's
  * generator, seeded in deterministic mode).
@@ -36,7 +44,10 @@ static uint64_t mix(uint64_t x);
 int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 {
 	pthread_rwlock_init(&t->lock, NULL);
-	memset(t->conn, 0, sizeof t->conn);
+	t->conn = calloc(US_TCP_CONN_MIN, sizeof *t->conn);
+	t->conn_buckets = t->conn ? US_TCP_CONN_MIN : 0;        /* us_tcp_destroy copes with 0 */
+	t->conn_count = 0;
+	t->conn_resizes = 0;
 	memset(t->port, 0, sizeof t->port);
 	t->isn_key[0] = us_rng_u64(&st->rng);
 	t->isn_key[1] = us_rng_u64(&st->rng);
@@ -47,7 +58,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	atomic_init(&t->fail_inserts, 0);
 	t->st = st;
 	tcp_tw_init(t);
-	return 0;
+	return t->conn ? 0 : -ENOMEM;
 }
 
 /* Any control block still in a table, or NULL. */
@@ -55,8 +66,10 @@ static struct us_tcb *any_tcb(struct us_tcp *t)
 {
 	struct us_tcb *found = NULL;
 	pthread_rwlock_rdlock(&t->lock);
+	for (unsigned h = 0; h < t->conn_buckets && !found; h++)
+		found = t->conn[h];
 	for (int h = 0; h < US_TCP_HASH && !found; h++)
-		found = t->conn[h] ? t->conn[h] : t->port[h];
+		found = t->port[h];
 	pthread_rwlock_unlock(&t->lock);
 	return found;
 }
@@ -84,6 +97,8 @@ void us_tcp_destroy(struct us_tcp *t)
 	}
 	tcp_tw_destroy(t);
 	pthread_rwlock_destroy(&t->lock);
+	free(t->conn);
+	t->conn = NULL;
 }
 
 /* ---- rings ---- */
@@ -341,13 +356,40 @@ void tcb_free(struct us_tcb *t)
 
 /* ---- tables ---- */
 
-static unsigned conn_hash(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+unsigned tcp_conn_bucket(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport)
 {
-	uint32_t h = laddr * 0x9e3779b1u;
-	h ^= raddr * 0x85ebca6bu;
-	h ^= ((uint32_t)lport << 16 | rport) * 0xc2b2ae35u;
-	h ^= h >> 15;
-	return h & (US_TCP_HASH - 1);
+	uint64_t h = mix(((uint64_t)laddr << 32 | raddr) ^ tcp->isn_key[0]);
+	h = mix(h ^ ((uint64_t)lport << 16 | rport) ^ tcp->isn_key[1]);
+	return (unsigned)h & (tcp->conn_buckets - 1);
+}
+
+/* With tcp->lock held for writing: double conn[] when it holds more
+ * connections than buckets. Out of memory: keep the old one (longer
+ * chains, still correct). */
+static void conn_maybe_grow(struct us_tcp *tcp)
+{
+	US_ASSERT_WLOCKED(&tcp->lock);
+	if (tcp->conn_count <= tcp->conn_buckets || tcp->conn_buckets >= US_TCP_CONN_MAX)
+		return;
+	unsigned nb = tcp->conn_buckets * 2;
+	struct us_tcb **nc = calloc(nb, sizeof *nc);
+	if (!nc)
+		return;
+	struct us_tcb **old = tcp->conn;
+	unsigned ob = tcp->conn_buckets;
+	tcp->conn = nc;
+	tcp->conn_buckets = nb;
+	for (unsigned b = 0; b < ob; b++) {
+		for (struct us_tcb *t = old[b], *n; t; t = n) {
+			n = t->conn_next;
+			unsigned h = tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
+			t->conn_next = nc[h];
+			nc[h] = t;
+		}
+	}
+	free(old);
+	tcp->conn_resizes++;
 }
 
 static unsigned port_hash(uint16_t port) { return ntohs(port) & (US_TCP_HASH - 1); }
@@ -411,7 +453,7 @@ void tcp_set_laddr(struct us_tcb *t, uint32_t addr)
 static struct us_tcb *conn_find_locked(struct us_tcp *tcp, uint32_t laddr, uint16_t lport,
 				       uint32_t raddr, uint16_t rport)
 {
-	for (struct us_tcb *o = tcp->conn[conn_hash(laddr, lport, raddr, rport)]; o; o = o->conn_next)
+	for (struct us_tcb *o = tcp->conn[tcp_conn_bucket(tcp, laddr, lport, raddr, rport)]; o; o = o->conn_next)
 		if (o->laddr == laddr && o->lport == lport && o->raddr == raddr && o->rport == rport)
 			return o;
 	return NULL;
@@ -441,10 +483,12 @@ int tcp_conn_insert(struct us_tcb *t)
 		t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = isn;
 	}
 	hold_for_tables(t);
-	unsigned h = conn_hash(t->laddr, t->lport, t->raddr, t->rport);
+	unsigned h = tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
 	t->conn_next = tcp->conn[h];
 	tcp->conn[h] = t;
 	t->in_conn = true;
+	tcp->conn_count++;
+	conn_maybe_grow(tcp);
 	pthread_rwlock_unlock(&tcp->lock);
 	return 0;
 }
@@ -455,11 +499,13 @@ static void unhash(struct us_tcb *t, bool keep_port)
 	bool had = t->in_conn || t->in_port;
 	pthread_rwlock_wrlock(&tcp->lock);
 	if (t->in_conn) {
-		struct us_tcb **pp = &tcp->conn[conn_hash(t->laddr, t->lport, t->raddr, t->rport)];
+		struct us_tcb **pp = &tcp->conn[tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport)];
 		while (*pp && *pp != t)
 			pp = &(*pp)->conn_next;
-		if (*pp)
+		if (*pp) {
 			*pp = t->conn_next;
+			tcp->conn_count--;
+		}
 		t->in_conn = false;
 	}
 	if (t->in_port && !keep_port) {

@@ -881,12 +881,14 @@ static int count_tcbs(int *state, bool dump)
 	struct us_tcp *tcp = &st->tcp;
 	int n = 0;
 	pthread_rwlock_rdlock(&tcp->lock);
-	for (int h = 0; h < US_TCP_HASH; h++) {
+	for (unsigned h = 0; h < tcp->conn_buckets; h++) {
 		for (struct us_tcb *c = tcp->conn[h]; c; c = c->conn_next, n++) {
 			*state = c->state;
 			if (dump)
 				dump_tcb(c);
 		}
+	}
+	for (int h = 0; h < US_TCP_HASH; h++) {
 		for (struct us_tcb *c = tcp->port[h]; c; c = c->port_next)
 			if (!c->in_conn) {
 				*state = c->state;

@@ -430,9 +430,10 @@ int tc_tcbs(struct tu *t)
 	struct us_tcp *tcp = &t->st->tcp;
 	int n = 0;
 	pthread_rwlock_rdlock(&tcp->lock);
-	for (int h = 0; h < US_TCP_HASH; h++) {
+	for (unsigned h = 0; h < tcp->conn_buckets; h++)
 		for (struct us_tcb *c = tcp->conn[h]; c; c = c->conn_next)
 			n++;
+	for (int h = 0; h < US_TCP_HASH; h++) {
 		for (struct us_tcb *c = tcp->port[h]; c; c = c->port_next)
 			if (!c->in_conn)
 				n++;

@@ -417,7 +417,7 @@ static int conns_in_table(us_stack *st)
 {
 	int n = 0;
 	pthread_rwlock_rdlock(&st->tcp.lock);
-	for (int i = 0; i < US_TCP_HASH; i++)
+	for (unsigned i = 0; i < st->tcp.conn_buckets; i++)
 		for (struct us_tcb *t = st->tcp.conn[i]; t; t = t->conn_next)
 			n++;
 	pthread_rwlock_unlock(&st->tcp.lock);
