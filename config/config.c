@@ -83,7 +83,7 @@ const char *const cfg_proto_names[] = { "tcp", "udp", NULL };
  * default. Each must fit struct us_tcp_config's congestion[] with its NUL
  * (us_config_validate checks the name against this table).
  */
-const char *const cfg_congestion_names[] = { "newreno", NULL };
+const char *const cfg_congestion_names[] = { "cubic", "newreno", NULL };
 
 #define NBACKENDS ((int)(sizeof cfg_backend_names / sizeof cfg_backend_names[0]) - 1)
 #define NLOGLEVELS ((int)(sizeof cfg_log_level_names / sizeof cfg_log_level_names[0]) - 1)

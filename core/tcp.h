@@ -9,6 +9,8 @@
  *                 TIME_WAIT / FIN_WAIT_2
  *   tcp_cc.c      the congestion-control interface and NewReno (RFC 5681,
  *                 RFC 6582, RFC 6928)
+ *   tcp_cubic.c   CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default
+ *   tcp_info.c    TCP_INFO
  *   tcp_sock.c    the socket operations (connect, listen, send, recv, ...)
  *   tcp_sack.c    SACK blocks we send (RFC 2018, RFC 2883)
  *   tcp_recovery.c the sender's SACK scoreboard, RFC 6675 recovery, PRR
@@ -93,17 +95,37 @@ struct tcp_ring {
 #define US_TCP_RING_MIN     256      /* the first allocation of a ring, at least */
 #define US_TCP_RING_IDLE_MS 200      /* an empty ring that long is released */
 
+/* What the core tells an algorithm besides ACKs and losses. */
+enum tcp_cc_event {
+	TCP_CC_RTO,             /* an RTO collapsed cwnd (after ssthresh was asked) */
+	TCP_CC_IDLE_RESTART,    /* cwnd restarted from IW after idle (RFC 5681 4.1) */
+};
+
 /* Congestion control: growth and the response to loss (tcp_cc.c). */
 struct us_tcp_cc_ops {
 	const char *name;
+	/* At the handshake (and when TCP_CONGESTION picks it on a live
+	 * connection): cwnd = IW, ssthresh unset; cc_priv is zeroed before. */
 	void (*init)(struct us_tcb *t);
 	/* New data acked outside recovery: grow cwnd. */
 	void (*cong_avoid)(struct us_tcb *t, uint32_t acked);
 	/* Loss detected (3 dup ACKs or RTO): the new ssthresh. */
 	uint32_t (*ssthresh)(struct us_tcb *t);
+	/* Optional: an RTT sample (us), before the ACK's cong_avoid. */
+	void (*rtt_sample)(struct us_tcb *t, uint64_t rtt_us);
+	/* Optional: see enum tcp_cc_event. */
+	void (*event)(struct us_tcb *t, enum tcp_cc_event ev);
+	/* Optional: the last reduction was spurious (F-RTO): put back the
+	 * algorithm's own state; the core restores cwnd and ssthresh. */
+	void (*undo)(struct us_tcb *t);
 };
 extern const struct us_tcp_cc_ops us_tcp_newreno;
+extern const struct us_tcp_cc_ops us_tcp_cubic;
 const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name);
+/* cc_priv zeroed, then t->cc->init (at the handshake). */
+void tcp_cc_init(struct us_tcb *t);
+/* TCP_CONGESTION: switch algorithm; a live connection keeps cwnd and ssthresh. */
+void tcp_cc_set(struct us_tcb *t, const struct us_tcp_cc_ops *cc);
 
 enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT_RINGS, TT_LOSS,
 		      TT__COUNT };
@@ -220,6 +242,7 @@ struct us_tcb {
 
 	/* Congestion control. */
 	const struct us_tcp_cc_ops *cc;
+	uint64_t cc_priv[24];           /* the algorithm's own state (tcp_cubic.c) */
 	uint32_t cwnd, ssthresh;
 	uint32_t bytes_acked;           /* congestion avoidance accumulator */
 	int dupacks;

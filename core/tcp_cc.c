@@ -6,8 +6,11 @@
  * 6582: partial ACKs retransmit the next hole, a full ACK ends recovery
  * with cwnd = ssthresh), an RTO collapses cwnd to one segment. An
  * algorithm (struct us_tcp_cc_ops) says how cwnd grows and what ssthresh
- * becomes on loss; adding one means a new table here and its name in
- * us_tcp_cc_find, nothing else.
+ * becomes on loss, and may follow RTT samples, RTOs, restarts after idle
+ * and undo a spurious reduction (optional hooks); its own state lives in
+ * the TCB's cc_priv. Adding one means a new table (tcp_cubic.c is one)
+ * and its entry in algorithms[] below and in config.c's
+ * cfg_congestion_names, nothing else.
  *
  * NewReno (RFC 5681): slow start adds min(acked, SMSS) per ACK (appropriate
  * byte counting with L = 1 SMSS, RFC 3465); congestion avoidance adds
@@ -55,12 +58,32 @@ const struct us_tcp_cc_ops us_tcp_newreno = {
 	.ssthresh = newreno_ssthresh,
 };
 
-static const struct us_tcp_cc_ops *const algorithms[] = { &us_tcp_newreno };
+/* The first is the default (tcp.congestion's default too, config.c). */
+static const struct us_tcp_cc_ops *const algorithms[] = { &us_tcp_cubic, &us_tcp_newreno };
+
+void tcp_cc_init(struct us_tcb *t)
+{
+	memset(t->cc_priv, 0, sizeof t->cc_priv);
+	t->cc->init(t);
+}
+
+void tcp_cc_set(struct us_tcb *t, const struct us_tcp_cc_ops *cc)
+{
+	if (cc == t->cc)
+		return;
+	uint32_t cwnd = t->cwnd, ssthresh = t->ssthresh;
+	t->cc = cc;
+	tcp_cc_init(t);
+	if (cwnd) {             /* a live connection keeps its window (Linux) */
+		t->cwnd = cwnd;
+		t->ssthresh = ssthresh;
+	}
+}
 
 const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name)
 {
 	if (!name || !name[0])
-		return &us_tcp_newreno;
+		return algorithms[0];
 	for (size_t i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
 		if (strcmp(algorithms[i]->name, name) == 0)
 			return algorithms[i];

@@ -89,7 +89,7 @@ static void negotiate(struct us_tcb *t, const struct wire_tcp *g, bool we_sent_s
 	/* SACK likewise (RFC 2018 2): a SYN-ACK offers it only if the SYN did. */
 	t->sack_ok = c->sack && g->opt.sack_ok;
 	tcp_set_mss(t);
-	t->cc->init(t);
+	tcp_cc_init(t);
 }
 
 /*
@@ -169,7 +169,7 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 		t->ts_first = g->opt.tsecr + 1;
 	}
 	tcp_set_mss(t);
-	t->cc->init(t);
+	tcp_cc_init(t);
 	t->snd_wl1 = g->seq;
 	t->snd_wl2 = t->iss;
 	t->state = TCPS_SYN_RCVD;

@@ -441,6 +441,8 @@ void tcp_output(struct us_tcb *t)
 		uint32_t iw = 10 * (uint32_t)t->mss;
 		if (t->cwnd > iw)
 			t->cwnd = iw;
+		if (t->cc->event)
+			t->cc->event(t, TCP_CC_IDLE_RESTART);
 	}
 	/* SACK scoreboard in use (RFC 6675): pipe and NextSeg decide. */
 	if (tcp_recovery_output(t))

@@ -710,7 +710,7 @@ static int tcp_setsockopt(struct us_sock *s, int level, int name, const void *va
 		const struct us_tcp_cc_ops *cc = us_tcp_cc_find(n);
 		if (!cc)
 			return -ENOENT;
-		t->cc = cc;
+		tcp_cc_set(t, cc);
 		return 0;
 	}
 	if ((rc = opt_int(val, len, &v)) < 0)

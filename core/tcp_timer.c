@@ -141,6 +141,8 @@ void tcp_rtt_sample(struct us_tcb *t, uint64_t r)
 	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
 	if (!t->min_rtt_us || r < t->min_rtt_us)
 		t->min_rtt_us = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+	if (t->cc->rtt_sample)
+		t->cc->rtt_sample(t, r);
 	if (!t->have_rtt) {
 		t->srtt_us = (int64_t)r;
 		t->rttvar_us = (int64_t)r / 2;
@@ -196,7 +198,10 @@ static void on_rexmit(struct us_tcb *t)
 	US_STAT_INC(st, TCP_RTO_FIRED);
 	/* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.7. */
 	if (!opening) {
-		t->ssthresh = t->cc->ssthresh(t);
+		/* Linux tcp_enter_loss: ssthresh once per episode, not again at a
+		 * second expiration in a row (cwnd is already 1 then). */
+		if (!t->in_loss || t->backoff == 1)
+			t->ssthresh = t->cc->ssthresh(t);
 		t->in_loss = true;
 		t->cwnd = t->mss;
 		t->bytes_acked = 0;
@@ -205,6 +210,8 @@ static void on_rexmit(struct us_tcb *t)
 		t->recover = t->snd_max;
 		tcp_sb_clear(t);        /* RFC 2018 8, RFC 6675 5.1 (tcp_recovery.c) */
 	}
+	if (!opening && t->cc->event)
+		t->cc->event(t, TCP_CC_RTO);
 	t->rtt_timing = false;          /* Karn: no sample from a retransmission */
 	if (opening) {
 		t->snd_nxt = t->iss;

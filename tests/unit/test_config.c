@@ -149,7 +149,7 @@ static const char TCP_DEFAULTS[] =
 	"  retries: 15\n"
 	"  syn_retries: 6\n"
 	"  time_wait_s: 60\n"
-	"  congestion: newreno\n"
+	"  congestion: cubic\n"
 	"  window_scaling: true\n"
 	"  timestamps: true\n"
 	"  sack: true\n"
@@ -169,7 +169,7 @@ static void check_tcp_defaults(const struct us_tcp_config *t)
 	CU_ASSERT_EQUAL(t->retries, 15);
 	CU_ASSERT_EQUAL(t->syn_retries, 6);
 	CU_ASSERT_EQUAL(t->time_wait_s, 60);
-	CU_ASSERT_STRING_EQUAL(t->congestion, "newreno");
+	CU_ASSERT_STRING_EQUAL(t->congestion, "cubic");
 	CU_ASSERT(t->window_scaling);
 	CU_ASSERT(t->timestamps);
 	CU_ASSERT(t->sack);
@@ -1674,14 +1674,14 @@ static void test_err_tcp(void)
 		   "t.yaml:4:11: nodelay: expected true or false, got null");
 
 	/* "  congestion: " is 14 characters. */
-	EXPECT_ERR(ETH0 "tcp:\n  congestion: cubic\n",
-		   "t.yaml:4:15: congestion: unknown congestion \"cubic\" (expected one of: newreno)");
-	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:15: congestion: unknown congestion \"cubic\" "
-				    "(expected one of: newreno)");
+	EXPECT_ERR(ETH0 "tcp:\n  congestion: vegas\n",
+		   "t.yaml:4:15: congestion: unknown congestion \"vegas\" (expected one of: cubic, newreno)");
+	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:15: congestion: unknown congestion \"vegas\" "
+				    "(expected one of: cubic, newreno)");
 	EXPECT_ERR(ETH0 "tcp:\n  congestion: NewReno\n",
 		   "t.yaml:4:15: congestion: unknown congestion \"NewReno\"");
 	EXPECT_ERR(ETH0 "tcp:\n  congestion: [newreno]\n",
-		   "t.yaml:4:15: congestion: expected one of: newreno, got a sequence");
+		   "t.yaml:4:15: congestion: expected one of: cubic, newreno, got a sequence");
 
 	/* rto_initial_ms < rto_min_ms: at rto_initial_ms's value ("  rto_initial_ms: " is 18). */
 	EXPECT_ERR(ETH0 "tcp:\n"                           /* 3 */
@@ -2043,8 +2043,8 @@ static void test_validate_code_built_sections(void)
 	cfg.tcp.rto_initial_ms = 100;
 	EXPECT_INVALID("x.yaml: tcp: rto_initial_ms 100 is less than rto_min_ms 200");
 	CU_ASSERT_STRING_EQUAL(err, "x.yaml: tcp: rto_initial_ms 100 is less than rto_min_ms 200");
-	strcpy(cfg.tcp.congestion, "cubic");
-	EXPECT_INVALID("x.yaml: tcp: unknown congestion \"cubic\"");
+	strcpy(cfg.tcp.congestion, "vegas");
+	EXPECT_INVALID("x.yaml: tcp: unknown congestion \"vegas\"");
 	memset(cfg.tcp.congestion, 'n', sizeof cfg.tcp.congestion);
 	EXPECT_INVALID("x.yaml: tcp: congestion is not NUL-terminated");
 

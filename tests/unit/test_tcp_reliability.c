@@ -650,6 +650,7 @@ static void test_newreno_partial_and_full_ack(void)
 {
 	struct us_config cfg;
 	tc_config(&cfg, 0, __func__);
+	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");   /* the RFC 5681/6582 model */
 	struct rel r;
 	if (!rel_open(&r, &cfg, NULL))
 		return;
@@ -1072,6 +1073,7 @@ static void test_slow_start_growth(void)
 {
 	struct us_config cfg;
 	tc_config(&cfg, 0, __func__);
+	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");   /* the RFC 5681/6582 model */
 	struct tc_seg syn = { .has_mss = true, .mss = MSS, .has_wscale = true, .wscale = 4 };
 	struct rel r;
 	if (!rel_open(&r, &cfg, &syn))
@@ -1933,6 +1935,7 @@ static int burst_after_idle(uint64_t idle_ns, const char *tag, double *rto_ms)
 {
 	struct us_config cfg;
 	tc_config(&cfg, 0, tag);
+	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");   /* the RFC 5681/6582 model */
 	struct rel r;
 	if (!rel_open(&r, &cfg, NULL))
 		return -1;

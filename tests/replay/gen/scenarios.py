@@ -578,10 +578,15 @@ Bulk transfer from the stack (RFC 5681, RFC 6928, RFC 7323): after the
 passive open the application sends 65536 pattern bytes at t=0.3 and closes.
 The peer reads at once and ACKs every second segment and any PSH segment
 10 ms after it arrives (window 502 << 7 = 64256 bytes); when the FIN comes
-it answers with its own FIN (ACKing everything) 10 ms later.
+it answers with its own FIN (ACKing everything) 10 ms later. NewReno
+(tcp.congestion), whose slow start (L = 1 SMSS) the check models; CUBIC's
+HyStart++ adds up to 8 SMSS per ACK (RFC 9406 4.2).
 """, app=ACCEPT + """
 - {at: 0.3, op: send, on: c, bytes: 65536}
 - {at: 0.3, op: close, on: c}
+""", host="""
+tcp:
+  congestion: newreno
 """)
 def tcp_bulk_send(ctx):
     p, sa = passive_handshake(ctx)
