@@ -58,6 +58,8 @@ static bool rc_open_cfg(struct rc *r, const char *tag, bool sack, bool rack)
 	struct us_config cfg;
 	tc_config(&cfg, 0, tag);
 	cfg.tcp.rack = rack;
+	/* RFC 6675 4.2's ssthresh = FlightSize / 2 is NewReno's (CUBIC: 0.7). */
+	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");
 	if (!tu_open_cfg(&r->t, &cfg))
 		return false;
 	tu_pattern(r->data, sizeof r->data, 5);

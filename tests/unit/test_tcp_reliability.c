@@ -545,6 +545,7 @@ static void fast_retransmit_with_seed(uint64_t seed, bool *iss_high)
 	struct us_config cfg;
 	tc_config(&cfg, 0, __func__);
 	cfg.seed = seed;
+	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");   /* RFC 5681 eq. 4 below */
 	struct rel r;
 	if (!rel_open(&r, &cfg, NULL))
 		return;

@@ -825,10 +825,14 @@ drops the first transmission of segments 2 and 5; the peer (a Linux-like
 receiver) ACKs every segment that arrives, at once, with SACK blocks for
 what it holds above the cumulative ACK: the block of the segment just
 received first, then the others, most recent first, at most 3 (beside
-timestamps). Arrivals are at least 0.2 ms apart.
+timestamps). Arrivals are at least 0.2 ms apart. NewReno (tcp.congestion):
+RFC 6675's ssthresh = FlightSize / 2 is what the checks model.
 """, app=ACCEPT + """
 - {at: 0.25, op: setsockopt, on: c, nodelay: true}
 - {at: 0.3, op: send, on: c, bytes: 43440}
+""", host="""
+tcp:
+  congestion: newreno
 """)
 def tcp_sack_recovery(ctx):
     p, sa = passive_handshake(ctx)
