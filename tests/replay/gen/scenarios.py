@@ -1003,6 +1003,96 @@ def _(ctx, out, inp):
     all_csums_ok(out)
 
 
+@scenario("tcp_tail_loss_probe", """
+Tail loss probe and RACK (RFC 8985), SACK negotiated: with TCP_NODELAY the
+application sends 14480 bytes (10 segments of 1448) at t=0.3. The path
+takes 10 ms and loses the first transmissions of segments 9 and 10, the
+tail: the peer ACKs each of segments 1..8 10 ms after it was sent, then
+hears nothing. Whatever arrives later is ACKed 10 ms after it was sent,
+with SACK blocks for what is held above the cumulative ACK.
+""", app=ACCEPT + """
+- {at: 0.25, op: setsockopt, on: c, nodelay: true}
+- {at: 0.3, op: send, on: c, bytes: 14480}
+""")
+def tcp_tail_loss_probe(ctx):
+    p, sa = passive_handshake(ctx)
+    base = sa.tcp().seq + 1
+    total = 14480
+    lost = {base + 8 * 1448, base + 9 * 1448}
+    have, last, t_ack, rcv_nxt = [], None, 0.0, base
+    while rcv_nxt != base + total:
+        f = ctx.find("next data segment", is_tcp(data=True), after=last)
+        last = f
+        s = f.tcp().seq
+        if s in lost:
+            lost.discard(s)
+            continue
+        have = sorted(have + [[s, s + len(f.payload())]])
+        while have and have[0][0] <= rcv_nxt:
+            rcv_nxt = max(rcv_nxt, have.pop(0)[1])
+        t_ack = max(t_ack + 0.0002, f.at + 0.010)
+        p.learn(f)
+        opts = p.opts(t_ack)
+        if have:
+            opts = opts + [("NOP", None), ("NOP", None),
+                           ("SAck", tuple(x for b in reversed(have) for x in b))]
+        p.seg(round(t_ack, 6), "A", ack=rcv_nxt, opts=opts)
+
+
+@tcp_tail_loss_probe.checks
+def _(ctx, out, inp):
+    announce_ok(out)
+    isn = ctx.find("SYN-ACK", is_tcp("SA")).tcp().seq
+    base, mss = isn + 1, 1448
+    segs = data_segments(out)
+    expect(len(segs) >= 12 and all(f.at == 0.3 for f in segs[:10]),
+           "the initial window at 0.3: %r" % segs[:10])
+    # RFC 6298 SRTT/RTTVAR (microseconds, as integers) from the peer's ACKs: each
+    # ACK of new data gives a sample now - TSecr (1 ms timestamp clock).
+    srtt = rttvar = None
+    una = isn
+    last_new_ack = None
+    for t, fr in inp:
+        if TCP not in fr or not fr[TCP].flags & 0x10:
+            continue
+        a = fr[TCP].ack
+        if ((a - una) & 0xffffffff) == 0 or ((a - una) & 0xffffffff) >= 0x80000000:
+            continue
+        una = a
+        ts = dict((n, v) for n, v in fr[TCP].options).get("Timestamp")
+        r = (int(round(t * 1e6)) // 1000 - ts[1]) * 1000   # the stack's ms clock truncates
+        if srtt is None:
+            srtt, rttvar = r, r // 2
+        else:
+            rttvar = (3 * rttvar + abs(srtt - r)) // 4
+            srtt = (7 * srtt + r) // 8
+        if a == base + 8 * mss:
+            last_new_ack = round(t - 1.0, 6)
+            break
+    expect(last_new_ack is not None, "the peer ACKed segments 1..8")
+    pto = max(2 * srtt, 10000) / 1e6           # more than one segment in flight
+    rto = max(200000, srtt + max(1000, 4 * rttvar)) / 1e6
+    probe = segs[10]
+    expect(round(last_new_ack + pto, 6) <= probe.at <= round(last_new_ack + pto + 0.001, 6),
+           "the probe at the last ACK (%.4f) + PTO = 2 * SRTT (%.4f s): %r"
+           % (last_new_ack, pto, probe))
+    expect(pto < rto, "the PTO comes before the RTO (%.4f)" % rto)
+    expect(probe.tcp().seq == base + 9 * mss and len(probe.payload()) == mss,
+           "the probe resends the last segment, 10 (nothing new to send): %r" % probe)
+    # RACK: the ACK SACKing the probe delivers a segment sent after segment 9, long
+    # enough after segment 9 was sent: segment 9 is lost and resent at that ACK.
+    sack_ack = None
+    for t, fr in inp:
+        if TCP in fr and any(n == "SAck" for n, v in fr[TCP].options) and t - 1.0 > probe.at:
+            sack_ack = round(t - 1.0, 6)
+            break
+    r9 = [f for f in segs[11:] if f.tcp().seq == base + 8 * mss]
+    expect(sack_ack is not None and r9 and r9[0].at == sack_ack,
+           "segment 9 resent at the ACK that SACKs the probe (t=%r): %r" % (sack_ack, r9))
+    expect(len(segs) == 12, "nothing else resent (no RTO): %r" % segs)
+    all_csums_ok(out)
+
+
 @scenario("tcp_zero_window", """
 Zero window and persist probes (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17): the
 peer has a small buffer: its handshake ACK offers 23 << 7 = 2944 bytes.
