@@ -546,6 +546,8 @@ void tcp_rack_recovery_done(struct us_tcb *t);
 bool tcp_rack_detect(struct us_tcb *t);
 bool tcp_rack_is_lost(const struct us_tcb *t, uint32_t seq);
 uint32_t tcp_rack_lost_in(const struct us_tcb *t, uint32_t a, uint32_t b);
+/* The first range below limit RACK found lost (a lost retransmission). */
+bool tcp_rack_lost_rexmit(const struct us_tcb *t, uint32_t limit, uint32_t *seq, uint32_t *len);
 /* Arm TT_LOSS for RACK's reordering timer or TLP's PTO, or cancel it. */
 void tcp_loss_timer_arm(struct us_tcb *t);
 void tcp_loss_timer_fire(struct us_tcb *t);

@@ -36,9 +36,11 @@
  * arrived, a loss was repaired by it and the window is reduced (cwnd =
  * ssthresh from the congestion control), as Linux's tcp_process_tlp_ack.
  *
- * Not done: a retransmission RACK finds lost is not sent again within the
- * same recovery (RFC 6675's HighRxt rule stands; the RTO or the next
- * recovery does it); RACK's sole use without DupThresh (both mark losses).
+ * A retransmission RACK finds lost (later data, sent after it, was
+ * delivered RACK.rtt + reo_wnd after it left), or a hole RFC 6675 passed
+ * over below HighRxt, is sent (again) before anything else and no longer
+ * counts in pipe (tcp_recovery.c). Not done: RACK's sole use without DupThresh (both
+ * mark losses).
  *
  * One timer, TT_LOSS, serves the reordering timer and the PTO (Linux's
  * icsk_pending does the same); loss_timer says which. All with the socket
@@ -295,6 +297,24 @@ uint32_t tcp_rack_lost_in(const struct us_tcb *t, uint32_t a, uint32_t b)
 		n += e - s;
 	}
 	return n;
+}
+
+/* The first range below limit (HighRxt) RACK found lost: a retransmission
+ * that was lost, or a hole RFC 6675 passed over while it was not lost. */
+bool tcp_rack_lost_rexmit(const struct us_tcb *t, uint32_t limit, uint32_t *seq, uint32_t *len)
+{
+	for (int i = 0; i < t->nxl; i++) {
+		const struct tcp_xseg *x = &t->xl[i];
+		if (!seq_lt(x->start, limit))
+			break;
+		if (!x->lost)
+			continue;
+		uint32_t e = seq_lt(x->end, limit) ? x->end : limit;
+		*seq = x->start;
+		*len = e - x->start < t->mss ? e - x->start : t->mss;
+		return true;
+	}
+	return false;
 }
 
 /* ---- the loss timer: RACK's reordering timer or TLP's PTO ---------------------- */

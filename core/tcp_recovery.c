@@ -218,7 +218,10 @@ uint32_t tcp_sb_pipe(const struct us_tcb *t)
 		uint32_t b = i < t->nsb ? t->sb[i].start : t->snd_max;
 		if (seq_lt(a, b)) {
 			uint32_t lost = hole_lost(t, i) ? b - a : hole_lost_part(t, a, b, lm);
-			pipe += (b - a) - lost + below(a, b, rxt);
+			uint32_t re = below(a, b, rxt);
+			if (re)         /* what RACK found lost below HighRxt is not in flight */
+				re -= tcp_rack_lost_in(t, a, a + re);
+			pipe += (b - a) - lost + re;
 		}
 		if (i < t->nsb)
 			a = t->sb[i].end;
@@ -253,6 +256,9 @@ static enum nextseg next_rexmit(const struct us_tcb *t, uint32_t *seq, uint32_t 
 	uint32_t high_sacked = t->nsb ? t->sb[t->nsb - 1].end : t->snd_una;
 	uint32_t a = t->snd_una;
 	*l3 = 0;
+	/* RACK (RFC 8985): a lost retransmission goes again first. */
+	if (tcp_rack_lost_rexmit(t, t->high_rxt, seq, len))
+		return NS_LOST;
 	for (int i = 0; i <= t->nsb; i++) {
 		uint32_t b = i < t->nsb ? t->sb[i].start : t->snd_max;
 		uint32_t s = seq_gt(t->high_rxt, a) ? t->high_rxt : a;   /* (1.a) */

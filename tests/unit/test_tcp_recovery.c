@@ -674,6 +674,41 @@ static void test_rack_marks_lost_after_reordering_window(void)
 	rc_close(&r);
 }
 
+/*
+ * RACK finds a lost retransmission (RFC 8985 6.2 step 5; without RACK
+ * only the RTO would resend it). 20 segments queued, 11 leave at t0
+ * (cwnd 11). At t0 + 20 ms the peer SACKs S2-S4: S1 is lost (RFC 6675
+ * IsLost and RACK), recovery resends S1 and PRR lets new data (S12) go
+ * right after it. That retransmission of S1 is lost too. At t0 + 40 ms the
+ * peer SACKs S2-S12: S12, sent after S1's retransmission, was delivered
+ * 20 ms (RACK.rtt) after it left, and reo_wnd is 0 in recovery without
+ * reordering seen: S1's retransmission is lost, and S1 goes a third time
+ * at once, not at the RTO (t0 + 220 ms).
+ */
+static void test_rack_lost_retransmission_resent(void)
+{
+	struct rc r;
+	uint64_t t0 = rack_setup(&r, __func__, 20);
+	if (!t0)
+		return;
+	CU_ASSERT_EQUAL(r.o.n, 11);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 4 }, { 0, 0 } }, W);
+	int k[16];
+	int n = sent_segs(&r, k, 16);
+	CU_ASSERT_FATAL(n >= 2);
+	CU_ASSERT_EQUAL(k[0], 1);
+	CU_ASSERT_EQUAL(k[1], 12);
+	int top = 11 + n - 1;                   /* the highest segment sent */
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 1, (const int[][2]){ { 2, top }, { 0, 0 } }, W);
+	n = sent_segs(&r, k, 16);
+	CU_ASSERT_FATAL(n >= 1);
+	CU_ASSERT_EQUAL(k[0], 1);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_RTO_FIRED), 0);
+	rc_close(&r);
+}
+
 /* With tcp.rack off the same loss waits for the RTO (the control). */
 static void test_rack_off_waits_for_rto(void)
 {
@@ -768,6 +803,7 @@ US_SUITE(tcp_recovery, NULL, NULL,
 	 US_TEST(test_connection_end_clears_scoreboard),
 	 US_TEST(test_rack_marks_lost_after_reordering_window),
 	 US_TEST(test_rack_off_waits_for_rto),
+	 US_TEST(test_rack_lost_retransmission_resent),
 	 US_TEST(test_tlp_fires_after_pto),
 	 US_TEST(test_tlp_probe_sends_new_data),
 	 US_TEST(test_tlp_not_past_rto));
