@@ -126,6 +126,7 @@ static int open_link(struct us_stack *st, struct us_netif *nif, const struct us_
 	}
 	if (impaired && us_link_impair_wrap(&nif->link, in, out, berr, sizeof berr) < 0) {
 		snprintf(err, errlen, "%s: %s", cfg->name, berr);
+		close_queues(nif);      /* none: validation refuses queues with impair */
 		nif->link.ops->close(&nif->link);
 		nif->link.ops = NULL;
 		return -1;
