@@ -13,7 +13,11 @@
 #  - recv with SO_RCVTIMEO set, SA_RESTART: never restarted (Linux), so the
 #    handler runs at ~0.3 s, and the retried recv still gets the data;
 #  - accept without SA_RESTART: EINTR at ~0.3 s;
-#  - connect to a silent address without SA_RESTART: EINTR at ~0.3 s.
+#  - connect to a silent address without SA_RESTART: EINTR at ~0.3 s;
+#  - not a signal, but the same wait: another thread's close() of a
+#    listener one thread is blocked in accept() on wakes it with EBADF
+#    within a second (the shim frees the socket only after its waiters
+#    left), rather than leaving it asleep for ever.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/preload_lib.sh"
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is missing"
@@ -84,6 +88,18 @@ except Alarm:
     print("connect-eintr interrupted %.1f" % since())
 except OSError as e:
     print("connect-eintr error %s %.1f" % (e, since()))
+
+import errno, threading
+ls2 = socket.socket(); ls2.bind(("0.0.0.0", 9303)); ls2.listen(1)
+res = []
+def acc():
+    try:
+        ls2.accept(); res.append("accepted")
+    except OSError as e:
+        res.append(errno.errorcode.get(e.errno, str(e.errno)))
+th = threading.Thread(target=acc); th.start(); time.sleep(0.3)
+t1 = time.monotonic(); ls2.close(); th.join(5)
+print("close-wakes %s %.1f" % (res[0] if res else "still-blocked", time.monotonic() - t1))
 PY
 start "$ns" "$TMP/kpeer.log" /usr/bin/python3 "$TMP/kpeer.py" "$KADDR"
 wait_for 10 "the kernel peer to listen on :9301" sh -c "ip netns exec $ns ss -tln | grep -q ':9301'"
@@ -106,4 +122,6 @@ late() { awk -v t="$1" 'BEGIN { exit !(t != "" && t >= 1.3) }'; }
 	fail "accept without SA_RESTART was not interrupted at 0.3 s"
 [ "$(field connect-eintr 2)" = interrupted ] && early "$(field connect-eintr 3)" ||
 	fail "connect without SA_RESTART was not interrupted at 0.3 s"
+[ "$(field close-wakes 2)" = EBADF ] && awk -v t="$(field close-wakes 3)" 'BEGIN { exit !(t < 1.0) }' ||
+	fail "a thread blocked in accept() was not woken (EBADF) by another thread's close()"
 echo ok

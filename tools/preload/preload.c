@@ -248,9 +248,25 @@ void preload_wait_begin(struct pwait *w, struct psock *ps, int timeo_opt)
 	pthread_mutex_unlock(&ps->wlock);
 }
 
+static int preload_wait_once(struct pwait *w);
+
 int preload_wait(struct pwait *w)
 {
+	int rc = preload_wait_once(w);
+	if (rc == 0 && atomic_load(&w->ps->closing)) {
+		errno = EBADF;
+		return -1;
+	}
+	return rc;
+}
+
+static int preload_wait_once(struct pwait *w)
+{
 	uint64_t v;
+	if (atomic_load(&w->ps->closing)) {
+		errno = EBADF;
+		return -1;
+	}
 	if (w->slot >= 0 && w->deadline_ns < 0) {
 		/* A blocking read: restarted by the kernel after an SA_RESTART handler. */
 		if (real_read(w->efd, &v, sizeof v) < 0)
@@ -354,6 +370,22 @@ static struct psock *unname_locked(int fd)
 static void release(struct psock *ps)
 {
 	us_stack *st = preload_stack_now();
+	/*
+	 * Threads still blocked in a call on this socket (another thread's
+	 * close: a race in the program) are woken and leave with EBADF before
+	 * ps goes away, rather than sleeping for ever on a socket that no
+	 * longer calls back. Bounded: a waiter leaves within one wake-up.
+	 */
+	atomic_store(&ps->closing, 1);
+	for (int tries = 0; atomic_load(&ps->nwait) && tries < 1000; tries++) {
+		uint64_t one = 1;
+		pthread_mutex_lock(&ps->wlock);
+		for (int i = 0; i < (int)(sizeof ps->waiters / sizeof ps->waiters[0]); i++)
+			if (ps->waiters[i] >= 0 && real_write(ps->waiters[i], &one, sizeof one) < 0)
+				(void)0;
+		pthread_mutex_unlock(&ps->wlock);
+		usleep(1000);
+	}
 	preload_epoll_drop(ps);
 	if (st) {
 		us_set_ready_callback(st, ps->usfd, NULL, NULL);

@@ -54,6 +54,7 @@ struct psock {
 	pthread_mutex_t wlock;
 	int waiters[8];
 	_Atomic int nwait;
+	_Atomic int closing;    /* its last descriptor is closing: waiters leave (EBADF) */
 	_Atomic int committed;
 	int bound;                      /* bound_to holds bind()'s address */
 	struct sockaddr_in bound_to;
