@@ -333,6 +333,12 @@ struct us_tcp {
 	unsigned conn_buckets;          /* a power of two; doubled when conn_count exceeds it */
 	size_t conn_count;              /* TCBs in conn */
 	uint64_t conn_resizes;          /* how many times conn grew (tests, stats) */
+	/* SYN_RCVD entries (tcp_syncache.c). syn_lock protects syn_hash[],
+	 * every entry and syn_total (written under it, read without it as a
+	 * hint). Below the listeners' socket locks. */
+	pthread_mutex_t syn_lock;
+	struct tcp_syn **syn_hash;      /* [US_TCP_HASH], by 4-tuple */
+	_Atomic size_t syn_total;
 	struct us_tcb *port[US_TCP_HASH];
 	uint64_t isn_key[2];            /* RFC 6528 secret */
 	uint64_t cookie_key[2];         /* SYN cookie secret (tcp_syncookie.c) */
@@ -462,6 +468,59 @@ int tcp_tw_count(struct us_stack *st);
 bool tcp_tw_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		   uint16_t rport, struct tcp_tw_info *out);
 size_t tcp_tw_list(struct us_stack *st, struct tcp_tw_info *out, size_t max);
+
+/* What a SYN negotiated, kept until the handshake's ACK (a syncache entry)
+ * or recovered from a cookie; the child socket is made from it. */
+struct tcp_synparams {
+	uint32_t laddr, raddr;          /* network order */
+	uint16_t lport, rport;
+	uint32_t irs, iss;
+	uint16_t peer_mss;
+	uint16_t win;                   /* the SYN-ACK's window field (never scaled) */
+	bool ws_ok, ts_ok, sack_ok;
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t ts_recent;             /* the SYN's TSval */
+	uint64_t ts_recent_at;
+	uint32_t ts_first;              /* TSval of our first SYN-ACK: no valid echo is older */
+	bool retransmitted;             /* the SYN-ACK was sent more than once */
+};
+
+/* A SYN-ACK (or a bare ACK, flags TCP_ACK) built from parameters, not a TCB. */
+struct tcp_synack {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win, user_mss;
+	uint8_t ttl;
+	bool ws_ok, sack_ok, ts_ok;
+	uint8_t wscale;
+	uint32_t tsecr;
+};
+void tcp_send_synack_to(struct us_stack *st, const struct tcp_synack *a);
+
+/* The SYN cache (tcp_syncache.c). */
+void tcp_syncache_init(struct us_tcp *tcp);
+void tcp_syncache_destroy(struct us_tcp *tcp);
+/* With the listener locked: a new entry (counted in its syn_count), its
+ * SYN-ACK sent and timer armed. -ENOMEM, -EEXIST. */
+int tcp_syncache_add(struct us_sock *ls, const struct tcp_synparams *p);
+enum tcp_syn_verdict { SYN_NONE, SYN_DONE, SYN_ESTABLISH };
+/* With the listener locked, a segment for it: SYN_NONE (no entry of its
+ * 4-tuple), SYN_DONE (the entry dealt with it), SYN_ESTABLISH (the ACK of
+ * the SYN-ACK: the entry is gone, *out says what to make the socket of). */
+enum tcp_syn_verdict tcp_syncache_input(struct us_sock *ls, const struct wire_ip4 *ip,
+					const struct wire_tcp *g, struct tcp_synparams *out);
+/* With the listener locked: it closes, its entries go. */
+void tcp_syncache_drop_listener(struct us_sock *ls);
+/* With the listener locked: an ICMP error about a SYN-ACK (seq: the quoted
+ * sequence number); a hard one drops the entry. True if an entry exists. */
+bool tcp_syncache_error(struct us_sock *ls, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			uint16_t rport, uint32_t seq, bool hard);
+/* For tests and listings. */
+bool tcp_syncache_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport, struct tcp_synparams *out);
+int tcp_syncache_count(struct us_stack *st);
 
 /* Socket layer hooks (tcp_sock.c). */
 struct us_sock *tcp_child_new(struct us_sock *listener);

@@ -103,18 +103,100 @@ static bool cookie_recent(struct us_stack *st, const struct us_tcb *lt)
 }
 
 /*
- * The ACK of a cookie SYN-ACK (tcp_syncookie.c): a child made now, in
- * SYN_RCVD as if its SYN had been kept, then run through the ACK
- * processing of SYN_RCVD (sync_input), which establishes it, queues it
- * for accept and takes any data the ACK carries. Called with the listener
- * locked; unlocks it. False (listener still locked): not a valid cookie,
- * or cookies are not in use.
+ * The handshake's ACK came back (to a SYN cache entry's SYN-ACK or to a
+ * cookie's): the child is made now from what the SYN negotiated, in
+ * SYN_RCVD as if it had been kept, then run through the ACK processing of
+ * SYN_RCVD (sync_input), which establishes it, queues it for accept and
+ * takes any data the ACK carries. Called with the listener locked;
+ * unlocks it.
+ */
+static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g,
+			   const struct tcp_synparams *p, bool count_open)
+{
+	struct us_stack *st = ls->st;
+	struct us_tcb *lt = ls->tcb;
+	struct us_sock *cs = NULL;
+	if (lt->acc_count >= lt->backlog || !(cs = tcp_child_new(ls))) {
+		/* Linux: the accept queue is full, the ACK is dropped; the peer
+		 * retransmits its data (or the server's reply never comes). */
+		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
+		pthread_mutex_unlock(&ls->lock);
+		return;
+	}
+	lt->syn_count++;
+	pthread_mutex_unlock(&ls->lock);
+
+	pthread_mutex_lock(&cs->lock);
+	struct us_tcb *t = cs->tcb;
+	t->laddr = p->laddr;
+	t->raddr = p->raddr;
+	t->lport = p->lport;
+	t->rport = p->rport;
+	cs->local.sin_addr.s_addr = t->laddr;
+	cs->local.sin_port = t->lport;
+	cs->remote.sin_addr.s_addr = t->raddr;
+	cs->remote.sin_port = t->rport;
+	t->irs = p->irs;
+	t->rcv_nxt = p->irs + 1;
+	t->iss = p->iss;
+	t->snd_una = t->iss;
+	t->snd_nxt = t->snd_max = p->iss + 1;
+	t->recover = t->iss;
+	t->rcv_adv = t->rcv_nxt + p->win;       /* what the SYN-ACK offered */
+	t->last_ack_sent = t->rcv_nxt;
+	t->peer_mss = p->peer_mss;
+	t->ts_ok = p->ts_ok;
+	t->ws_ok = p->ws_ok;
+	t->sack_ok = p->sack_ok;
+	t->snd_wscale = t->ws_ok ? p->snd_wscale : 0;
+	t->rcv_wscale = t->ws_ok ? p->rcv_wscale : 0;
+	if (t->ts_ok) {
+		t->ts_recent = p->ts_recent;
+		t->ts_recent_at = p->ts_recent_at;
+		t->ts_first = p->ts_first;
+	}
+	t->backoff = p->retransmitted ? 1 : 0;
+	t->stats.segs_out = p->retransmitted ? 2 : 1;   /* the SYN-ACK (at least) */
+	tcp_set_mss(t);
+	tcp_cc_init(t);
+	t->snd_wl1 = g->seq;
+	t->snd_wl2 = t->iss;
+	t->state = TCPS_SYN_RCVD;
+	/* fail_inserts: a test's stand-in for the race below (tcp.h). */
+	bool raced = atomic_load_explicit(&st->tcp.fail_inserts, memory_order_relaxed) > 0 &&
+		     atomic_fetch_sub_explicit(&st->tcp.fail_inserts, 1, memory_order_relaxed) > 0;
+	if (raced || tcp_conn_insert(t) < 0) {
+		/* The same 4-tuple raced in through another interface. Still in
+		 * SYN_RCVD, so tcp_done gives the listener its SYN slot back
+		 * (syn_count) and drops the child's hold on it. */
+		tcp_done(t, 0);
+		pthread_mutex_unlock(&cs->lock);
+		us_sock_put(cs);
+		return;
+	}
+	if (count_open)
+		US_STAT_INC(st, TCP_PASSIVE_OPENS);     /* a cache entry counted its SYN */
+	sync_input(t, ip, g);
+	if (t->state == TCPS_SYN_RCVD)
+		tcp_done(t, 0);         /* not established: no timer would end it */
+	if (t->state != TCPS_CLOSED)
+		tcp_output(t);
+	pthread_mutex_unlock(&cs->lock);
+	us_sock_put(cs);        /* the table holds it now */
+}
+
+/*
+ * The ACK of a cookie SYN-ACK (tcp_syncookie.c): the child is made from
+ * what the cookie gives back. Called with the listener locked; unlocks
+ * it. False (listener still locked): not a valid cookie, or cookies are
+ * not in use.
  */
 static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g)
 {
 	struct us_stack *st = ls->st;
 	struct us_tcb *lt = ls->tcb;
-	if (!st->cfg.tcp.syncookies || (g->flags & (TCP_SYN | TCP_RST)) || !cookie_recent(st, lt))
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	if (!c->syncookies || (g->flags & (TCP_SYN | TCP_RST)) || !cookie_recent(st, lt))
 		return false;
 	struct tcp_cookie_tuple ct = { .laddr = ip->dst, .raddr = ip->src, .lport = htons(g->dport),
 				       .rport = htons(g->sport) };
@@ -124,70 +206,20 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 		return false;
 	}
 	US_STAT_INC(st, TCP_SYNCOOKIES_RECV);
-	struct us_sock *cs = NULL;
-	if (lt->acc_count >= lt->backlog || !(cs = tcp_child_new(ls))) {
-		/* Linux: the accept queue is full, the ACK is dropped; the peer
-		 * retransmits its data (or the server's reply never comes). */
-		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
-		pthread_mutex_unlock(&ls->lock);
-		return true;
-	}
-	lt->syn_count++;
-	pthread_mutex_unlock(&ls->lock);
-
-	pthread_mutex_lock(&cs->lock);
-	struct us_tcb *t = cs->tcb;
-	const struct us_tcp_config *c = &st->cfg.tcp;
-	t->laddr = ct.laddr;
-	t->raddr = ct.raddr;
-	t->lport = ct.lport;
-	t->rport = ct.rport;
-	cs->local.sin_addr.s_addr = t->laddr;
-	cs->local.sin_port = t->lport;
-	cs->remote.sin_addr.s_addr = t->raddr;
-	cs->remote.sin_port = t->rport;
-	t->irs = g->seq - 1;
-	t->rcv_nxt = g->seq;
-	t->iss = g->ack - 1;
-	t->snd_una = t->iss;
-	t->snd_nxt = t->snd_max = g->ack;
-	t->recover = t->iss;
-	/* The window of the cookie SYN-ACK (tcp_send_cookie_synack). */
-	t->rcv_adv = t->rcv_nxt + (t->rcvq.cap > 65535 ? 65535 : t->rcvq.cap);
-	t->peer_mss = co.mss;
-	t->ts_ok = c->timestamps && co.ts_ok;
-	t->ws_ok = c->window_scaling && co.ws_ok;
-	t->sack_ok = c->sack && co.sack_ok;
-	t->snd_wscale = t->ws_ok ? co.snd_wscale : 0;
-	t->rcv_wscale = t->ws_ok ? tcp_wscale_for(t->rcvq.cap) : 0;
-	if (t->ts_ok) {
-		t->ts_recent = g->opt.tsval;
-		t->ts_recent_at = us_now(st);
-		t->last_ack_sent = t->rcv_nxt;
+	struct tcp_synparams p = {
+		.laddr = ct.laddr, .raddr = ct.raddr, .lport = ct.lport, .rport = ct.rport,
+		.irs = g->seq - 1, .iss = g->ack - 1, .peer_mss = co.mss,
+		/* The window of the cookie SYN-ACK (tcp_send_cookie_synack). */
+		.win = (uint16_t)(lt->rcvq.cap > 65535 ? 65535 : lt->rcvq.cap),
+		.ts_ok = c->timestamps && co.ts_ok, .ws_ok = c->window_scaling && co.ws_ok,
+		.sack_ok = c->sack && co.sack_ok, .snd_wscale = co.snd_wscale,
+		.rcv_wscale = tcp_wscale_for(lt->rcvq.cap),
+		.ts_recent = g->opt.tsval, .ts_recent_at = us_now(st),
 		/* The cookie's TSval was moved back by up to 64 ms to carry the
 		 * options: not a time to measure the RTT from. */
-		t->ts_first = g->opt.tsecr + 1;
-	}
-	tcp_set_mss(t);
-	tcp_cc_init(t);
-	t->snd_wl1 = g->seq;
-	t->snd_wl2 = t->iss;
-	t->state = TCPS_SYN_RCVD;
-	if (tcp_conn_insert(t) < 0) {
-		/* The same 4-tuple raced in through another interface. */
-		tcp_done(t, 0);
-		pthread_mutex_unlock(&cs->lock);
-		us_sock_put(cs);
-		return true;
-	}
-	US_STAT_INC(st, TCP_PASSIVE_OPENS);
-	sync_input(t, ip, g);
-	if (t->state == TCPS_SYN_RCVD)
-		tcp_done(t, 0);         /* not established: no timer would end it */
-	if (t->state != TCPS_CLOSED)
-		tcp_output(t);
-	pthread_mutex_unlock(&cs->lock);
-	us_sock_put(cs);        /* the table holds it now */
+		.ts_first = g->opt.tsecr + 1,
+	};
+	child_from_syn(ls, ip, g, &p, true);
 	return true;
 }
 
@@ -199,6 +231,18 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 	US_ASSERT_LOCKED(&ls->lock);
 	struct us_stack *st = ls->st;
 	struct us_tcb *lt = ls->tcb;
+	const struct us_tcp_config *c = &st->cfg.tcp;
+	/* A 4-tuple in SYN_RCVD: its SYN cache entry answers (tcp_syncache.c). */
+	struct tcp_synparams p;
+	switch (tcp_syncache_input(ls, ip, g, &p)) {
+	case SYN_ESTABLISH:
+		child_from_syn(ls, ip, g, &p, false);   /* unlocks ls */
+		return;
+	case SYN_DONE:
+		goto drop;
+	case SYN_NONE:
+		break;
+	}
 	if (g->flags & TCP_RST)
 		goto drop;
 	if (g->flags & TCP_ACK) {
@@ -217,7 +261,7 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 		goto drop;
 	}
 	if (lt->syn_count + lt->acc_count >= lt->backlog) {
-		if (st->cfg.tcp.syncookies) {
+		if (c->syncookies) {
 			/* RFC 4987 3.6, Linux tcp_syncookies = 1: the SYN queue is
 			 * full, answer with a cookie and keep nothing. */
 			uint64_t now = us_now(st);
@@ -229,56 +273,42 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		goto drop;
 	}
-	struct us_sock *cs = tcp_child_new(ls);
-	if (!cs) {
+	/* A SYN cache entry (no socket until the handshake completes): what
+	 * the SYN negotiates against our configuration (RFC 9293 3.7.1, RFC
+	 * 7323, RFC 2018 2), as a child's negotiate() would. */
+	uint32_t cap = lt->rcvq.cap;
+	p = (struct tcp_synparams){ .laddr = ip->dst, .raddr = ip->src, .lport = htons(g->dport),
+				    .rport = htons(g->sport), .irs = g->seq };
+	/* Above the old incarnation's sequence space when it ends a TIME_WAIT
+	 * (Linux tw_isn), else RFC 6528. */
+	p.iss = tw_isn ? tw_isn : tcp_isn(st, p.laddr, p.lport, p.raddr, p.rport);
+	p.peer_mss = g->opt.has_mss ? g->opt.mss : 536;
+	if (p.peer_mss < US_TCP_MIN_MSS)
+		p.peer_mss = US_TCP_MIN_MSS;
+	p.ws_ok = c->window_scaling && g->opt.has_wscale;
+	if (p.ws_ok) {
+		p.snd_wscale = g->opt.wscale > 14 ? 14 : g->opt.wscale;
+		p.rcv_wscale = tcp_wscale_for(cap);
+	}
+	p.ts_ok = c->timestamps && g->opt.has_ts;
+	if (p.ts_ok) {
+		p.ts_recent = g->opt.tsval;
+		uint64_t now = us_now(st);
+		p.ts_recent_at = now ? now : 1;
+	}
+	p.sack_ok = c->sack && g->opt.sack_ok;
+	/* The window of an empty receive buffer, as tcp_rcv_window gives it
+	 * in SYN_RCVD, never scaled in a SYN (RFC 7323 2.2). */
+	uint32_t w = cap, maxwin = 65535u << p.rcv_wscale;
+	if (w > maxwin)
+		w = maxwin;
+	w &= ~((1u << p.rcv_wscale) - 1);
+	p.win = (uint16_t)(w > 65535 ? 65535 : w);
+	if (tcp_syncache_add(ls, &p) < 0) {
 		US_STAT_INC(st, TCP_LISTEN_OVERFLOW);
 		goto drop;
 	}
-	lt->syn_count++;
-	pthread_mutex_unlock(&ls->lock);
-
-	/* The child is not in any table yet: only this thread sees it. */
-	pthread_mutex_lock(&cs->lock);
-	struct us_tcb *t = cs->tcb;
-	t->laddr = ip->dst;
-	t->raddr = ip->src;
-	t->lport = htons(g->dport);
-	t->rport = htons(g->sport);
-	cs->local.sin_addr.s_addr = t->laddr;
-	cs->local.sin_port = t->lport;
-	cs->remote.sin_addr.s_addr = t->raddr;
-	cs->remote.sin_port = t->rport;
-	t->irs = g->seq;
-	t->rcv_nxt = g->seq + 1;
-	/* Above the old incarnation's sequence space when it ends a TIME_WAIT
-	 * (Linux tw_isn), else RFC 6528. */
-	t->iss = tw_isn ? tw_isn : tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
-	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
-	t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
-	t->rcv_adv = t->rcv_nxt;
-	negotiate(t, g, false);
-	t->snd_wnd = g->win;            /* never scaled in a SYN */
-	t->max_sndwnd = t->snd_wnd;
-	t->snd_wl1 = g->seq;
-	t->snd_wl2 = t->iss;
-	t->state = TCPS_SYN_RCVD;
-	/* fail_inserts: a test's stand-in for the race below (tcp.h). */
-	bool raced = atomic_load_explicit(&st->tcp.fail_inserts, memory_order_relaxed) > 0 &&
-		     atomic_fetch_sub_explicit(&st->tcp.fail_inserts, 1, memory_order_relaxed) > 0;
-	if (raced || tcp_conn_insert(t) < 0) {
-		/* The same 4-tuple raced in through another interface. Still in
-		 * SYN_RCVD, so tcp_done gives the listener its SYN slot back
-		 * (syn_count) and drops the child's hold on it. */
-		tcp_done(t, 0);
-		pthread_mutex_unlock(&cs->lock);
-		us_sock_put(cs);
-		return;
-	}
 	US_STAT_INC(st, TCP_PASSIVE_OPENS);
-	tcp_send_syn(t);
-	pthread_mutex_unlock(&cs->lock);
-	us_sock_put(cs);        /* the table holds it now */
-	return;
 drop:
 	pthread_mutex_unlock(&ls->lock);
 }

@@ -148,6 +148,41 @@ void tcp_send_cookie_synack(struct us_sock *ls, const struct wire_ip4 *ip, const
 }
 
 /*
+ * A SYN-ACK from a SYN cache entry (tcp_syncache.c): the options a child's
+ * SYN-ACK would carry (MSS for the route, SACK-permitted, window scale,
+ * timestamps as negotiated), DF and the listener's TTL; with flags ACK
+ * only, the bare ACK of a challenge (timestamps only).
+ */
+void tcp_send_synack_to(struct us_stack *st, const struct tcp_synack *a)
+{
+	bool syn = a->flags & TCP_SYN;
+	struct wire_tcp_opts o = { 0 };
+	if (syn) {
+		o.has_mss = true;
+		o.mss = adv_mss_to(st, a->raddr, a->user_mss);
+		o.sack_ok = a->sack_ok;
+		if (a->ws_ok) {
+			o.has_wscale = true;
+			o.wscale = a->wscale;
+		}
+	}
+	if (a->ts_ok) {
+		o.has_ts = true;
+		o.tsval = tcp_ts_now(st);
+		o.tsecr = a->tsecr;
+	}
+	uint8_t h[TCP_MAX_HLEN];
+	size_t hl = wire_tcp_build(h, ntohs(a->lport), ntohs(a->rport), a->seq, a->ack, a->flags,
+				   syn || !a->ws_ok ? a->win : (uint16_t)(a->win >> a->wscale), &o);
+	uint64_t sum = wire_csum_pseudo(a->laddr, a->raddr, IP_PROTO_TCP, (uint16_t)hl);
+	wire_tcp_set_csum(h, wire_csum_fold(wire_csum_add(sum, h, hl)));
+	struct us_ip_tx tx = { .src = a->laddr, .dst = a->raddr, .proto = IP_PROTO_TCP,
+			       .ttl = a->ttl, .df = true, .ifindex = -1 };
+	if (us_ipv4_send(st, &tx, h, hl, NULL, 0) == 0)
+		US_STAT_INC(st, TCP_TX_SEGS);
+}
+
+/*
  * Receive window, in bytes from rcv_nxt. Free space in the receive ring;
  * not opened by less than min(buffer/2, MSS) at a time (receiver SWS
  * avoidance), and never shrunk below what was already advertised.

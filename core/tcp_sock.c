@@ -531,6 +531,7 @@ static void tcp_close(struct us_sock *s)
 	t->orphan = true;
 	switch (t->state) {
 	case TCPS_LISTEN: {
+		tcp_syncache_drop_listener(s);  /* its SYN_RCVD entries go silently */
 		struct us_sock *head = t->acc_head;
 		t->acc_head = t->acc_tail = NULL;
 		t->acc_count = 0;

@@ -58,6 +58,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	atomic_init(&t->fail_inserts, 0);
 	t->st = st;
 	tcp_tw_init(t);
+	tcp_syncache_init(t);
 	return t->conn ? 0 : -ENOMEM;
 }
 
@@ -96,6 +97,7 @@ void us_tcp_destroy(struct us_tcp *t)
 		us_sock_put(s);
 	}
 	tcp_tw_destroy(t);
+	tcp_syncache_destroy(t);
 	pthread_rwlock_destroy(&t->lock);
 	free(t->conn);
 	t->conn = NULL;
@@ -678,8 +680,14 @@ void us_tcp_error(struct us_stack *st, uint32_t src, uint16_t sport, uint32_t ds
 		return;
 	pthread_mutex_lock(&s->lock);
 	struct us_tcb *t = s->tcb;
-	if (!t || t->state == TCPS_LISTEN || t->state == TCPS_CLOSED || t->laddr != src ||
-	    t->raddr != dst)
+	if (t && t->state == TCPS_LISTEN) {
+		/* About a SYN cache entry's SYN-ACK: only a hard error drops it
+		 * (Linux tcp_req_err). */
+		if (!(icmp_type == ICMP_DEST_UNREACH && icmp_code == ICMP_UNREACH_NEEDFRAG))
+			tcp_syncache_error(s, src, sport, dst, dport, seq, icmp_hard(icmp_type, icmp_code));
+		goto out;
+	}
+	if (!t || t->state == TCPS_CLOSED || t->laddr != src || t->raddr != dst)
 		goto out;
 	if (icmp_type == ICMP_DEST_UNREACH && icmp_code == ICMP_UNREACH_NEEDFRAG)
 		goto out;

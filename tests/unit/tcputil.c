@@ -409,6 +409,10 @@ int tc_conn_state(struct tu *t, uint16_t stack_port, uint16_t peer_port)
 	/* TIME_WAIT is a record, not a control block (tcp_timewait.c). */
 	if (tcp_tw_lookup(t->st, TU_STACK_IP, htons(stack_port), TU_PEER_IP, htons(peer_port), NULL))
 		return TCPS_TIME_WAIT;
+	/* Nor is SYN_RCVD of a passive open (a SYN cache entry, tcp_syncache.c). */
+	if (tcp_syncache_lookup(t->st, TU_STACK_IP, htons(stack_port), TU_PEER_IP, htons(peer_port),
+				NULL))
+		return TCPS_SYN_RCVD;
 	struct us_sock *s = tcp_lookup(t->st, TU_STACK_IP, htons(stack_port), TU_PEER_IP,
 				       htons(peer_port));
 	if (!s)

@@ -190,8 +190,8 @@ int tc_state(struct tu *t, int fd);
 /*
  * The state of the connection stack_port <-> TU_PEER_IP:peer_port in the
  * stack's connection table (also orphans, which have no descriptor), or
- * TCPS_TIME_WAIT if a TIME_WAIT record holds the 4-tuple, or -1 if there
- * is none.
+ * TCPS_TIME_WAIT if a TIME_WAIT record holds the 4-tuple, TCPS_SYN_RCVD if
+ * a SYN cache entry does, or -1 if there is none.
  */
 int tc_conn_state(struct tu *t, uint16_t stack_port, uint16_t peer_port);
 /* How many control blocks the stack's TCP tables hold (connections and bound ports). */

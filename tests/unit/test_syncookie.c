@@ -408,9 +408,10 @@ static void test_cookie_off_drops_syn(void)
 
 /*
  * Before a connection exists, keep almost nothing (doc/ARCHITECTURE.md):
- * a child in SYN_RCVD has no send or receive ring; once established a
- * ring gets memory only for data that comes or goes (the 5 bytes here: a
- * small receive ring, still no send ring), within the listener's sizes.
+ * SYN_RCVD is a SYN cache entry, no socket and no TCB; the socket appears
+ * when the handshake completes, with ring memory only for the data that
+ * came (the 5 bytes here: a small receive ring, still no send ring),
+ * within the listener's sizes.
  */
 static void test_syn_rcvd_child_has_rings_only_once_established(void)
 {
@@ -418,14 +419,17 @@ static void test_syn_rcvd_child_has_rings_only_once_established(void)
 	if (!open_stack(&t, __func__, true))
 		return;
 	struct tc_out o = { 0 };
+	int tcbs = tc_tcbs(&t);
 	int lfd = listen_full(&t, &o);
 	struct tc_parsed sa = o.seg[0];
 	struct us_tcb c;
-	CU_ASSERT_FATAL(conn_tcb(&t, PPORT - 1, &c));
-	CU_ASSERT_EQUAL(c.state, TCPS_SYN_RCVD);
-	CU_ASSERT_PTR_NULL(c.rcvq.buf);
-	CU_ASSERT_PTR_NULL(c.sndq.buf);
-	CU_ASSERT_EQUAL(c.rcvq.cap, cfg.tcp.rcvbuf);    /* sized: the SYN-ACK's window and shift */
+	CU_ASSERT_FALSE(conn_tcb(&t, PPORT - 1, &c));           /* no control block */
+	CU_ASSERT_EQUAL(tc_tcbs(&t), tcbs + 1);                 /* the listener's alone */
+	CU_ASSERT(tcp_syncache_count(t.st) > 0);
+	struct tcp_synparams sp;
+	CU_ASSERT_FATAL(tcp_syncache_lookup(t.st, TU_STACK_IP, htons(LPORT), TU_PEER_IP,
+					    htons(PPORT - 1), &sp));
+	CU_ASSERT_EQUAL(sp.win, cfg.tcp.rcvbuf > 65535 ? 65535 : cfg.tcp.rcvbuf);
 	struct tc_seg a = ack_for(&sa, PPORT - 1, 7, "hello");
 	tc_inject(&t, &a);
 	tc_collect(&t, NULL);
