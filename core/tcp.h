@@ -10,6 +10,7 @@
  *   tcp_cc.c      the congestion-control interface and NewReno (RFC 5681,
  *                 RFC 6582, RFC 6928)
  *   tcp_cubic.c   CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default
+ *   tcp_frto.c    F-RTO (RFC 5682): spurious retransmission timeouts undone
  *   tcp_info.c    TCP_INFO
  *   tcp_sock.c    the socket operations (connect, listen, send, recv, ...)
  *   tcp_sack.c    SACK blocks we send (RFC 2018, RFC 2883)
@@ -249,6 +250,9 @@ struct us_tcb {
 	bool in_recovery;
 	bool in_loss;                   /* after an RTO, until SND.UNA reaches recover
 					 * (Linux TCP_CA_Loss) */
+	uint8_t frto;                   /* F-RTO (tcp_frto.c): 0 off, 1 waiting for the
+					 * first ACK after the RTO, 2 for the second */
+	uint32_t frto_cwnd, frto_ssthresh;      /* before the RTO, for undo */
 	uint32_t recover;               /* RFC 6582 */
 	uint32_t reordering;            /* duplicate ACK threshold in segments (RFC 5681
 					 * DupThresh, Linux tp->reordering): 3 */
@@ -556,6 +560,12 @@ void tcp_sack_note(struct us_tcb *t, uint32_t start, uint32_t end);
 void tcp_dsack_set(struct us_tcb *t, uint32_t start, uint32_t end);
 /* The blocks of the next ACK, at most max; a D-SACK reported is consumed. */
 uint8_t tcp_sack_fill(struct us_tcb *t, struct wire_tcp_opts *o, unsigned max);
+
+/* F-RTO (tcp_frto.c, RFC 5682): an RTO fired (before its reductions;
+ * was_recovering: it interrupted a fast recovery); an acceptable ACK came
+ * while t->frto (prior_una: SND.UNA before it; dup: a duplicate ACK). */
+void tcp_frto_rto(struct us_tcb *t, bool was_recovering);
+void tcp_frto_ack(struct us_tcb *t, uint32_t prior_una, bool dup);
 
 /* TCP_INFO (tcp_info.c): Linux's struct tcp_info for the connection,
  * at most *len bytes of it copied to val (*len set to what was copied). */

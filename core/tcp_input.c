@@ -698,6 +698,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	bool fin_acked = false;
 	t->stats.last_ack_recv = us_now(st);
 	uint32_t prior_sacked = t->sb_sacked, acked_data = 0;   /* tcp_recovery_ack */
+	uint32_t prior_una = t->snd_una;                        /* tcp_frto_ack */
 	bool classic_dup = false;
 	if (seq_gt(ack, t->snd_una)) {
 		uint32_t acked = ack - t->snd_una;
@@ -812,6 +813,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			tcp_rexmit_restart(t);
 		}
 	}
+	if (t->frto)
+		tcp_frto_ack(t, prior_una, classic_dup);        /* RFC 5682 steps 2-3 */
 	if (t->sack_ok)
 		tcp_recovery_ack(t, g, acked_data, prior_sacked, classic_dup);
 	t->probes_out = 0;      /* the peer answers: zero-window probing may go on (tcp_timer.c) */

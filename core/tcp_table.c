@@ -330,6 +330,7 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	t->cwnd = t->ssthresh = t->bytes_acked = 0;
 	t->dupacks = 0;
 	t->in_recovery = t->in_loss = false;
+	t->frto = 0;
 	t->recover = 0;
 	t->reordering = US_TCP_REORDERING;
 	memset(&t->stats, 0, sizeof t->stats);

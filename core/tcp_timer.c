@@ -198,6 +198,7 @@ static void on_rexmit(struct us_tcb *t)
 	US_STAT_INC(st, TCP_RTO_FIRED);
 	/* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.7. */
 	if (!opening) {
+		tcp_frto_rto(t, t->in_recovery || t->sack_recovery);   /* RFC 5682 step 1 */
 		/* Linux tcp_enter_loss: ssthresh once per episode, not again at a
 		 * second expiration in a row (cwnd is already 1 then). */
 		if (!t->in_loss || t->backoff == 1)

@@ -20,6 +20,11 @@
  *   max(4 ms, min(lastRoundMinRTT / 8, 16 ms)) after 8 samples leaves slow
  *   start for CSS, which grows by a quarter (RFC 9406 4.2-4.3).
  *
+ * F-RTO (RFC 5682 2.1) is here too: it undoes CUBIC's reduction after a
+ * spurious timeout (RFC 9438 4.9). A window whose ACKs are only delayed
+ * past the RTO must leave cwnd and ssthresh as they were; a window really
+ * lost must go on as a conventional RTO recovery.
+ *
  * (cbrt and pow are libm's: the stack has its own cube root.)
  */
 #include <errno.h>
@@ -501,7 +506,120 @@ static void test_hystart_leaves_slow_start_on_rtt_increase(void)
 	CU_ASSERT(fabs(a3 - 80) < 0.01);
 }
 
+/* ---- F-RTO (RFC 5682 2.1) ------------------------------------------------------- */
+
+static int data_count(const struct tc_out *o)
+{
+	int n = 0;
+	for (int i = 0; i < o->n; i++)
+		n += o->seg[i].len > 0;
+	return n;
+}
+
+/*
+ * A CUBIC flow at cwnd 40 (slow start, RTT 50 ms, RTO 200 ms) sends a
+ * window whose ACKs are held past the RTO: the RTO retransmits the first
+ * segment. Returns the window's segments (caller frees) and their count.
+ */
+static struct tc_parsed *window_past_rto(struct flow *f, const char *tag, int *n)
+{
+	*n = 0;
+	if (!flow_open(f, tag, "cubic", false, 50 * TC_MS))
+		return NULL;
+	flow_round(f);
+	flow_round(f);
+	CU_ASSERT(fabs(cwnd_segs(f) - 40) < 0.01);
+	*n = f->o.n;
+	CU_ASSERT_EQUAL(data_count(&f->o), 40);
+	struct tc_parsed *segs = malloc(sizeof *segs * (size_t)*n);
+	memcpy(segs, f->o.seg, sizeof *segs * (size_t)*n);
+	f->o.n = 0;
+	struct us_tcb *t = tcb_of(f);
+	CU_ASSERT_EQUAL(t->rto_us, 200000);
+	tc_run(&f->t, 300 * TC_MS, &f->o);
+	/* RFC 6298 5.4: the RTO retransmits the earliest segment, alone (cwnd 1). */
+	CU_ASSERT_EQUAL(data_count(&f->o), 1);
+	CU_ASSERT_EQUAL(f->o.seg[0].seq, segs[0].seq);
+	CU_ASSERT_EQUAL(us_stack_stat(f->t.st, US_STAT_TCP_RTO_FIRED), 1);
+	return segs;
+}
+
+/* The peer acknowledges up to the end of segs[i]. */
+static void ack_through(struct flow *f, const struct tc_parsed *segs, int i)
+{
+	f->p.rcv_nxt = segs[i].seq + (uint32_t)segs[i].len;
+	tc_peer_send(&f->p, TC_ACK, NULL, 0);
+	top_up(f);
+	tc_collect(&f->t, &f->o);
+}
+
+/* The segments were only delayed: their ACKs after the RTO show it spurious. */
+static void test_frto_spurious_rto_restores_cwnd(void)
+{
+	struct flow f;
+	int n;
+	struct tc_parsed *segs = window_past_rto(&f, __func__, &n);
+	if (!segs)
+		return;
+	uint32_t top = segs[n - 1].seq + (uint32_t)segs[n - 1].len;
+	tc_out_clear(&f.o);
+	/* First ACK (for the original first segment): new data below recover,
+	 * so two new segments (step 2b), not a go-back-N retransmission. */
+	ack_through(&f, segs, 0);
+	CU_ASSERT_EQUAL(data_count(&f.o), 2);
+	for (int i = 0; i < f.o.n; i++)
+		CU_ASSERT(!seq_lt(f.o.seg[i].seq, top));
+	/* Second ACK acknowledges data that was never retransmitted (3b). */
+	ack_through(&f, segs, 1);
+	CU_ASSERT_EQUAL(us_stack_stat(f.t.st, US_STAT_TCP_SPURIOUS_RTO), 1);
+	CU_ASSERT(fabs(cwnd_segs(&f) - 40) < 0.01);             /* as before the RTO */
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	CU_ASSERT_EQUAL(us_getsockopt(f.t.st, f.fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	CU_ASSERT_EQUAL(ti.tcpi_ca_state, TCP_CA_Open);
+	CU_ASSERT(ti.tcpi_snd_ssthresh >= 0xffff);              /* still unset */
+	for (int i = 2; i < n; i++)
+		ack_through(&f, segs, i);
+	/* Slow start went on from 40: nothing of the window was sent again. */
+	CU_ASSERT(cwnd_segs(&f) >= 40 + 38 - 0.01);
+	int again = 0;
+	for (int i = 0; i < f.o.n; i++)
+		again += f.o.seg[i].len && seq_lt(f.o.seg[i].seq, top);
+	CU_ASSERT_EQUAL(again, 0);
+	CU_ASSERT_EQUAL(ti.tcpi_total_retrans, 1);
+	free(segs);
+	flow_close(&f);
+}
+
+/* The window was really lost: the new segments F-RTO sends draw duplicate ACKs (3a). */
+static void test_frto_real_rto_goes_back_n(void)
+{
+	struct flow f;
+	int n;
+	struct tc_parsed *segs = window_past_rto(&f, __func__, &n);
+	if (!segs)
+		return;
+	uint32_t top = segs[n - 1].seq + (uint32_t)segs[n - 1].len;
+	tc_out_clear(&f.o);
+	ack_through(&f, segs, 0);               /* the retransmission arrived */
+	CU_ASSERT_EQUAL(data_count(&f.o), 2);   /* 2b: two new segments */
+	CU_ASSERT(!seq_lt(f.o.seg[0].seq, top));
+	tc_out_clear(&f.o);
+	ack_through(&f, segs, 0);               /* they arrived above the hole: duplicate ACK */
+	CU_ASSERT_EQUAL(us_stack_stat(f.t.st, US_STAT_TCP_SPURIOUS_RTO), 0);
+	struct us_tcb *t = tcb_of(&f);
+	CU_ASSERT(t->cwnd <= 3 * f.mss);        /* RFC 5682 3a: at most 3 SMSS */
+	CU_ASSERT_EQUAL(t->ssthresh, (uint32_t)(BETA * 40 * f.mss));
+	/* Go-back-N from SND.UNA: the second segment is sent again. */
+	CU_ASSERT(data_count(&f.o) >= 1);
+	CU_ASSERT(f.o.n > 0 && f.o.seg[0].seq == segs[1].seq);
+	free(segs);
+	flow_close(&f);
+}
+
 US_SUITE(tcp_cubic, NULL, NULL,
+	 US_TEST(test_frto_spurious_rto_restores_cwnd),
+	 US_TEST(test_frto_real_rto_goes_back_n),
 	 US_TEST(test_cubic_window_follows_w_cubic),
 	 US_TEST(test_cubic_fast_convergence),
 	 US_TEST(test_cubic_reno_friendly_region),

@@ -114,6 +114,7 @@
 	X(TCP_RX_BYTES,       "tcp",  "bytes received in order") \
 	X(TCP_RETRANS_SEGS,   "tcp",  "segments retransmitted") \
 	X(TCP_RTO_FIRED,      "tcp",  "retransmission timeouts") \
+	X(TCP_SPURIOUS_RTO,   "tcp",  "retransmission timeouts found spurious (F-RTO)") \
 	X(TCP_FAST_RETRANS,   "tcp",  "fast retransmits") \
 	X(TCP_SACK_RECOVERIES, "tcp", "loss recoveries by SACK (RFC 6675)") \
 	X(TCP_LIMITED_TRANSMIT, "tcp", "segments sent by limited transmit (RFC 3042)") \
