@@ -28,6 +28,7 @@ static unsigned hash_ip(uint32_t ip)
 int us_arp_init(struct us_stack *st, struct us_arp *arp)
 {
 	pthread_mutex_init(&arp->lock, NULL);
+	atomic_init(&arp->gen, 1);
 	arp->st = st;
 	arp->timeout_ns = (uint64_t)(st->cfg.arp_timeout_s ? st->cfg.arp_timeout_s
 							 : US_DEFAULT_ARP_TIMEOUT_S) * US_NS_PER_SEC;
@@ -98,6 +99,7 @@ static void free_entry(struct us_arp *arp, struct us_arp_entry *e)
 		pp = &arp->entries[*pp].hnext;
 	*pp = e->hnext;
 	e->state = ARP_FREE;
+	atomic_fetch_add_explicit(&arp->gen, 1, memory_order_release);
 	e->hnext = arp->free_head;
 	arp->free_head = idx;
 	arp->nused--;
@@ -222,6 +224,7 @@ int us_arp_output(struct us_netif *nif, uint32_t nh, struct us_buf *b)
 	} else if (e->state == ARP_REACHABLE) {
 		/* Lapsed but its timer has not run yet: resolve again. */
 		e->state = ARP_INCOMPLETE;
+		atomic_fetch_add_explicit(&arp->gen, 1, memory_order_release);
 		e->tries = 0;
 	}
 	if (e->q_len == US_ARP_QUEUE_MAX) {
@@ -284,6 +287,8 @@ void us_arp_input(struct us_netif *nif, const uint8_t *p, size_t len)
 	struct us_arp_entry *e = a.spa ? find(arp, a.spa) : NULL;
 	if (e && e->state != ARP_STATIC) {
 		/* RFC 826 merge: refresh the sender's entry whatever the opcode. */
+		if (memcmp(e->mac, a.sha, 6) != 0 || e->ifindex != nif->index)
+			atomic_fetch_add_explicit(&arp->gen, 1, memory_order_release);
 		memcpy(e->mac, a.sha, 6);
 		e->ifindex = nif->index;
 	} else if (!e && for_us && a.spa) {
@@ -342,7 +347,8 @@ void us_arp_probe(struct us_netif *nif, uint32_t ip)
 	send_arp(nif, ARP_OP_REQUEST, wire_eth_broadcast, zero, 0, ip);
 }
 
-enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6])
+enum us_arp_state us_arp_lookup_until(struct us_arp *arp, uint32_t ip, uint8_t mac[6],
+				      uint64_t *until)
 {
 	uint64_t now = us_now(arp->st);
 	pthread_mutex_lock(&arp->lock);
@@ -352,8 +358,15 @@ enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6])
 		s = ARP_FREE;
 	if (mac && (s == ARP_REACHABLE || s == ARP_STATIC))
 		memcpy(mac, e->mac, 6);
+	if (until)
+		*until = s == ARP_STATIC ? UINT64_MAX : s == ARP_REACHABLE ? e->expires : 0;
 	pthread_mutex_unlock(&arp->lock);
 	return s;
+}
+
+enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6])
+{
+	return us_arp_lookup_until(arp, ip, mac, NULL);
 }
 
 int us_arp_add_static(struct us_arp *arp, uint32_t ip, const uint8_t mac[6], int ifindex)
@@ -370,6 +383,7 @@ int us_arp_add_static(struct us_arp *arp, uint32_t ip, const uint8_t mac[6], int
 	us_timer_cancel(&arp->st->wheel, &e->timer);
 	e->state = ARP_STATIC;
 	memcpy(e->mac, mac, 6);
+	atomic_fetch_add_explicit(&arp->gen, 1, memory_order_release);
 	pthread_mutex_unlock(&arp->lock);
 	return 0;
 }

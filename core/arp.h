@@ -11,6 +11,7 @@
 #define US_ARP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -44,6 +45,10 @@ struct us_arp_entry {
 
 struct us_arp {
 	pthread_mutex_t lock;           /* protects entries[], hash[], free list, nused */
+	/* Bumped (under lock) whenever a resolved entry goes away or changes
+	 * its MAC; senders' cached neighbours (ipv4.h us_dst_cache) compare it
+	 * without the lock. Starts at 1. */
+	_Atomic uint32_t gen;
 	struct us_stack *st;
 	uint64_t timeout_ns;
 	int hash[US_ARP_HASH];          /* first entry index per bucket, -1 empty */
@@ -71,6 +76,10 @@ void us_arp_announce_addr(struct us_netif *nif, uint32_t ip);
 void us_arp_probe(struct us_netif *nif, uint32_t ip);
 /* Look up without side effects; returns the state, copies mac if resolved. */
 enum us_arp_state us_arp_lookup(struct us_arp *arp, uint32_t ip, uint8_t mac[6]);
+/* The same, also saying until when a resolved answer holds (UINT64_MAX
+ * for a static entry): after that the entry lapses without a gen bump. */
+enum us_arp_state us_arp_lookup_until(struct us_arp *arp, uint32_t ip, uint8_t mac[6],
+				      uint64_t *until);
 int us_arp_add_static(struct us_arp *arp, uint32_t ip, const uint8_t mac[6], int ifindex);
 
 #endif

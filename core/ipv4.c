@@ -481,11 +481,11 @@ void us_ipv4_input(struct us_netif *nif, const uint8_t *p, size_t len, bool link
 	ipv4_deliver(nif, &ip);
 }
 
-int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop,
-		  uint32_t *src)
+static int route_gen(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop,
+		     uint32_t *src, uint32_t *gen)
 {
 	struct us_route r;
-	if (us_route_lookup(&st->routes, dst, &r) < 0) {
+	if (us_route_lookup_gen(&st->routes, dst, &r, gen) < 0) {
 		US_STAT_INC(st, IP_NO_ROUTE);
 		return -ENETUNREACH;
 	}
@@ -503,6 +503,79 @@ int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nex
 	else
 		*src = us_netif_src_for(&st->ifs[r.ifindex], *nexthop);
 	return 0;
+}
+
+int us_ipv4_route(struct us_stack *st, uint32_t dst, int *ifindex, uint32_t *nexthop,
+		  uint32_t *src)
+{
+	uint32_t gen;
+	return route_gen(st, dst, ifindex, nexthop, src, &gen);
+}
+
+/* The route for tx->dst from the sender's cache while the table has not
+ * changed, else looked up (and the cache refilled). */
+static int route_cached(struct us_stack *st, struct us_dst_cache *dc, uint32_t dst, int *ifindex,
+			uint32_t *nh, uint32_t *src)
+{
+	if (dc->route_gen && dc->dst == dst && dc->route_gen == us_route_gen(&st->routes)) {
+		*ifindex = dc->ifindex;
+		*nh = dc->nh;
+		*src = dc->src;
+		return 0;
+	}
+	uint32_t gen;
+	int rc = route_gen(st, dst, ifindex, nh, src, &gen);
+	if (rc < 0) {
+		dc->route_gen = 0;
+		return rc;
+	}
+	dc->dst = dst;
+	dc->route_gen = gen;
+	dc->ifindex = *ifindex;
+	dc->nh = *nh;
+	dc->src = *src;
+	dc->mac_until = 0;      /* the next hop may have changed */
+	return 0;
+}
+
+/*
+ * The next hop's MAC for a cached sender: from the cache while the ARP
+ * cache has not changed and the entry has not lapsed, else from a lookup
+ * (true and mac filled if resolved; false: go through us_arp_output,
+ * which queues and resolves).
+ */
+static bool mac_cached(struct us_stack *st, struct us_dst_cache *dc, uint32_t nh, uint8_t mac[6])
+{
+	uint32_t g = atomic_load_explicit(&st->arp.gen, memory_order_acquire);
+	uint64_t now = us_now(st);
+	if (dc->mac_until && dc->arp_gen == g && dc->nh == nh && now < dc->mac_until) {
+		memcpy(mac, dc->mac, 6);
+		return true;
+	}
+	uint64_t until;
+	enum us_arp_state as = us_arp_lookup_until(&st->arp, nh, mac, &until);
+	if (as != ARP_REACHABLE && as != ARP_STATIC) {
+		dc->mac_until = 0;
+		return false;
+	}
+	/* g was read before the lookup: a change in between shows as a
+	 * mismatch next time, never as a stale hit. */
+	memcpy(dc->mac, mac, 6);
+	dc->arp_gen = g;
+	dc->mac_until = until;
+	return true;
+}
+
+/* IP packet b out of nif to next hop nh, through the sender's cache when
+ * it has one and the interface resolves neighbours. */
+static int output_nh(struct us_stack *st, struct us_netif *nif, uint32_t nh, struct us_buf *b,
+		     struct us_dst_cache *dc)
+{
+	uint8_t mac[6];
+	if (dc && !nif->link.caps.l3 && !nif->loopback && !us_netif_is_bcast(nif, nh) &&
+	    mac_cached(st, dc, nh, mac))
+		return us_netif_tx_eth(nif, b, mac, ETH_TYPE_IPV4);
+	return us_netif_output_ip(nif, nh, b);
 }
 
 /* The first of n consecutive IDs (a TSO frame's segments take one each). */
@@ -591,7 +664,8 @@ static int send_gso(struct us_stack *st, struct us_netif *nif, const struct us_i
 	enum us_arp_state as;
 	if (hw_csum && nif->link.caps.tso && iovcnt - 1 <= US_IP_MAX_IOV &&
 	    thl <= TCP_MAX_HLEN && IP4_HLEN + thl + tx->gso_size <= nif->mtu &&
-	    ((as = us_arp_lookup(&st->arp, nh, mac)) == ARP_REACHABLE || as == ARP_STATIC)) {
+	    (tx->dc ? mac_cached(st, tx->dc, nh, mac)
+		    : ((as = us_arp_lookup(&st->arp, nh, mac)) == ARP_REACHABLE || as == ARP_STATIC))) {
 		struct us_buf *b = us_buf_get(&st->pool);
 		if (!b) {
 			US_STAT_INC(st, ETH_DROP_NOBUF);
@@ -627,7 +701,7 @@ static int send_gso(struct us_stack *st, struct us_netif *nif, const struct us_i
 		l4_csum(b, IP4_HLEN, thl + piece, h, tx->csum_off, hw_csum);
 		US_STAT_INC(st, IP_TX);
 		US_STAT_INC(st, IP_TX_GSO_SW);
-		int rc = us_netif_output_ip(nif, nh, b);
+		int rc = output_nh(st, nif, nh, b, tx->dc);
 		if (rc < 0)
 			return rc;
 	}
@@ -647,7 +721,9 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		nh = tx->dst;
 		src = us_netif_first_addr(&st->ifs[ifindex]);
 	} else {
-		int rc = us_ipv4_route(st, tx->dst, &ifindex, &nh, &src);
+		int rc = tx->dc && tx->ifindex < 0
+				 ? route_cached(st, tx->dc, tx->dst, &ifindex, &nh, &src)
+				 : us_ipv4_route(st, tx->dst, &ifindex, &nh, &src);
 		if (rc < 0 && tx->ifindex < 0)
 			return rc;
 		/* A forced interface (ping -I, a broadcast) takes the destination
@@ -696,7 +772,7 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		if (tx->csum_off)
 			l4_csum(b, IP4_HLEN, total, &h, tx->csum_off, hw_csum);
 		US_STAT_INC(st, IP_TX);
-		return us_netif_output_ip(nif, nh, b);
+		return output_nh(st, nif, nh, b, tx->dc);
 	}
 	if (tx->df || tx->csum_off) {       /* csum_off callers (TCP) always set DF */
 		US_STAT_INC(st, IP_FRAG_DF);

@@ -103,6 +103,7 @@ struct us_ip_tx {
 	uint8_t tos;
 	bool df;
 	int ifindex;            /* -1 = from the route; else force this interface (broadcast) */
+	struct us_dst_cache *dc;        /* NULL, or the sender's cache (used and refilled here) */
 	/*
 	 * Checksum and segmentation left to IP output (Linux's CHECKSUM_PARTIAL
 	 * and GSO, resolved by the device or in software at the interface):

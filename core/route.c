@@ -4,19 +4,56 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "lockassert.h"
 
 #include "stack.h"
 
+static struct us_route_snap *snap_new(int cap)
+{
+	struct us_route_snap *n = malloc(sizeof *n + (size_t)cap * sizeof n->r[0]);
+	if (n) {
+		n->gen = 1;
+		n->n = 0;
+		n->retired_next = NULL;
+	}
+	return n;
+}
+
 void us_route_init(struct us_route_table *t)
 {
-	pthread_rwlock_init(&t->lock, NULL);
-	t->n = 0;
+	pthread_mutex_init(&t->wlock, NULL);
+	atomic_init(&t->cur, snap_new(0));
+	t->retired = NULL;
 }
 
 void us_route_destroy(struct us_route_table *t)
 {
-	pthread_rwlock_destroy(&t->lock);
+	free(atomic_load_explicit(&t->cur, memory_order_relaxed));
+	atomic_store_explicit(&t->cur, NULL, memory_order_relaxed);
+	while (t->retired) {
+		struct us_route_snap *o = t->retired;
+		t->retired = o->retired_next;
+		free(o);
+	}
+	pthread_mutex_destroy(&t->wlock);
+}
+
+/* With wlock: make next (a copy of the current, edited) the table. */
+static void publish(struct us_route_table *t, struct us_route_snap *next)
+{
+	US_ASSERT_LOCKED(&t->wlock);
+	struct us_route_snap *old = atomic_load_explicit(&t->cur, memory_order_relaxed);
+	next->gen = old ? old->gen + 1 : 1;
+	if (next->gen == 0)
+		next->gen = 1;
+	atomic_store_explicit(&t->cur, next, memory_order_release);
+	if (old) {
+		old->retired_next = t->retired;
+		t->retired = old;
+	}
 }
 
 /* Sort key: longer prefix first, then lower metric; stable for equal keys. */
@@ -48,20 +85,31 @@ int us_route_add_src(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, 
 		.ifindex = ifindex,
 		.src = src_be,
 	};
-	pthread_rwlock_wrlock(&t->lock);
-	if (t->n == US_ROUTES_MAX) {
-		pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_lock(&t->wlock);
+	const struct us_route_snap *old = atomic_load_explicit(&t->cur, memory_order_relaxed);
+	int n = old ? old->n : 0;
+	if (n == US_ROUTES_MAX) {
+		pthread_mutex_unlock(&t->wlock);
 		errno = ENOSPC;
 		return -1;
 	}
-	int i = t->n;
-	while (i > 0 && before(&r, &t->r[i - 1])) {
-		t->r[i] = t->r[i - 1];
+	struct us_route_snap *next = snap_new(n + 1);
+	if (!next) {
+		pthread_mutex_unlock(&t->wlock);
+		errno = ENOMEM;
+		return -1;
+	}
+	int i = n;
+	while (i > 0 && before(&r, &old->r[i - 1])) {
+		next->r[i] = old->r[i - 1];
 		i--;
 	}
-	t->r[i] = r;
-	t->n++;
-	pthread_rwlock_unlock(&t->lock);
+	next->r[i] = r;
+	if (i > 0)
+		memcpy(next->r, old->r, (size_t)i * sizeof r);
+	next->n = n + 1;
+	publish(t, next);
+	pthread_mutex_unlock(&t->wlock);
 	return 0;
 }
 
@@ -70,38 +118,57 @@ int us_route_del(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint
 {
 	uint32_t d = prefix > 32 ? 0 : ntohl(dst_be) & us_prefix_mask(prefix);
 	int rc = -1;
-	pthread_rwlock_wrlock(&t->lock);
-	for (int i = 0; i < t->n; i++) {
-		const struct us_route *r = &t->r[i];
+	pthread_mutex_lock(&t->wlock);
+	const struct us_route_snap *old = atomic_load_explicit(&t->cur, memory_order_relaxed);
+	for (int i = 0; old && i < old->n; i++) {
+		const struct us_route *r = &old->r[i];
 		if (r->dst == d && r->prefix == prefix && r->gw == gw_be && r->ifindex == ifindex) {
-			memmove(&t->r[i], &t->r[i + 1], (size_t)(t->n - i - 1) * sizeof t->r[0]);
-			t->n--;
+			struct us_route_snap *next = snap_new(old->n - 1);
+			if (!next) {
+				pthread_mutex_unlock(&t->wlock);
+				errno = ENOMEM;
+				return -1;
+			}
+			memcpy(next->r, old->r, (size_t)i * sizeof *r);
+			memcpy(next->r + i, old->r + i + 1, (size_t)(old->n - i - 1) * sizeof *r);
+			next->n = old->n - 1;
+			publish(t, next);
 			rc = 0;
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_unlock(&t->wlock);
 	if (rc < 0)
 		errno = ESRCH;
 	return rc;
 }
 
-int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out)
+uint32_t us_route_gen(struct us_route_table *t)
+{
+	const struct us_route_snap *s = atomic_load_explicit(&t->cur, memory_order_acquire);
+	return s ? s->gen : 1;
+}
+
+int us_route_lookup_gen(struct us_route_table *t, uint32_t dst_be, struct us_route *out,
+			uint32_t *gen)
 {
 	uint32_t d = ntohl(dst_be);
-	int found = -1;
-	pthread_rwlock_rdlock(&t->lock);
-	for (int i = 0; i < t->n; i++) {
-		if ((d & us_prefix_mask(t->r[i].prefix)) == t->r[i].dst) {
-			*out = t->r[i];
-			found = 0;
-			break;
+	const struct us_route_snap *s = atomic_load_explicit(&t->cur, memory_order_acquire);
+	*gen = s ? s->gen : 1;
+	for (int i = 0; s && i < s->n; i++) {
+		if ((d & us_prefix_mask(s->r[i].prefix)) == s->r[i].dst) {
+			*out = s->r[i];
+			return 0;
 		}
 	}
-	pthread_rwlock_unlock(&t->lock);
-	if (found < 0)
-		errno = ENETUNREACH;
-	return found;
+	errno = ENETUNREACH;
+	return -1;
+}
+
+int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out)
+{
+	uint32_t gen;
+	return us_route_lookup_gen(t, dst_be, out, &gen);
 }
 
 /* The interface whose connected subnet holds gw (network order), or -1. */

@@ -11,12 +11,21 @@
  *
  * The table is kept sorted by (prefix length desc, metric asc), so a
  * lookup is the first match of a short array walk (tens of entries; TCP
- * caches its route per connection).
+ * caches its route per connection, see ipv4.h us_dst_cache).
+ *
+ * Lookups take no lock: the table is an immutable snapshot behind one
+ * atomic pointer. A change (add, delete) copies the current snapshot,
+ * edits the copy, gives it the next generation number and publishes it;
+ * a reader holding the old one finishes its walk on consistent data.
+ * Old snapshots are kept until the table is destroyed (changes are rare:
+ * setup, DHCP lease events; each keeps a few KiB), so no reader can ever
+ * see freed memory without any per-lookup reference counting.
  */
 #ifndef US_ROUTE_H
 #define US_ROUTE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ustack/config.h"
@@ -34,10 +43,34 @@ struct us_route {
 	uint32_t src;           /* network order; 0 = chosen from the interface */
 };
 
-struct us_route_table {
-	pthread_rwlock_t lock;  /* protects r[] and n */
-	struct us_route r[US_ROUTES_MAX];
+struct us_route_snap {
+	uint32_t gen;                   /* 1, 2, ...: which version of the table */
 	int n;
+	struct us_route_snap *retired_next;   /* older snapshots (writers' lock) */
+	struct us_route r[];
+};
+
+struct us_route_table {
+	pthread_mutex_t wlock;          /* serializes writers; protects retired */
+	_Atomic(struct us_route_snap *) cur;  /* read without a lock (acquire); NULL = empty */
+	struct us_route_snap *retired;  /* replaced snapshots, freed by destroy */
+};
+
+/*
+ * A sender's cached route and neighbour for one destination (TCP keeps one
+ * in each connection, under its socket lock): the route (interface, next
+ * hop, source) is good while the routing table's generation is route_gen;
+ * the next hop's MAC while the ARP cache's generation is arp_gen and the
+ * clock is before mac_until (a REACHABLE entry lapses by time). A miss on
+ * either refills it from a real lookup; 0 generations mean empty.
+ */
+struct us_dst_cache {
+	uint32_t dst;                   /* network order: what it was filled for */
+	uint32_t route_gen, arp_gen;
+	int ifindex;
+	uint32_t nh, src;
+	uint64_t mac_until;             /* 0: no MAC cached */
+	uint8_t mac[6];
 };
 
 struct us_stack;
@@ -56,6 +89,11 @@ int us_route_del(struct us_route_table *t, uint32_t dst_be, uint8_t prefix, uint
 		 int ifindex);
 /* Find the route for dst (network order). 0 and *out filled, or -1 (ENETUNREACH). */
 int us_route_lookup(struct us_route_table *t, uint32_t dst_be, struct us_route *out);
+/* The same, also saying which generation of the table answered. */
+int us_route_lookup_gen(struct us_route_table *t, uint32_t dst_be, struct us_route *out,
+			uint32_t *gen);
+/* The current generation (changes with every add or delete; never 0). */
+uint32_t us_route_gen(struct us_route_table *t);
 
 /* Fill the table from the stack's interfaces and config. */
 int us_route_setup(struct us_stack *st, char *err, size_t errlen);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "route.h"
 #include "timer.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
@@ -268,6 +269,9 @@ struct us_tcb {
 	bool got_data;                  /* in-order data was received at least once */
 	uint64_t lrcvtime;              /* clock ns of the last in-order data */
 
+	/* Route and neighbour towards raddr (ipv4.h), revalidated by the
+	 * routing table's and the ARP cache's generation numbers. */
+	struct us_dst_cache dst;
 	/* Timers: one us_timer each; an armed one holds a socket reference.
 	 * deadline is the truth; the wheel is re-armed lazily (tcp_timer.c). */
 	struct us_timer timer[TT__COUNT];

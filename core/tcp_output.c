@@ -307,7 +307,7 @@ int tcp_send_segment(struct us_tcb *t, uint32_t seq, uint32_t len, uint8_t flags
 	 * built for an interface that segments, tso_goal) is cut into MSS
 	 * pieces by the device, or in software if it cannot now. */
 	struct us_ip_tx tx = { .src = t->laddr, .dst = t->raddr, .proto = IP_PROTO_TCP,
-			       .ttl = s->ttl, .df = true, .ifindex = -1, .csum_off = 16,
+			       .ttl = s->ttl, .df = true, .ifindex = -1, .dc = &t->dst, .csum_off = 16,
 			       .gso_size = len > t->mss ? t->mss : 0 };
 	int rc = us_ipv4_sendv(st, &tx, iov, n);
 	if (!syn && !(flags & TCP_RST) && (len || (flags & TCP_FIN)))

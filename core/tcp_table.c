@@ -291,6 +291,7 @@ struct us_tcb *tcb_new(struct us_sock *s)
 void tcb_reset(struct us_tcb *t, bool keep_readable)
 {
 	const struct us_tcp_config *c = &t->sock->st->cfg.tcp;
+	memset(&t->dst, 0, sizeof t->dst);      /* route and neighbour: look up afresh */
 	/* Send side. */
 	t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->snd_wl1 = t->snd_wl2 = 0;
 	t->snd_wnd = t->max_sndwnd = 0;
