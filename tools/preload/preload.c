@@ -300,8 +300,9 @@ void preload_wait_end(struct pwait *w)
 		return;
 	pthread_mutex_lock(&ps->wlock);
 	ps->waiters[w->slot] = -1;
-	atomic_fetch_sub(&ps->nwait, 1);
 	pthread_mutex_unlock(&ps->wlock);
+	/* Last: once nwait is 0, release() may destroy wlock and free ps. */
+	atomic_fetch_sub(&ps->nwait, 1);
 }
 
 /* Give usfd a mirror eventfd and a table slot; returns the kernel fd or -1. */
