@@ -1130,6 +1130,16 @@ elif [ "$ONLY" != http ]; then
 fi
 if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then stage http_figures; fi
 [ "$ONLY" = "" ] && stage preload_figures
+# The timer wheel at 100,000 armed timers (tests/bench/timerbench.c): one
+# timer-thread iteration (run + next deadline) and one re-arm, in ns. No
+# kernel counterpart, no target: a figure to watch (full bench only).
+if [ "$ONLY" = "" ] && [ -x "$BUILD_ABS/tests/timerbench" ]; then
+	tb=$("$BUILD_ABS/tests/timerbench" 100000 2>&1 | grep '^RESULT' || true)
+	tl=$(sed -n 's/.* loop_ns=\([0-9]*\).*/\1/p' <<<"$tb")
+	ta=$(sed -n 's/.* arm_ns=\([0-9]*\).*/\1/p' <<<"$tb")
+	ROWS+=("timer loop at 100,000 timers (run + next)|${tl:--}|-|ns|-|-|info")
+	ROWS+=("timer re-arm at 100,000 timers|${ta:--}|-|ns|-|-|info")
+fi
 
 say ""
 {
