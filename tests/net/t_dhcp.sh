@@ -82,6 +82,7 @@ kill -USR1 "$d"
 wait_for 5 "the counters" grep -q 'DHCPREQUEST sent to renew' "$TMP/d.log"
 ip netns exec "$ns" ping -c 1 -W 2 "$addr" > /dev/null || fail "the leased $addr stopped answering after renewals"
 stop_pid "$d" || fail "ustackd exit $?"
+for f in "$TMP/p1" "$TMP/p2" "$TMP/err" "$TMP/d.log"; do no_sanitizer_reports "$f"; done
 renews=$(counter "$TMP/d.log" dhcp "DHCPREQUEST sent to renew (unicast, after T1)")
 renewed=$(counter "$TMP/d.log" dhcp "leases extended by renewing or rebinding")
 bound=$(counter "$TMP/d.log" dhcp "leases bound (a new address applied)")
