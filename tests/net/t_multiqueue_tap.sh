@@ -75,6 +75,7 @@ echo "frames received: queue 0 $q0, queue 1 $q1"
 grep -q 'frames received on queue 2' "$TMP/ustackd.log" && fail "a third queue was counted"
 echo "ok: both queues received frames"
 stop_pid "$d"
+no_sanitizer_reports "$TMP/ustackd.log"
 
 note "a persistent single-queue TAP refuses queues: 2"
 ip netns exec "$ns" ip tuntap add dev tap1 mode tap || fail "ip tuntap add tap1"

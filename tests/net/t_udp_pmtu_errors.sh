@@ -68,6 +68,7 @@ shim python3 "$(dirname "$0")/udp_errq.py" 10.9.75.2 9000 9001 10.9.74.1 1280 \
 rc=$?
 cat "$TMP/py.log"
 [ $rc -eq 0 ] && grep -q '^done' "$TMP/py.log" || fail "udp_errq.py exit $rc"
+no_sanitizer_reports "$TMP/py.log"
 wait_for 5 "B's receiver to see the end" sh -c "! kill -0 $rcv 2>/dev/null"
 sizes=$(tr '\n' ' ' < "$TMP/sizes")
 [ "$sizes" = "1252 1400 3 " ] || fail "B received datagrams of sizes [$sizes], want [1252 1400 3 ]"
