@@ -530,6 +530,7 @@ struct opts {
 	long n;                 /* idle: connections */
 	uint32_t bufsize;       /* client --bufsize */
 	uint32_t listen_bufsize;/* server -b */
+	const char *congestion; /* client --congestion: TCP_CONGESTION, NULL: the default */
 };
 
 /* ---- server ---- */
@@ -984,6 +985,12 @@ static int dial(struct client *c, bool quiet_errors)
 	}
 	if (set_bufs(n, fd, c->o->bufsize) < 0) {
 		fprintf(stderr, "usperf: --bufsize %u: %s\n", c->o->bufsize, strerror(errno));
+		N_(n, close, fd);
+		return -1;
+	}
+	if (c->o->congestion && N_(n, setsockopt, fd, IPPROTO_TCP, TCP_CONGESTION, c->o->congestion,
+				  (socklen_t)strlen(c->o->congestion)) < 0) {
+		fprintf(stderr, "usperf: --congestion %s: %s\n", c->o->congestion, strerror(errno));
 		N_(n, close, fd);
 		return -1;
 	}
@@ -1477,6 +1484,7 @@ static void usage(FILE *f)
 		"  --nodelay            TCP_NODELAY on bulk connections (always on in rr)\n"
 		"  --bufsize BYTES      SO_SNDBUF and SO_RCVBUF on our sockets, and the server's\n"
 		"  -b BYTES             server: SO_SNDBUF and SO_RCVBUF on the listening socket\n"
+		"  --congestion NAME    client: TCP_CONGESTION on its sockets (cubic, newreno/reno ...)\n"
 		"  --kernel             use the kernel's sockets instead of a ustack stack\n"
 		CLI_USAGE_COMMON
 		"  -h, --help           this help\n");
@@ -1549,6 +1557,7 @@ enum {
 	OPT_KERNEL = CLI_OPT__TOOL_BASE,
 	OPT_NODELAY,
 	OPT_BUFSIZE,
+	OPT_CONGESTION,
 };
 
 int main(int argc, char **argv)
@@ -1569,6 +1578,7 @@ int main(int argc, char **argv)
 		{ "kernel", no_argument, NULL, OPT_KERNEL },
 		{ "nodelay", no_argument, NULL, OPT_NODELAY },
 		{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
+		{ "congestion", required_argument, NULL, OPT_CONGESTION },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1655,6 +1665,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NODELAY:
 			o.nodelay = true;
+			break;
+		case OPT_CONGESTION:
+			o.congestion = optarg;
 			break;
 		case 'h':
 			usage(stdout);

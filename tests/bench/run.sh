@@ -89,8 +89,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood|idle|preload|bulk|rr|forward) ;;
-*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle|preload|bulk|rr|forward|loss) ;;
+*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward, loss or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 for b in usperf ustackd uscurl; do
@@ -1083,6 +1083,8 @@ YAML
 
 # The shim's rows (programs over libustack-preload.so): tests/bench/preload.sh.
 . "$here/preload.sh"
+# Goodput under loss through a ustack router (issue 13): tests/bench/loss.sh.
+. "$here/loss.sh"
 
 # stage CMD... — run one part of the bench and note how long it took.
 STAGES=()
@@ -1098,6 +1100,8 @@ elif [ "$ONLY" = pcap ]; then
 	stage pcap_figures
 elif [ "$ONLY" = forward ]; then
 	stage forward_figures
+elif [ "$ONLY" = loss ]; then
+	stage loss_figures
 elif [ "$ONLY" = synflood ]; then
 	stage synflood_figures
 elif [ "$ONLY" = idle ]; then
@@ -1116,6 +1120,7 @@ elif [ "$ONLY" = rr ]; then
 elif [ "$ONLY" != http ]; then
 	stage pcap_figures
 	stage forward_figures
+	stage loss_figures
 	stage bulk_both "bulk ustack->kernel" -m bulk
 	stage bulk_both "bulk kernel->ustack" -m bulk -R
 	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
