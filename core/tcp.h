@@ -363,6 +363,9 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t);
  * keyed with the ISN secret, so a peer cannot aim at one chain. */
 unsigned tcp_conn_bucket(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
 			 uint16_t rport);
+/* The keyed 64-bit hash behind it (also the TIME_WAIT and SYN cache hashes). */
+uint64_t tcp_tuple_hash(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			uint16_t rport);
 void us_tcp_destroy(struct us_tcp *t);
 void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len);
 /*
@@ -490,7 +493,7 @@ struct tcp_synparams {
 	uint32_t ts_recent;             /* the SYN's TSval */
 	uint64_t ts_recent_at;
 	uint32_t ts_first;              /* TSval of our first SYN-ACK: no valid echo is older */
-	bool retransmitted;             /* the SYN-ACK was sent more than once */
+	uint32_t segs_out;              /* segments sent for it (SYN-ACKs, challenge ACKs) */
 };
 
 /* A SYN-ACK (or a bare ACK, flags TCP_ACK) built from parameters, not a TCB. */

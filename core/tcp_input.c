@@ -155,8 +155,12 @@ static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct
 		t->ts_recent_at = p->ts_recent_at;
 		t->ts_first = p->ts_first;
 	}
-	t->backoff = p->retransmitted ? 1 : 0;
-	t->stats.segs_out = p->retransmitted ? 2 : 1;   /* the SYN-ACK (at least) */
+	/* TCP_INFO counts as if the child had been there from the SYN: it,
+	 * the SYN-ACKs, and the ACK being processed (not through us_tcp_input). */
+	t->stats.segs_out = p->segs_out ? p->segs_out : 1;
+	t->stats.segs_in++;
+	if (g->payload_len)
+		t->stats.data_segs_in++;
 	tcp_set_mss(t);
 	tcp_cc_init(t);
 	t->snd_wl1 = g->seq;

@@ -51,13 +51,12 @@ struct tcp_syn {
 	struct us_timer timer;
 };
 
-static unsigned syn_hash(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+/* Keyed with the ISN secrets (tcp_tuple_hash), so a peer cannot aim its
+ * 4-tuples at one chain. */
+static unsigned syn_hash(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		        uint16_t rport)
 {
-	uint32_t h = laddr * 0x85ebca6bu;
-	h ^= raddr * 0x9e3779b1u;
-	h ^= ((uint32_t)rport << 16 | lport) * 0xc2b2ae35u;
-	h ^= h >> 13;
-	return h & (US_TCP_HASH - 1);
+	return (unsigned)tcp_tuple_hash(tcp, laddr, lport, raddr, rport) & (US_TCP_HASH - 1);
 }
 
 void tcp_syncache_init(struct us_tcp *tcp)
@@ -71,7 +70,7 @@ void tcp_syncache_init(struct us_tcp *tcp)
 static struct tcp_syn **syn_slot(struct us_tcp *tcp, uint32_t laddr, uint16_t lport,
 				 uint32_t raddr, uint16_t rport)
 {
-	struct tcp_syn **pp = &tcp->syn_hash[syn_hash(laddr, lport, raddr, rport)];
+	struct tcp_syn **pp = &tcp->syn_hash[syn_hash(tcp, laddr, lport, raddr, rport)];
 	while (*pp && !((*pp)->p.laddr == laddr && (*pp)->p.lport == lport &&
 			(*pp)->p.raddr == raddr && (*pp)->p.rport == rport))
 		pp = &(*pp)->next;
@@ -109,8 +108,9 @@ static void syn_free(struct tcp_syn *e)
 }
 
 /* The SYN-ACK (or with flags ACK only, a challenge ACK) of entry e. */
-static void syn_send(struct us_stack *st, const struct tcp_syn *e, uint8_t flags)
+static void syn_send(struct us_stack *st, struct tcp_syn *e, uint8_t flags)
 {
+	e->p.segs_out++;
 	struct tcp_synack a = {
 		.laddr = e->p.laddr, .raddr = e->p.raddr, .lport = e->p.lport, .rport = e->p.rport,
 		.seq = flags & TCP_SYN ? e->p.iss : e->p.iss + 1, .ack = e->p.irs + 1,
@@ -248,7 +248,6 @@ enum tcp_syn_verdict tcp_syncache_input(struct us_sock *ls, const struct wire_ip
 		} else {
 			/* The handshake completes: the caller makes the socket. */
 			*out = e->p;
-			out->retransmitted = e->retries > 0;
 			ls->tcb->syn_count--;
 			bool mine = syn_unlink(tcp, pp);
 			pthread_mutex_unlock(&tcp->syn_lock);

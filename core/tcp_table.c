@@ -360,12 +360,17 @@ void tcb_free(struct us_tcb *t)
 
 /* ---- tables ---- */
 
+uint64_t tcp_tuple_hash(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			uint16_t rport)
+{
+	uint64_t h = mix(((uint64_t)laddr << 32 | raddr) ^ tcp->isn_key[0]);
+	return mix(h ^ ((uint64_t)lport << 16 | rport) ^ tcp->isn_key[1]);
+}
+
 unsigned tcp_conn_bucket(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
 			 uint16_t rport)
 {
-	uint64_t h = mix(((uint64_t)laddr << 32 | raddr) ^ tcp->isn_key[0]);
-	h = mix(h ^ ((uint64_t)lport << 16 | rport) ^ tcp->isn_key[1]);
-	return (unsigned)h & (tcp->conn_buckets - 1);
+	return (unsigned)tcp_tuple_hash(tcp, laddr, lport, raddr, rport) & (tcp->conn_buckets - 1);
 }
 
 /* With tcp->lock held for writing: double conn[] when it holds more

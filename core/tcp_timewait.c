@@ -63,13 +63,12 @@ struct tcp_tw {
 	bool ts_ok;
 };
 
-static unsigned tw_hash(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+/* Keyed with the ISN secrets (tcp_tuple_hash), so a peer cannot aim its
+ * 4-tuples at one chain. */
+static unsigned tw_hash(const struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		       uint16_t rport)
 {
-	uint32_t h = laddr * 0x9e3779b1u;
-	h ^= raddr * 0x85ebca6bu;
-	h ^= ((uint32_t)lport << 16 | rport) * 0xc2b2ae35u;
-	h ^= h >> 15;
-	return h & (US_TCP_HASH - 1);
+	return (unsigned)tcp_tuple_hash(tcp, laddr, lport, raddr, rport) & (US_TCP_HASH - 1);
 }
 
 static unsigned tw_port_hash(uint16_t port) { return ntohs(port) & (US_TCP_HASH - 1); }
@@ -89,7 +88,7 @@ void tcp_tw_init(struct us_tcp *tcp)
 /* With tw_lock held: take r out of everything (not freed). */
 static void tw_unlink(struct us_tcp *tcp, struct tcp_tw *r)
 {
-	struct tcp_tw **pp = &tcp->tw_hash[tw_hash(r->laddr, r->lport, r->raddr, r->rport)];
+	struct tcp_tw **pp = &tcp->tw_hash[tw_hash(tcp, r->laddr, r->lport, r->raddr, r->rport)];
 	while (*pp != r)
 		pp = &(*pp)->hnext;
 	*pp = r->hnext;
@@ -184,7 +183,7 @@ void tcp_tw_destroy(struct us_tcp *tcp)
 static struct tcp_tw *tw_find(struct us_tcp *tcp, uint32_t laddr, uint16_t lport, uint32_t raddr,
 			      uint16_t rport)
 {
-	for (struct tcp_tw *r = tcp->tw_hash[tw_hash(laddr, lport, raddr, rport)]; r; r = r->hnext)
+	for (struct tcp_tw *r = tcp->tw_hash[tw_hash(tcp, laddr, lport, raddr, rport)]; r; r = r->hnext)
 		if (r->laddr == laddr && r->lport == lport && r->raddr == raddr && r->rport == rport)
 			return r;
 	return NULL;
@@ -219,7 +218,7 @@ int tcp_tw_enter(struct us_tcb *t)
 		free(r);
 		return -EEXIST;
 	}
-	unsigned h = tw_hash(r->laddr, r->lport, r->raddr, r->rport);
+	unsigned h = tw_hash(tcp, r->laddr, r->lport, r->raddr, r->rport);
 	r->hnext = tcp->tw_hash[h];
 	tcp->tw_hash[h] = r;
 	h = tw_port_hash(r->lport);
