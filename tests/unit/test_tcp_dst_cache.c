@@ -116,24 +116,35 @@ static void close_conn(struct tu *t, int lfd, int fd)
 	tu_close(t);
 }
 
+/* A stack that learns the peer's MAC (no static entry) from an ARP reply,
+ * with one connection accepted from the peer's port. */
+static bool open_learned(struct tu *t, const char *tag, uint32_t arp_timeout_s, uint16_t port,
+			 struct tc_peer *p, int *lfd, int *fd)
+{
+	struct us_config cfg;
+	char wire[96];
+	struct tu_opts opts = { .static_peer = false, .arp_timeout_s = arp_timeout_s };
+	tu_wire_name(wire, sizeof wire, tag);
+	tu_config(&cfg, wire, &opts);
+	if (!tu_open_cfg(t, &cfg))
+		return false;
+	arp_tell(t, TU_PEER_IP, tu_peer_mac);   /* learned, not static */
+	*lfd = tc_listen(t, 80, 4);
+	tc_peer_init(p, t, port, 80, 3000);
+	*fd = tc_open_passive(p, *lfd, NULL);
+	CU_ASSERT_FATAL(*fd >= 0);
+	return true;
+}
+
 /* The peer's MAC changes (RFC 826 merge of a new ARP reply): the next
  * segment goes to the new MAC, not the one the connection cached. */
 static void test_dst_cache_arp_change(void)
 {
-	struct us_config cfg;
-	char wire[96];
-	struct tu_opts opts = { .static_peer = false };
-	tu_wire_name(wire, sizeof wire, __func__);
-	tu_config(&cfg, wire, &opts);
 	struct tu t;
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	arp_tell(&t, TU_PEER_IP, tu_peer_mac);  /* learned, not static */
-	int lfd = tc_listen(&t, 80, 4);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 41001, 80, 3000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd;
+	if (!open_learned(&t, __func__, 0, 41001, &p, &lfd, &fd))
+		return;
 	struct sent s = send_100(&t, &p, fd, 0, NULL);
 	CU_ASSERT_EQUAL(s.data_frames, 1);
 	CU_ASSERT_EQUAL(memcmp(s.mac, tu_peer_mac, 6), 0);
@@ -153,20 +164,11 @@ static void test_dst_cache_arp_change(void)
  * first), and goes to the MAC that answer gives. */
 static void test_dst_cache_arp_expiry(void)
 {
-	struct us_config cfg;
-	char wire[96];
-	struct tu_opts opts = { .static_peer = false, .arp_timeout_s = 5 };
-	tu_wire_name(wire, sizeof wire, __func__);
-	tu_config(&cfg, wire, &opts);
 	struct tu t;
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	arp_tell(&t, TU_PEER_IP, tu_peer_mac);
-	int lfd = tc_listen(&t, 80, 4);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 41002, 80, 3000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd;
+	if (!open_learned(&t, __func__, 5, 41002, &p, &lfd, &fd))
+		return;
 	struct sent s = send_100(&t, &p, fd, 0, NULL);
 	CU_ASSERT_EQUAL(memcmp(s.mac, tu_peer_mac, 6), 0);
 	CU_ASSERT_EQUAL(s.arp_requests, 0);

@@ -42,6 +42,33 @@ static bool rr_round(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt)
 	return ok;
 }
 
+/* A stack (nodelay; rto: 0 = default, else initial and minimum RTO in ms)
+ * with one connection accepted from the peer's port; false if no stack. */
+static bool lazy_open(struct tu *t, const char *tag, uint32_t rto_ms, uint16_t port,
+		      struct tc_peer *p, int *lfd, int *fd)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, tag);
+	cfg.tcp.nodelay = true;
+	if (rto_ms)
+		cfg.tcp.rto_initial_ms = cfg.tcp.rto_min_ms = rto_ms;
+	if (!tu_open_cfg(t, &cfg))
+		return false;
+	*lfd = tc_listen(t, 80, 4);
+	tc_peer_init(p, t, port, 80, 5000u + port);
+	*fd = tc_open_passive(p, *lfd, NULL);
+	CU_ASSERT_FATAL(*fd >= 0);
+	return true;
+}
+
+static void lazy_close(struct tu *t, int lfd, int fd)
+{
+	us_close(t->st, fd);
+	us_close(t->st, lfd);
+	tc_run(t, 100 * TC_MS, NULL);
+	tu_close(t);
+}
+
 /*
  * Request/response, 500 rounds of 1 ms: every round arms the
  * retransmission timer (send), clears it (the ACK), sets the delayed ACK
@@ -53,17 +80,11 @@ static bool rr_round(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt)
  */
 static void test_lazy_wheel_ops_per_ack(void)
 {
-	struct us_config cfg;
-	tc_config(&cfg, 0, __func__);
-	cfg.tcp.nodelay = true;
 	struct tu t;
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	int lfd = tc_listen(&t, 80, 4);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 40001, 80, 5000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd;
+	if (!lazy_open(&t, __func__, 0, 40001, &p, &lfd, &fd))
+		return;
 	/* Warm up: the first RTT sample, quick-ACK mode over. */
 	for (int i = 0; i < 20; i++)
 		CU_ASSERT_TRUE(rr_round(&t, &p, fd, TC_MS));
@@ -79,10 +100,7 @@ static void test_lazy_wheel_ops_per_ack(void)
 	if (ops * 10 > ROUNDS || getenv("LAZY_DEBUG"))
 		fprintf(stderr, "\n  %llu wheel operations in %d request/response rounds\n",
 			(unsigned long long)ops, ROUNDS);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tc_run(&t, 100 * TC_MS, NULL);
-	tu_close(&t);
+	lazy_close(&t, lfd, fd);
 }
 
 /*
@@ -95,19 +113,11 @@ static void test_lazy_wheel_ops_per_ack(void)
  */
 static void test_lazy_rexmit_follows_deadline(void)
 {
-	struct us_config cfg;
-	tc_config(&cfg, 0, __func__);
-	cfg.tcp.nodelay = true;
-	cfg.tcp.rto_initial_ms = 200;
-	cfg.tcp.rto_min_ms = 200;
 	struct tu t;
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	int lfd = tc_listen(&t, 80, 4);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 40002, 80, 7000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd;
+	if (!lazy_open(&t, __func__, 200, 40002, &p, &lfd, &fd))
+		return;
 	/* Three segments (1460 + 1460 + 80) leave at t0. */
 	static char data[3000];
 	memset(data, 'd', sizeof data);
@@ -137,10 +147,7 @@ static void test_lazy_rexmit_follows_deadline(void)
 	CU_ASSERT_EQUAL(o.seg[r1].time, t0 + 250 * TC_MS);
 	CU_ASSERT_EQUAL(o.seg[r2].time, t0 + 250 * TC_MS + 400 * TC_MS);
 	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tc_run(&t, 100 * TC_MS, NULL);
-	tu_close(&t);
+	lazy_close(&t, lfd, fd);
 }
 
 /*
@@ -148,20 +155,27 @@ static void test_lazy_rexmit_follows_deadline(void)
  * wheel for real: after the peer's RST (data in flight, a delayed ACK
  * cleared lazily before), no timer is left armed holding the socket.
  */
+/* How many of fd's connection timers are armed in the wheel. */
+static int conn_timers_armed(struct tu *t, int fd)
+{
+	struct us_sock *s = us_sock_get(t->st, fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	int n = 0;
+	pthread_mutex_lock(&s->lock);
+	for (int k = 0; s->tcb && k < TT__COUNT; k++)
+		n += us_timer_armed(&t->st->wheel, &s->tcb->timer[k]);
+	pthread_mutex_unlock(&s->lock);
+	us_sock_put(s);
+	return n;
+}
+
 static void test_lazy_end_cancels(void)
 {
-	struct us_config cfg;
-	tc_config(&cfg, 0, __func__);
-	cfg.tcp.nodelay = true;
 	struct tu t;
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	size_t armed0 = t.st->wheel.count;
-	int lfd = tc_listen(&t, 80, 4);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 40003, 80, 9000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd;
+	if (!lazy_open(&t, __func__, 0, 40003, &p, &lfd, &fd))
+		return;
 	for (int i = 0; i < 5; i++)
 		CU_ASSERT_TRUE(rr_round(&t, &p, fd, TC_MS));
 	char buf[10] = "unacked";
@@ -171,10 +185,10 @@ static void test_lazy_end_cancels(void)
 	for (int i = 0; i < o.n; i++)
 		tc_peer_saw(&p, &o.seg[i]);
 	tc_out_free(&o);
-	CU_ASSERT(t.st->wheel.count > armed0);
+	CU_ASSERT(conn_timers_armed(&t, fd) > 0);
 	tc_peer_send(&p, TC_RST | TC_ACK, NULL, 0);
 	CU_ASSERT_EQUAL(tc_state(&t, fd), TCPS_CLOSED);
-	CU_ASSERT_EQUAL(t.st->wheel.count, armed0);
+	CU_ASSERT_EQUAL(conn_timers_armed(&t, fd), 0);
 	us_close(t.st, fd);
 	us_close(t.st, lfd);
 	tu_close(&t);
