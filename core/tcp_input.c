@@ -180,9 +180,6 @@ static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct
 	}
 	if (count_open)
 		US_STAT_INC(st, TCP_PASSIVE_OPENS);     /* a cache entry counted its SYN */
-	t->stats.segs_in++;     /* the handshake's ACK, as tcp_input counts the rest */
-	if (g->payload_len)
-		t->stats.data_segs_in++;
 	sync_input(t, ip, g);
 	if (t->state == TCPS_SYN_RCVD)
 		tcp_done(t, 0);         /* not established: no timer would end it */
