@@ -814,11 +814,18 @@ static int fn_proto(struct cp *p, const struct ck_key *k, const struct cy_node *
 	return 0;
 }
 
-/* A name from k->names copied into a char[16] (tcp.congestion). */
+/*
+ * A name from k->names copied into a char[16] (tcp.congestion). Linux's
+ * "reno" is an alias stored as the canonical "newreno" (TCP_CONGESTION too).
+ */
 static int fn_congestion(struct cp *p, const struct ck_key *k, const struct cy_node *v,
 			 void *field, void *obj)
 {
 	int i;
+	if (v->kind == CY_SCALAR && !v->null && v->len == 4 && memcmp(v->str, "reno", 4) == 0) {
+		snprintf(field, sizeof ((struct us_tcp_config *)0)->congestion, "newreno");
+		return 0;
+	}
 	if (ck_enum(p, k, v, &i))
 		return -1;
 	snprintf(field, sizeof ((struct us_tcp_config *)0)->congestion, "%s", k->names[i]);

@@ -80,10 +80,16 @@ void tcp_cc_set(struct us_tcb *t, const struct us_tcp_cc_ops *cc)
 	}
 }
 
+/*
+ * Linux names NewReno "reno" (net/ipv4/tcp_cong.c, iperf3 -C reno): the
+ * name is accepted and means us_tcp_newreno, whose name getsockopt returns.
+ */
 const struct us_tcp_cc_ops *us_tcp_cc_find(const char *name)
 {
 	if (!name || !name[0])
 		return algorithms[0];
+	if (strcmp(name, "reno") == 0)
+		return &us_tcp_newreno;
 	for (size_t i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
 		if (strcmp(algorithms[i]->name, name) == 0)
 			return algorithms[i];

@@ -1678,6 +1678,13 @@ static void test_err_tcp(void)
 		   "t.yaml:4:15: congestion: unknown congestion \"vegas\" (expected one of: cubic, newreno)");
 	CU_ASSERT_STRING_EQUAL(err, "t.yaml:4:15: congestion: unknown congestion \"vegas\" "
 				    "(expected one of: cubic, newreno)");
+	/* Linux's name for NewReno is an alias, stored as the canonical name. */
+	EXPECT_OK(ETH0 "tcp:\n  congestion: reno\n");
+	CU_ASSERT_STRING_EQUAL(cfg.tcp.congestion, "newreno");
+	EXPECT_OK(ETH0 "tcp:\n  congestion: \"reno\"\n");
+	CU_ASSERT_STRING_EQUAL(cfg.tcp.congestion, "newreno");
+	EXPECT_ERR(ETH0 "tcp:\n  congestion: Reno\n",
+		   "t.yaml:4:15: congestion: unknown congestion \"Reno\"");
 	EXPECT_ERR(ETH0 "tcp:\n  congestion: NewReno\n",
 		   "t.yaml:4:15: congestion: unknown congestion \"NewReno\"");
 	EXPECT_ERR(ETH0 "tcp:\n  congestion: [newreno]\n",

@@ -580,6 +580,35 @@ static void test_socket_options_timeouts(void)
 	tu_close(&t);
 }
 
+/* TCP_CONGESTION: Linux's "reno" (iperf3 -C reno) selects NewReno, read back as "newreno". */
+static void test_socket_congestion_reno_alias(void)
+{
+	struct tu t;
+	if (!tu_open(&t, &peer_opts))
+		return;
+	us_stack *st = t.st;
+	int s = us_socket(st, AF_INET, SOCK_STREAM, 0);
+	char name[16];
+	socklen_t nl = sizeof name;
+	SU_OK(us_getsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, name, &nl));
+	CU_ASSERT_STRING_EQUAL(name, "cubic");
+	SU_OK(us_setsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+	nl = sizeof name;
+	memset(name, 0, sizeof name);
+	SU_OK(us_getsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, name, &nl));
+	CU_ASSERT_STRING_EQUAL(name, "newreno");
+	CU_ASSERT_EQUAL(nl, sizeof "newreno");
+	SU_OK(us_setsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5));
+	SU_OK(us_setsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, "reno", 5));   /* with its NUL */
+	nl = sizeof name;
+	SU_OK(us_getsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, name, &nl));
+	CU_ASSERT_STRING_EQUAL(name, "newreno");
+	SU_ERR(us_setsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, "renox", 5), ENOENT);
+	SU_ERR(us_setsockopt(st, s, IPPROTO_TCP, TCP_CONGESTION, "ren", 3), ENOENT);
+	us_close(st, s);
+	tu_close(&t);
+}
+
 static void test_socket_options_ip_ttl(void)
 {
 	struct tu t;
@@ -1113,6 +1142,7 @@ US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_options_buffers),
 	 US_TEST(test_socket_options_timeouts),
 	 US_TEST(test_socket_options_ip_ttl),
+	 US_TEST(test_socket_congestion_reno_alias),
 	 US_TEST(test_socket_so_error_reads_and_clears),
 	 US_TEST(test_socket_shutdown),
 	 US_TEST(test_socket_fcntl_nonblock),
