@@ -774,6 +774,102 @@ static void test_threads_connect_races_input(void)
 	su_close(&p);
 }
 
+/* ---- polling while the receive path changes the socket ---------------------- */
+
+/*
+ * One thread polls a socket (as tools/preload's poll does: us_poll with
+ * timeout 0 in a loop, or a short wait) while B's receive thread changes
+ * it: a connection joins the listener's accept queue (to_accept_queue),
+ * the peer's FIN moves it to CLOSE_WAIT (tcp_set_state), its RST ends it
+ * (tcp_done), each waking the socket's pollers (us_sock_wake walking the
+ * registrations us_poll adds and removes). Every one of those reads and
+ * writes is under the socket's lock; under ThreadSanitizer this test
+ * reports any that is not (the races seen with the shim under TSan were
+ * not: doc/PRELOAD.md "Sanitizer builds").
+ */
+struct race_poll {
+	us_stack *st;
+	int fd;
+	short want;
+	int timeout_ms;         /* 0: spin on us_poll(..., 0) as the shim does */
+	short seen;
+};
+
+static void *race_poll_main(void *p)
+{
+	struct race_poll *r = p;
+	uint64_t end = su_mono_ns() + 5000 * MS;
+	while (su_mono_ns() < end) {
+		struct pollfd pf = { .fd = r->fd, .events = POLLIN | POLLOUT };
+		if (us_poll(r->st, &pf, 1, r->timeout_ms) > 0 && (pf.revents & r->want)) {
+			r->seen = pf.revents;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static short poll_during(us_stack *st, int fd, short want, int timeout_ms,
+			 void (*act)(void *), void *arg)
+{
+	struct race_poll r = { .st = st, .fd = fd, .want = want, .timeout_ms = timeout_ms };
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, race_poll_main, &r) == 0);
+	act(arg);
+	pthread_join(th, NULL);
+	return r.seen;
+}
+
+struct race_conn {
+	us_stack *st;
+	int fd;
+	struct sockaddr_in to;
+	bool reset;
+};
+
+static void race_connect(void *p)
+{
+	struct race_conn *c = p;
+	SU_OK(us_connect(c->st, c->fd, SU_CSA(c->to), sizeof c->to));
+}
+
+static void race_close(void *p)
+{
+	struct race_conn *c = p;
+	if (c->reset) {
+		struct linger lg = { 1, 0 };    /* close sends RST */
+		SU_OK(us_setsockopt(c->st, c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
+	}
+	SU_OK(us_close(c->st, c->fd));
+}
+
+static void test_threads_poll_races_input(void)
+{
+	struct su_pair p;
+	if (!su_open(&p, 0))
+		return;
+	int l = us_socket(p.b, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in la = su_sin(SU_B_IP, 7300);
+	SU_OK(us_bind(p.b, l, SU_SA(la), sizeof la));
+	SU_OK(us_listen(p.b, l, 8));
+	for (int i = 0; i < 8; i++) {
+		int wait_ms = i % 2 ? 0 : 50;
+		struct race_conn c = { .st = p.a, .fd = us_socket(p.a, AF_INET, SOCK_STREAM, 0),
+				       .to = la, .reset = i % 2 };
+		CU_ASSERT_FATAL(c.fd >= 0);
+		/* to_accept_queue on B's receive thread while we poll the listener. */
+		CU_ASSERT(poll_during(p.b, l, POLLIN, wait_ms, race_connect, &c) & POLLIN);
+		int a = us_accept(p.b, l, NULL, NULL);
+		CU_ASSERT_FATAL(a >= 0);
+		/* FIN (CLOSE_WAIT: readable) or RST (tcp_done: hang-up) while we poll it. */
+		short want = c.reset ? POLLHUP : POLLIN;
+		CU_ASSERT(poll_during(p.b, a, want, wait_ms, race_close, &c) & want);
+		SU_OK(us_close(p.b, a));
+	}
+	us_close(p.b, l);
+	su_close(&p);
+}
+
 US_SUITE(socket_threads, NULL, NULL,
 	 US_TEST(test_threads_echo_many_sockets),
 	 US_TEST(test_threads_close_wakes_recv),
@@ -786,4 +882,5 @@ US_SUITE(socket_threads, NULL, NULL,
 	 US_TEST(test_threads_cancel_inside_poll),
 	 US_TEST(test_threads_rcvtimeo),
 	 US_TEST(test_threads_send_and_recv_on_one_socket),
-	 US_TEST(test_threads_connect_races_input));
+	 US_TEST(test_threads_connect_races_input),
+	 US_TEST(test_threads_poll_races_input));
