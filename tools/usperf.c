@@ -26,7 +26,7 @@
  * SIGINT or SIGTERM. Output follows iperf3 where they overlap, and every
  * client run ends with one machine-readable line:
  *   RESULT mode=bulk dir=send bytes=N secs=S mbps=X cpu_us=C
- *   RESULT mode=rr tps=X p50_us=Y p99_us=Z ... cpu_us=C
+ *   RESULT mode=rr tps=X p50_us=Y p99_us=Z p999_us=W ... cpu_us=C
  *   RESULT mode=crr cps=X ... cpu_us=C
  * (cpu_us: this process's user + system CPU time over the timed part, all
  * its threads: with a stack, the stack's receive and timer threads too)
@@ -480,8 +480,15 @@ static double hist_pct_us(const struct hist *h, double p)
 		want = 1;
 	for (unsigned i = 0; i < HIST_N; i++) {
 		seen += h->count[i];
-		if (seen >= want)
-			return hist_value(i) / 1000.0;
+		if (seen >= want) {
+			/* A bucket's middle may lie outside what was seen. */
+			double v = hist_value(i);
+			if (v > (double)h->max_ns)
+				v = (double)h->max_ns;
+			if (v < (double)h->min_ns)
+				v = (double)h->min_ns;
+			return v / 1000.0;
+		}
 	}
 	return (double)h->max_ns / 1000.0;
 }
@@ -1231,13 +1238,14 @@ static int client_rr(struct client *c)
 	double tps = secs > 0 ? (double)h.total / secs : 0;
 	printf("- - - - - - - - - - - - - - - - - - - - - - - - -\n");
 	printf("%" PRIu64 " transactions of %u byte(s) in %.2f s: %.0f trans/sec; latency us "
-	       "min %.1f p50 %.1f p90 %.1f p99 %.1f max %.1f mean %.1f\n",
+	       "min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f mean %.1f\n",
 	       h.total, o->len, secs, tps, (double)h.min_ns / 1e3, hist_pct_us(&h, 0.50),
-	       hist_pct_us(&h, 0.90), hist_pct_us(&h, 0.99), (double)h.max_ns / 1e3,
-	       h.total ? h.sum_ns / (double)h.total / 1e3 : 0.0);
-	printf("RESULT mode=rr tps=%.1f p50_us=%.1f p99_us=%.1f len=%u n=%" PRIu64
-	       " secs=%.3f cpu_us=%" PRIu64 "\n", tps, hist_pct_us(&h, 0.50), hist_pct_us(&h, 0.99),
-	       o->len, h.total, secs, cpu);
+	       hist_pct_us(&h, 0.90), hist_pct_us(&h, 0.99), hist_pct_us(&h, 0.999),
+	       (double)h.max_ns / 1e3, h.total ? h.sum_ns / (double)h.total / 1e3 : 0.0);
+	printf("RESULT mode=rr tps=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f len=%u n=%"
+	       PRIu64 " secs=%.3f cpu_us=%" PRIu64 "\n", tps, hist_pct_us(&h, 0.50),
+	       hist_pct_us(&h, 0.99), hist_pct_us(&h, 0.999), (double)h.max_ns / 1e3, o->len,
+	       h.total, secs, cpu);
 	return h.total ? 0 : 1;
 }
 

@@ -21,6 +21,10 @@
 # make bench runs LOSS_CELLS_SHORT (2 cells, about 15 s); BENCH_ONLY=loss
 # runs them all (20 cells). Results: a table in results.txt and
 # $OUT/loss-matrix.txt; doc/BENCHMARKS.md keeps the latest.
+#
+# After the matrix, loss_rr_figures: 1 KiB request/response latency
+# (p50/p99/p99.9) through the same path at 1 % loss, ustack client against
+# kernel client (issue 13's tail-latency target).
 
 LOSS_SECS=${BENCH_LOSS_SECS:-2}
 # loss% reorder% delay_ms, one cell per word triple.
@@ -45,8 +49,50 @@ loss_run() {
 	[ -n "$r" ] && field "$r" mbps || echo FAILED
 }
 
+# loss_path L R D [TAG] — a new router with L % loss, R % reordering and D ms
+# of delay on its way out towards B, its TAPs in A's bridge and in B, the
+# kernel server in B up, B reachable from A. Sets loss_router; 1 if the
+# router did not come up. TAG, if given, prefixes the router's log name.
+loss_path() {
+	local l=$1 r=$2 d=$3 cell="${4:-}$1:$2:$3" x
+	cat > "$OUT/loss-router.yaml" <<Y
+stack: {forwarding: true, seed: 7}
+interfaces:
+  a0: {backend: tap, device: tapa, addresses: [10.85.1.2/24], macaddress: "02:00:0a:55:01:02"}
+  b0:
+    backend: tap
+    device: tapb
+    addresses: [10.85.2.2/24]
+    macaddress: "02:00:0a:55:02:02"
+    impair: {out: {loss: $(awk "BEGIN { print $l / 100 }"), reorder: $(awk "BEGIN { print $r / 100 }"), delay_ms: $d}}
+Y
+	start "$lu" "$OUT/loss-ustackd.$cell.log" "$BIN/ustackd" -C "$OUT/loss-router.yaml"
+	loss_router=$LAST_PID
+	(wait_for 5 "the ustack router" grep -q 'ustackd: up, 2 interfaces' \
+		"$OUT/loss-ustackd.$cell.log") || { say "   $cell: router FAILED"; FAILED=1; return 1; }
+	ip -n "$lu" link set tapa netns "$la" && ip -n "$lu" link set tapb netns "$lb" ||
+		fail "moving the router's TAPs"
+	ip -n "$la" link set tapa master br0
+	ip -n "$la" link set tapa up
+	ip -n "$lb" addr add 10.85.2.1/24 dev tapb
+	ip -n "$lb" link set tapb up
+	ip -n "$lb" route add 10.85.1.0/24 via 10.85.2.2
+	for x in "$la tapa" "$la tapx" "$la br0" "$lb tapb"; do
+		set -- $x
+		command -v ethtool >/dev/null &&
+			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off lro off tx off rx off \
+				sg off >/dev/null 2>&1
+	done
+	if [ -z "${loss_server:-}" ] || ! kill -0 "$loss_server" 2>/dev/null; then
+		start "$lb" "$OUT/loss-server.log" "$USPERF" -s --kernel -p 5320
+		loss_server=$LAST_PID
+		wait_for 5 "usperf -s --kernel in $lb" grep -q '^Server listening' "$OUT/loss-server.log"
+	fi
+	wait_for 5 "B through the ustack router" ip netns exec "$la" ping -c1 -W1 10.85.2.1
+}
+
 loss_figures() {
-	local cells=$LOSS_CELLS_SHORT cell l r d k u ratio router line
+	local cells=$LOSS_CELLS_SHORT cell l r d k u ratio line
 	[ "$ONLY" = loss ] && cells=$LOSS_CELLS_FULL
 	[ -n "${BENCH_LOSS_CELLS:-}" ] && cells=$BENCH_LOSS_CELLS      # e.g. "1:0:20 5:2:1"
 	say ""
@@ -72,40 +118,7 @@ Y
 		| tee "$table" | tee -a "$OUT/results.txt"
 	for cell in $cells; do
 		IFS=: read -r l r d <<<"$cell"
-		cat > "$OUT/loss-router.yaml" <<Y
-stack: {forwarding: true, seed: 7}
-interfaces:
-  a0: {backend: tap, device: tapa, addresses: [10.85.1.2/24], macaddress: "02:00:0a:55:01:02"}
-  b0:
-    backend: tap
-    device: tapb
-    addresses: [10.85.2.2/24]
-    macaddress: "02:00:0a:55:02:02"
-    impair: {out: {loss: $(awk "BEGIN { print $l / 100 }"), reorder: $(awk "BEGIN { print $r / 100 }"), delay_ms: $d}}
-Y
-		start "$lu" "$OUT/loss-ustackd.$cell.log" "$BIN/ustackd" -C "$OUT/loss-router.yaml"
-		router=$LAST_PID
-		(wait_for 5 "the ustack router" grep -q 'ustackd: up, 2 interfaces' \
-			"$OUT/loss-ustackd.$cell.log") || { say "   $cell: router FAILED"; FAILED=1; continue; }
-		ip -n "$lu" link set tapa netns "$la" && ip -n "$lu" link set tapb netns "$lb" ||
-			fail "moving the router's TAPs"
-		ip -n "$la" link set tapa master br0
-		ip -n "$la" link set tapa up
-		ip -n "$lb" addr add 10.85.2.1/24 dev tapb
-		ip -n "$lb" link set tapb up
-		ip -n "$lb" route add 10.85.1.0/24 via 10.85.2.2
-		for x in "$la tapa" "$la tapx" "$la br0" "$lb tapb"; do
-			set -- $x
-			command -v ethtool >/dev/null &&
-				ip netns exec "$1" ethtool -K "$2" tso off gso off gro off lro off tx off rx off \
-					sg off >/dev/null 2>&1
-		done
-		if [ -z "${loss_server:-}" ] || ! kill -0 "$loss_server" 2>/dev/null; then
-			start "$lb" "$OUT/loss-server.log" "$USPERF" -s --kernel -p 5320
-			loss_server=$LAST_PID
-			wait_for 5 "usperf -s --kernel in $lb" grep -q '^Server listening' "$OUT/loss-server.log"
-		fi
-		wait_for 5 "B through the ustack router" ip netns exec "$la" ping -c1 -W1 10.85.2.1
+		loss_path "$l" "$r" "$d" || continue
 		u=$(loss_run ustack "$cell")
 		k=$(loss_run kernel "$cell")
 		ratio=-
@@ -114,7 +127,64 @@ Y
 		[ "$u" = FAILED ] || [ "$k" = FAILED ] && FAILED=1
 		printf '%-8s %-8s %-6s %12s %12s %8s\n' "$l" "$r" "${d}ms" "$u" "$k" "$ratio" \
 			| tee -a "$table" | tee -a "$OUT/results.txt"
-		stop_pid "$router" >/dev/null 2>&1
+		stop_pid "$loss_router" >/dev/null 2>&1
 		# The TAPs went with the router; br0 keeps tapx.
+	done
+	loss_rr_figures
+}
+
+# One client's 1 KiB request/response run through the current path: its
+# RESULT line, or nothing.
+loss_rr_run() {
+	local side=$1 secs=$2 log="$OUT/loss-rr.$1.$3.log"
+	if [ "$side" = kernel ]; then
+		timeout --kill-after=5 $((secs + 60)) ip netns exec "$la" "$USPERF" --kernel \
+			-c 10.85.2.1 -p 5320 -m rr -l 1024 -t "$secs" -i 0 --congestion cubic >"$log" 2>&1
+	else
+		timeout --kill-after=5 $((secs + 60)) ip netns exec "$la" "$USPERF" \
+			-C "$OUT/loss-sender.yaml" -c 10.85.2.1 -p 5320 -m rr -l 1024 -t "$secs" -i 0 \
+			>"$log" 2>&1
+	fi
+	grep '^RESULT' "$log" | tail -1
+}
+
+# Issue 13's latency target: 1 KiB request / 1 KiB response on one
+# connection (usperf -m rr -l 1024, TCP_NODELAY), ustack client against
+# kernel client, the kernel server in B, through the same router with 1 %
+# loss on the way towards B: the requests are impaired, the responses come
+# back clean, so the tail is the clients' recovery of a lost request (a
+# one-segment tail loss: only a loss probe or the RTO can repair it).
+# LOSS_RR_CELLS: loss:reorder:delay:seconds per client.
+LOSS_RR_CELLS_SHORT="1:0:1:3"
+LOSS_RR_CELLS_FULL="1:0:1:15 1:0:20:30"
+loss_rr_figures() {
+	local cells=$LOSS_RR_CELLS_SHORT cell l r d t side res p50 p99 p999 mx tps n
+	local -A P99
+	[ "$ONLY" = loss ] && cells=$LOSS_RR_CELLS_FULL
+	[ -n "${BENCH_LOSS_RR_CELLS:-}" ] && cells=$BENCH_LOSS_RR_CELLS
+	say ""
+	say "== 1 KiB request/response under loss: client -> ustack router (impaired towards B) -> kernel server"
+	printf '%-6s %-6s %-7s %8s %10s %10s %10s %10s %9s\n' "loss%" "delay" "client" "trans" \
+		"p50 us" "p99 us" "p99.9 us" "max us" "trans/s" | tee -a "$OUT/results.txt"
+	for cell in $cells; do
+		IFS=: read -r l r d t <<<"$cell"
+		loss_path "$l" "$r" "$d" rr- || continue
+		for side in ustack kernel; do
+			res=$(loss_rr_run "$side" "$t" "$l-$r-$d")
+			if [ -z "$res" ]; then
+				say "   $side: FAILED ($OUT/loss-rr.$side.$l-$r-$d.log)"
+				FAILED=1
+				continue
+			fi
+			n=$(field "$res" n); tps=$(field "$res" tps); p50=$(field "$res" p50_us)
+			p99=$(field "$res" p99_us); p999=$(field "$res" p999_us); mx=$(field "$res" max_us)
+			P99[$side]=$p99
+			printf '%-6s %-6s %-7s %8s %10s %10s %10s %10s %9s\n' "$l" "${d}ms" "$side" "$n" \
+				"$p50" "$p99" "$p999" "$mx" "$tps" | tee -a "$OUT/results.txt"
+		done
+		[ -n "${P99[ustack]:-}" ] && [ -n "${P99[kernel]:-}" ] &&
+			say "   p99 ustack / kernel: $(awk "BEGIN { printf \"%.2f\", ${P99[ustack]} / ${P99[kernel]} }") (target: at most 1)"
+		P99=()
+		stop_pid "$loss_router" >/dev/null 2>&1
 	done
 }
