@@ -10,6 +10,12 @@
  * under its own lock, one at a time. The list is a snapshot per socket,
  * not of the whole stack at one instant, as ss's is. Not a hot path: the
  * references are gathered in a malloc'd array.
+ *
+ * Connections in TIME_WAIT (tcp_timewait.c) and half-open ones (the SYN
+ * cache, tcp_syncache.c) are compact records, not sockets: their 4-tuples
+ * are copied under tw_lock and syn_lock (doc/LOCKING.md), one table at a
+ * time, and listed as ss -tan lists them, TIME-WAIT and SYN-RECV with
+ * empty queues (ss shows 0 0) and no TCP_INFO line.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -97,6 +103,17 @@ static void print_tcp(struct us_sock *s, FILE *out)
 		fprintf(out, "%s\n", info);
 }
 
+static void print_tuples(FILE *out, const char *state, struct tcp_tuple *v, size_t n)
+{
+	char l[32], p[32];
+	for (size_t i = 0; i < n; i++) {
+		addr_port(l, sizeof l, v[i].laddr, v[i].lport, false);
+		addr_port(p, sizeof p, v[i].raddr, v[i].rport, false);
+		row(out, "tcp", state, 0, 0, l, p);
+	}
+	free(v);
+}
+
 static void print_udp(struct us_sock *s, FILE *out)
 {
 	char l[32], p[32];
@@ -126,6 +143,11 @@ void us_stack_sockets_print(us_stack *st, FILE *out)
 		print_tcp(tcp.v[i], out);
 		us_sock_put(tcp.v[i]);
 	}
+	size_t n;
+	struct tcp_tuple *v = tcp_syncache_tuples(&st->tcp, &n);
+	print_tuples(out, "SYN-RECV", v, n);
+	v = tcp_tw_tuples(&st->tcp, &n);
+	print_tuples(out, "TIME-WAIT", v, n);
 	for (size_t i = 0; i < udp.n; i++) {
 		print_udp(udp.v[i], out);
 		us_sock_put(udp.v[i]);

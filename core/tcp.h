@@ -450,8 +450,18 @@ void tcp_set_state(struct us_tcb *t, enum tcp_state s);
 void tcp_done(struct us_tcb *t, int err);
 void tcp_enter_time_wait(struct us_tcb *t);
 
+/* A connection's 4-tuple (network order), as the socket listing shows the
+ * compact records that are not sockets (sockdump.c). */
+struct tcp_tuple {
+	uint32_t laddr, raddr;
+	uint16_t lport, rport;
+};
+
 /* TIME_WAIT records (tcp_timewait.c). */
 void tcp_tw_init(struct us_tcp *tcp);
+/* The records' 4-tuples, copied under tw_lock into a malloc'd array (*n of
+ * them; NULL with *n = 0 when none or out of memory). Not a hot path. */
+struct tcp_tuple *tcp_tw_tuples(struct us_tcp *tcp, size_t *n);
 void tcp_tw_destroy(struct us_tcp *tcp);
 /* t (socket lock held) enters TIME_WAIT: a record takes its place; the
  * caller then ends t. -ENOMEM/-EEXIST: no record. */
@@ -512,6 +522,8 @@ void tcp_send_synack_to(struct us_stack *st, const struct tcp_synack *a);
 
 /* The SYN cache (tcp_syncache.c). */
 void tcp_syncache_init(struct us_tcp *tcp);
+/* The entries' 4-tuples, copied under syn_lock as tcp_tw_tuples does. */
+struct tcp_tuple *tcp_syncache_tuples(struct us_tcp *tcp, size_t *n);
 void tcp_syncache_destroy(struct us_tcp *tcp);
 /* With the listener locked: a new entry (counted in its syn_count), its
  * SYN-ACK sent and timer armed. -ENOMEM, -EEXIST. */

@@ -66,6 +66,20 @@ void tcp_syncache_init(struct us_tcp *tcp)
 	atomic_init(&tcp->syn_total, 0);
 }
 
+struct tcp_tuple *tcp_syncache_tuples(struct us_tcp *tcp, size_t *n)
+{
+	*n = 0;
+	pthread_mutex_lock(&tcp->syn_lock);
+	size_t cnt = atomic_load_explicit(&tcp->syn_total, memory_order_relaxed);
+	struct tcp_tuple *v = cnt ? malloc(cnt * sizeof *v) : NULL;
+	for (int h = 0; v && h < US_TCP_HASH; h++)
+		for (struct tcp_syn *e = tcp->syn_hash[h]; e && *n < cnt; e = e->next)
+			v[(*n)++] = (struct tcp_tuple){ e->p.laddr, e->p.raddr, e->p.lport,
+							e->p.rport };
+	pthread_mutex_unlock(&tcp->syn_lock);
+	return v;
+}
+
 /* With syn_lock held. */
 static struct tcp_syn **syn_slot(struct us_tcp *tcp, uint32_t laddr, uint16_t lport,
 				 uint32_t raddr, uint16_t rport)

@@ -8,6 +8,11 @@
 #   the 4-tuple the kernel's ss shows mirrored, in state ESTAB; under each
 #   connection the TCP_INFO line's bytes and segments received and sent
 #   mirror the kernel's ss -ti.
+# - a connection ustackd closed first (its http service answering an
+#   HTTP/1.0 request) is listed in TIME-WAIT, the state name the kernel's
+#   ss gives the connections the kernel closed first (the echo ones above,
+#   nc -N); the kernel, the passive closer, keeps nothing of it. SIGUSR2
+#   lost TIME_WAIT when it became a compact record (core/tcp_timewait.c).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd nc ss
@@ -22,7 +27,9 @@ interfaces:
 services:
   - {type: echo, proto: tcp, port: 7}
   - {type: echo, proto: udp, port: 7}
+  - {type: http, port: 80, root: "$TMP/www"}
 Y
+mkdir -p "$TMP/www" && echo hello > "$TMP/www/index.html"
 start "$ns" "$TMP/d.log" "$BIN/ustackd" -C "$TMP/host.yaml"
 d=$LAST_PID
 wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
@@ -41,12 +48,17 @@ wait_for 5 "two connections in the kernel" \
 # it go out, else its segs_out counts a segment our listing has not seen.
 sleep 0.5
 note "socket listing (SIGUSR2) against the kernel's ss"
-off=$(wc -c < "$TMP/d.log")
-kill -USR2 "$d"
-wait_for 5 "the socket listing" sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^Netid'"
-sleep 0.2
-tail -c +$((off + 1)) "$TMP/d.log" > "$TMP/socks"
-cat "$TMP/socks"
+# ustackd's listing (SIGUSR2) into file $1.
+listing() {
+	local off
+	off=$(wc -c < "$TMP/d.log")
+	kill -USR2 "$d"
+	wait_for 5 "the socket listing" sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^Netid'"
+	sleep 0.2
+	tail -c +$((off + 1)) "$TMP/d.log" > "$1"
+	cat "$1"
+}
+listing "$TMP/socks"
 grep -qE '^tcp +LISTEN +0 +[0-9]+ +0\.0\.0\.0:7 +0\.0\.0\.0:\*$' "$TMP/socks" || fail "no TCP listener on :7"
 grep -qE '^udp +UNCONN +0 +0 +0\.0\.0\.0:7 +0\.0\.0\.0:\*$' "$TMP/socks" || fail "no UDP socket on :7"
 ip netns exec "$ns" ss -Htn state established dst 10.9.14.2 > "$TMP/kss"
@@ -92,5 +104,25 @@ ours_tx=$(awk '/frames sent$/ { print $1; exit }' "$TMP/ifc")
 	fail "eth0 received $ours_rx frames; the kernel's tap0 sent $tx0..$tx1"
 [ "$ours_tx" -ge "$rx0" ] && [ "$ours_tx" -le "$rx1" ] ||
 	fail "eth0 sent $ours_tx frames; the kernel's tap0 received $rx0..$rx1"
+
+note "a connection ustackd closed first: TIME-WAIT in the listing, as ss names it"
+# The echo connections above: the kernel's nc -N closed first, so the
+# kernel holds them in TIME_WAIT; ss's name for that state is the reference.
+kstate=$(ip netns exec "$ns" ss -Htan dst 10.9.14.2:7 | awk 'NR == 1 { print $1 }')
+[ "$kstate" = TIME-WAIT ] || fail "the kernel's ss shows '$kstate' for a connection it closed first"
+# HTTP/1.0: ustackd's http service closes first; nc (no -N) reads to EOF.
+printf 'GET /index.html HTTP/1.0\r\n\r\n' |
+	timeout 10 ip netns exec "$ns" nc -p 40777 10.9.14.2 80 > "$TMP/h.out" ||
+	fail "nc to the http service"
+grep -q hello "$TMP/h.out" || fail "no answer from the http service"
+# The kernel (the passive closer) is done with it once our ACK of its FIN is in.
+wait_for 5 "the kernel to forget 10.9.14.1:40777" \
+	sh -c "[ -z \"\$(ip netns exec $ns ss -Htan src 10.9.14.1:40777)\" ]"
+listing "$TMP/socks2"
+grep -qE "^tcp +$kstate +0 +0 +10\.9\.14\.2:80 +10\.9\.14\.1:40777\$" "$TMP/socks2" ||
+	fail "10.9.14.2:80 <- 10.9.14.1:40777 (closed by us first) not listed in $kstate"
+# And only there: the socket itself is closed, not listed in another state.
+[ "$(grep -c ' 10\.9\.14\.1:40777$' "$TMP/socks2")" = 1 ] ||
+	fail "10.9.14.1:40777 listed more than once"
 stop_pid "$d" || fail "ustackd exit $?"
-echo "ok: listing matches ss, counters match the kernel's ($ours_rx in, $ours_tx out)"
+echo "ok: listing matches ss, counters match the kernel's ($ours_rx in, $ours_tx out), TIME-WAIT listed"
