@@ -153,7 +153,9 @@ loss_rr_run() {
 # kernel client, the kernel server in B, through the same router with 1 %
 # loss on the way towards B: the requests are impaired, the responses come
 # back clean, so the tail is the clients' recovery of a lost request (a
-# one-segment tail loss: only a loss probe or the RTO can repair it).
+# one-segment tail loss: only a loss probe or the RTO can repair it). Each
+# client has a router of its own with the same seed, so both meet the same
+# drops as long as they send the same frames.
 # LOSS_RR_CELLS: loss:reorder:delay:seconds per client.
 LOSS_RR_CELLS_SHORT="1:0:1:3"
 LOSS_RR_CELLS_FULL="1:0:1:15 1:0:20:30"
@@ -168,9 +170,12 @@ loss_rr_figures() {
 		"p50 us" "p99 us" "p99.9 us" "max us" "trans/s" | tee -a "$OUT/results.txt"
 	for cell in $cells; do
 		IFS=: read -r l r d t <<<"$cell"
-		loss_path "$l" "$r" "$d" rr- || continue
 		for side in ustack kernel; do
+			# A router of its own per client: the same seed, so both
+			# clients meet the same sequence of drops (frame by frame).
+			loss_path "$l" "$r" "$d" "rr-$side-" || continue
 			res=$(loss_rr_run "$side" "$t" "$l-$r-$d")
+			stop_pid "$loss_router" >/dev/null 2>&1
 			if [ -z "$res" ]; then
 				say "   $side: FAILED ($OUT/loss-rr.$side.$l-$r-$d.log)"
 				FAILED=1
@@ -185,6 +190,5 @@ loss_rr_figures() {
 		[ -n "${P99[ustack]:-}" ] && [ -n "${P99[kernel]:-}" ] &&
 			say "   p99 ustack / kernel: $(awk "BEGIN { printf \"%.2f\", ${P99[ustack]} / ${P99[kernel]} }") (target: at most 1)"
 		P99=()
-		stop_pid "$loss_router" >/dev/null 2>&1
 	done
 }
