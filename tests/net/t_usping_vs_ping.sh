@@ -199,13 +199,29 @@ drop_second() {  # drop_second BASE: the peer's echo-request count before the ru
 	for i in $(seq 200); do n=$(intype8); [ "$n" -ge $((base + 2)) ] && break; sleep 0.05; done
 	ip netns exec "$P" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
 }
+# drop_second can only tell requests apart by time: when two arrive
+# together (usping's first one held back by a slow ARP exchange under load)
+# the peer answers both. The peer's echo-reply count says whether it did
+# what the case needs (exactly 2 of 3 answered); if not, that run is redone.
+outtype0() {
+	ip netns exec "$P" awk '/^IcmpMsg:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 }
+		else for (i = 2; i <= NF; i++) if (k[i] == "OutType0") v = $i } END { print v + 0 }' /proc/net/snmp
+}
+one_dropped() {  # one_dropped run_u|run_p ARGS...
+	local run=$1 try o b dp; shift
+	for try in 1 2 3; do
+		o=$(outtype0); b=$(intype8)
+		drop_second "$b" & PIDS+=($!); dp=$!
+		"$run" "$@"
+		wait "$dp"
+		[ $(($(outtype0) - o)) -eq 2 ] && return 0
+		note "$run: the peer answered $(($(outtype0) - o)) of 3 requests; again"
+	done
+	fail "the peer could not be made to leave exactly one request of three unanswered"
+}
 note "one request in three unanswered, -O"
-b=$(intype8); drop_second "$b" & PIDS+=($!); dp=$!
-run_u -O -c 3 -i 1 10.9.1.1
-wait "$dp"
-b=$(intype8); drop_second "$b" & PIDS+=($!); dp=$!
-run_p -O -c 3 -i 1 10.9.1.1
-wait "$dp"
+one_dropped run_u -O -c 3 -i 1 10.9.1.1
+one_dropped run_p -O -c 3 -i 1 10.9.1.1
 same "33% loss with -O"
 grep -q '^3 packets transmitted, 2 received, 33.3333% packet loss' "$TMP/u.out" || fail "loss not 33.3333%"
 grep -q '^no answer yet for icmp_seq=2$' "$TMP/u.out" || fail "-O line"
