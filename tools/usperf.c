@@ -538,6 +538,8 @@ struct opts {
 	uint32_t bufsize;       /* client --bufsize */
 	uint32_t listen_bufsize;/* server -b */
 	const char *congestion; /* client --congestion: TCP_CONGESTION, NULL: the default */
+	uint32_t spread;        /* idle --spread K: K local addresses in turn (0, 1: one) */
+	const char *from;       /* idle --from ADDR: bind connection i to ADDR + i mod K */
 };
 
 /* ---- server ---- */
@@ -978,6 +980,7 @@ struct client {
 	struct net *net;
 	const struct opts *o;
 	struct sockaddr_in to;
+	struct sockaddr_in from; /* bound before connect when sin_family is set */
 };
 
 /* A connected socket with the options of this run, or -1 after a message. */
@@ -999,6 +1002,13 @@ static int dial(struct client *c, bool quiet_errors)
 				  (socklen_t)strlen(c->o->congestion)) < 0) {
 		fprintf(stderr, "usperf: --congestion %s: %s\n", c->o->congestion, strerror(errno));
 		N_(n, close, fd);
+		return -1;
+	}
+	if (c->from.sin_family &&
+	    N_(n, bind, fd, (struct sockaddr *)&c->from, sizeof c->from) < 0) {
+		int e = errno;
+		N_(n, close, fd);
+		errno = e;
 		return -1;
 	}
 	set_timeouts(n, fd, 10);       /* bounds connect as well */
@@ -1413,7 +1423,21 @@ static int client_idle(struct client *c)
 	uint64_t t0 = now_ns();
 	long opened = 0;
 	int rc = 0, err = 0;
+	/* --from ADDR --spread K: connection i is bound to ADDR + i mod K, for
+	 * more than one local address's worth of ephemeral ports (ustack:
+	 * 16,384 per local address, whatever the destination). */
+	struct in_addr from = { 0 };
+	if (o->from && inet_pton(AF_INET, o->from, &from) != 1) {
+		fprintf(stderr, "usperf: --from: not an IPv4 address: %s\n", o->from);
+		free(fds);
+		return 1;
+	}
+	uint32_t k = o->spread ? o->spread : 1;
 	for (; opened < o->n; opened++) {
+		if (o->from) {
+			c->from.sin_family = AF_INET;
+			c->from.sin_addr.s_addr = htonl(ntohl(from.s_addr) + (uint32_t)(opened % k));
+		}
 		int fd = dial(c, true);
 		if (fd < 0) {
 			err = errno;
@@ -1493,6 +1517,8 @@ static void usage(FILE *f)
 		"  --bufsize BYTES      SO_SNDBUF and SO_RCVBUF on our sockets, and the server's\n"
 		"  -b BYTES             server: SO_SNDBUF and SO_RCVBUF on the listening socket\n"
 		"  --congestion NAME    client: TCP_CONGESTION on its sockets (cubic, newreno/reno ...)\n"
+		"  --from ADDR          idle: bind connection i to ADDR + (i mod K) (K: --spread)\n"
+		"  --spread K           idle: how many local addresses --from goes through (default 1)\n"
 		"  --kernel             use the kernel's sockets instead of a ustack stack\n"
 		CLI_USAGE_COMMON
 		"  -h, --help           this help\n");
@@ -1566,6 +1592,8 @@ enum {
 	OPT_NODELAY,
 	OPT_BUFSIZE,
 	OPT_CONGESTION,
+	OPT_SPREAD,
+	OPT_FROM,
 };
 
 int main(int argc, char **argv)
@@ -1587,6 +1615,8 @@ int main(int argc, char **argv)
 		{ "nodelay", no_argument, NULL, OPT_NODELAY },
 		{ "bufsize", required_argument, NULL, OPT_BUFSIZE },
 		{ "congestion", required_argument, NULL, OPT_CONGESTION },
+		{ "spread", required_argument, NULL, OPT_SPREAD },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1676,6 +1706,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CONGESTION:
 			o.congestion = optarg;
+			break;
+		case OPT_FROM:
+			o.from = optarg;
+			break;
+		case OPT_SPREAD:
+			if (parse_u32(optarg, 1, 256, &o.spread) < 0) {
+				fprintf(stderr, "usperf: --spread: expected 1..256, got '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

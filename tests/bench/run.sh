@@ -93,6 +93,25 @@ case $ONLY in
 *) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward, loss or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
+# BENCH_IDLE_CONNS=N (with BENCH_ONLY=idle): one idle row with N
+# connections (e.g. 100000), default buffers. A kernel process holds at
+# most `ulimit -Hn` descriptors (20,000 on the CI VM, and the bench cannot
+# raise it without CAP_SYS_RESOURCE), so the ustack row runs ustack at
+# both ends: ust-<pid>-ua and ust-<pid>-ub joined by a veth without kernel
+# addresses, the stack on each end through the pcap backend (client
+# 10.81.6.1-8, `usperf -s` on 10.81.6.101), stack.max_sockets N + 1024
+# at both, the client's connections bound to its 8 addresses in turn
+# (usperf --from 10.81.6.1 --spread 8): the stack's ephemeral ports,
+# 49152-65535, are one pool of 16,384 per local address whatever the
+# destination (Linux shares a port between connections to different
+# peers), so one address cannot hold more than 16,384 connections. The kernel row in the same run holds as many connections
+# as its descriptor limit allows (min(N, ulimit -Hn - 1000)).
+IDLE_BIG=${BENCH_IDLE_CONNS:-}
+if [ -n "$IDLE_BIG" ]; then
+	[ "$ONLY" = idle ] || { echo "bench: BENCH_IDLE_CONNS needs BENCH_ONLY=idle"; exit 2; }
+	IDLE_KN=$(( $(ulimit -Hn) - 1000 ))
+	[ "$IDLE_KN" -lt "$IDLE_BIG" ] || IDLE_KN=$IDLE_BIG
+fi
 for b in usperf ustackd uscurl; do
 	[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b is missing: run make"; exit 1; }
 done
@@ -186,6 +205,24 @@ fi
 # The set-ups above run the stack without offloads (offload: false), as the
 # kernel's interfaces there; the "offloads on" set-ups below have them.
 stack_yaml false 10.81.2.2/24 02:00:0a:51:02:02 > "$OUT/st-off.yaml"
+if [ -n "$IDLE_BIG" ]; then
+	ua=$(new_ns ua)
+	ub=$(new_ns ub)
+	ip -n "$ua" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$ub" ||
+		fail "cannot create the veth pair"
+	ip -n "$ua" link set veth0 up
+	ip -n "$ub" link set veth1 up
+	for side in "ua veth0 10.81.6.1/24,10.81.6.2/24,10.81.6.3/24,10.81.6.4/24,10.81.6.5/24,10.81.6.6/24,10.81.6.7/24,10.81.6.8/24 02:00:0a:51:06:01" \
+		"ub veth1 10.81.6.101/24 02:00:0a:51:06:65"; do
+		set -- $side
+		{ printf 'interfaces:\n  eth0:\n    backend: pcap\n    device: %s\n' "$2"
+		  printf '    addresses: [%s]\n    macaddress: "%s"\n' "$(sed 's/,/, /g' <<<"$3")" "$4"
+		  printf 'stack:\n  max_sockets: %d\n' $((IDLE_BIG + 1024)); } > "$OUT/$1.yaml"
+	done
+	start "$ub" "$OUT/server-ustack-pair.log" "$USPERF" -s -p $PORT -C "$OUT/ub.yaml"
+	SRV_ustack_pair=$LAST_PID
+	wait_for 10 "usperf -s on ustack in $ub" grep -q '^Server listening' "$OUT/server-ustack-pair.log"
+fi
 STACK="-C $OUT/st-off.yaml"
 
 # ---- busy polling off (issue 10): rr again with the stack's busy_poll_us: 0
@@ -285,6 +322,9 @@ run() {
 	ustack-srv-on)
 		timeout --kill-after=5 "$limit" ip netns exec "$sso" "$USPERF" --kernel -c 10.82.3.2 \
 			-p $PORT "$@" >"$log" 2>&1 ;;
+	ustack-pair)
+		timeout --kill-after=5 "$limit" ip netns exec "$ua" "$USPERF" -C "$OUT/ua.yaml" \
+			-c 10.81.6.101 -p $PORT "$@" >"$log" 2>&1 ;;
 	ustack-nbp)
 		timeout --kill-after=5 "$limit" ip netns exec "$st" "$USPERF" -C "$OUT/st-nbp.yaml" \
 			-c 10.81.2.1 -p $PORT "$@" >"$log" 2>&1 ;;
@@ -528,19 +568,23 @@ notes() {
 idle() {
 	local n=$1 buf=$2 label kr ur ku uu
 	label="idle $n conns, $([ "$buf" = 0 ] && echo default || echo "$((buf / 1024)) KiB") buffers"
-	local extra=()
+	local extra=() limit=180
 	[ "$buf" = 0 ] || extra=(--bufsize "$buf")
+	local kn=$n uside=ustack ux=()
+	if [ -n "${IDLE_BIG:-}" ]; then  # BENCH_IDLE_CONNS (see the top)
+		limit=900 kn=$IDLE_KN uside=ustack-pair ux=(--from 10.81.6.1 --spread 8)
+	fi
 	say ""
 	say "== $label"
 	ku=FAILED uu=FAILED
-	if kr=$(run kernel "idle$n-$buf" 180 -m idle -n "$n" "${extra[@]}"); then
-		ku=$(awk -v a="$(field "$kr" kobj_after_kb)" -v b="$(field "$kr" kobj_before_kb)" -v n="$n" \
+	if kr=$(run kernel "idle$n-$buf" $limit -m idle -n "$kn" "${extra[@]}"); then
+		ku=$(awk -v a="$(field "$kr" kobj_after_kb)" -v b="$(field "$kr" kobj_before_kb)" -v n="$kn" \
 			'BEGIN { printf "%.0f", (a - b) * 1024 / (2 * n) }')
 		say "   kernel: ${kr#RESULT } => kernel memory per connection end ${ku} B"
 	else
 		say "   kernel: FAILED ${kr#FAILEDRUN }"
 	fi
-	if ur=$(run ustack "idle$n-$buf" 180 -m idle -n "$n" "${extra[@]}"); then
+	if ur=$(run $uside "idle$n-$buf" $limit -m idle -n "$n" "${extra[@]}" "${ux[@]}"); then
 		uu=$(field "$ur" per_conn_bytes)
 		say "   ustack: ${ur#RESULT } => process memory per connection ${uu} B"
 	else
@@ -1104,6 +1148,8 @@ elif [ "$ONLY" = loss ]; then
 	stage loss_figures
 elif [ "$ONLY" = synflood ]; then
 	stage synflood_figures
+elif [ "$ONLY" = idle ] && [ -n "$IDLE_BIG" ]; then
+	stage idle "$IDLE_BIG" 0
 elif [ "$ONLY" = idle ]; then
 	stage idle 1000 0
 	stage idle 1000 4096
