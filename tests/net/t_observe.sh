@@ -44,10 +44,10 @@ wait_for 5 "echo on the first connection" grep -q ping "$TMP/n1.log"
 wait_for 5 "two connections in the kernel" \
 	sh -c "[ \$(ip netns exec $ns ss -Htn state established dst 10.9.14.2 | wc -l) = 2 ]"
 
-# The kernel may still owe a delayed ACK for the echo (up to 200 ms): let
-# it go out, else its segs_out counts a segment our listing has not seen.
-sleep 0.5
 note "socket listing (SIGUSR2) against the kernel's ss"
+# The kernel may still owe a delayed ACK for the echo: its segs_out is
+# read before and after our listing, and ours must lie between the two.
+ip netns exec "$ns" ss -Htin state established dst 10.9.14.2 > "$TMP/kssi0"
 # ustackd's listing (SIGUSR2) into file $1.
 listing() {
 	local off
@@ -77,11 +77,15 @@ kport=$(awk 'NR == 1 { print $3 }' "$TMP/kssi")         # the kernel's local add
 kinfo=$(sed -n 2p "$TMP/kssi")
 ours=$(grep -A1 -E "^tcp +ESTAB .* ${kport//./\\.}\$" "$TMP/socks" | tail -1)
 echo "$ours" | grep -qE '^\s+(cubic|newreno) ' || fail "no TCP_INFO line under $kport: '$ours'"
-for pair in bytes_received:bytes_sent bytes_sent:bytes_received segs_in:segs_out; do
+for pair in bytes_received:bytes_sent bytes_sent:bytes_received; do
 	o=$(echo " $ours" | field "${pair%%:*}"); k=$(echo " $kinfo" | field "${pair##*:}")
 	[ -n "$o" ] && [ -n "$k" ] && [ "$o" = "$k" ] ||
 		fail "our ${pair%%:*} '$o' is not the kernel's ${pair##*:} '$k' ($kport)"
 done
+o=$(echo " $ours" | field segs_in); k=$(echo " $kinfo" | field segs_out)
+k0=$(grep -A1 -F " $kport " "$TMP/kssi0" | sed -n 2p | sed 's/^/ /' | field segs_out)
+[ "$k0" -le "$o" ] && [ "$o" -le "$k" ] ||
+	fail "our segs_in '$o' is not within the kernel's segs_out before/after our listing '$k0'/'$k' ($kport)"
 
 note "per-interface counters (SIGUSR1) against the kernel's tap0 counters"
 exec 3>&- 4>&-
