@@ -649,8 +649,9 @@ uint32_t ring_free(const struct tcp_ring *r);
 void ring_write(struct tcp_ring *r, uint32_t off, const void *src, uint32_t n);
 void ring_read(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n);
 void ring_consume(struct tcp_ring *r, uint32_t n);
-/* A new limit for r; the keep bytes from its head (keep <= cap) stay. -ENOMEM: unchanged. */
-int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep);
+/* A new limit for r, at least the bytes it holds from its head (in-order
+ * and out-of-order): they all stay. -ENOMEM: unchanged. */
+int ring_resize(struct tcp_ring *r, uint32_t cap);
 /* Free r's memory if it holds nothing (for rcvq: and no out-of-order byte). */
 void ring_release(struct tcp_ring *r);
 

@@ -632,7 +632,7 @@ static void rcvbuf_resize(struct us_tcb *t, uint32_t want)
 		cap = held;
 	if (cap < offered)
 		cap = offered;
-	if (cap == t->rcvq.cap || ring_resize(&t->rcvq, cap, held) < 0)
+	if (cap == t->rcvq.cap || ring_resize(&t->rcvq, cap) < 0)
 		return;
 	window_update(t);
 }
@@ -641,7 +641,7 @@ static void rcvbuf_resize(struct us_tcb *t, uint32_t want)
 static void sndbuf_resize(struct us_sock *s, struct us_tcb *t, uint32_t want)
 {
 	uint32_t cap = want > t->sndq.len ? want : t->sndq.len;
-	if (cap == t->sndq.cap || ring_resize(&t->sndq, cap, t->sndq.len) < 0)
+	if (cap == t->sndq.cap || ring_resize(&t->sndq, cap) < 0)
 		return;
 	us_sock_wake(s);        /* writers waiting for room */
 }
@@ -657,8 +657,8 @@ static void tcp_bufs_changed(struct us_sock *s)
 	if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN) {
 		/* No connection: only the limits (never below bytes an old
 		 * connection left to read). */
-		ring_resize(&t->rcvq, rcv > t->rcvq.len ? rcv : t->rcvq.len, t->rcvq.len);
-		ring_resize(&t->sndq, snd > t->sndq.len ? snd : t->sndq.len, t->sndq.len);
+		ring_resize(&t->rcvq, rcv > t->rcvq.len ? rcv : t->rcvq.len);
+		ring_resize(&t->sndq, snd > t->sndq.len ? snd : t->sndq.len);
 		return;
 	}
 	if (rcv != t->rcvq.cap)

@@ -163,9 +163,10 @@ static int ring_realloc(struct tcp_ring *r, uint32_t size)
 	return 0;
 }
 
-int ring_resize(struct tcp_ring *r, uint32_t cap, uint32_t keep)
+int ring_resize(struct tcp_ring *r, uint32_t cap)
 {
-	(void)keep;     /* keep <= cap: a shrunk buffer of cap bytes holds it */
+	/* The caller keeps cap at or above every byte held (in-order and
+	 * out-of-order), so a buffer shrunk to cap bytes keeps them all. */
 	if (r->size > cap && ring_realloc(r, cap) < 0)
 		return -ENOMEM;
 	r->cap = cap;
