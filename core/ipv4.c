@@ -637,6 +637,43 @@ void us_iov_copy(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, 
 	}
 }
 
+uint64_t us_iov_copy_csum(uint64_t sum, uint8_t *out, const struct iovec *iov, int iovcnt,
+			  size_t off, size_t n, size_t at)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		size_t k = iov[i].iov_len - off < n ? iov[i].iov_len - off : n;
+		/* A piece after an odd-length one starts at an odd offset. */
+		sum = wire_csum_copy_at(sum, out, (const uint8_t *)iov[i].iov_base + off, k, at);
+		out += k;
+		at += k;
+		n -= k;
+		off = 0;
+	}
+	return sum;
+}
+
+/*
+ * The software checksum in the pass that copies the payload: the L4
+ * header of hlen bytes is already at p, bytes [poff, poff+plen) of the
+ * payload pieces are copied after it and summed as they go, and the field
+ * at off is filled. (Copying first and summing the frame after read every
+ * payload byte twice; wire_csum_copy reads it once.)
+ */
+static void l4_copy_csum(uint8_t *p, size_t hlen, const struct wire_ip4_hdr *h, uint8_t off,
+			 const struct iovec *iov, int iovcnt, size_t poff, size_t plen)
+{
+	p[off] = p[off + 1] = 0;
+	uint64_t sum = wire_csum_pseudo(h->src, h->dst, h->proto, (uint16_t)(hlen + plen));
+	sum = wire_csum_add(sum, p, hlen);
+	sum = us_iov_copy_csum(sum, p + hlen, iov, iovcnt, poff, plen, hlen);
+	uint16_t c = wire_csum_fold(sum);
+	memcpy(p + off, &c, 2);
+}
+
 int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr, size_t hlen,
 		 const void *data, size_t dlen)
 {
@@ -692,13 +729,18 @@ static int send_gso(struct us_stack *st, struct us_netif *nif, const struct us_i
 		}
 		size_t piece = wire_tcp_gso_hdr(b->data + IP4_HLEN, iov[0].iov_base, thl, plen,
 						tx->gso_size, k);
-		us_iov_copy(b->data + IP4_HLEN + thl, iov + 1, iovcnt - 1, (size_t)k * tx->gso_size,
-			  piece);
 		h->id = (uint16_t)(id + k);
 		h->total_len = (uint16_t)(IP4_HLEN + thl + piece);
 		wire_ip4_build(b->data, h);
 		b->len = IP4_HLEN + thl + piece;
-		l4_csum(b, IP4_HLEN, thl + piece, h, tx->csum_off, hw_csum);
+		if (hw_csum) {
+			us_iov_copy(b->data + IP4_HLEN + thl, iov + 1, iovcnt - 1,
+				    (size_t)k * tx->gso_size, piece);
+			l4_csum(b, IP4_HLEN, thl + piece, h, tx->csum_off, true);
+		} else {
+			l4_copy_csum(b->data + IP4_HLEN, thl, h, tx->csum_off, iov + 1, iovcnt - 1,
+				     (size_t)k * tx->gso_size, piece);
+		}
 		US_STAT_INC(st, IP_TX);
 		US_STAT_INC(st, IP_TX_GSO_SW);
 		int rc = output_nh(st, nif, nh, b, tx->dc);
@@ -767,10 +809,19 @@ int us_ipv4_sendv(struct us_stack *st, const struct us_ip_tx *tx, const struct i
 		}
 		h.total_len = (uint16_t)(IP4_HLEN + total);
 		wire_ip4_build(b->data, &h);
-		us_iov_copy(b->data + IP4_HLEN, iov, iovcnt, 0, total);
 		b->len = IP4_HLEN + total;
-		if (tx->csum_off)
-			l4_csum(b, IP4_HLEN, total, &h, tx->csum_off, hw_csum);
+		if (tx->csum_off && !hw_csum && iovcnt >= 1 && iov[0].iov_len >= tx->csum_off + 2u) {
+			/* The L4 header is the first piece (TCP's); the payload
+			 * is copied and summed in one pass. */
+			size_t hl = iov[0].iov_len;
+			memcpy(b->data + IP4_HLEN, iov[0].iov_base, hl);
+			l4_copy_csum(b->data + IP4_HLEN, hl, &h, tx->csum_off, iov + 1, iovcnt - 1, 0,
+				     total - hl);
+		} else {
+			us_iov_copy(b->data + IP4_HLEN, iov, iovcnt, 0, total);
+			if (tx->csum_off)
+				l4_csum(b, IP4_HLEN, total, &h, tx->csum_off, hw_csum);
+		}
 		US_STAT_INC(st, IP_TX);
 		return output_nh(st, nif, nh, b, tx->dc);
 	}

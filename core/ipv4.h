@@ -138,6 +138,14 @@ int us_ipv4_send(struct us_stack *st, const struct us_ip_tx *tx, const void *hdr
 /* Copy bytes [off, off+n) of the concatenation of the pieces into out. */
 struct iovec;
 void us_iov_copy(uint8_t *out, const struct iovec *iov, int iovcnt, size_t off, size_t n);
+/*
+ * The same, adding the bytes to the Internet checksum sum as they are
+ * copied (one pass, wire_csum_copy): at is the offset of out in the data
+ * the sum covers, so pieces at odd offsets are summed right. Returns the
+ * new sum.
+ */
+uint64_t us_iov_copy_csum(uint64_t sum, uint8_t *out, const struct iovec *iov, int iovcnt,
+			  size_t off, size_t n, size_t at);
 
 /* The same with the payload in iovcnt pieces (at most US_IP_MAX_IOV). */
 #define US_IP_MAX_IOV 4

@@ -20,6 +20,14 @@ uint64_t wire_csum_add(uint64_t sum, const void *p, size_t len);
  * so its own sum is byte-swapped (RFC 1071 2(B)) before it is added.
  */
 uint64_t wire_csum_add_at(uint64_t sum, const void *p, size_t len, size_t off);
+/*
+ * Copy len bytes from src to dst (which must not overlap) and add them to
+ * sum, in one pass: the same sum as wire_csum_add(sum, src, len) up to
+ * folding, for the price of little more than the copy. The _at form takes
+ * a piece at byte offset off of the summed data, as wire_csum_add_at.
+ */
+uint64_t wire_csum_copy(uint64_t sum, void *dst, const void *src, size_t len);
+uint64_t wire_csum_copy_at(uint64_t sum, void *dst, const void *src, size_t len, size_t off);
 /* Fold a sum to 16 bits and complement: the value to store (network order). */
 uint16_t wire_csum_fold(uint64_t sum);
 /* Checksum of one buffer: wire_csum_fold(wire_csum_add(0, p, len)). */
