@@ -77,6 +77,8 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 #define US_TCP_SB_MAX      32       /* SACKed ranges a sender's scoreboard keeps */
 #define US_TCP_XL_MAX      32       /* RACK's transmit log entries (tcp_rack.c) */
+#define US_TCP_CC_PRIV     18       /* 64-bit words of congestion-control state
+				     * (struct cubic is the largest: tcp_cubic.c) */
 
 /*
  * A byte ring (send and receive buffers), grown on demand: cap is the
@@ -134,6 +136,11 @@ enum tcp_timer_kind { TT_REXMIT = 0, TT_DELACK, TT_PERSIST, TT_KEEP, TT_2MSL, TT
 /* What TT_LOSS is armed for (tcp_rack.c). */
 enum { TCP_LOSS_TIMER_RACK = 1, TCP_LOSS_TIMER_PTO = 2 };
 
+/* Sequence space [start, end). */
+struct tcp_range {
+	uint32_t start, end;
+};
+
 /* RACK's transmit log: unacknowledged, unSACKed bytes and when they were sent. */
 struct tcp_xseg {
 	uint32_t start, end;
@@ -174,7 +181,10 @@ struct us_tcb {
 	/* Receive side. */
 	uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge advertised */
 	struct tcp_ring rcvq;           /* in-order bytes for the application; OOO bytes after them */
-	struct { uint32_t start, end; } ooo[US_TCP_OOO_MAX];
+	/* The out-of-order ranges held in rcvq past its in-order bytes, sorted:
+	 * [US_TCP_OOO_MAX], allocated at the first out-of-order segment
+	 * (tcb_array_get), NULL before (see "Arrays allocated at first use"). */
+	struct tcp_range *ooo;
 	int nooo;
 	bool ooo_fin;                   /* a FIN arrived out of order at ooo_fin_seq */
 	uint32_t ooo_fin_seq;
@@ -217,8 +227,9 @@ struct us_tcb {
 
 	/* The sender's SACK scoreboard (RFC 6675 terms, tcp_recovery.c): the
 	 * SACKed ranges above SND.UNA (HighACK), sorted, disjoint, not
-	 * touching; HighData is snd_max. */
-	struct { uint32_t start, end; } sb[US_TCP_SB_MAX];
+	 * touching; HighData is snd_max. [US_TCP_SB_MAX], allocated at the
+	 * first SACK block (tcb_array_get), NULL before. */
+	struct tcp_range *sb;
 	int nsb;
 	uint32_t sb_sacked;             /* bytes in sb[] */
 	/* RFC 6675 loss recovery (sack_recovery) with PRR (RFC 6937). */
@@ -229,9 +240,12 @@ struct us_tcb {
 	uint32_t prr_delivered, prr_out, recover_fs;
 	uint32_t lt_bytes;              /* sent beyond cwnd by limited transmit (RFC 3042)
 					 * since the last ACK of new data */
-	/* RACK-TLP (RFC 8985, tcp_rack.c). */
-	struct tcp_xseg xl[US_TCP_XL_MAX];
+	/* RACK-TLP (RFC 8985, tcp_rack.c). xl: [US_TCP_XL_MAX], allocated
+	 * when RACK logs the first segment (tcb_array_get), NULL before. */
+	struct tcp_xseg *xl;
 	int nxl;
+	uint8_t arr_nomem;              /* TCB_ARR_* bits: that array found no memory; no
+					 * new try until the arrays are released */
 	bool rack_valid, rack_reord_seen, rack_dsack_round_on, rack_fack_on;
 	uint32_t rack_xmit_ts, rack_end_seq, rack_rtt_us, rack_fack;
 	uint64_t rack_deadline;         /* clock ns the reordering timer is due, 0 = none */
@@ -244,7 +258,7 @@ struct us_tcb {
 
 	/* Congestion control. */
 	const struct us_tcp_cc_ops *cc;
-	uint64_t cc_priv[24];           /* the algorithm's own state (tcp_cubic.c) */
+	uint64_t cc_priv[US_TCP_CC_PRIV];       /* the algorithm's own state (tcp_cubic.c) */
 	uint32_t cwnd, ssthresh;
 	uint32_t bytes_acked;           /* congestion avoidance accumulator */
 	int dupacks;
@@ -356,6 +370,8 @@ struct us_tcp {
 	 * passive child fail, as when the same 4-tuple races in on another
 	 * interface, a path a single thread cannot otherwise reach. */
 	_Atomic int fail_inserts;
+	/* Tests only: the next N allocations of a TCB array (tcb_array_get) fail. */
+	_Atomic int fail_arrays;
 };
 
 int us_tcp_init(struct us_stack *st, struct us_tcp *t);
@@ -392,6 +408,28 @@ struct us_tcb *tcb_new(struct us_sock *s);
 /* Forget the connection's state (keep_readable: not the unread bytes and FIN). */
 void tcb_reset(struct us_tcb *t, bool keep_readable);
 void tcb_free(struct us_tcb *t);
+/*
+ * Arrays allocated at first use. An idle connection holds none of the
+ * three arrays that only loss, reordering or RACK need (the out-of-order
+ * ranges, the SACK scoreboard, RACK's transmit log: 1 KiB together);
+ * each is allocated by the first segment that needs it, at most once per
+ * busy period: freed with the rings when the connection has been idle
+ * US_TCP_RING_IDLE_MS (tcb_rings_trim) and when it ends (tcb_reset). No
+ * memory: that array's user goes without it (counted, TCP_ARRAY_NOMEM,
+ * and not tried again until the arrays are released): out-of-order data
+ * dropped, NewReno instead of SACK-based recovery, no RACK log.
+ */
+enum tcb_array { TCB_ARR_OOO = 1, TCB_ARR_SB = 2, TCB_ARR_XL = 4 };
+/* True if t has array a (allocating it now if need be). */
+bool tcb_array_get(struct us_tcb *t, enum tcb_array a);
+/* Free t's arrays that hold nothing (every one, with all: the connection ended). */
+void tcb_arrays_release(struct us_tcb *t, bool all);
+/* The sender uses SACK information: the peer SACKs and the scoreboard
+ * could be had (else NewReno, tcp_input.c). */
+static inline bool tcp_sack_sender(const struct us_tcb *t)
+{
+	return t->sack_ok && !(t->arr_nomem & TCB_ARR_SB);
+}
 /* Write n bytes at off (off + n <= r->cap) into one of t's rings, growing
  * it as needed; false (counted) if there is no memory: nothing written. */
 bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
@@ -604,6 +642,9 @@ static inline uint32_t tcp_flight_size(const struct us_tcb *t)
  * 6937 PRR, RFC 3042). */
 /* Forget the scoreboard and any RFC 6675 recovery (RTO, connection end). */
 void tcp_sb_clear(struct us_tcb *t);
+/* An ACK carries SACK blocks: make sure the scoreboard exists (without
+ * memory for it, the connection goes on with NewReno). */
+void tcp_sb_need(struct us_tcb *t);
 /* After the cumulative ACK of g was applied (acked: data bytes it took,
  * prior_sacked: sb_sacked before; classic_dup: an RFC 5681 duplicate):
  * scoreboard update, duplicate ACK counting, recovery entry/exit, PRR. */

@@ -442,9 +442,12 @@ static void to_accept_queue(struct us_tcb *t)
 	}
 }
 
-/* Insert [start, end) into the out-of-order list; false when it is full. */
+/* Insert [start, end) into the out-of-order list; false when it is full
+ * (or there is no memory for it: counted in tcb_array_get). */
 static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end)
 {
+	if (!tcb_array_get(t, TCB_ARR_OOO))
+		return false;
 	int i = 0;
 	while (i < t->nooo && seq_lt(t->ooo[i].end, start))
 		i++;
@@ -701,6 +704,8 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	uint32_t new_wnd = (uint32_t)g->win << t->snd_wscale;
 	bool fin_acked = false;
 	t->stats.last_ack_recv = us_now(st);
+	if (g->opt.nsack)
+		tcp_sb_need(t);         /* the first SACK block brings the scoreboard */
 	uint32_t prior_sacked = t->sb_sacked, acked_data = 0;   /* tcp_recovery_ack */
 	uint32_t prior_una = t->snd_una;                        /* tcp_frto_ack */
 	bool classic_dup = false;
@@ -792,9 +797,10 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 		 * count it (tcp_recovery_ack). */
 		US_STAT_INC(st, TCP_DUP_ACKS);
 		classic_dup = true;
-		if (!t->sack_ok)
+		bool sack = tcp_sack_sender(t);
+		if (!sack)
 			t->dupacks++;
-		if (t->sack_ok) {
+		if (sack) {
 			/* tcp_recovery_ack below */
 		} else if (t->in_recovery) {
 			t->cwnd += t->mss;              /* inflate: a segment left the network */
@@ -819,7 +825,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 	}
 	if (t->frto)
 		tcp_frto_ack(t, prior_una, classic_dup);        /* RFC 5682 steps 2-3 */
-	if (t->sack_ok)
+	if (tcp_sack_sender(t))
 		tcp_recovery_ack(t, g, acked_data, prior_sacked, classic_dup);
 	t->probes_out = 0;      /* the peer answers: zero-window probing may go on (tcp_timer.c) */
 	/* Window update (RFC 9293 3.10.7.4, SND.WL1/WL2). */

@@ -11,7 +11,10 @@
  * entries; when the log is full the two lowest entries are merged keeping
  * the later time (a byte then looks sent later than it was: RACK marks it
  * lost later, never sooner). So the log is bounded (US_TCP_XL_MAX
- * entries) and costs no allocation.
+ * entries); its array is allocated when the first segment is logged and
+ * freed once the connection is idle (tcb_array_get, tcp_table.c), never
+ * per segment. Without memory for it RACK logs nothing, so it marks
+ * nothing lost: SACK's RFC 6675 rules and TLP go on alone.
  *
  * RACK (RFC 8985 6.2): each delivered (ACKed or SACKed) piece updates
  * RACK.xmit_ts/end_seq/rtt (skipping a retransmission that may be the
@@ -56,7 +59,7 @@
 /* RACK-TLP runs for connections that use SACK, unless tcp.rack is off. */
 static bool rack_on(const struct us_tcb *t)
 {
-	return t->sack_ok && t->sock->st->cfg.tcp.rack;
+	return tcp_sack_sender(t) && t->sock->st->cfg.tcp.rack;
 }
 
 static uint32_t now_us(const struct us_tcb *t)
@@ -128,6 +131,8 @@ void tcp_rack_sent(struct us_tcb *t, uint32_t seq, uint32_t len, bool rexmit)
 {
 	if (!rack_on(t) || !len)
 		return;
+	if (!tcb_array_get(t, TCB_ARR_XL))
+		return;         /* no memory: not logged, so never marked lost by RACK */
 	uint32_t e = seq + len, ts = now_us(t);
 	xl_cut(t, seq, e);
 	int i = 0;

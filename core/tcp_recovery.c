@@ -57,6 +57,16 @@ void tcp_sb_clear(struct us_tcb *t)
 	t->lt_bytes = 0;
 }
 
+void tcp_sb_need(struct us_tcb *t)
+{
+	if (!tcp_sack_sender(t) || t->sb || tcb_array_get(t, TCB_ARR_SB))
+		return;         /* no SACK, already NewReno, or the scoreboard is there */
+	/* No memory for it: NewReno from now on (tcp_sack_sender); a
+	 * recovery the scoreboard steered ends here, as after an RTO. */
+	tcp_sb_clear(t);
+	t->dupacks = 0;
+}
+
 /* Drop what the cumulative ACK covered. */
 static void sb_trim(struct us_tcb *t)
 {
@@ -81,6 +91,8 @@ static uint32_t sb_add(struct us_tcb *t, uint32_t s, uint32_t e)
 	while (i < t->nsb && seq_lt(t->sb[i].end, s))
 		i++;
 	uint32_t before = t->sb_sacked;
+	if (!t->sb)
+		return 0;       /* none (tcp_sb_need): nothing is recorded */
 	if (i < t->nsb && seq_le(t->sb[i].start, e)) {
 		/* Overlaps or touches range i: widen it, then swallow followers. */
 		if (seq_lt(s, t->sb[i].start)) {
@@ -323,7 +335,7 @@ static uint32_t rexmit(struct us_tcb *t, uint32_t seq, uint32_t len)
 bool tcp_recovery_output(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
-	if (!t->sack_ok || t->snd_nxt != t->snd_max || (!t->sack_recovery && !t->nsb))
+	if (!tcp_sack_sender(t) || t->snd_nxt != t->snd_max || (!t->sack_recovery && !t->nsb))
 		return false;
 	uint32_t pipe = tcp_sb_pipe(t);
 	if (!t->sack_recovery) {
@@ -435,7 +447,7 @@ void tcp_recovery_ack(struct us_tcb *t, const struct wire_tcp *g, uint32_t acked
 		      uint32_t prior_sacked, bool classic_dup)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
-	if (!t->sack_ok)
+	if (!tcp_sack_sender(t))
 		return;
 	bool dsack;     /* counted in sb_update; no undo (RFC 3708) is done */
 	if (t->nxl && seq_lt(t->xl[0].start, t->snd_una))

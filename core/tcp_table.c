@@ -56,6 +56,7 @@ int us_tcp_init(struct us_stack *st, struct us_tcp *t)
 	t->cookie_key[1] = mix(t->isn_key[1] ^ 0x73796e636f6f6b32ULL);
 	atomic_init(&t->eph_next, us_rng_u32(&st->rng));
 	atomic_init(&t->fail_inserts, 0);
+	atomic_init(&t->fail_arrays, 0);
 	t->st = st;
 	tcp_tw_init(t);
 	tcp_syncache_init(t);
@@ -229,18 +230,27 @@ void tcb_rings_idle(struct us_tcb *t)
 		tcp_timer_set(t, TT_RINGS, now + (uint64_t)US_TCP_RING_IDLE_MS * US_NS_PER_MS);
 }
 
+/* Does t hold an array (tcb_array_get) it does not need now: out-of-order
+ * ranges and none held, a scoreboard or RACK log and nothing in flight? */
+static bool arrays_idle(const struct us_tcb *t)
+{
+	return (t->ooo && !t->nooo) || ((t->sb || t->xl) && t->snd_una == t->snd_max);
+}
+
 void tcb_rings_trim(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
 	uint64_t now = us_now(t->sock->st), idle = (uint64_t)US_TCP_RING_IDLE_MS * US_NS_PER_MS;
 	bool snd = t->sndq.buf && !t->sndq.len;
 	bool rcv = t->rcvq.buf && !t->rcvq.len && !t->nooo;
-	if (!snd && !rcv)
+	if (!snd && !rcv && !arrays_idle(t))
 		return;         /* in use again: the next time one empties re-arms */
 	if (now - t->rings_idle_at < idle) {
 		tcp_timer_set(t, TT_RINGS, t->rings_idle_at + idle);
 		return;
 	}
+	/* The arrays only loss and reordering need go with the rings. */
+	tcb_arrays_release(t, false);
 	if (snd) {
 		ring_release(&t->sndq);
 		US_STAT_INC(t->sock->st, TCP_RING_RELEASES);
@@ -248,6 +258,68 @@ void tcb_rings_trim(struct us_tcb *t)
 	if (rcv) {
 		ring_release(&t->rcvq);
 		US_STAT_INC(t->sock->st, TCP_RING_RELEASES);
+	}
+}
+
+/* ---- arrays allocated at first use (tcp.h) ---- */
+
+bool tcb_array_get(struct us_tcb *t, enum tcb_array a)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	struct us_stack *st = t->sock->st;
+	void **slot;
+	size_t size;
+	switch (a) {
+	case TCB_ARR_OOO:
+		slot = (void **)&t->ooo;
+		size = US_TCP_OOO_MAX * sizeof *t->ooo;
+		break;
+	case TCB_ARR_SB:
+		slot = (void **)&t->sb;
+		size = US_TCP_SB_MAX * sizeof *t->sb;
+		break;
+	default:
+		slot = (void **)&t->xl;
+		size = US_TCP_XL_MAX * sizeof *t->xl;
+		break;
+	}
+	if (*slot)
+		return true;
+	if (t->arr_nomem & a)
+		return false;
+	/* fail_arrays: a test's stand-in for malloc failing (tcp.h). */
+	bool fail = atomic_load_explicit(&st->tcp.fail_arrays, memory_order_relaxed) > 0 &&
+		    atomic_fetch_sub_explicit(&st->tcp.fail_arrays, 1, memory_order_relaxed) > 0;
+	*slot = fail ? NULL : malloc(size);
+	if (!*slot) {
+		t->arr_nomem |= (uint8_t)a;
+		US_STAT_INC(st, TCP_ARRAY_NOMEM);
+		return false;
+	}
+	US_STAT_INC(st, TCP_ARRAY_ALLOCS);
+	return true;
+}
+
+/* A released array's failure bit goes too: memory may be there again,
+ * the next need tries. The sender's two go only with nothing in flight,
+ * so no recovery changes its kind (NewReno or SACK) midway. */
+void tcb_arrays_release(struct us_tcb *t, bool all)
+{
+	if (all || !t->nooo) {
+		free(t->ooo);
+		t->ooo = NULL;
+		t->nooo = 0;
+		t->arr_nomem &= (uint8_t)~TCB_ARR_OOO;
+	}
+	if (all || t->snd_una == t->snd_max) {
+		free(t->sb);
+		t->sb = NULL;
+		t->nsb = 0;
+		t->sb_sacked = 0;
+		free(t->xl);
+		t->xl = NULL;
+		t->nxl = 0;
+		t->arr_nomem &= (uint8_t)~(TCB_ARR_SB | TCB_ARR_XL);
 	}
 }
 
@@ -338,6 +410,7 @@ void tcb_reset(struct us_tcb *t, bool keep_readable)
 	memset(&t->stats, 0, sizeof t->stats);
 	tcp_sb_clear(t);        /* after snd_una = 0: its marks start there */
 	tcp_rack_clear(t);
+	tcb_arrays_release(t, true);
 	t->last_send = 0;
 	/* ACK scheduling and timer state. */
 	t->segs_unacked = 0;
@@ -356,6 +429,7 @@ void tcb_free(struct us_tcb *t)
 {
 	free(t->sndq.buf);
 	free(t->rcvq.buf);
+	tcb_arrays_release(t, true);
 	free(t);
 }
 

@@ -788,6 +788,151 @@ static void test_tlp_not_past_rto(void)
 	rc_close(&r);
 }
 
+/* ---- arrays allocated at first use (tcp.h, issue 10) ----------------------------- */
+
+/* The three arrays loss and reordering need: held or not. */
+static int arrays_held(const struct us_tcb *t)
+{
+	return (t->ooo != NULL) + (t->sb != NULL) + (t->xl != NULL);
+}
+
+/*
+ * An idle established connection holds none of the out-of-order ranges,
+ * the SACK scoreboard or RACK's transmit log (1 KiB together that used to
+ * sit in every TCB): each comes with the first segment that needs it, and
+ * goes once the connection has been idle US_TCP_RING_IDLE_MS (with the
+ * rings). Loss recovery in between works as before: three SACKed
+ * segments above S1 make S1 lost (RFC 6675 IsLost), it is resent at once.
+ */
+static void test_idle_conn_holds_no_arrays(void)
+{
+	struct rc r;
+	if (!rc_open_cfg(&r, __func__, true, true))
+		return;
+	struct us_tcb *t = tcb_of(&r);
+	CU_ASSERT_FATAL(t != NULL);
+	CU_ASSERT_EQUAL(arrays_held(t), 0);             /* just established */
+	/* One segment out (RACK logs it), ACKed one RTT later. */
+	CU_ASSERT_EQUAL(rc_send(&r, 1), 1);
+	CU_ASSERT_PTR_NOT_NULL(t->xl);
+	CU_ASSERT_PTR_NULL(t->sb);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 2, NULL, W);
+	/* Idle: the log goes with the send ring. */
+	tc_run(&r.t, (US_TCP_RING_IDLE_MS + 50) * TC_MS, NULL);
+	CU_ASSERT_EQUAL(arrays_held(t), 0);
+	CU_ASSERT_PTR_NULL(t->sndq.buf);
+	/* Loss recovery: 10 segments, S1 lost, S2-S4 SACKed. */
+	r.base += MSS;
+	CU_ASSERT_EQUAL(rc_send(&r, 10), 10);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 4 }, { 0, 0 } }, W);
+	CU_ASSERT_PTR_NOT_NULL(t->sb);
+	CU_ASSERT_EQUAL(t->nsb, 1);
+	CU_ASSERT(t->sack_recovery);
+	int k[8];
+	CU_ASSERT_FATAL(sent_segs(&r, k, 8) >= 1);
+	CU_ASSERT_EQUAL(k[0], 1);
+	rc_ack(&r, 11, NULL, W);
+	CU_ASSERT(!t->in_recovery);
+	/* The receiving side: a segment past a hole needs the out-of-order ranges. */
+	uint8_t d[100];
+	memset(d, 'x', sizeof d);
+	struct tc_seg s = tc_peer_seg(&r.p, TC_ACK, d, sizeof d);
+	s.seq += sizeof d;
+	tc_inject(&r.t, &s);
+	CU_ASSERT_PTR_NOT_NULL(t->ooo);
+	CU_ASSERT_EQUAL(t->nooo, 1);
+	tc_peer_send(&r.p, TC_ACK, d, sizeof d);        /* the hole filled */
+	CU_ASSERT_EQUAL(t->nooo, 0);
+	uint8_t in[300];
+	CU_ASSERT_EQUAL(us_recv(r.t.st, r.fd, in, sizeof in, 0), 2 * (ssize_t)sizeof d);
+	r.p.snd_nxt += sizeof d;
+	/* Idle again: nothing held. */
+	tc_run(&r.t, (US_TCP_RING_IDLE_MS + 50) * TC_MS, NULL);
+	CU_ASSERT_EQUAL(arrays_held(t), 0);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_ALLOCS), 4);  /* xl, xl, sb, ooo */
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_NOMEM), 0);
+	rc_close(&r);
+}
+
+/*
+ * No memory for the scoreboard (the stack's fail_arrays hook): the first
+ * SACK block finds none, it is counted, and the connection goes on as a
+ * NewReno sender (RFC 6582) instead of ignoring what it cannot record:
+ * three duplicate ACKs (each SACKing one more segment) give the fast
+ * retransmission of S1 and cwnd = ssthresh + 3 SMSS; the full ACK ends
+ * recovery. With the SACK rules and no scoreboard no duplicate ACK would
+ * count (RFC 6675 counts newly SACKed data) and only the RTO would resend.
+ */
+static void test_scoreboard_nomem_falls_back_to_newreno(void)
+{
+	struct rc r;
+	if (!rc_open(&r, __func__, true))
+		return;
+	struct us_tcb *t = tcb_of(&r);
+	CU_ASSERT_FATAL(t != NULL);
+	atomic_store(&r.t.st->tcp.fail_arrays, 1);
+	CU_ASSERT_EQUAL(rc_send(&r, 10), 10);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 2 }, { 0, 0 } }, W);
+	CU_ASSERT_PTR_NULL(t->sb);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_NOMEM), 1);
+	CU_ASSERT(!tcp_sack_sender(t));
+	CU_ASSERT(!t->in_recovery);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 3 }, { 0, 0 } }, W);
+	CU_ASSERT(!t->in_recovery);
+	rc_ack(&r, 1, (const int[][2]){ { 2, 4 }, { 0, 0 } }, W);
+	CU_ASSERT(t->in_recovery);
+	CU_ASSERT(!t->sack_recovery);
+	int k[8];
+	CU_ASSERT_FATAL(sent_segs(&r, k, 8) >= 1);
+	CU_ASSERT_EQUAL(k[0], 1);
+	CU_ASSERT_EQUAL(t->cwnd, t->ssthresh + 3 * MSS);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_FAST_RETRANS), 1);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_SACK_RECOVERIES), 0);
+	/* One attempt, not one per ACK. */
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_NOMEM), 1);
+	rc_ack(&r, 11, NULL, W);
+	CU_ASSERT(!t->in_recovery);
+	CU_ASSERT_EQUAL(t->snd_una, S(&r, 11));
+	rc_close(&r);
+}
+
+/*
+ * No memory for RACK's log: segments go out unlogged (counted once, not
+ * tried again while the connection is busy), the data is delivered; once
+ * the connection was idle the next segment tries again and gets one.
+ */
+static void test_rack_log_nomem_then_retry(void)
+{
+	struct rc r;
+	if (!rc_open_cfg(&r, __func__, true, true))
+		return;
+	struct us_tcb *t = tcb_of(&r);
+	CU_ASSERT_FATAL(t != NULL);
+	atomic_store(&r.t.st->tcp.fail_arrays, 1);
+	CU_ASSERT_EQUAL(rc_send(&r, 2), 2);
+	CU_ASSERT_PTR_NULL(t->xl);
+	CU_ASSERT_EQUAL(t->nxl, 0);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 3, NULL, W);
+	r.base += 2 * MSS;
+	CU_ASSERT_EQUAL(rc_send(&r, 2), 2);
+	CU_ASSERT_PTR_NULL(t->xl);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_NOMEM), 1);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_ALLOCS), 0);
+	tc_run(&r.t, RTT, NULL);
+	rc_ack(&r, 3, NULL, W);
+	CU_ASSERT_EQUAL(t->snd_una, t->snd_max);
+	tc_run(&r.t, (US_TCP_RING_IDLE_MS + 50) * TC_MS, NULL);
+	r.base += 2 * MSS;
+	CU_ASSERT_EQUAL(rc_send(&r, 1), 1);
+	CU_ASSERT_PTR_NOT_NULL(t->xl);
+	CU_ASSERT_EQUAL(t->nxl, 1);
+	CU_ASSERT_EQUAL(us_stack_stat(r.t.st, US_STAT_TCP_ARRAY_ALLOCS), 1);
+	rc_close(&r);
+}
+
 US_SUITE(tcp_recovery, NULL, NULL,
 	 US_TEST(test_scoreboard_update_from_blocks),
 	 US_TEST(test_scoreboard_invalid_and_dsack_blocks),
@@ -806,4 +951,7 @@ US_SUITE(tcp_recovery, NULL, NULL,
 	 US_TEST(test_rack_lost_retransmission_resent),
 	 US_TEST(test_tlp_fires_after_pto),
 	 US_TEST(test_tlp_probe_sends_new_data),
-	 US_TEST(test_tlp_not_past_rto));
+	 US_TEST(test_tlp_not_past_rto),
+	 US_TEST(test_idle_conn_holds_no_arrays),
+	 US_TEST(test_scoreboard_nomem_falls_back_to_newreno),
+	 US_TEST(test_rack_log_nomem_then_retry));

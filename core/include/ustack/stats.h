@@ -141,6 +141,8 @@
 	X(TCP_RING_GROWS,     "tcp",  "send/receive rings allocated or grown (amortised: doubling)") \
 	X(TCP_RING_RELEASES,  "tcp",  "empty send/receive rings released after idle time") \
 	X(TCP_RING_NOMEM,     "tcp",  "data dropped or refused: no memory to grow a ring") \
+	X(TCP_ARRAY_ALLOCS,   "tcp",  "out-of-order, SACK scoreboard or RACK log arrays allocated at first use") \
+	X(TCP_ARRAY_NOMEM,    "tcp",  "such arrays not allocated, no memory: the connection went on without") \
 	X(TCP_LISTEN_OVERFLOW, "tcp", "SYNs dropped: listen queue full") \
 	X(TCP_SYNCOOKIES_SENT, "tcp", "SYN cookies sent (SYN queue full)") \
 	X(TCP_SYNCOOKIES_RECV, "tcp", "valid SYN cookies received (connections made)") \
