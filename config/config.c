@@ -884,6 +884,9 @@ int us_config_validate(const struct us_config *cfg, char *err, size_t errlen)
 	}
 	if ((int)cfg->log_level < 0 || (int)cfg->log_level >= NLOGLEVELS)
 		return verr(&v, 0, 0, "stack: unknown log_level %d", (int)cfg->log_level);
+	if ((cfg->port_lo || cfg->port_hi) && (!cfg->port_lo || cfg->port_lo > cfg->port_hi))
+		return verr(&v, 0, 0, "stack: ip_local_port_range %u..%u: expected 1 <= low <= high",
+			    cfg->port_lo, cfg->port_hi);
 	if (cfg->nifaces <= 0)
 		return verr(&v, 0, 0, "no interfaces configured");
 	if (cfg->nifaces > US_MAX_IFACES)

@@ -248,6 +248,8 @@ void us_config_dump(const struct us_config *cfg, FILE *out)
 		fputs("  forwarding: true\n", out);
 	if (!cfg->send_redirects)
 		fputs("  send_redirects: false\n", out);
+	if (cfg->port_lo)
+		fprintf(out, "  ip_local_port_range: [%u, %u]\n", cfg->port_lo, cfg->port_hi);
 
 	n = cfg->nifaces < US_MAX_IFACES ? cfg->nifaces : US_MAX_IFACES;
 	fputs(n > 0 ? "interfaces:\n" : "interfaces: {}\n", out);

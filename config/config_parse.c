@@ -1037,6 +1037,27 @@ static const struct ck_key arp_keys[] = {
 };
 static const struct ck_map arp_map = CK_MAP_OF(arp_keys, NULL, NULL);
 
+/* ip_local_port_range: [LOW, HIGH], 1 <= LOW <= HIGH <= 65535 (Linux's
+ * net.ipv4.ip_local_port_range, written as a two-item sequence). */
+static int fn_port_range(struct cp *p, const struct ck_key *k, const struct cy_node *v,
+			 void *field, void *obj)
+{
+	(void)field;
+	struct us_config *cfg = obj;
+	const char *desc = "a sequence of two ports [LOW, HIGH], 1 <= LOW <= HIGH <= 65535";
+	if (v->kind != CY_SEQ || v->nkids != 2)
+		return ck_expect(p, k->name, desc, v);
+	uint64_t lo, hi;
+	if (ck_uint(p, k, v->kids[0], &lo) || ck_uint(p, k, v->kids[1], &hi))
+		return -1;
+	if (lo > hi)
+		return cp_err(p, v->mark, "%s: low port %llu is above high port %llu", k->name,
+			      (unsigned long long)lo, (unsigned long long)hi);
+	cfg->port_lo = (uint16_t)lo;
+	cfg->port_hi = (uint16_t)hi;
+	return 0;
+}
+
 static const struct ck_key stack_keys[] = {
 	{ .name = "log_level", .type = CK_ENUM, .off = CFG(log_level),
 	  .names = cfg_log_level_names },
@@ -1049,6 +1070,8 @@ static const struct ck_key stack_keys[] = {
 	  .max = US_MAX_MAX_SOCKETS },
 	{ .name = "forwarding", .type = CK_BOOL, .off = CFG(forwarding) },
 	{ .name = "send_redirects", .type = CK_BOOL, .off = CFG(send_redirects) },
+	{ .name = "ip_local_port_range", .type = CK_FN, .fn = fn_port_range, .min = 1,
+	  .max = 65535 },
 };
 static const struct ck_map stack_map = CK_MAP_OF(stack_keys, NULL, NULL);
 

@@ -154,10 +154,11 @@ static int udp_bind_locked(struct us_sock *s, const struct sockaddr_in *a)
 	uint16_t port = a->sin_port;
 	pthread_rwlock_wrlock(&u->lock);
 	if (port == 0) {
-		uint32_t n = US_EPHEMERAL_HI - US_EPHEMERAL_LO + 1;
+		uint32_t lo, n;
+		us_port_range(&st->cfg, &lo, &n);
 		uint32_t start = us_rng_u32(&st->rng) % n;
 		for (uint32_t i = 0; i < n; i++) {
-			uint16_t cand = htons((uint16_t)(US_EPHEMERAL_LO + (start + i) % n));
+			uint16_t cand = htons((uint16_t)(lo + (start + i) % n));
 			if (!port_in_use(u, s, addr, cand)) {
 				port = cand;
 				break;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "ustack/config.h"
 #include "wire/ipv4.h"
 
 struct us_stack;
@@ -18,8 +19,17 @@ struct us_netif;
 struct us_sock;
 
 #define US_UDP_HASH 1024                /* port hash buckets (power of two) */
-#define US_EPHEMERAL_LO 49152           /* RFC 6056 / IANA dynamic range */
-#define US_EPHEMERAL_HI 65535
+
+/* The ephemeral port range (stack.ip_local_port_range, TCP and UDP alike,
+ * as Linux's net.ipv4.ip_local_port_range): *lo the first port, *n how
+ * many (host order). */
+static inline void us_port_range(const struct us_config *c, uint32_t *lo, uint32_t *n)
+{
+	uint32_t l = c->port_lo ? c->port_lo : US_DEFAULT_PORT_LO;
+	uint32_t h = c->port_lo ? c->port_hi : US_DEFAULT_PORT_HI;
+	*lo = l;
+	*n = h >= l ? h - l + 1 : 1;
+}
 
 struct us_udp {
 	pthread_rwlock_t lock;          /* protects hash[] chains and every socket's port_next */

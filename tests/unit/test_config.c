@@ -845,7 +845,7 @@ static void test_err_unknown_key(void)
 		   "interfaces, routes, arp, nameservers, hosts, tcp, services)");
 	EXPECT_ERR("stack: {log_level: info, verbose: 1}\n" ETH0,
 		   "t.yaml:1:26: stack: unknown key \"verbose\" (expected one of: log_level, seed, busy_poll_us, "
-		   "drain_timeout_ms, max_sockets, forwarding, send_redirects)");
+		   "drain_timeout_ms, max_sockets, forwarding, send_redirects, ip_local_port_range)");
 	/*         1234567890123456789012345678901234567890123 */
 	EXPECT_ERR("interfaces:\n"
 		   "  p0: {backend: pair, device: w, impair: {los: 0.1}}\n",
@@ -1216,6 +1216,69 @@ static void test_err_missing_required(void)
 }
 
 /* queues: N (multiqueue TAP/TUN, issue 10): 1..16, tap or tun only, not with impair. */
+/* stack.ip_local_port_range (Linux's net.ipv4.ip_local_port_range). */
+static void test_port_range(void)
+{
+	EXPECT_OK("interfaces:\n"
+		  "  eth0: {backend: tap, device: t}\n");
+	CU_ASSERT_EQUAL(cfg.port_lo, 0);                /* 0, 0: 49152..65535 */
+	CU_ASSERT_EQUAL(cfg.port_hi, 0);
+	EXPECT_OK("stack: {ip_local_port_range: [32768, 60999]}\n"
+		  "interfaces:\n"
+		  "  eth0: {backend: tap, device: t}\n");
+	CU_ASSERT_EQUAL(cfg.port_lo, 32768);
+	CU_ASSERT_EQUAL(cfg.port_hi, 60999);
+	EXPECT_OK("stack:\n"
+		  "  ip_local_port_range:\n"
+		  "    - 7\n"
+		  "    - 7\n"
+		  "interfaces:\n"
+		  "  eth0: {backend: tap, device: t}\n");
+	CU_ASSERT_EQUAL(cfg.port_lo, 7);
+	CU_ASSERT_EQUAL(cfg.port_hi, 7);
+	/*          1234567890123456789012345678901 */
+	EXPECT_ERR("stack: {ip_local_port_range: [60999, 32768]}\n"
+		   "interfaces:\n"
+		   "  eth0: {backend: tap, device: t}\n",
+		   "t.yaml:1:30: ip_local_port_range: low port 60999 is above high port 32768");
+	EXPECT_ERR("stack: {ip_local_port_range: [0, 10]}\n"
+		   "interfaces:\n"
+		   "  eth0: {backend: tap, device: t}\n",
+		   "t.yaml:1:31: ip_local_port_range: expected an integer 1..65535, got \"0\"");
+	EXPECT_ERR("stack: {ip_local_port_range: [1, 65536]}\n"
+		   "interfaces:\n"
+		   "  eth0: {backend: tap, device: t}\n",
+		   "t.yaml:1:34: ip_local_port_range: expected an integer 1..65535, got \"65536\"");
+	EXPECT_ERR("stack: {ip_local_port_range: 49152}\n"
+		   "interfaces:\n"
+		   "  eth0: {backend: tap, device: t}\n",
+		   "t.yaml:1:30: ip_local_port_range: expected a sequence of two ports [LOW, HIGH]");
+	EXPECT_ERR("stack: {ip_local_port_range: [1, 2, 3]}\n"
+		   "interfaces:\n"
+		   "  eth0: {backend: tap, device: t}\n",
+		   "t.yaml:1:30: ip_local_port_range: expected a sequence of two ports [LOW, HIGH]");
+	/* A hand-built config is checked too, and the dump gives the range back. */
+	us_config_init(&cfg2);
+	cfg2.nifaces = 1;
+	cfg2.ifaces[0].backend = US_BACKEND_TAP;
+	snprintf(cfg2.ifaces[0].name, sizeof cfg2.ifaces[0].name, "eth0");
+	snprintf(cfg2.ifaces[0].device, sizeof cfg2.ifaces[0].device, "t");
+	cfg2.port_hi = 5;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg2, err, sizeof err), -1);
+	CU_ASSERT(err_is("<config>: stack: ip_local_port_range 0..5: expected 1 <= low <= high"));
+	cfg2.port_lo = 6;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg2, err, sizeof err), -1);
+	cfg2.port_lo = 5;
+	CU_ASSERT_EQUAL(us_config_validate(&cfg2, err, sizeof err), 0);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	us_config_dump(&cfg2, f);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  ip_local_port_range: [5, 5]\n"));
+	free(text);
+}
+
 static void test_queues(void)
 {
 	EXPECT_OK("interfaces:\n"
@@ -2285,6 +2348,7 @@ US_SUITE(config, NULL, NULL,
 	 US_TEST(test_err_missing_required),
 	 US_TEST(test_err_backend_keys),
 	 US_TEST(test_queues),
+	 US_TEST(test_port_range),
 	 US_TEST(test_err_routes),
 	 US_TEST(test_err_too_many),
 	 US_TEST(test_err_duplicate_address),

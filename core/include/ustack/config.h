@@ -32,6 +32,8 @@
 #define US_MAX_DRAIN_TIMEOUT_MS  600000
 #define US_MAX_BUSY_POLL_US      10000
 #define US_DEFAULT_MAX_SOCKETS   16384     /* stack.max_sockets (US_MAX_SOCKETS) */
+#define US_DEFAULT_PORT_LO       49152     /* stack.ip_local_port_range (RFC 6056, IANA) */
+#define US_DEFAULT_PORT_HI       65535
 #define US_MIN_MAX_SOCKETS       16
 #define US_MAX_MAX_SOCKETS       4194304   /* 2^22: a million and more */
 #define US_MIN_MTU               576   /* RFC 791: every host must take 576 */
@@ -175,6 +177,9 @@ struct us_config {
 				       * on every interface that does not say otherwise */
 	bool send_redirects;          /* default true (Linux's send_redirects): ICMP redirects
 				       * when forwarding back out of the arrival interface */
+	uint16_t port_lo, port_hi;    /* ip_local_port_range: the ephemeral ports TCP and UDP
+				       * choose from, port_lo <= port_hi; 0, 0 = the default
+				       * 49152..65535 (US_DEFAULT_PORT_LO/HI) */
 
 	/* interfaces: */
 	struct us_iface_config ifaces[US_MAX_IFACES];
