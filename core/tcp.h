@@ -60,6 +60,7 @@ enum tcp_state {
 const char *tcp_state_name(enum tcp_state s);
 
 #define US_TCP_HASH        4096     /* port hash buckets */
+#define US_TCP_EPH_PERTURB 256      /* connect()'s port-search counters (power of two) */
 #define US_TCP_CONN_MIN    256      /* connection hash buckets at start (doubles as needed) */
 #define US_TCP_CONN_MAX    (1u << 22)  /* ... up to this many */
 #define US_TCP_OOO_MAX     32       /* out-of-order ranges kept per connection */
@@ -167,6 +168,8 @@ struct us_tcb {
 	/* What the tables need to know of the state, also under us_tcp.lock, so
 	 * demux and bind checks never read the socket-locked fields. */
 	bool tbl_listen, tbl_timewait, tbl_reuse;
+	bool tbl_shared;                /* connect() chose the port: chained in eph[], not
+					 * port[], shared with connections to other peers */
 	bool bind_explicit;             /* us_bind chose the port: it stays ours until close */
 
 	/* Send side (RFC 9293 3.3.1). */
@@ -361,10 +364,16 @@ struct us_tcp {
 	pthread_mutex_t syn_lock;
 	struct tcp_syn **syn_hash;      /* [US_TCP_HASH], by 4-tuple */
 	_Atomic size_t syn_total;
-	struct us_tcb *port[US_TCP_HASH];
+	struct us_tcb *port[US_TCP_HASH];   /* TCBs that own their port: bound, listening */
+	struct us_tcb *eph[US_TCP_HASH];    /* connections on a port connect() chose
+					     * (tbl_shared), by local port */
 	uint64_t isn_key[2];            /* RFC 6528 secret */
 	uint64_t cookie_key[2];         /* SYN cookie secret (tcp_syncookie.c) */
-	_Atomic uint32_t eph_next;      /* RFC 6056 algorithm 3 counter */
+	_Atomic uint32_t eph_next;      /* bind(port 0): RFC 6056 algorithm 3 counter */
+	/* connect(): RFC 6056 algorithm 4's table of counters, indexed by a
+	 * keyed hash of the destination (Linux table_perturb); under us_tcp.lock
+	 * (write). */
+	uint32_t eph_perturb[US_TCP_EPH_PERTURB];
 	struct us_stack *st;
 	/* Tests only (deterministic stacks): make the next N inserts of a new
 	 * passive child fail, as when the same 4-tuple races in on another
@@ -445,6 +454,14 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 			   uint16_t rport);
 int tcp_port_bind(struct us_tcb *t, uint32_t addr, uint16_t port, bool reuse);
 int tcp_conn_insert(struct us_tcb *t);  /* -EADDRINUSE if the 4-tuple exists */
+/*
+ * connect() on a socket with no port (t in SYN_SENT, raddr/rport set): pick
+ * a local port for laddr whose 4-tuple is free (Linux __inet_hash_connect),
+ * set laddr, lport and the ISS (taking over a TIME_WAIT record if allowed),
+ * and enter both tables at once. -EADDRNOTAVAIL if every port is taken
+ * towards this peer.
+ */
+int tcp_connect_hash(struct us_tcb *t, uint32_t laddr);
 void tcp_unhash(struct us_tcb *t);      /* leave both tables (drops their reference) */
 void tcp_unhash_conn(struct us_tcb *t); /* leave the 4-tuple table only */
 /* Tell the tables the connection now listens / is in TIME_WAIT. */

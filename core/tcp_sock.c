@@ -229,24 +229,30 @@ static int tcp_connect(struct us_sock *s, const struct sockaddr_in *a)
 	/* The peer first: the ephemeral port is chosen per destination. */
 	t->raddr = a->sin_addr.s_addr;
 	t->rport = a->sin_port;
-	if (!s->bound) {
-		struct sockaddr_in any = { .sin_family = AF_INET };
-		if ((rc = tcp_bind_port(s, &any)) < 0)
-			return rc;
-	}
-	tcp_set_laddr(t, s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src);
 	s->remote = *a;
 	config_offers(t);
-	t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
-	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
-	t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
 	t->backoff = 0;
-	tcp_set_mss(t);
 	t->state = TCPS_SYN_SENT;
-	if ((rc = tcp_conn_insert(t)) < 0) {
+	if (!s->bound) {
+		/* No port yet: one whose 4-tuple is free, shared with
+		 * connections to other peers (tcp_table.c tcp_connect_hash). */
+		rc = tcp_connect_hash(t, src);
+		if (rc == 0) {
+			s->local.sin_port = t->lport;
+			s->bound = true;
+		}
+	} else {
+		tcp_set_laddr(t, s->local.sin_addr.s_addr ? s->local.sin_addr.s_addr : src);
+		t->iss = tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
+		t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+		t->recover = t->iss;            /* RFC 6582 3.2 step 1 */
+		rc = tcp_conn_insert(t);        /* a TIME_WAIT takeover sets the ISS */
+	}
+	if (rc < 0) {
 		t->state = TCPS_CLOSED;
 		return -EADDRNOTAVAIL;
 	}
+	tcp_set_mss(t);
 	s->local.sin_addr.s_addr = t->laddr;
 	s->so_error = 0;
 	t->rtt_start = us_now(st);

@@ -478,21 +478,31 @@ static void conn_maybe_grow(struct us_tcp *tcp)
 
 static unsigned port_hash(uint16_t port) { return ntohs(port) & (US_TCP_HASH - 1); }
 
-/* With tcp->lock held: does binding t to addr:port clash with another TCB? */
+/* With tcp->lock held: does o, which has a port, stop t binding addr:port? */
+static bool owner_clashes(const struct us_tcb *o, const struct us_tcb *t, uint32_t addr,
+			  uint16_t port, bool reuse)
+{
+	if (o == t || o->lport != port)
+		return false;
+	if (o->laddr != INADDR_ANY && addr != INADDR_ANY && o->laddr != addr)
+		return false;
+	/* SO_REUSEADDR (Linux): allowed unless the other one listens, and
+	 * always past a connection in TIME_WAIT. */
+	return !(reuse && (o->tbl_timewait || (o->tbl_reuse && !o->tbl_listen)));
+}
+
+/* With tcp->lock held: does binding t to addr:port clash with another TCB
+ * (one that owns the port, or a connection on a port connect() chose)? */
 static bool port_clash(struct us_tcp *tcp, const struct us_tcb *t, uint32_t addr, uint16_t port,
 		       bool reuse)
 {
-	for (struct us_tcb *o = tcp->port[port_hash(port)]; o; o = o->port_next) {
-		if (o == t || o->lport != port)
-			continue;
-		if (o->laddr != INADDR_ANY && addr != INADDR_ANY && o->laddr != addr)
-			continue;
-		/* SO_REUSEADDR (Linux): allowed unless the other one listens, and
-		 * always past a connection in TIME_WAIT. */
-		if (reuse && (o->tbl_timewait || (o->tbl_reuse && !o->tbl_listen)))
-			continue;
-		return true;
-	}
+	unsigned h = port_hash(port);
+	for (struct us_tcb *o = tcp->port[h]; o; o = o->port_next)
+		if (owner_clashes(o, t, addr, port, reuse))
+			return true;
+	for (struct us_tcb *o = tcp->eph[h]; o; o = o->port_next)
+		if (owner_clashes(o, t, addr, port, reuse))
+			return true;
 	/* TIME_WAIT records hold their port too, except against SO_REUSEADDR (Linux). */
 	return !reuse && tcp_tw_port_busy(tcp, addr, port);
 }
@@ -543,6 +553,22 @@ static struct us_tcb *conn_find_locked(struct us_tcp *tcp, uint32_t laddr, uint1
 	return NULL;
 }
 
+static void set_iss(struct us_tcb *t, uint32_t isn)
+{
+	t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = isn;
+}
+
+/* With tcp->lock held for writing: t enters conn[]. */
+static void conn_link(struct us_tcp *tcp, struct us_tcb *t)
+{
+	unsigned h = tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
+	t->conn_next = tcp->conn[h];
+	tcp->conn[h] = t;
+	t->in_conn = true;
+	tcp->conn_count++;
+	conn_maybe_grow(tcp);
+}
+
 int tcp_conn_insert(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
@@ -563,18 +589,78 @@ int tcp_conn_insert(struct us_tcb *t)
 		pthread_rwlock_unlock(&tcp->lock);
 		return -EADDRINUSE;
 	}
-	if (tw > 0) {
-		t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = isn;
-	}
+	if (tw > 0)
+		set_iss(t, isn);
 	hold_for_tables(t);
-	unsigned h = tcp_conn_bucket(tcp, t->laddr, t->lport, t->raddr, t->rport);
-	t->conn_next = tcp->conn[h];
-	tcp->conn[h] = t;
-	t->in_conn = true;
-	tcp->conn_count++;
-	conn_maybe_grow(tcp);
+	conn_link(tcp, t);
 	pthread_rwlock_unlock(&tcp->lock);
 	return 0;
+}
+
+/* With tcp->lock held: does a bound or listening socket (port[]) own port
+ * on laddr? connect() never shares such a port (Linux skips a bind bucket
+ * with fastreuse >= 0): a listener's port is never an ephemeral choice. */
+static bool port_owned(struct us_tcp *tcp, uint32_t laddr, uint16_t port)
+{
+	for (struct us_tcb *o = tcp->port[port_hash(port)]; o; o = o->port_next)
+		if (o->lport == port && (o->laddr == INADDR_ANY || o->laddr == laddr))
+			return true;
+	return false;
+}
+
+/*
+ * connect()'s port (Linux __inet_hash_connect, RFC 6056 algorithm 4): the
+ * search starts at F(laddr, raddr, rport, secret) + table[G(same)], walks
+ * the range, and takes the first port that no bound or listening socket
+ * owns whose 4-tuple is neither a connection nor a TIME_WAIT record (or a
+ * record tcp_tw_takeover may reuse). So a port is shared by connections to
+ * different peers: the limit is a range's worth of connections per
+ * destination (address and port), not per local address. The counter
+ * then moves past the port taken, so successive connections to one peer
+ * walk the range, and a port is not reused towards it while the peer may
+ * still hold the old connection in TIME_WAIT. Each try is three hash
+ * lookups (port[] holds only sockets that own their port, conn[] and the
+ * TIME_WAIT hash are keyed by 4-tuple); the port is chosen and the
+ * connection enters both tables under one write lock, so two connects
+ * cannot take the same 4-tuple.
+ */
+int tcp_connect_hash(struct us_tcb *t, uint32_t laddr)
+{
+	US_ASSERT_LOCKED(&t->sock->lock);
+	struct us_stack *st = t->sock->st;
+	struct us_tcp *tcp = &st->tcp;
+	uint32_t lo, n;
+	us_port_range(&st->cfg, &lo, &n);
+	uint64_t f = tcp_tuple_hash(tcp, laddr, 0, t->raddr, t->rport);
+	uint32_t *perturb = &tcp->eph_perturb[(f >> 40) & (US_TCP_EPH_PERTURB - 1)];
+	pthread_rwlock_wrlock(&tcp->lock);
+	uint32_t base = (uint32_t)(((uint64_t)(uint32_t)f + *perturb) % n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t port = htons((uint16_t)(lo + (base + i) % n));
+		if (port_owned(tcp, laddr, port) ||
+		    conn_find_locked(tcp, laddr, port, t->raddr, t->rport))
+			continue;
+		uint32_t isn;
+		int tw = tcp_tw_takeover(st, laddr, port, t->raddr, t->rport, &isn);
+		if (tw < 0)
+			continue;
+		*perturb += i + 1;
+		hold_for_tables(t);
+		t->laddr = laddr;
+		t->lport = port;
+		set_iss(t, tw ? isn : tcp_isn(st, laddr, port, t->raddr, t->rport));
+		t->tbl_reuse = t->sock->reuseaddr;
+		t->tbl_shared = true;
+		unsigned h = port_hash(port);
+		t->port_next = tcp->eph[h];
+		tcp->eph[h] = t;
+		t->in_port = true;
+		conn_link(tcp, t);
+		pthread_rwlock_unlock(&tcp->lock);
+		return 0;
+	}
+	pthread_rwlock_unlock(&tcp->lock);
+	return -EADDRNOTAVAIL;
 }
 
 static void unhash(struct us_tcb *t, bool keep_port)
@@ -593,12 +679,13 @@ static void unhash(struct us_tcb *t, bool keep_port)
 		t->in_conn = false;
 	}
 	if (t->in_port && !keep_port) {
-		struct us_tcb **pp = &tcp->port[port_hash(t->lport)];
+		struct us_tcb **pp = &(t->tbl_shared ? tcp->eph : tcp->port)[port_hash(t->lport)];
 		while (*pp && *pp != t)
 			pp = &(*pp)->port_next;
 		if (*pp)
 			*pp = t->port_next;
 		t->in_port = false;
+		t->tbl_shared = false;
 	}
 	bool has = t->in_conn || t->in_port;
 	if (!keep_port)
@@ -668,23 +755,26 @@ struct us_sock *tcp_lookup(struct us_stack *st, uint32_t laddr, uint16_t lport, 
 
 
 /*
- * RFC 6056 algorithm 3 (as Linux): port = min + (F(laddr, raddr, rport,
- * secret) + next) mod n, next counting up per attempt. Successive
- * connections to one peer walk through the range instead of drawing at
- * random, so a port is not reused while the peer may still hold the
- * previous connection in TIME_WAIT.
+ * bind() to port 0, and listen() without bind: a port of the range that
+ * nobody has (not a bound or listening socket, not a connection, not a
+ * TIME_WAIT record), reserved for this socket alone as Linux's
+ * inet_csk_get_port does. RFC 6056 algorithm 3: port = min + (F(laddr,
+ * raddr, rport, secret) + next) mod n, next counting up per attempt.
+ * connect() on a socket with no port does not come here: it shares ports
+ * by 4-tuple (tcp_connect_hash).
  */
 uint16_t tcp_ephemeral(struct us_tcb *t, uint32_t laddr)
 {
 	struct us_stack *st = t->sock->st;
 	struct us_tcp *tcp = &st->tcp;
-	uint32_t n = US_EPHEMERAL_HI - US_EPHEMERAL_LO + 1;
+	uint32_t lo, n;
+	us_port_range(&st->cfg, &lo, &n);
 	uint32_t offset = (uint32_t)mix(((uint64_t)t->raddr << 16 | t->rport) ^ tcp->isn_key[1] ^
 					 ((uint64_t)laddr << 32));
 	uint32_t next = atomic_fetch_add_explicit(&tcp->eph_next, 1, memory_order_relaxed);
 	pthread_rwlock_rdlock(&tcp->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t cand = htons((uint16_t)(US_EPHEMERAL_LO + (offset + next + i) % n));
+		uint16_t cand = htons((uint16_t)(lo + ((uint64_t)offset + next + i) % n));
 		if (!port_clash(tcp, t, laddr, cand, false)) {
 			pthread_rwlock_unlock(&tcp->lock);
 			if (i)

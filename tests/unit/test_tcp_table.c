@@ -1,7 +1,9 @@
 /*
  * test_tcp_table.c — the TCP connection hash (core/tcp_table.c): keyed with
- * the stack's ISN secret, and grown with the number of connections.
+ * the stack's ISN secret, and grown with the number of connections; and
+ * connect()'s choice of local port by 4-tuple.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,6 +135,191 @@ static void test_conn_hash_resize_lookup(void)
 	tu_close(&t);
 }
 
+/* ---- connect()'s local port: shared by 4-tuple (Linux __inet_hash_connect) ---- */
+
+enum { PR_LO = 40000, PR_N = 64 };
+
+static bool pr_open(struct tu *t, const char *tag)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, tag);
+	cfg.port_lo = PR_LO;
+	cfg.port_hi = PR_LO + PR_N - 1;
+	cfg.tcp.sndbuf = cfg.tcp.rcvbuf = 4096;
+	return tu_open_cfg(t, &cfg);
+}
+
+/* A non-blocking connect to TU_PEER_IP:port: 0 (EINPROGRESS) or the errno. */
+static int pr_connect(struct tu *t, int fd, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = TU_PEER_IP };
+	errno = 0;
+	int rc = us_connect(t->st, fd, (struct sockaddr *)&a, sizeof a);
+	return rc == -1 && errno == EINPROGRESS ? 0 : rc == 0 ? -1 : errno;
+}
+
+/*
+ * ip_local_port_range holds 64 ports; the stack opens 64 connections to
+ * the peer's port 80 and 64 more to its port 81 from its one address:
+ * 128 connections, twice the range. All get established, every local
+ * port is in the range, no 4-tuple appears twice, and towards each
+ * destination all 64 ports are used (each once). Then every 4-tuple to
+ * port 80 is taken: one more connect there fails with EADDRNOTAVAIL (as
+ * Linux), while port 82 still gets a connection. With one port pool per
+ * local address (the old choice), the 65th connect already failed.
+ */
+static void test_connect_port_shared_by_4tuple(void)
+{
+	enum { PER = PR_N, N = 2 * PR_N };
+	struct tu t;
+	if (!pr_open(&t, __func__))
+		return;
+	static struct tc_peer p[N + 1];
+	static int fd[N + 1];
+	int ok = 0, in_range = 0, named = 0;
+	static uint8_t used[2][PR_N];
+	memset(used, 0, sizeof used);
+	for (int i = 0; i < N; i++) {
+		uint16_t rport = (uint16_t)(80 + i / PER);
+		tc_peer_init(&p[i], &t, rport, 0, 7000u + (uint32_t)i * 104729u);
+		fd[i] = tc_open_active(&p[i], NULL);
+		if (fd[i] < 0)
+			continue;
+		ok += tc_state(&t, fd[i]) == TCPS_ESTABLISHED;
+		uint16_t lp = p[i].stack_port;
+		if (lp >= PR_LO && lp < PR_LO + PR_N) {
+			in_range++;
+			used[i / PER][lp - PR_LO]++;
+		}
+		struct sockaddr_in me;
+		socklen_t ml = sizeof me;
+		named += us_getsockname(t.st, fd[i], (struct sockaddr *)&me, &ml) == 0 &&
+			 ntohs(me.sin_port) == lp && me.sin_addr.s_addr == TU_STACK_IP;
+	}
+	CU_ASSERT_EQUAL(ok, N);
+	CU_ASSERT_EQUAL(in_range, N);
+	CU_ASSERT_EQUAL(named, N);
+	int once = 0;
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < PR_N; k++)
+			once += used[d][k] == 1;
+	CU_ASSERT_EQUAL(once, N);       /* every port once per destination: no 4-tuple twice */
+	CU_ASSERT_EQUAL(tc_conn_state(&t, p[0].stack_port, 80), TCPS_ESTABLISHED);
+	/* Every 4-tuple to :80 is in use. */
+	int x = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(pr_connect(&t, x, 80), EADDRNOTAVAIL);
+	tc_collect(&t, NULL);
+	/* Another destination still has all its 4-tuples. */
+	CU_ASSERT_EQUAL(pr_connect(&t, x, 82), 0);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_SYN), 1);
+	if (o.n >= 1) {
+		CU_ASSERT_EQUAL(o.seg[0].dport, 82);
+		CU_ASSERT(o.seg[0].sport >= PR_LO && o.seg[0].sport < PR_LO + PR_N);
+	}
+	tc_out_free(&o);
+	us_close(t.st, x);
+	for (int i = 0; i < N; i++)
+		if (fd[i] >= 0)
+			us_close(t.st, fd[i]);
+	tc_run(&t, 100 * TC_MS, NULL);
+	tu_close(&t);
+}
+
+/*
+ * A listener on a port of the range, on the stack's address, and a socket
+ * bound to another one with bind() (no listen): connect() takes neither,
+ * so towards one destination only 62 of the 64 ports are available, and
+ * the 63rd connect fails with EADDRNOTAVAIL. A socket bound with bind(port
+ * 0) meanwhile gets a port no connection has (bind keeps its port to
+ * itself, as Linux's inet_csk_get_port).
+ */
+static void test_connect_port_skips_bound(void)
+{
+	struct tu t;
+	if (!pr_open(&t, __func__))
+		return;
+	enum { LPORT = PR_LO + 10, BPORT = PR_LO + 33 };
+	int lfd = tc_listen(&t, LPORT, 8);
+	int bfd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(BPORT),
+				 .sin_addr.s_addr = TU_STACK_IP };
+	CU_ASSERT_EQUAL(us_bind(t.st, bfd, (struct sockaddr *)&b, sizeof b), 0);
+	static int fd[PR_N];
+	static uint8_t used[PR_N];
+	memset(used, 0, sizeof used);
+	int opened = 0, bad = 0, dup = 0;
+	for (int i = 0; i < PR_N - 2; i++) {
+		struct tc_peer p;
+		tc_peer_init(&p, &t, 80, 0, 5000u + (uint32_t)i);
+		fd[i] = tc_open_active(&p, NULL);
+		if (fd[i] < 0)
+			continue;
+		opened++;
+		uint16_t lp = p.stack_port;
+		bad += lp == LPORT || lp == BPORT || lp < PR_LO || lp >= PR_LO + PR_N;
+		if (lp >= PR_LO && lp < PR_LO + PR_N)
+			dup += used[lp - PR_LO]++ > 0;
+	}
+	CU_ASSERT_EQUAL(opened, PR_N - 2);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(dup, 0);
+	int x = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(pr_connect(&t, x, 80), EADDRNOTAVAIL);
+	/* bind(port 0): a port of its own, none of the connections' (here
+	 * there is none left in the range: EADDRINUSE, as Linux). */
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	errno = 0;
+	CU_ASSERT_EQUAL(us_bind(t.st, x, (struct sockaddr *)&any, sizeof any), -1);
+	CU_ASSERT_EQUAL(errno, EADDRINUSE);
+	us_close(t.st, x);
+	/* With one connection gone, bind(port 0) gets exactly its port. */
+	int gone = -1;
+	for (int i = 0; i < PR_N - 2 && gone < 0; i++)
+		if (fd[i] >= 0) {
+			struct sockaddr_in me;
+			socklen_t ml = sizeof me;
+			CU_ASSERT_EQUAL(us_getsockname(t.st, fd[i], (struct sockaddr *)&me, &ml), 0);
+			gone = ntohs(me.sin_port);
+			struct linger lg = { 1, 0 };    /* RST: no TIME_WAIT record */
+			us_setsockopt(t.st, fd[i], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+			us_close(t.st, fd[i]);
+			fd[i] = -1;
+		}
+	tc_collect(&t, NULL);
+	x = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(us_bind(t.st, x, (struct sockaddr *)&any, sizeof any), 0);
+	struct sockaddr_in me;
+	socklen_t ml = sizeof me;
+	CU_ASSERT_EQUAL(us_getsockname(t.st, x, (struct sockaddr *)&me, &ml), 0);
+	CU_ASSERT_EQUAL(ntohs(me.sin_port), gone);
+	/* And an explicit bind to a port a connection uses is refused. */
+	int y = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	int busy = -1;
+	for (int k = 0; k < PR_N; k++)
+		if (used[k] && PR_LO + k != gone) {
+			busy = PR_LO + k;
+			break;
+		}
+	struct sockaddr_in yb = { .sin_family = AF_INET, .sin_port = htons((uint16_t)busy) };
+	errno = 0;
+	CU_ASSERT_EQUAL(us_bind(t.st, y, (struct sockaddr *)&yb, sizeof yb), -1);
+	CU_ASSERT_EQUAL(errno, EADDRINUSE);
+	us_close(t.st, y);
+	us_close(t.st, x);
+	for (int i = 0; i < PR_N - 2; i++)
+		if (fd[i] >= 0)
+			us_close(t.st, fd[i]);
+	us_close(t.st, bfd);
+	us_close(t.st, lfd);
+	tc_run(&t, 100 * TC_MS, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(tcp_table, NULL, NULL,
 	 US_TEST(test_conn_hash_keyed),
-	 US_TEST(test_conn_hash_resize_lookup));
+	 US_TEST(test_conn_hash_resize_lookup),
+	 US_TEST(test_connect_port_shared_by_4tuple),
+	 US_TEST(test_connect_port_skips_bound));
