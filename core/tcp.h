@@ -284,6 +284,11 @@ struct us_tcb {
 	uint8_t quick;                  /* segments still ACKed at once */
 	bool pingpong;                  /* interactive: our replies carry the ACKs */
 	bool got_data;                  /* in-order data was received at least once */
+	/* The segment being processed had its payload copied to rcvq at
+	 * rcvq.len (= RCV.NXT) while its checksum was verified (tcp_input.c
+	 * rx_place): text_input only commits it. Set and cleared within one
+	 * us_tcp_input, under the lock. */
+	bool rx_placed;
 	uint64_t lrcvtime;              /* clock ns of the last in-order data */
 
 	/* Route and neighbour towards raddr (ipv4.h), revalidated by the
@@ -443,6 +448,11 @@ static inline bool tcp_sack_sender(const struct us_tcb *t)
  * it as needed; false (counted) if there is no memory: nothing written. */
 bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
 		    uint32_t n);
+/* tcb_ring_write that also adds the bytes to the Internet checksum *sum
+ * as it copies them (wire_csum_copy_at; at: the offset of src in the
+ * summed data). */
+bool tcb_ring_write_csum(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
+			 uint32_t n, uint64_t *sum, size_t at);
 /* A ring of t just became empty: release it (and the other, if empty)
  * after US_TCP_RING_IDLE_MS more without traffic. */
 void tcb_rings_idle(struct us_tcb *t);

@@ -21,6 +21,7 @@
 #include "stack.h"
 #include "tcp.h"
 #include "lockassert.h"
+#include "wire/checksum.h"
 
 
 static uint32_t seg_len(const struct wire_tcp *g)
@@ -613,7 +614,9 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		}
 	} else if (seq == t->rcv_nxt) {
 		uint32_t n = len < free ? len : free;
-		if (!tcb_ring_write(t, &t->rcvq, t->rcvq.len, data, n)) {
+		/* Already in place when rx_place copied it (at this very
+		 * sequence number: nothing moved RCV.NXT in between). */
+		if (!t->rx_placed && !tcb_ring_write(t, &t->rcvq, t->rcvq.len, data, n)) {
 			/* No memory to grow the ring: as if lost (counted). */
 			t->ack_now = true;
 			return;
@@ -1057,21 +1060,71 @@ static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_
 	return false;
 }
 
+/* Verify the checksum of the segment at p (len bytes); count a failure. */
+static bool csum_ok(struct us_stack *st, const struct wire_ip4 *ip, const uint8_t *p, size_t len)
+{
+	uint64_t sum = wire_csum_pseudo(ip->src, ip->dst, IP_PROTO_TCP, (uint16_t)len);
+	if (wire_csum_fold(wire_csum_add(sum, p, len)) == 0)
+		return true;
+	US_STAT_INC(st, TCP_DROP_CHECKSUM);
+	return false;
+}
+
+/*
+ * One pass over the payload on receive (the send side's is in ipv4.c):
+ * for in-order data on a synchronized connection, the common case of a
+ * bulk transfer, the payload is copied into the receive ring at rcvq.len
+ * (RCV.NXT) and summed in the same pass, instead of a checksum pass over
+ * the frame and then the copy. Only if the sum is right does the segment
+ * go on, and text_input then commits the bytes already in place
+ * (t->rx_placed) by moving rcvq.len; a bad segment is dropped and counted
+ * before anything of it is used, its bytes lying past rcvq.len where
+ * nothing reads them (with no out-of-order data held there: then, and in
+ * every other case, the checksum is verified first, as before).
+ * Returns false for a bad checksum.
+ */
+static bool rx_place(struct us_tcb *t, const struct wire_ip4 *ip, const struct wire_tcp *g,
+		     const uint8_t *p, size_t len)
+{
+	struct us_stack *st = t->sock->st;
+	uint32_t n = (uint32_t)g->payload_len;
+	bool fits = (t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+		     t->state == TCPS_FIN_WAIT_2) &&
+		    n && g->seq == t->rcv_nxt && !t->nooo && !t->sock->shut_rd && !t->orphan &&
+		    !(g->flags & (TCP_SYN | TCP_RST)) && n <= ring_free(&t->rcvq);
+	if (!fits)
+		return csum_ok(st, ip, p, len);
+	uint64_t sum = wire_csum_pseudo(ip->src, ip->dst, IP_PROTO_TCP, (uint16_t)len);
+	sum = wire_csum_add(sum, p, g->hlen);
+	if (!tcb_ring_write_csum(t, &t->rcvq, t->rcvq.len, g->payload, n, &sum, g->hlen))
+		return csum_ok(st, ip, p, len);         /* no memory: text_input counts it */
+	if (wire_csum_fold(sum) != 0) {
+		US_STAT_INC(st, TCP_DROP_CHECKSUM);
+		return false;
+	}
+	t->rx_placed = true;
+	return true;
+}
+
 void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t *p, size_t len)
 {
 	struct us_stack *st = nif->st;
 	struct wire_tcp g;
 	US_STAT_INC(st, TCP_RX_SEGS);
-	/* Offload: the device vouched for the checksum (ip->l4_csum_ok). */
-	int rc = ip->l4_csum_ok ? wire_tcp_parse_nocsum(p, len, &g)
-				: wire_tcp_parse(p, len, ip->src, ip->dst, &g);
-	if (rc == -1) {
+	/* The header's lengths first; the checksum, unless the device vouched
+	 * for it (ip->l4_csum_ok), before anything else reads the segment,
+	 * except for data that may go straight into a receive ring: that is
+	 * summed as it is copied there (rx_place), under the connection's
+	 * lock, before the segment is processed. */
+	bool verify = !ip->l4_csum_ok;
+	if (wire_tcp_parse_nocsum(p, len, &g) < 0) {
 		US_STAT_INC(st, TCP_DROP_SHORT);
 		return;
 	}
-	if (rc == -2) {
-		US_STAT_INC(st, TCP_DROP_CHECKSUM);
-		return;
+	if (verify && (!g.payload_len || (g.flags & (TCP_SYN | TCP_RST)))) {
+		if (!csum_ok(st, ip, p, len))
+			return;
+		verify = false;
 	}
 	if (!us_ipv4_is_local(st, ip->dst))
 		return;         /* broadcast or multicast: TCP never answers */
@@ -1092,6 +1145,8 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	for (int pass = 0; pass < 3; pass++) {
 		struct us_sock *s = tcp_lookup(st, ip->dst, htons(g.dport), ip->src, htons(g.sport));
 		if (!s) {
+			if (verify && !csum_ok(st, ip, p, len))
+				return;
 			if (!tw_checked && tcp_tw_input(st, ip, &g, &tw_isn) == TW_DONE)
 				return;
 			US_STAT_INC(st, TCP_NO_SOCKET);
@@ -1101,6 +1156,16 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 		pthread_mutex_lock(&s->lock);
 		struct us_tcb *t = s->tcb;
 		bool again = false;
+		/* Only a synchronized connection takes data in place (rx_place);
+		 * for anything else the checksum is verified now. */
+		bool sync = t && t->state != TCPS_CLOSED && t->state != TCPS_LISTEN &&
+			    t->state != TCPS_SYN_SENT;
+		if (verify && !(sync ? rx_place(t, ip, &g, p, len) : csum_ok(st, ip, p, len))) {
+			pthread_mutex_unlock(&s->lock);
+			us_sock_put(s);
+			return;
+		}
+		verify = false;         /* a second pass (again) is the same segment */
 		if (!t || t->state == TCPS_CLOSED) {
 			/* Ended meanwhile, perhaps into TIME_WAIT: look again. */
 			pthread_mutex_unlock(&s->lock);
@@ -1131,6 +1196,7 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 				syn_sent_input(t, &g);
 			else
 				again = sync_input(t, ip, &g);
+			t->rx_placed = false;
 			if (t->state != TCPS_CLOSED && !again)
 				tcp_output(t);
 			pthread_mutex_unlock(&s->lock);

@@ -26,6 +26,7 @@
 
 #include "sockproto.h"
 #include "stack.h"
+#include "wire/checksum.h"
 #include "tcp.h"
 #include "lockassert.h"
 
@@ -209,6 +210,25 @@ bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const vo
 	if (rc > 0)
 		US_STAT_INC(t->sock->st, TCP_RING_GROWS);
 	ring_write(r, off, src, n);
+	return true;
+}
+
+bool tcb_ring_write_csum(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
+			 uint32_t n, uint64_t *sum, size_t at)
+{
+	if (!n)
+		return true;
+	int rc = ring_reserve(r, off + n);
+	if (rc < 0) {
+		US_STAT_INC(t->sock->st, TCP_RING_NOMEM);
+		return false;
+	}
+	if (rc > 0)
+		US_STAT_INC(t->sock->st, TCP_RING_GROWS);
+	uint32_t pos = (r->head + off) % r->size;
+	uint32_t first = r->size - pos < n ? r->size - pos : n;
+	*sum = wire_csum_copy_at(*sum, r->buf + pos, src, first, at);
+	*sum = wire_csum_copy_at(*sum, r->buf, (const uint8_t *)src + first, n - first, at + first);
 	return true;
 }
 
