@@ -15,7 +15,10 @@
  * cache, tcp_syncache.c) are compact records, not sockets: their 4-tuples
  * are copied under tw_lock and syn_lock (doc/LOCKING.md), one table at a
  * time, and listed as ss -tan lists them, TIME-WAIT and SYN-RECV with
- * empty queues (ss shows 0 0) and no TCP_INFO line.
+ * empty queues (ss shows 0 0) and no TCP_INFO line. Nothing is allocated
+ * under those locks (tuples_snapshot): the table is counted under its lock,
+ * the array allocated outside it and filled under the lock again, so each
+ * table's rows are one consistent snapshot.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -103,14 +106,53 @@ static void print_tcp(struct us_sock *s, FILE *out)
 		fprintf(out, "%s\n", info);
 }
 
-static void print_tuples(FILE *out, const char *state, struct tcp_tuple *v, size_t n)
+/* Tries before tuples_snapshot settles for a table that keeps outgrowing
+ * its array (each one allocates for the count just seen plus an eighth). */
+#define SNAPSHOT_TRIES 8
+
+/*
+ * One table's 4-tuples (copy: tcp_tw_tuples or tcp_syncache_tuples, which
+ * copy at most cap under their lock and return how many there are), with
+ * no allocation under the table's lock: count, allocate outside the lock,
+ * copy under it again; if the table has outgrown the array meanwhile, again
+ * with room for the new count. Returns the array (NULL when empty or out
+ * of memory) with *n rows; *missed is how many records were left out (only
+ * when the table outgrew SNAPSHOT_TRIES arrays in a row, or no memory).
+ */
+static struct tcp_tuple *tuples_snapshot(struct us_tcp *tcp,
+					 size_t (*copy)(struct us_tcp *, struct tcp_tuple *, size_t),
+					 size_t *n, size_t *missed)
+{
+	struct tcp_tuple *v = NULL;
+	size_t cap = 0, total = copy(tcp, NULL, 0);
+	for (int i = 0; i < SNAPSHOT_TRIES && total > cap; i++) {
+		size_t want = total + total / 8 + 16;
+		struct tcp_tuple *nv = realloc(v, want * sizeof *v);
+		if (!nv)
+			break;
+		v = nv;
+		cap = want;
+		total = copy(tcp, v, cap);
+	}
+	*n = total < cap ? total : cap;
+	*missed = total - *n;
+	return v;
+}
+
+static void print_tuples(FILE *out, struct us_tcp *tcp, const char *state,
+			 size_t (*copy)(struct us_tcp *, struct tcp_tuple *, size_t))
 {
 	char l[32], p[32];
+	size_t n, missed;
+	struct tcp_tuple *v = tuples_snapshot(tcp, copy, &n, &missed);
 	for (size_t i = 0; i < n; i++) {
 		addr_port(l, sizeof l, v[i].laddr, v[i].lport, false);
 		addr_port(p, sizeof p, v[i].raddr, v[i].rport, false);
 		row(out, "tcp", state, 0, 0, l, p);
 	}
+	if (missed)
+		fprintf(out, "# %zu more in %s not listed (the table kept growing, or no memory)\n",
+			missed, state);
 	free(v);
 }
 
@@ -143,11 +185,8 @@ void us_stack_sockets_print(us_stack *st, FILE *out)
 		print_tcp(tcp.v[i], out);
 		us_sock_put(tcp.v[i]);
 	}
-	size_t n;
-	struct tcp_tuple *v = tcp_syncache_tuples(&st->tcp, &n);
-	print_tuples(out, "SYN-RECV", v, n);
-	v = tcp_tw_tuples(&st->tcp, &n);
-	print_tuples(out, "TIME-WAIT", v, n);
+	print_tuples(out, &st->tcp, "SYN-RECV", tcp_syncache_tuples);
+	print_tuples(out, &st->tcp, "TIME-WAIT", tcp_tw_tuples);
 	for (size_t i = 0; i < udp.n; i++) {
 		print_udp(udp.v[i], out);
 		us_sock_put(udp.v[i]);

@@ -524,9 +524,11 @@ struct tcp_tuple {
 
 /* TIME_WAIT records (tcp_timewait.c). */
 void tcp_tw_init(struct us_tcp *tcp);
-/* The records' 4-tuples, copied under tw_lock into a malloc'd array (*n of
- * them; NULL with *n = 0 when none or out of memory). Not a hot path. */
-struct tcp_tuple *tcp_tw_tuples(struct us_tcp *tcp, size_t *n);
+/* The records' 4-tuples: under tw_lock, the first cap (in deadline order)
+ * are copied into v (NULL when cap is 0) and how many records there are is
+ * returned, which may be more than cap. Allocates nothing, so the caller
+ * allocates outside the lock (sockdump.c). Not a hot path. */
+size_t tcp_tw_tuples(struct us_tcp *tcp, struct tcp_tuple *v, size_t cap);
 void tcp_tw_destroy(struct us_tcp *tcp);
 /* t (socket lock held) enters TIME_WAIT: a record takes its place; the
  * caller then ends t. -ENOMEM/-EEXIST: no record. */
@@ -587,8 +589,9 @@ void tcp_send_synack_to(struct us_stack *st, const struct tcp_synack *a);
 
 /* The SYN cache (tcp_syncache.c). */
 void tcp_syncache_init(struct us_tcp *tcp);
-/* The entries' 4-tuples, copied under syn_lock as tcp_tw_tuples does. */
-struct tcp_tuple *tcp_syncache_tuples(struct us_tcp *tcp, size_t *n);
+/* The entries' 4-tuples, copied under syn_lock as tcp_tw_tuples does (the
+ * first cap into v; returns how many entries there are). */
+size_t tcp_syncache_tuples(struct us_tcp *tcp, struct tcp_tuple *v, size_t cap);
 void tcp_syncache_destroy(struct us_tcp *tcp);
 /* With the listener locked: a new entry (counted in its syn_count), its
  * SYN-ACK sent and timer armed. -ENOMEM, -EEXIST. */

@@ -66,18 +66,17 @@ void tcp_syncache_init(struct us_tcp *tcp)
 	atomic_init(&tcp->syn_total, 0);
 }
 
-struct tcp_tuple *tcp_syncache_tuples(struct us_tcp *tcp, size_t *n)
+size_t tcp_syncache_tuples(struct us_tcp *tcp, struct tcp_tuple *v, size_t cap)
 {
-	*n = 0;
+	size_t n = 0;
 	pthread_mutex_lock(&tcp->syn_lock);
-	size_t cnt = atomic_load_explicit(&tcp->syn_total, memory_order_relaxed);
-	struct tcp_tuple *v = cnt ? malloc(cnt * sizeof *v) : NULL;
-	for (int h = 0; v && h < US_TCP_HASH; h++)
-		for (struct tcp_syn *e = tcp->syn_hash[h]; e && *n < cnt; e = e->next)
-			v[(*n)++] = (struct tcp_tuple){ e->p.laddr, e->p.raddr, e->p.lport,
-							e->p.rport };
+	for (int h = 0; h < US_TCP_HASH; h++)
+		for (struct tcp_syn *e = tcp->syn_hash[h]; e; e = e->next, n++)
+			if (n < cap)
+				v[n] = (struct tcp_tuple){ e->p.laddr, e->p.raddr, e->p.lport,
+							   e->p.rport };
 	pthread_mutex_unlock(&tcp->syn_lock);
-	return v;
+	return n;
 }
 
 /* With syn_lock held. */

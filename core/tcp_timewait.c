@@ -85,16 +85,15 @@ void tcp_tw_init(struct us_tcp *tcp)
 	us_timer_init(&tcp->tw_timer, tw_fire, tcp);
 }
 
-struct tcp_tuple *tcp_tw_tuples(struct us_tcp *tcp, size_t *n)
+size_t tcp_tw_tuples(struct us_tcp *tcp, struct tcp_tuple *v, size_t cap)
 {
-	*n = 0;
+	size_t n = 0;
 	pthread_mutex_lock(&tcp->tw_lock);
-	size_t cnt = atomic_load_explicit(&tcp->tw_count, memory_order_relaxed);
-	struct tcp_tuple *v = cnt ? malloc(cnt * sizeof *v) : NULL;
-	for (struct tcp_tw *r = tcp->tw_head; v && r && *n < cnt; r = r->next)
-		v[(*n)++] = (struct tcp_tuple){ r->laddr, r->raddr, r->lport, r->rport };
+	for (struct tcp_tw *r = tcp->tw_head; r; r = r->next, n++)
+		if (n < cap)
+			v[n] = (struct tcp_tuple){ r->laddr, r->raddr, r->lport, r->rport };
 	pthread_mutex_unlock(&tcp->tw_lock);
-	return v;
+	return n;
 }
 
 /* With tw_lock held: take r out of everything (not freed). */

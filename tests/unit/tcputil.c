@@ -446,6 +446,47 @@ int tc_tcbs(struct tu *t)
 	return n;
 }
 
+/* ---- the socket listing -------------------------------------------------------- */
+
+char *tc_listing(us_stack *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	us_stack_sockets_print(st, f);
+	fclose(f);
+	return buf;
+}
+
+int tc_listing_rows(const char *listing, const char *state, const char *local,
+		    const char *peer)
+{
+	int n = 0;
+	for (const char *line = listing; line && *line;) {
+		char netid[8], stt[16], l[32], p[32];
+		unsigned long long rq, sq;
+		if (sscanf(line, "%7s %15s %llu %llu %31s %31s", netid, stt, &rq, &sq, l, p) == 6 &&
+		    strcmp(netid, "tcp") == 0 && strcmp(stt, state) == 0 && strcmp(l, local) == 0 &&
+		    strcmp(p, peer) == 0 && rq == 0 && sq == 0)
+			n++;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return n;
+}
+
+int tc_listed(us_stack *st, const char *state, const char *local, const char *peer)
+{
+	char *buf = tc_listing(st);
+	CU_ASSERT_FATAL(buf != NULL);
+	int n = tc_listing_rows(buf, state, local, peer);
+	free(buf);
+	return n;
+}
+
 /* ---- the scripted peer ------------------------------------------------------- */
 
 /* Remember what the stack's SYN or SYN-ACK announced. */

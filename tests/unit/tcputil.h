@@ -197,6 +197,17 @@ int tc_conn_state(struct tu *t, uint16_t stack_port, uint16_t peer_port);
 /* How many control blocks the stack's TCP tables hold (connections and bound ports). */
 int tc_tcbs(struct tu *t);
 
+/* ---- the socket listing (us_stack_sockets_print, ustackd's SIGUSR2) ----- */
+
+/* The listing as text (malloc'd, NUL-terminated; the caller frees it). It
+ * only takes the stack's locks, so another thread may call it. */
+char *tc_listing(us_stack *st);
+/* How many rows of listing read "tcp STATE 0 0 LOCAL PEER" (empty queues). */
+int tc_listing_rows(const char *listing, const char *state, const char *local,
+		    const char *peer);
+/* tc_listing_rows() of a fresh listing of st. */
+int tc_listed(us_stack *st, const char *state, const char *local, const char *peer);
+
 /* ---- a scripted peer ----------------------------------------------------- */
 
 /*

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "mallocwatch.h"
 #include "sockutil.h"
 #include "tcputil.h"
 
@@ -112,31 +113,6 @@ static void test_listener_close_drops_entries(void)
 	tu_close(&t);
 }
 
-/* How many rows of the socket listing (SIGUSR2) read state, local, peer. */
-static int listed(us_stack *st, const char *state, const char *local, const char *peer)
-{
-	char *buf = NULL, line[256];
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	CU_ASSERT_FATAL(f != NULL);
-	us_stack_sockets_print(st, f);
-	fclose(f);
-	int n = 0;
-	f = fmemopen(buf, len, "r");
-	while (f && fgets(line, sizeof line, f)) {
-		char netid[8], stt[16], l[32], p[32];
-		unsigned long long rq, sq;
-		if (sscanf(line, "%7s %15s %llu %llu %31s %31s", netid, stt, &rq, &sq, l, p) == 6 &&
-		    strcmp(netid, "tcp") == 0 && strcmp(stt, state) == 0 && strcmp(l, local) == 0 &&
-		    strcmp(p, peer) == 0 && rq == 0 && sq == 0)
-			n++;
-	}
-	if (f)
-		fclose(f);
-	free(buf);
-	return n;
-}
-
 /*
  * A half-open connection (a SYN cache entry, no socket) is in the listing
  * as ss -tan shows the kernel's: "SYN-RECV 0 0 local peer"; once the
@@ -159,20 +135,24 @@ static void test_listing_shows_entries(void)
 	tc_collect(&t, &o);
 	CU_ASSERT_FATAL(o.n == 2);
 	CU_ASSERT_EQUAL(tcp_syncache_count(t.st), 2);
-	CU_ASSERT_EQUAL(listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20000"), 1);
-	CU_ASSERT_EQUAL(listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 1);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20000"), 1);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 1);
+	/* Listing them allocates nothing under syn_lock (nor tw_lock). */
+	mw_watch(&t.st->tcp.syn_lock, &t.st->tcp.tw_lock);
+	free(tc_listing(t.st));
+	CU_ASSERT_EQUAL(mw_stop(), 0);
 	uint32_t iss = o.seg[0].dport == PPORT ? o.seg[0].seq : o.seg[1].seq;
 	struct tc_seg ack = { .sport = PPORT, .dport = LPORT, .seq = PISS + 1, .ack = iss + 1,
 			      .flags = TC_ACK, .win = 65535 };
 	tc_inject(&t, &ack);
 	tc_collect(&t, &o);
 	CU_ASSERT_EQUAL(tcp_syncache_count(t.st), 1);
-	CU_ASSERT_EQUAL(listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20000"), 0);
-	CU_ASSERT_EQUAL(listed(t.st, "ESTAB", "10.0.0.1:80", "10.0.0.2:20000"), 1);
-	CU_ASSERT_EQUAL(listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 1);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20000"), 0);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "ESTAB", "10.0.0.1:80", "10.0.0.2:20000"), 1);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 1);
 	tc_out_free(&o);
 	us_close(t.st, lfd);
-	CU_ASSERT_EQUAL(listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 0);
+	CU_ASSERT_EQUAL(tc_listed(t.st, "SYN-RECV", "10.0.0.1:80", "10.0.0.2:20001"), 0);
 	tu_run(&t, 10 * TC_SEC, NULL);
 	tu_close(&t);
 }

@@ -14,9 +14,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "mallocwatch.h"
 #include "sockutil.h"
 #include "tcputil.h"
 
@@ -66,6 +72,18 @@ static bool close_to_time_wait(struct tu *t, struct tc_peer *p, int lfd, bool ts
 	return tc_conn_state(t, LPORT, p->port) == TCPS_TIME_WAIT;
 }
 
+/* Peers p[from..to-1] (ports PPORT + i) each take a connection to TIME_WAIT
+ * (timestamps on every other one); returns how many got there. */
+static int time_waits(struct tu *t, struct tc_peer *p, int from, int to, int lfd)
+{
+	int ok = 0;
+	for (int i = from; i < to; i++) {
+		tc_peer_init(&p[i], t, (uint16_t)(PPORT + i), LPORT, PISS + (uint32_t)i * 100000);
+		ok += close_to_time_wait(t, &p[i], lfd, i % 2);
+	}
+	return ok;
+}
+
 /*
  * 1,000 connections closed first by the stack: 1,000 TIME_WAIT records
  * and no socket or control block left for any of them (only the
@@ -78,12 +96,7 @@ static void test_thousand_time_waits_hold_no_socket(void)
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
 	static struct tc_peer p[1000];
-	int ok = 0;
-	for (int i = 0; i < 1000; i++) {
-		tc_peer_init(&p[i], &t, (uint16_t)(PPORT + i), LPORT, PISS + (uint32_t)i * 100000);
-		ok += close_to_time_wait(&t, &p[i], lfd, i % 2);
-	}
-	CU_ASSERT_EQUAL(ok, 1000);
+	CU_ASSERT_EQUAL(time_waits(&t, p, 0, 1000, lfd), 1000);
 	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 1000);
 	CU_ASSERT_EQUAL(tc_tcbs(&t), 1);                /* the listener alone */
 	/* Every record still answers: the last peer's FIN again gets its ACK. */
@@ -259,9 +272,158 @@ static void test_time_wait_active_open_takes_over(void)
 	tu_close(&t);
 }
 
+/*
+ * The TIME-WAIT rows of a socket listing (tc_listing) for 10.0.0.1:80 <->
+ * 10.0.0.2:port, tallied by port: seen[port - base] for base <= port <
+ * base + n. Returns how many TIME-WAIT rows the listing has in all.
+ */
+static int tw_rows(const char *listing, int *seen, uint16_t base, int n)
+{
+	int total = 0;
+	for (const char *line = listing; line && *line;) {
+		char netid[8], st[16], l[32], p[32];
+		unsigned long long rq, sq;
+		unsigned port;
+		if (sscanf(line, "%7s %15s %llu %llu %31s %31s", netid, st, &rq, &sq, l, p) == 6 &&
+		    strcmp(netid, "tcp") == 0 && strcmp(st, "TIME-WAIT") == 0) {
+			total++;
+			if (strcmp(l, "10.0.0.1:80") == 0 && sscanf(p, "10.0.0.2:%u", &port) == 1 &&
+			    port >= base && port < (unsigned)base + (unsigned)n)
+				seen[port - base]++;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return total;
+}
+
+/*
+ * The socket listing (ustackd's SIGUSR2) shows all of 1,000 TIME_WAIT
+ * records, each once, and allocates nothing while it holds tw_lock or
+ * syn_lock (it counts under the lock, allocates outside it, copies under
+ * it again).
+ */
+static void test_listing_has_thousand_time_waits(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	static struct tc_peer p[1000];
+	static int seen[1000];
+	CU_ASSERT_EQUAL(time_waits(&t, p, 0, 1000, lfd), 1000);
+	mw_watch(&t.st->tcp.tw_lock, &t.st->tcp.syn_lock);
+	char *l = tc_listing(t.st);
+	CU_ASSERT_EQUAL(mw_stop(), 0);
+	CU_ASSERT_FATAL(l != NULL);
+	memset(seen, 0, sizeof seen);
+	CU_ASSERT_EQUAL(tw_rows(l, seen, PPORT, 1000), 1000);
+	int once = 0;
+	for (int i = 0; i < 1000; i++)
+		once += seen[i] == 1;
+	CU_ASSERT_EQUAL(once, 1000);
+	free(l);
+	us_close(t.st, lfd);
+	tu_run(&t, (TW_S + 1) * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+#define STABLE 200      /* records that stay during the concurrent listings */
+#define CHURN 300       /* records added meanwhile; every other one removed, re-added, ... */
+
+struct lister {
+	us_stack *st;
+	atomic_bool stop;
+	atomic_int listings;
+	atomic_int bad;                 /* listings that were wrong */
+};
+
+/* List again and again until told to stop; count the wrong listings. */
+static void *lister_main(void *arg)
+{
+	struct lister *L = arg;
+	int *seen = calloc(STABLE + CHURN, sizeof *seen);
+	for (int i = 0; seen && i < 100000 && !atomic_load(&L->stop); i++) {
+		char *l = tc_listing(L->st);
+		if (!l)
+			break;
+		memset(seen, 0, (STABLE + CHURN) * sizeof *seen);
+		int total = tw_rows(l, seen, PPORT, STABLE + CHURN), sum = 0;
+		bool wrong = false;
+		for (int k = 0; k < STABLE + CHURN; k++) {
+			sum += seen[k];
+			wrong |= k < STABLE ? seen[k] != 1 : seen[k] > 1;
+		}
+		wrong |= total != sum;  /* a row for a tuple that never was */
+		if (wrong)
+			atomic_fetch_add(&L->bad, 1);
+		atomic_fetch_add(&L->listings, 1);
+		free(l);
+	}
+	free(seen);
+	return NULL;
+}
+
+/*
+ * While records are added and removed (a thread closing connections to
+ * TIME_WAIT and ending every other one with an RST), another thread lists
+ * the sockets over and over: every listing has each record that stayed
+ * exactly once, no record twice and no row for a tuple that never was.
+ * Run under ThreadSanitizer (make unit SANITIZE=thread) it also checks
+ * the locking.
+ */
+static void test_listing_while_records_come_and_go(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__))
+		return;
+	int lfd = tc_listen(&t, LPORT, 8);
+	static struct tc_peer p[STABLE + CHURN];
+	CU_ASSERT_EQUAL_FATAL(time_waits(&t, p, 0, STABLE, lfd), STABLE);
+	struct lister L = { .st = t.st };
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, lister_main, &L) == 0);
+	/* Bounded wait for the lister to get going (100 ms of 1 ms naps at most). */
+	for (int i = 0; i < 100 && atomic_load(&L.listings) == 0; i++)
+		usleep(1000);
+	int before = atomic_load(&L.listings);
+	int ok = time_waits(&t, p, STABLE, STABLE + CHURN, lfd);
+	for (int i = STABLE + 1; i < STABLE + CHURN; i += 2) {
+		struct tc_seg r = tc_peer_seg(&p[i], TC_RST, NULL, 0);
+		tc_inject(&t, &r);
+		tc_collect(&t, NULL);
+	}
+	/* Then the removed ones again and again, added and removed, until 50
+	 * listings overlapped the changes (at most 1,000 rounds). */
+	for (int r = 1; r <= 1000 && atomic_load(&L.listings) - before < 50; r++)
+		for (int i = STABLE + 1; i < STABLE + CHURN; i += 2) {
+			tc_peer_init(&p[i], &t, (uint16_t)(PPORT + i), LPORT,
+				     PISS + (uint32_t)(i + r * CHURN) * 100000);
+			ok -= !close_to_time_wait(&t, &p[i], lfd, false);
+			struct tc_seg rst = tc_peer_seg(&p[i], TC_RST, NULL, 0);
+			tc_inject(&t, &rst);
+			tc_collect(&t, NULL);
+		}
+	int during = atomic_load(&L.listings) - before;
+	atomic_store(&L.stop, true);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(ok, CHURN);
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), STABLE + CHURN / 2);
+	CU_ASSERT(during >= 50);                /* listings did overlap the changes */
+	CU_ASSERT(atomic_load(&L.listings) > 0);
+	CU_ASSERT_EQUAL(atomic_load(&L.bad), 0);
+	printf("(%d listings, %d during the changes) ", atomic_load(&L.listings), during);
+	us_close(t.st, lfd);
+	tu_run(&t, (TW_S + 1) * TC_SEC, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(tcp_timewait, NULL, NULL,
 	 US_TEST(test_thousand_time_waits_hold_no_socket),
 	 US_TEST(test_time_wait_rst_in_window_ends_it_other_ignored),
 	 US_TEST(test_time_wait_new_syn_iss_above_old_snd_nxt),
 	 US_TEST(test_time_wait_record_holds_the_port),
-	 US_TEST(test_time_wait_active_open_takes_over));
+	 US_TEST(test_time_wait_active_open_takes_over),
+	 US_TEST(test_listing_has_thousand_time_waits),
+	 US_TEST(test_listing_while_records_come_and_go));
