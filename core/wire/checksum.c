@@ -5,8 +5,16 @@
 
 #include "wire/checksum.h"
 
+#ifdef US_DEBUG_LOCKS
+_Thread_local uint64_t wire_csum_counted;
+#define COUNTED(n) (wire_csum_counted += (n))
+#else
+#define COUNTED(n) ((void)0)
+#endif
+
 uint64_t wire_csum_add(uint64_t sum, const void *buf, size_t len)
 {
+	COUNTED(len);
 	const uint8_t *p = buf;
 	/* 32-bit loads into a 64-bit accumulator cannot overflow for any
 	 * buffer below 2^32 words; memcpy keeps unaligned loads legal. */
@@ -131,6 +139,7 @@ uint64_t wire_csum_copy(uint64_t sum, void *dstv, const void *srcv, size_t len)
 {
 	uint8_t *d = dstv;
 	const uint8_t *s = srcv;
+	COUNTED(len);
 	if (len >= 128)         /* below that the call costs more than it saves */
 		sum += copy_vec(&d, &s, &len);
 	while (len >= 8) {

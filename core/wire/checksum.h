@@ -12,6 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * In the checked build the unit tests link (US_DEBUG_LOCKS), the bytes
+ * this thread has summed (all of them: wire_csum_add, wire_csum_copy and
+ * what calls them), so a test can show that no checksum work is done where
+ * a device does it (tests/unit/test_offload.c). Not in release builds.
+ */
+#ifdef US_DEBUG_LOCKS
+extern _Thread_local uint64_t wire_csum_counted;
+#endif
+
 /* Add len bytes at p to sum. Buffers of odd length are padded with zero. */
 uint64_t wire_csum_add(uint64_t sum, const void *p, size_t len);
 /*

@@ -439,6 +439,91 @@ static void test_tcp_builds_large_segments_on_a_tso_device(void)
 	tu_close(&t);
 }
 
+/* The checked library's count of the bytes this thread summed
+ * (core/wire/checksum.h; the unit tests always link that library). */
+extern _Thread_local uint64_t wire_csum_counted;
+
+/* Give the scripted peer what the stack sent, then ACK it all. */
+static void ack_all(struct tc_peer *p)
+{
+	struct tc_out o = { 0 };
+	tc_run(p->t, TC_MS, &o);
+	for (int i = 0; i < o.n; i++)
+		tc_peer_saw(p, &o.seg[i]);
+	tc_out_free(&o);
+	tc_peer_send(p, TC_ACK, NULL, 0);
+	tc_run(p->t, TC_MS, NULL);
+}
+
+/*
+ * Where the device does the checksum the stack sums no payload byte:
+ * data received with DATA_VALID (UNNECESSARY) or NEEDS_CSUM (PARTIAL) is
+ * not summed (only the IP header is checked, and the ACK's IP header and
+ * pseudo-header built), nor is data sent through a device that takes the
+ * checksum (NEEDS_CSUM) and segments. The same segment with no state, and
+ * the same send on a device without offloads, sum every byte: the counter
+ * counts what it should.
+ */
+static void test_offload_no_checksum_work_on_payload(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	make_tso_device(&t);
+	struct us_netif *nif = &t.st->ifs[0];
+	int lfd = tc_listen(&t, 80, 4);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 40000, 80, 1000);
+	int fd = tc_open_passive(&p, lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	static uint8_t data[1000], got[1000], f[1600];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 5 + 1);
+	const uint8_t states[3] = { US_CSUM_UNNECESSARY, US_CSUM_PARTIAL, US_CSUM_NONE };
+	for (int k = 0; k < 3; k++) {
+		struct tc_seg sg = tc_peer_seg(&p, TC_ACK | TC_PSH, data, sizeof data);
+		size_t n = tc_frame(f, &sg);
+		uint64_t before = wire_csum_counted;
+		input(nif, f, n, states[k]);
+		uint64_t summed = wire_csum_counted - before;
+		p.snd_nxt += sizeof data;
+		if (states[k] == US_CSUM_NONE) {
+			CU_ASSERT(summed >= 20 + sizeof data);
+		} else {
+			CU_ASSERT(summed <= 64);
+		}
+		CU_ASSERT_EQUAL(us_recv(t.st, fd, got, sizeof got, MSG_DONTWAIT), (ssize_t)sizeof got);
+		CU_ASSERT(memcmp(got, data, sizeof data) == 0);
+		ack_all(&p);
+	}
+	/* Send: 10 full segments in one TSO frame, nothing summed but headers. */
+	static uint8_t big[14600];
+	memset(big, 0x5c, sizeof big);
+	int calls = dev.calls;
+	uint64_t before = wire_csum_counted;
+	CU_ASSERT_EQUAL(us_send(t.st, fd, big, sizeof big, MSG_DONTWAIT), (ssize_t)sizeof big);
+	uint64_t summed = wire_csum_counted - before;
+	CU_ASSERT(dev.calls > calls);
+	CU_ASSERT(dev.large > 0);
+	CU_ASSERT(summed <= 64 * (uint64_t)(dev.calls - calls));
+	ack_all(&p);
+	/* The same device without offloads: every byte summed (once). */
+	nif->link.ops = dev.pair;
+	nif->link.caps.tx_csum = nif->link.caps.tso = false;
+	before = wire_csum_counted;
+	CU_ASSERT_EQUAL(us_send(t.st, fd, big, 4000, MSG_DONTWAIT), 4000);
+	summed = wire_csum_counted - before;
+	CU_ASSERT(summed >= 4000);
+	CU_ASSERT(summed < 2 * 4000);
+	ack_all(&p);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tc_run(&t, 100 * TC_MS, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(offload, NULL, NULL,
 	 US_TEST(test_rx_udp_checksum_vouched_is_not_verified),
 	 US_TEST(test_rx_tcp_checksum_vouched_is_not_verified),
@@ -446,4 +531,5 @@ US_SUITE(offload, NULL, NULL,
 	 US_TEST(test_gso_hdr_cuts_like_the_device),
 	 US_TEST(test_tso_frame_goes_whole_to_the_device),
 	 US_TEST(test_tso_unresolved_next_hop_cut_in_software),
-	 US_TEST(test_tcp_builds_large_segments_on_a_tso_device));
+	 US_TEST(test_tcp_builds_large_segments_on_a_tso_device),
+	 US_TEST(test_offload_no_checksum_work_on_payload));
