@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "sockutil.h"
 #include "tcputil.h"
 #include "../../core/stack.h"
 
@@ -318,8 +319,76 @@ static void test_connect_port_skips_bound(void)
 	tu_close(&t);
 }
 
+/*
+ * The range is one port, 40000. The stack connects to the peer's :5000
+ * with timestamps and closes first: the only 4-tuple towards :5000 is in
+ * TIME_WAIT. A connect there at once fails (EADDRNOTAVAIL: the record is
+ * under a second old), but one to :5001 gets port 40000 (the record holds
+ * only its own 4-tuple against connect's choice); 1.5 s later the connect
+ * to :5000 takes the record over (Linux tcp_tw_reuse) from port 40000,
+ * with ISS = old SND.NXT + 65537.
+ */
+static void test_connect_port_time_wait_reuse(void)
+{
+	struct us_config cfg;
+	tc_config(&cfg, 0, __func__);
+	cfg.port_lo = cfg.port_hi = 40000;
+	cfg.tcp.time_wait_s = 60;
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	tu_run(&t, TC_SEC, NULL);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 5000, 0, 9000);
+	struct tc_seg sa = { .has_mss = true, .mss = 1460, .has_ts = true, .tsval = 100 };
+	int fd = tc_open_active(&p, &sa);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(p.stack_port, 40000);
+	us_close(t.st, fd);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	int f = tc_find(&o, 0, TC_FIN);
+	CU_ASSERT_FATAL(f >= 0);
+	tc_peer_saw(&p, &o.seg[f]);
+	p.tsval += 10;
+	tc_peer_send(&p, TC_FIN | TC_ACK, NULL, 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, 40000, 5000), TCPS_TIME_WAIT);
+	uint32_t old_snd_nxt = p.rcv_nxt;
+	tc_collect(&t, NULL);           /* the ACK of the peer's FIN */
+	int x = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL(pr_connect(&t, x, 5000), EADDRNOTAVAIL);
+	/* Another destination: the same port. */
+	struct tc_peer q;
+	tc_peer_init(&q, &t, 5001, 0, 19000);
+	int fq = tc_open_active(&q, NULL);
+	CU_ASSERT(fq >= 0);
+	CU_ASSERT_EQUAL(q.stack_port, 40000);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	/* Later: the record is taken over. */
+	tu_run(&t, 1500 * TC_MS, NULL);
+	tc_collect(&t, NULL);
+	CU_ASSERT_EQUAL(pr_connect(&t, x, 5000), 0);
+	tc_collect(&t, &o);
+	f = tc_find(&o, 0, TC_SYN);
+	CU_ASSERT(f >= 0);
+	if (f >= 0) {
+		CU_ASSERT_EQUAL(o.seg[f].sport, 40000);
+		CU_ASSERT_EQUAL(o.seg[f].dport, 5000);
+		CU_ASSERT_EQUAL(o.seg[f].seq, old_snd_nxt + 65537);
+	}
+	CU_ASSERT_EQUAL(tcp_tw_count(t.st), 0);
+	tc_out_free(&o);
+	us_close(t.st, x);
+	if (fq >= 0)
+		us_close(t.st, fq);
+	tu_run(&t, 200 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(tcp_table, NULL, NULL,
 	 US_TEST(test_conn_hash_keyed),
 	 US_TEST(test_conn_hash_resize_lookup),
 	 US_TEST(test_connect_port_shared_by_4tuple),
-	 US_TEST(test_connect_port_skips_bound));
+	 US_TEST(test_connect_port_skips_bound),
+	 US_TEST(test_connect_port_time_wait_reuse));
