@@ -2,7 +2,10 @@
  * sockdump.c — the stack's sockets listed as `ss -tuan` lists the kernel's
  * (us_stack_sockets_print; ustackd prints it on SIGUSR2). Each
  * connection gets a second, indented line with what TCP_INFO reports
- * (tcp_info.c), as `ss -tin` prints it.
+ * (tcp_info.c), as `ss -tin` prints it. The last line is
+ * "# end of socket listing (N rows)", N the rows above it (not counting
+ * the TCP_INFO lines), which ss does not print: a reader of ustackd's
+ * stderr waits for it rather than guessing when the listing is done.
  *
  * Locking: the tables are walked under their own locks only to take a
  * reference to each socket (the order is socket lock -> table lock, so no
@@ -77,14 +80,15 @@ static void row(FILE *out, const char *netid, const char *state, uint64_t rq, ui
 		(unsigned long long)sq, local, peer);
 }
 
-static void print_tcp(struct us_sock *s, FILE *out)
+/* Returns the rows printed (0 or 1; the TCP_INFO line is not a row). */
+static size_t print_tcp(struct us_sock *s, FILE *out)
 {
 	char l[32], p[32];
 	pthread_mutex_lock(&s->lock);
 	struct us_tcb *t = s->tcb;
 	if (!t) {
 		pthread_mutex_unlock(&s->lock);
-		return;
+		return 0;
 	}
 	enum tcp_state st = t->state;
 	uint64_t rq, sq;
@@ -104,6 +108,7 @@ static void print_tcp(struct us_sock *s, FILE *out)
 	row(out, "tcp", ss_state(st), rq, sq, l, p);
 	if (info[0])
 		fprintf(out, "%s\n", info);
+	return 1;
 }
 
 /* Tries before tuples_snapshot settles for a table that keeps outgrowing
@@ -139,7 +144,8 @@ static struct tcp_tuple *tuples_snapshot(struct us_tcp *tcp,
 	return v;
 }
 
-static void print_tuples(FILE *out, struct us_tcp *tcp, const char *state,
+/* Returns the rows printed. */
+static size_t print_tuples(FILE *out, struct us_tcp *tcp, const char *state,
 			 size_t (*copy)(struct us_tcp *, struct tcp_tuple *, size_t))
 {
 	char l[32], p[32];
@@ -154,9 +160,10 @@ static void print_tuples(FILE *out, struct us_tcp *tcp, const char *state,
 		fprintf(out, "# %zu more in %s not listed (the table kept growing, or no memory)\n",
 			missed, state);
 	free(v);
+	return n;
 }
 
-static void print_udp(struct us_sock *s, FILE *out)
+static size_t print_udp(struct us_sock *s, FILE *out)
 {
 	char l[32], p[32];
 	pthread_mutex_lock(&s->lock);
@@ -166,6 +173,7 @@ static void print_udp(struct us_sock *s, FILE *out)
 	addr_port(p, sizeof p, conn ? s->remote.sin_addr.s_addr : 0, s->remote.sin_port, !conn);
 	pthread_mutex_unlock(&s->lock);
 	row(out, "udp", conn ? "ESTAB" : "UNCONN", rq, 0, l, p);
+	return 1;
 }
 
 void us_stack_sockets_print(us_stack *st, FILE *out)
@@ -181,16 +189,19 @@ void us_stack_sockets_print(us_stack *st, FILE *out)
 
 	fprintf(out, "%-5s %-10s %-6s %-6s %-21s %s\n", "Netid", "State", "Recv-Q", "Send-Q",
 		"Local Address:Port", "Peer Address:Port");
+	size_t rows = 0;
 	for (size_t i = 0; i < tcp.n; i++) {
-		print_tcp(tcp.v[i], out);
+		rows += print_tcp(tcp.v[i], out);
 		us_sock_put(tcp.v[i]);
 	}
-	print_tuples(out, &st->tcp, "SYN-RECV", tcp_syncache_tuples);
-	print_tuples(out, &st->tcp, "TIME-WAIT", tcp_tw_tuples);
+	rows += print_tuples(out, &st->tcp, "SYN-RECV", tcp_syncache_tuples);
+	rows += print_tuples(out, &st->tcp, "TIME-WAIT", tcp_tw_tuples);
 	for (size_t i = 0; i < udp.n; i++) {
-		print_udp(udp.v[i], out);
+		rows += print_udp(udp.v[i], out);
 		us_sock_put(udp.v[i]);
 	}
+	/* The end, so that a reader (t_observe.sh) knows the listing is whole. */
+	fprintf(out, "# end of socket listing (%zu rows)\n", rows);
 	fflush(out);
 	free(tcp.v);
 	free(udp.v);

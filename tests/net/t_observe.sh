@@ -48,15 +48,19 @@ note "socket listing (SIGUSR2) against the kernel's ss"
 # The kernel may still owe a delayed ACK for the echo: its segs_out is
 # read before and after our listing, and ours must lie between the two.
 ip netns exec "$ns" ss -Htin state established dst 10.9.14.2 > "$TMP/kssi0"
-# ustackd's listing (SIGUSR2) into file $1.
+# ustackd's listing (SIGUSR2) into file $1: from its header to its end
+# line (doc/man/ustackd.8), which must count the rows between them.
 listing() {
-	local off
+	local off n
 	off=$(wc -c < "$TMP/d.log")
 	kill -USR2 "$d"
-	wait_for 5 "the socket listing" sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^Netid'"
-	sleep 0.2
-	tail -c +$((off + 1)) "$TMP/d.log" > "$1"
+	wait_for 5 "the end of the socket listing" \
+		sh -c "tail -c +$((off + 1)) '$TMP/d.log' | grep -q '^# end of socket listing ('"
+	tail -c +$((off + 1)) "$TMP/d.log" | sed -n '/^Netid/,/^# end of socket listing (/p' > "$1"
 	cat "$1"
+	n=$(sed -n 's/^# end of socket listing (\([0-9]*\) rows)$/\1/p' "$1")
+	[ -n "$n" ] && [ "$n" = "$(grep -cE '^(tcp|udp) ' "$1")" ] ||
+		fail "the end line does not count the listing's $(grep -cE '^(tcp|udp) ' "$1") rows: '$(tail -1 "$1")'"
 }
 listing "$TMP/socks"
 grep -qE '^tcp +LISTEN +0 +[0-9]+ +0\.0\.0\.0:7 +0\.0\.0\.0:\*$' "$TMP/socks" || fail "no TCP listener on :7"

@@ -298,11 +298,24 @@ static int tw_rows(const char *listing, int *seen, uint16_t base, int n)
 	return total;
 }
 
+/* Whether listing's last line is the end line, and the row count it gives. */
+static bool ended(const char *listing, unsigned long *rows)
+{
+	size_t len = strlen(listing);
+	if (len < 2 || listing[len - 1] != '\n')
+		return false;
+	const char *last = listing + len - 2;
+	while (last > listing && last[-1] != '\n')
+		last--;
+	return sscanf(last, "# end of socket listing (%lu rows)", rows) == 1;
+}
+
 /*
  * The socket listing (ustackd's SIGUSR2) shows all of 1,000 TIME_WAIT
  * records, each once, and allocates nothing while it holds tw_lock or
  * syn_lock (it counts under the lock, allocates outside it, copies under
- * it again).
+ * it again). Its last line is the end line, which counts 1,001 rows (the
+ * records and the listener).
  */
 static void test_listing_has_thousand_time_waits(void)
 {
@@ -323,6 +336,9 @@ static void test_listing_has_thousand_time_waits(void)
 	for (int i = 0; i < 1000; i++)
 		once += seen[i] == 1;
 	CU_ASSERT_EQUAL(once, 1000);
+	unsigned long rows = 0;
+	CU_ASSERT(ended(l, &rows));
+	CU_ASSERT_EQUAL(rows, 1001);
 	free(l);
 	us_close(t.st, lfd);
 	tu_run(&t, (TW_S + 1) * TC_SEC, NULL);
@@ -356,6 +372,9 @@ static void *lister_main(void *arg)
 			wrong |= k < STABLE ? seen[k] != 1 : seen[k] > 1;
 		}
 		wrong |= total != sum;  /* a row for a tuple that never was */
+		unsigned long rows = 0;
+		/* The listener and the connections on their way to TIME_WAIT too. */
+		wrong |= !ended(l, &rows) || rows < (unsigned long)total + 1;
 		if (wrong)
 			atomic_fetch_add(&L->bad, 1);
 		atomic_fetch_add(&L->listings, 1);
@@ -369,7 +388,8 @@ static void *lister_main(void *arg)
  * While records are added and removed (a thread closing connections to
  * TIME_WAIT and ending every other one with an RST), another thread lists
  * the sockets over and over: every listing has each record that stayed
- * exactly once, no record twice and no row for a tuple that never was.
+ * exactly once, no record twice and no row for a tuple that never was,
+ * and it ends with the end line.
  * Run under ThreadSanitizer (make unit SANITIZE=thread) it also checks
  * the locking.
  */

@@ -144,7 +144,9 @@ void us_stack_stats_print(const us_stack *st, FILE *out);
  * local and peer address:port; TCP connections the application closed
  * but the stack still finishes (FIN_WAIT, TIME_WAIT, ...) and embryonic
  * ones (SYN-RECV) included. For listeners Recv-Q is the accept queue and
- * Send-Q the backlog, as ss shows them.
+ * Send-Q the backlog, as ss shows them. The last line is
+ * "# end of socket listing (N rows)", N the rows above it (not counting
+ * each connection's indented TCP_INFO line).
  */
 void us_stack_sockets_print(us_stack *st, FILE *out);
 
