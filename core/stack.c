@@ -355,6 +355,22 @@ uint64_t us_stack_now(const us_stack *st)
 	return us_clock_now(&st->clock);
 }
 
+int us_stack_timer_stats(us_stack *st, struct us_timer_stats *out)
+{
+	if (!st || !out) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	us_wheel_counts(&st->wheel, &out->armed, &out->ops, &out->fired, &out->wakeups);
+	clockid_t cid;
+	struct timespec ts;
+	if (st->timer_started && pthread_getcpuclockid(st->timer_thread, &cid) == 0 &&
+	    clock_gettime(cid, &ts) == 0)
+		out->cpu_ns = (uint64_t)ts.tv_sec * US_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
 int us_stack_poll(us_stack *st)
 {
 	US_API_CALL();

@@ -113,6 +113,8 @@ void us_wheel_init(struct us_timer_wheel *w, const struct us_clock *clock)
 		w->occupied[i] = 0;
 	w->count = 0;
 	w->ops = 0;
+	w->fired = 0;
+	w->loops = 0;
 	w->running = NULL;
 	w->stop = false;
 	w->clock = clock;
@@ -200,6 +202,17 @@ uint64_t us_wheel_ops(struct us_timer_wheel *w)
 	uint64_t n = w->ops;
 	pthread_mutex_unlock(&w->lock);
 	return n;
+}
+
+void us_wheel_counts(struct us_timer_wheel *w, uint64_t *armed, uint64_t *ops, uint64_t *fired,
+		     uint64_t *loops)
+{
+	pthread_mutex_lock(&w->lock);
+	*armed = w->count;
+	*ops = w->ops;
+	*fired = w->fired;
+	*loops = w->loops;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /*
@@ -343,6 +356,7 @@ again:
 		pthread_mutex_lock(&w->lock);
 		w->running = NULL;
 		pthread_cond_broadcast(&w->done);
+		w->fired++;
 		fired++;
 		/* The callback may have changed this list: rescan it. */
 		goto again;
@@ -406,6 +420,7 @@ void us_wheel_loop(struct us_timer_wheel *w)
 {
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
+		w->loops++;
 		uint64_t now = us_clock_now(w->clock);
 		run_locked(w, now);
 		if (w->stop)
@@ -419,9 +434,14 @@ void us_wheel_loop(struct us_timer_wheel *w)
 		 * busy connection: delayed ACK, RTO), in steps of at most 10 ms:
 		 * then arming a timer later than the step (40 ms delayed ACK,
 		 * 200 ms RTO) needs no wake-up of this thread, which would
-		 * otherwise cost a context switch per segment.
+		 * otherwise cost a context switch per segment. With nothing due
+		 * within a second (idle connections hold no timer) it sleeps
+		 * until the deadline, at most an hour: no periodic wake-up, an
+		 * earlier arming signals it (us_timer_arm, sleep_until).
 		 */
-		uint64_t step = next - now < US_NS_PER_SEC ? 10 * US_NS_PER_MS : US_NS_PER_SEC;
+		uint64_t far = 3600 * US_NS_PER_SEC;
+		uint64_t step = next - now < US_NS_PER_SEC ? 10 * US_NS_PER_MS
+				: next - now < far ? next - now : far;
 		uint64_t deadline = now + step;
 		if (next < deadline)
 			deadline = next;

@@ -74,6 +74,8 @@ struct us_timer_wheel {
 	uint64_t occupied[US_WHEEL_NSLOTS / 64];   /* bit per non-empty slot */
 	size_t count;                   /* armed timers */
 	uint64_t ops;                   /* arm/cancel/armed calls (one lock acquisition each) */
+	uint64_t fired;                 /* callbacks run */
+	uint64_t loops;                 /* timer-thread wake-ups (us_wheel_loop iterations) */
 	uint64_t sleep_until;           /* what the timer thread sleeps towards */
 	uint64_t cursor;                /* tick being processed; no armed timer sits behind it */
 	struct us_timer *running;       /* the callback in progress, or NULL */
@@ -98,6 +100,9 @@ int us_wheel_run(struct us_timer_wheel *w, uint64_t now);
 uint64_t us_wheel_next(struct us_timer_wheel *w);
 /* arm/cancel/armed calls so far (tests count wheel work per segment). */
 uint64_t us_wheel_ops(struct us_timer_wheel *w);
+/* Armed timers now, and ops, fired and loops since the wheel was made. */
+void us_wheel_counts(struct us_timer_wheel *w, uint64_t *armed, uint64_t *ops, uint64_t *fired,
+		     uint64_t *loops);
 /* Timer thread body: runs until us_wheel_stop(). */
 void us_wheel_loop(struct us_timer_wheel *w);
 void us_wheel_stop(struct us_timer_wheel *w);

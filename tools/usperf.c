@@ -31,6 +31,9 @@
  * (cpu_us: this process's user + system CPU time over the timed part, all
  * its threads: with a stack, the stack's receive and timer threads too)
  *   RESULT mode=idle n=N rss_before_kb=A rss_after_kb=B per_conn_bytes=C ...
+ *          hold_secs=H hold_cpu_us=U [timer_cpu_us=T timer_wakeups=W timer_fired=F
+ *          timer_ops=O timers_armed=A]   (over the -t SECS hold; timer_*: a stack's
+ *          timer thread, us_stack_timer_stats)
  * Exit status: 0 success, 1 failure, 2 usage.
  */
 #include <arpa/inet.h>
@@ -1471,17 +1474,45 @@ static int client_idle(struct client *c)
 		printf("%ld connections open in %.2f s (%.0f/s); VmRSS %ld kB -> %ld kB: %.0f bytes "
 		       "per connection\n",
 		       o->n, open_s, (double)o->n / open_s, before, after, per);
-		printf("RESULT mode=idle n=%ld rss_before_kb=%ld rss_after_kb=%ld per_conn_bytes=%.0f "
-		       "bufsize=%u vmsize_before_kb=%ld vmsize_after_kb=%ld kobj_before_kb=%ld "
-		       "kobj_after_kb=%ld open_secs=%.3f\n",
-		       o->n, before, after, per, o->bufsize, vbefore, vafter, kbefore, kafter, open_s);
 		fflush(stdout);
+		/*
+		 * Hold them for -t SECS, measuring what idleness costs: this
+		 * process's CPU time (all threads) and, over a stack, the timer
+		 * thread's own CPU time and wheel work (us_stack_timer_stats).
+		 */
 		double hold = o->secs_set ? o->secs : 0;
-		uint64_t until = now_ns() + (uint64_t)(hold * 1e9);
+		struct us_timer_stats ts0 = { 0 }, ts1 = { 0 };
+		bool tstats = n->st && us_stack_timer_stats(n->st, &ts0) == 0;
+		uint64_t c0 = cpu_us(), h0 = now_ns();
+		uint64_t until = h0 + (uint64_t)(hold * 1e9);
 		while (now_ns() < until && !stop_requested()) {
 			struct timespec ts = { 0, 100000000 };
 			nanosleep(&ts, NULL);
 		}
+		double held = (double)(now_ns() - h0) / 1e9;
+		uint64_t hold_cpu = cpu_us() - c0;
+		tstats = tstats && us_stack_timer_stats(n->st, &ts1) == 0;
+		char tbuf[256] = "";
+		if (tstats) {
+			snprintf(tbuf, sizeof tbuf,
+				 " timer_cpu_us=%" PRIu64 " timer_wakeups=%" PRIu64 " timer_fired=%" PRIu64
+				 " timer_ops=%" PRIu64 " timers_armed=%" PRIu64,
+				 (ts1.cpu_ns - ts0.cpu_ns) / 1000, ts1.wakeups - ts0.wakeups,
+				 ts1.fired - ts0.fired, ts1.ops - ts0.ops, ts1.armed);
+			printf("held %.1f s: CPU %" PRIu64 " us (timer thread %" PRIu64 " us, %" PRIu64
+			       " wake-ups, %" PRIu64 " timers fired, %" PRIu64 " wheel operations, %" PRIu64
+			       " armed)\n",
+			       held, hold_cpu, (ts1.cpu_ns - ts0.cpu_ns) / 1000, ts1.wakeups - ts0.wakeups,
+			       ts1.fired - ts0.fired, ts1.ops - ts0.ops, ts1.armed);
+		} else if (hold > 0) {
+			printf("held %.1f s: CPU %" PRIu64 " us\n", held, hold_cpu);
+		}
+		printf("RESULT mode=idle n=%ld rss_before_kb=%ld rss_after_kb=%ld per_conn_bytes=%.0f "
+		       "bufsize=%u vmsize_before_kb=%ld vmsize_after_kb=%ld kobj_before_kb=%ld "
+		       "kobj_after_kb=%ld open_secs=%.3f hold_secs=%.1f hold_cpu_us=%" PRIu64 "%s\n",
+		       o->n, before, after, per, o->bufsize, vbefore, vafter, kbefore, kafter, open_s,
+		       held, hold_cpu, tbuf);
+		fflush(stdout);
 	}
 	/*
 	 * Abortive close (RST, SO_LINGER 0): no TIME_WAIT left behind, so a

@@ -570,10 +570,14 @@ idle() {
 	label="idle $n conns, $([ "$buf" = 0 ] && echo default || echo "$((buf / 1024)) KiB") buffers"
 	local extra=() limit=180
 	[ "$buf" = 0 ] || extra=(--bufsize "$buf")
-	local kn=$n uside=ustack ux=()
+	local kn=$n uside=ustack ux=() hold=0
 	if [ -n "${IDLE_BIG:-}" ]; then  # BENCH_IDLE_CONNS (see the top)
 		limit=900 kn=$IDLE_KN uside=ustack-pair ux=(--from 10.81.6.1 --spread 8)
 	fi
+	# Default buffers: the ustack run holds its connections BENCH_IDLE_HOLD
+	# seconds (default 10) and reports what idleness cost its timer thread.
+	[ "$buf" != 0 ] || hold=${BENCH_IDLE_HOLD:-10}
+	[ "$hold" = 0 ] || ux+=(-t "$hold")
 	say ""
 	say "== $label"
 	ku=FAILED uu=FAILED
@@ -584,14 +588,24 @@ idle() {
 	else
 		say "   kernel: FAILED ${kr#FAILEDRUN }"
 	fi
+	local tc=FAILED tw=FAILED
 	if ur=$(run $uside "idle$n-$buf" $limit -m idle -n "$n" "${extra[@]}" "${ux[@]}"); then
 		uu=$(field "$ur" per_conn_bytes)
 		say "   ustack: ${ur#RESULT } => process memory per connection ${uu} B"
+		tc=$(field "$ur" timer_cpu_us) tw=$(field "$ur" timer_wakeups)
+		tf=$(field "$ur" timer_fired) hc=$(field "$ur" hold_cpu_us)
+		[ "$hold" = 0 ] || say "   ustack idle ${hold} s: timer thread ${tc} us CPU, ${tw} wake-ups," \
+			"${tf} timers fired, $(field "$ur" timer_ops) wheel operations," \
+			"$(field "$ur" timers_armed) armed at the end; whole process ${hc} us CPU"
 	else
 		say "   ustack: FAILED ${ur#FAILEDRUN }"
 	fi
 	[ "$ku" != FAILED ] && [ "$uu" != FAILED ] || FAILED=1
 	row "$label" "$uu" "$ku" - "B/conn"
+	if [ "$hold" != 0 ]; then
+		ROWS+=("  timer thread over ${hold} s idle|${tc:--}|-|us CPU|-|-|info")
+		ROWS+=("  timers fired / wake-ups over ${hold} s idle|${tf:--}/${tw:--}|-|count|-|-|info")
+	fi
 }
 
 # ---- HTTP figures (reported, no targets) ----

@@ -7,7 +7,10 @@
  * test can check that a timer fires at its expiry and never before. The
  * last test drives a timer through a whole stack's us_stack_advance().
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -703,6 +706,59 @@ static void test_timer_stack_advance(void)
 	tu_close(&t);
 }
 
+/*
+ * The timer thread with nothing due soon (idle connections hold no timer):
+ * it sleeps until the next deadline instead of waking every second (issue
+ * 10, "timers cost nothing while idle"), and an earlier arming still wakes
+ * it. Real monotonic clock, us_wheel_loop in a thread of its own: 1.5 s
+ * with only a timer 60 s away make one loop iteration (the old loop: two,
+ * one a second); a timer then armed 50 ms ahead fires within a second.
+ */
+static _Atomic int idle_fired;
+
+static void idle_fn(void *arg)
+{
+	(void)arg;
+	atomic_store(&idle_fired, 1);
+}
+
+static void *idle_loop(void *arg)
+{
+	us_wheel_loop(arg);
+	return NULL;
+}
+
+static void test_timer_thread_sleeps_when_idle(void)
+{
+	struct us_clock mono;
+	struct us_timer_wheel w;
+	struct us_timer far, near;
+	us_clock_init(&mono, false);
+	us_wheel_init(&w, &mono);
+	us_timer_init(&far, idle_fn, NULL);
+	us_timer_init(&near, idle_fn, NULL);
+	atomic_store(&idle_fired, 0);
+	us_timer_arm(&w, &far, us_clock_now(&mono) + 60 * US_NS_PER_SEC);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, idle_loop, &w) == 0);
+	struct timespec nap = { 1, 500000000 };
+	nanosleep(&nap, NULL);
+	uint64_t armed, ops, fired, loops;
+	us_wheel_counts(&w, &armed, &ops, &fired, &loops);
+	CU_ASSERT_EQUAL(loops, 1);
+	CU_ASSERT_EQUAL(fired, 0);
+	us_timer_arm(&w, &near, us_clock_now(&mono) + 50 * MS);
+	for (int i = 0; i < 100 && !atomic_load(&idle_fired); i++) {
+		struct timespec ts = { 0, 10 * MS };
+		nanosleep(&ts, NULL);
+	}
+	CU_ASSERT_EQUAL(atomic_load(&idle_fired), 1);
+	us_wheel_stop(&w);
+	pthread_join(th, NULL);
+	us_timer_cancel(&w, &far);
+	us_wheel_destroy(&w);
+}
+
 US_SUITE(timer, NULL, NULL,
 	 US_TEST(test_timer_fires_at_expiry),
 	 US_TEST(test_timer_cancel),
@@ -715,4 +771,5 @@ US_SUITE(timer, NULL, NULL,
 	 US_TEST(test_timer_far_deadlines),
 	 US_TEST(test_timer_many),
 	 US_TEST(test_timer_model),
-	 US_TEST(test_timer_stack_advance));
+	 US_TEST(test_timer_stack_advance),
+	 US_TEST(test_timer_thread_sleeps_when_idle));

@@ -121,6 +121,19 @@ int us_stack_dhcp_lease(us_stack *st, int ifindex, struct us_dhcp_lease *out);
  */
 int us_stack_dhcp_wait(us_stack *st, int timeout_ms);
 
+/*
+ * The timer thread's work (doc/API.md "Timer statistics"): timers armed in
+ * the wheel now; since the stack was made, wheel operations (arm, cancel
+ * and armed checks, one wheel lock acquisition each), timer callbacks run
+ * and timer-thread wake-ups; and the timer thread's CPU time in ns (its
+ * thread CPU clock; 0 when it does not run: deterministic mode, or not
+ * started). 0, or -1 with EINVAL for a NULL argument.
+ */
+struct us_timer_stats {
+	uint64_t armed, ops, fired, wakeups, cpu_ns;
+};
+int us_stack_timer_stats(us_stack *st, struct us_timer_stats *out);
+
 /* Counters (ustack/stats.h): a consistent-enough snapshot, each read atomically. */
 void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT]);
 uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id);
