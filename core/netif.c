@@ -531,6 +531,18 @@ static void *rx_main(void *arg)
 	return NULL;
 }
 
+/*
+ * "rx-<if>/<queue>" (truncated to the 15 characters the kernel keeps), so
+ * that top -H, /proc/PID/task/TID/comm and perf report --sort comm tell
+ * the receive threads apart from the application's.
+ */
+static void name_rx_thread(struct us_netif *nif, pthread_t th, int qi)
+{
+	char nm[16];
+	snprintf(nm, sizeof nm, "rx-%.8s/%d", nif->name, qi % US_MAX_QUEUES);
+	pthread_setname_np(th, nm);
+}
+
 int us_netif_start_rx(struct us_netif *nif)
 {
 	int rc = pthread_create(&nif->rx_thread, NULL, rx_main, &nif->rxq[0]);
@@ -539,6 +551,7 @@ int us_netif_start_rx(struct us_netif *nif)
 		return -1;
 	}
 	nif->rx_started = true;
+	name_rx_thread(nif, nif->rx_thread, 0);
 	for (int qi = 1; qi < nif->nqueues; qi++) {
 		struct us_netq *q = &nif->xq[qi - 1];
 		rc = pthread_create(&q->rx_thread, NULL, rx_main, &nif->rxq[qi]);
@@ -547,6 +560,7 @@ int us_netif_start_rx(struct us_netif *nif)
 			return -1;      /* the caller stops what started (us_netif_stop_rx) */
 		}
 		q->rx_started = true;
+		name_rx_thread(nif, q->rx_thread, qi);
 	}
 	return 0;
 }

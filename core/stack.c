@@ -177,6 +177,7 @@ int us_stack_start(us_stack *st)
 		return -1;
 	}
 	st->timer_started = true;
+	pthread_setname_np(st->timer_thread, "us-timer");
 	if (us_netif_start_rx(lo_of(st)) < 0) {
 		int e = errno;
 		us_stack_stop(st);
