@@ -411,6 +411,8 @@ int us_netif_poll(struct us_netif *nif, int max)
 	int n = 0;
 	if (nif->link_eof)
 		return 0;
+	struct us_wake_batch wb;
+	us_sock_batch_begin(&wb);
 	for (int qi = 0; qi < nif->nqueues && n < max; qi++) {
 		struct us_link *l = q_link(nif, qi);
 		pthread_mutex_lock(q_rx_lock(nif, qi));
@@ -426,6 +428,7 @@ int us_netif_poll(struct us_netif *nif, int max)
 		}
 		pthread_mutex_unlock(q_rx_lock(nif, qi));
 	}
+	us_sock_batch_end(&wb);
 	return n;
 }
 
@@ -433,6 +436,8 @@ int us_netif_busy_poll(struct us_stack *st)
 {
 	static _Thread_local uint8_t rx[RX_CAP];
 	int n = 0;
+	struct us_wake_batch wb;
+	us_sock_batch_begin(&wb);
 	for (int i = 0; i < st->nifs; i++) {
 		struct us_netif *nif = &st->ifs[i];
 		if (!nif->link.caps.busy_poll)
@@ -452,6 +457,7 @@ int us_netif_busy_poll(struct us_stack *st)
 			pthread_mutex_unlock(q_rx_lock(nif, qi));
 		}
 	}
+	us_sock_batch_end(&wb);
 	return n;
 }
 
@@ -471,19 +477,23 @@ static int rx_turn(struct us_netif *nif, int qi, uint8_t *rx)
 {
 	struct us_link *l = q_link(nif, qi);
 	pthread_mutex_t *rxl = q_rx_lock(nif, qi);
+	struct us_wake_batch wb;
 	if (!l->caps.busy_poll) {
 		int len = l->ops->recv(l, rx, RX_CAP, RX_POLL_MS);
 		if (len <= 0)
 			return len;
+		us_sock_batch_begin(&wb);
 		pthread_mutex_lock(rxl);
 		q_input(nif, qi, rx, (size_t)len, l->rx_csum);
 		pthread_mutex_unlock(rxl);
+		us_sock_batch_end(&wb);
 		return 1;
 	}
 	int r = l->ops->wait(l, RX_POLL_MS);
 	if (r <= 0)
 		return r;
 	int n = 0, len = 0;
+	us_sock_batch_begin(&wb);
 	pthread_mutex_lock(rxl);
 	while (n < RX_BATCH) {
 		len = l->ops->recv(l, rx, RX_CAP, 0);
@@ -493,6 +503,7 @@ static int rx_turn(struct us_netif *nif, int qi, uint8_t *rx)
 		n++;
 	}
 	pthread_mutex_unlock(rxl);
+	us_sock_batch_end(&wb);       /* readers woken once per batch */
 	return n == 0 && len < 0 ? -1 : n;
 }
 

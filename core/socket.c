@@ -132,9 +132,8 @@ void us_sock_put(struct us_sock *s)
 	free(s);
 }
 
-void us_sock_wake(struct us_sock *s)
+static void wake_now(struct us_sock *s)
 {
-	US_ASSERT_LOCKED(&s->lock);
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	if (s->waiters)
 		pthread_cond_broadcast(&s->cond);
@@ -149,6 +148,50 @@ void us_sock_wake(struct us_sock *s)
 		pthread_cond_signal(&r->w->cond);
 		pthread_mutex_unlock(&r->w->lock);
 	}
+}
+
+/* The receive batch open on this thread, if any (us_sock_batch_begin). */
+static _Thread_local struct us_wake_batch *wake_batch;
+
+void us_sock_batch_begin(struct us_wake_batch *b)
+{
+	b->n = 0;
+	b->outer = wake_batch == NULL;
+	if (b->outer)
+		wake_batch = b;
+}
+
+void us_sock_batch_end(struct us_wake_batch *b)
+{
+	if (!b->outer)
+		return;
+	wake_batch = NULL;
+	for (int i = 0; i < b->n; i++) {
+		struct us_sock *s = b->s[i];
+		pthread_mutex_lock(&s->lock);
+		s->wake_deferred = false;
+		wake_now(s);
+		pthread_mutex_unlock(&s->lock);
+		us_sock_put(s);
+	}
+	b->n = 0;
+}
+
+void us_sock_wake(struct us_sock *s)
+{
+	US_ASSERT_LOCKED(&s->lock);
+	struct us_wake_batch *b = wake_batch;
+	if (b) {
+		if (s->wake_deferred)
+			return;
+		if (b->n < US_WAKE_BATCH) {
+			us_sock_hold(s);
+			s->wake_deferred = true;
+			b->s[b->n++] = s;
+			return;
+		}
+	}
+	wake_now(s);
 }
 
 uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns)

@@ -63,6 +63,7 @@ struct us_sock {
 	int waiters;                    /* threads blocked on cond */
 	_Atomic uint32_t wake_seq;      /* bumped by every us_sock_wake (under lock); read by busy pollers */
 	uint64_t last_wait_ns;          /* how long the last wait took: decides whether to busy-poll */
+	bool wake_deferred;             /* in this thread's receive batch's wake list (us_sock_wake) */
 
 	bool closed;                    /* us_close() happened: waiters get EBADF */
 	bool nonblock;
@@ -140,6 +141,27 @@ void us_sock_put(struct us_sock *s);
 
 /* With s->lock held: wake blocked threads and pollers. */
 void us_sock_wake(struct us_sock *s);
+
+/*
+ * Receive batches. Whoever consumes a receive queue (the receive thread,
+ * a busy poller, the deterministic driver) brackets each run of frames it
+ * reads with us_sock_batch_begin() / us_sock_batch_end(), holding no lock
+ * at either. In between, us_sock_wake() on that thread only notes the
+ * socket (with a reference), once however many segments reach it, and
+ * us_sock_batch_end() wakes each noted socket once: a reader sleeping on a
+ * bulk flow is woken once per batch, not once per segment (each futex
+ * wake-up costing more than the segment's whole input on a VM). A batch
+ * notes at most US_WAKE_BATCH sockets; wake-ups past that happen at once.
+ * Nested begin/end pairs join the outer batch.
+ */
+#define US_WAKE_BATCH 64
+struct us_wake_batch {
+	int n;
+	bool outer;                     /* false: joined a batch already open on this thread */
+	struct us_sock *s[US_WAKE_BATCH];
+};
+void us_sock_batch_begin(struct us_wake_batch *b);
+void us_sock_batch_end(struct us_wake_batch *b);
 /* With s->lock held: POLLIN | POLLOUT | POLLERR | POLLHUP ..., POLLNVAL if closed. */
 short us_sock_revents(struct us_sock *s);
 

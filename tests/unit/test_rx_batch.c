@@ -1,0 +1,174 @@
+/*
+ * test_rx_batch.c — readers are woken once per receive batch, not once
+ * per segment (suite "rx_batch").
+ *
+ * Whoever consumes a receive queue (receive thread, busy poller, the
+ * deterministic driver us_stack_poll) reads a run of frames and processes
+ * them; a socket that receives several of them is woken (us_sock_wake:
+ * its wake_seq counts every wake-up) once, at the end of the run. Before,
+ * every segment woke a sleeping reader again: one futex wake-up and one
+ * context switch per segment in bulk receive.
+ *
+ * One deterministic stack; the test queues frames on its end of the pair
+ * wire without letting the stack run, then lets it run once, so that the
+ * stack reads them all in one batch (us_netif_poll).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tcputil.h"
+#include "socket.h"
+
+/* How many wake-ups the socket behind fd has had (us_sock_wake calls that woke). */
+static uint32_t wakes(struct tu *t, int fd)
+{
+	struct us_sock *s = us_sock_get(t->st, fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	uint32_t v = atomic_load(&s->wake_seq);
+	us_sock_put(s);
+	return v;
+}
+
+/* Put a frame on the wire towards the stack without letting it run. */
+static void queue_frame(struct tu *t, const void *f, size_t len)
+{
+	CU_ASSERT_EQUAL(us_pair_send(t->peer, us_stack_now(t->st), f, len), 0);
+}
+
+static void queue_udp(struct tu *t, uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+	uint8_t udp[256], f[512];
+	size_t ul = tu_udp(udp, TU_PEER_IP, TU_STACK_IP, sport, dport, data, len);
+	struct tu_iph h = tu_iph_peer(17);
+	queue_frame(t, f, tu_ip_frame(f, &h, udp, ul));
+}
+
+static int udp_bound(struct tu *t, uint16_t port)
+{
+	int fd = us_socket(t->st, AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	CU_ASSERT_EQUAL_FATAL(us_bind(t->st, fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
+/* Eight data segments read in one batch: the connection's reader is woken
+ * once, and every byte is there. */
+static void test_tcp_segments_one_wake_per_batch(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	int lfd = tc_listen(&t, 80, 8);
+	struct tc_peer p;
+	tc_peer_init(&p, &t, 40000, 80, 1000);
+	int fd = tc_open_passive(&p, lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	tc_collect(&t, NULL);
+	uint32_t w0 = wakes(&t, fd);
+
+	enum { SEGS = 8, LEN = 1000 };
+	static uint8_t data[SEGS * LEN];
+	tu_pattern(data, sizeof data, 7);
+	for (int i = 0; i < SEGS; i++) {
+		uint8_t f[2048];
+		struct tc_seg s = tc_peer_seg(&p, TC_ACK | TC_PSH, data + i * LEN, LEN);
+		queue_frame(&t, f, tc_frame(f, &s));
+		p.snd_nxt += LEN;
+	}
+	us_stack_poll(t.st);
+	CU_ASSERT_EQUAL(wakes(&t, fd) - w0, 1);
+
+	static uint8_t got[SEGS * LEN + 1];
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, got, sizeof got, MSG_DONTWAIT), SEGS * LEN);
+	CU_ASSERT(memcmp(got, data, sizeof data) == 0);
+	tc_collect(&t, NULL);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_run(&t, 5 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+/* Datagrams for two sockets, interleaved in one batch: one wake-up each. */
+static void test_udp_interleaved_one_wake_each(void)
+{
+	struct tu_opts o = { .static_peer = true };
+	struct tu t;
+	if (!tu_open(&t, &o))
+		return;
+	int a = udp_bound(&t, 7001), b = udp_bound(&t, 7002);
+	uint32_t wa = wakes(&t, a), wb = wakes(&t, b);
+	for (int i = 0; i < 4; i++) {
+		queue_udp(&t, 5000, 7001, "aaaa", 4);
+		queue_udp(&t, 5000, 7002, "bbbb", 4);
+	}
+	us_stack_poll(t.st);
+	CU_ASSERT_EQUAL(wakes(&t, a) - wa, 1);
+	CU_ASSERT_EQUAL(wakes(&t, b) - wb, 1);
+	char buf[16];
+	for (int i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(us_recv(t.st, a, buf, sizeof buf, MSG_DONTWAIT), 4);
+		CU_ASSERT_EQUAL(us_recv(t.st, b, buf, sizeof buf, MSG_DONTWAIT), 4);
+	}
+	CU_ASSERT_EQUAL(us_recv(t.st, a, buf, sizeof buf, MSG_DONTWAIT), -1);
+	us_close(t.st, a);
+	us_close(t.st, b);
+	tu_close(&t);
+}
+
+/*
+ * More sockets in one batch than a batch notes (US_WAKE_BATCH): the rest
+ * are woken at once; none is left without its wake-up. A batch has at
+ * most as many frames as a batch notes sockets, so this takes broadcasts:
+ * each datagram to 10.0.0.255 goes to every socket bound to its port (up
+ * to 32, udp.c), here 3 ports of 24 sockets each.
+ */
+static void test_batch_overflow_wakes_every_socket(void)
+{
+	struct tu_opts o = { .static_peer = true };
+	struct tu t;
+	if (!tu_open(&t, &o))
+		return;
+	enum { PORTS = 3, PER = 24, N = PORTS * PER };
+	CU_ASSERT_FATAL(N > US_WAKE_BATCH);
+	int fd[N];
+	uint32_t w[N];
+	for (int i = 0; i < N; i++) {
+		fd[i] = us_socket(t.st, AF_INET, SOCK_DGRAM, 0);
+		CU_ASSERT_FATAL(fd[i] >= 0);
+		int one = 1;
+		CU_ASSERT_EQUAL(us_setsockopt(t.st, fd[i], SOL_SOCKET, SO_REUSEADDR, &one,
+					      sizeof one), 0);
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)(7100 + i % PORTS)) };
+		CU_ASSERT_EQUAL_FATAL(us_bind(t.st, fd[i], (struct sockaddr *)&a, sizeof a), 0);
+		w[i] = wakes(&t, fd[i]);
+	}
+	for (int k = 0; k < PORTS; k++) {
+		uint8_t udp[64], f[128];
+		size_t ul = tu_udp(udp, TU_PEER_IP, TU_BCAST_IP, 5000, (uint16_t)(7100 + k), "x", 1);
+		struct tu_iph h = tu_iph_peer(17);
+		h.dst = TU_BCAST_IP;
+		queue_frame(&t, f, tu_ip_frame(f, &h, udp, ul));
+	}
+	us_stack_poll(t.st);
+	int woken = 0;
+	for (int i = 0; i < N; i++)
+		woken += wakes(&t, fd[i]) - w[i] == 1;
+	CU_ASSERT_EQUAL(woken, N);
+	char buf[4];
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(us_recv(t.st, fd[i], buf, sizeof buf, MSG_DONTWAIT), 1);
+		us_close(t.st, fd[i]);
+	}
+	tu_close(&t);
+}
+
+US_SUITE(rx_batch, NULL, NULL,
+	 US_TEST(test_tcp_segments_one_wake_per_batch),
+	 US_TEST(test_udp_interleaved_one_wake_each),
+	 US_TEST(test_batch_overflow_wakes_every_socket));
