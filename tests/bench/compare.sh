@@ -60,10 +60,7 @@ PERF=
 command -v perf >/dev/null && PERF=perf
 
 ns=$(new_ns cmp)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip -n "$ns" link set tap0 mtu 1500
-ip -n "$ns" addr add 10.81.10.1/24 dev tap0
-ip -n "$ns" link set tap0 up
+tap_up -m 1500 "$ns" tap0 10.81.10.1/24
 [ "$OFFL" = true ] || ip netns exec "$ns" ethtool -K tap0 tso off gso off gro off lro off tx off rx off sg off \
 	>/dev/null 2>&1 || echo "compare: note: ethtool could not turn the TAP's offloads off"
 start "$ns" "$TMP/server.log" "$BIN/usperf" -s --kernel -p 5301

@@ -1,5 +1,6 @@
 # preload.sh — the shim's rows of `make bench` (sourced by run.sh, which
-# provides say, row, new_ns, start, wait_for, $OUT, $REPS, FAILED).
+# provides say, row, $OUT, $REPS, FAILED; tests/net/lib.sh new_ns, start,
+# wait_for, veth_up, tap_up).
 # Unmodified programs over libustack-preload.so against the same programs
 # on the kernel, in the same run (doc/BENCHMARKS.md "Programs over the shim"):
 #
@@ -109,16 +110,8 @@ preload_figures() {
 	pc=$(new_ns pc)
 	pv=$(new_ns pv)
 	pt=$(new_ns pt)
-	ip -n "$pc" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$pv" ||
-		fail "cannot create the veth pair"
-	ip -n "$pc" addr add 10.83.1.1/24 dev veth0
-	ip -n "$pv" addr add 10.83.1.2/24 dev veth1
-	ip -n "$pc" link set veth0 up
-	ip -n "$pv" link set veth1 up
-	ip netns exec "$pt" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-	ip -n "$pt" link set tap0 mtu 1500
-	ip -n "$pt" addr add 10.83.2.1/24 dev tap0
-	ip -n "$pt" link set tap0 up
+	veth_up -m 1500 "$pc" veth0 10.83.1.1/24 "$pv" veth1 10.83.1.2/24
+	tap_up -m 1500 "$pt" tap0 10.83.2.1/24
 	stack_yaml true 10.83.2.2/24 02:00:0a:53:02:02 > "$OUT/preload.yaml"
 	mkdir -p "$OUT/preload-www"
 	head -c 1024 /dev/urandom > "$OUT/preload-www/index.html"

@@ -131,20 +131,9 @@ kc=$(new_ns kc)
 ks=$(new_ns ks)
 st=$(new_ns st)
 ss=$(new_ns ss)
-ip -n "$kc" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$ks" ||
-	fail "cannot create the veth pair"
-ip -n "$kc" addr add 10.81.1.1/24 dev veth0
-ip -n "$ks" addr add 10.81.1.2/24 dev veth1
-ip -n "$kc" link set veth0 up
-ip -n "$ks" link set veth1 up
-ip netns exec "$st" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip -n "$st" link set tap0 mtu 1500
-ip -n "$st" addr add 10.81.2.1/24 dev tap0
-ip -n "$st" link set tap0 up
-ip netns exec "$ss" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip -n "$ss" link set tap0 mtu 1500
-ip -n "$ss" addr add 10.81.3.1/24 dev tap0
-ip -n "$ss" link set tap0 up
+veth_up -m 1500 "$kc" veth0 10.81.1.1/24 "$ks" veth1 10.81.1.2/24
+tap_up -m 1500 "$st" tap0 10.81.2.1/24
+tap_up -m 1500 "$ss" tap0 10.81.3.1/24
 TAPS=("$st tap0" "$ss tap0")
 if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then
 	# HTTP: ustackd's service on a TAP in hs; a TAP in ks for uscurl, so
@@ -152,10 +141,7 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = http ]; then
 	hs=$(new_ns hs)
 	for pair in "$hs tap0 10.81.4.1/24" "$ks tap0 10.81.5.1/24"; do
 		set -- $pair
-		ip netns exec "$1" ip tuntap add dev "$2" mode tap || fail "ip tuntap add"
-		ip -n "$1" link set "$2" mtu 1500
-		ip -n "$1" addr add "$3" dev "$2"
-		ip -n "$1" link set "$2" up
+		tap_up -m 1500 "$1" "$2" "$3"
 		TAPS+=("$1 $2")
 	done
 fi
@@ -208,10 +194,7 @@ stack_yaml false 10.81.2.2/24 02:00:0a:51:02:02 > "$OUT/st-off.yaml"
 if [ -n "$IDLE_BIG" ]; then
 	ua=$(new_ns ua)
 	ub=$(new_ns ub)
-	ip -n "$ua" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$ub" ||
-		fail "cannot create the veth pair"
-	ip -n "$ua" link set veth0 up
-	ip -n "$ub" link set veth1 up
+	veth_up -m 1500 "$ua" veth0 - "$ub" veth1 -
 	for side in "ua veth0 10.81.6.1/24,10.81.6.2/24,10.81.6.3/24,10.81.6.4/24,10.81.6.5/24,10.81.6.6/24,10.81.6.7/24,10.81.6.8/24 02:00:0a:51:06:01" \
 		"ub veth1 10.81.6.101/24 02:00:0a:51:06:65"; do
 		set -- $side
@@ -235,10 +218,7 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = rr ]; then
 		> "$OUT/st-nbp.yaml"
 	SRV_ustack_nbp=$SRV_ustack
 	sn=$(new_ns sn)
-	ip netns exec "$sn" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-	ip -n "$sn" link set tap0 mtu 1500
-	ip -n "$sn" addr add 10.81.9.1/24 dev tap0
-	ip -n "$sn" link set tap0 up
+	tap_up -m 1500 "$sn" tap0 10.81.9.1/24
 	command -v ethtool >/dev/null && ip netns exec "$sn" ethtool -K tap0 tso off gso off gro off \
 		lro off tx off rx off sg off >/dev/null 2>&1
 	{ stack_yaml false 10.81.9.2/24 02:00:0a:51:09:02; printf 'stack:\n  busy_poll_us: 0\n'; } \
@@ -261,19 +241,9 @@ if [ "$ONLY" = "" ] || [ "$ONLY" = tcp ] || [ "$ONLY" = bulk ]; then
 	ks2=$(new_ns ks2)
 	so=$(new_ns so)
 	sso=$(new_ns sso)
-	ip -n "$kc2" link add veth0 mtu 1500 type veth peer name veth1 mtu 1500 netns "$ks2" ||
-		fail "cannot create the veth pair"
-	ip -n "$kc2" addr add 10.82.1.1/24 dev veth0
-	ip -n "$ks2" addr add 10.82.1.2/24 dev veth1
-	ip -n "$kc2" link set veth0 up
-	ip -n "$ks2" link set veth1 up
-	for pair in "$so 10.82.2.1/24" "$sso 10.82.3.1/24"; do
-		set -- $pair
-		ip netns exec "$1" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-		ip -n "$1" link set tap0 mtu 1500
-		ip -n "$1" addr add "$2" dev tap0
-		ip -n "$1" link set tap0 up
-	done
+	veth_up -m 1500 "$kc2" veth0 10.82.1.1/24 "$ks2" veth1 10.82.1.2/24
+	tap_up -m 1500 "$so" tap0 10.82.2.1/24
+	tap_up -m 1500 "$sso" tap0 10.82.3.1/24
 	say "offloads on (kernel-veth-on, ustack-on): veth0 $(ip netns exec "$kc2" ethtool -k veth0 2>/dev/null |
 		grep -E '^(tcp-segmentation-offload|generic-receive-offload|tx-checksumming):' | tr -s ' \n' ' ')"
 	wait_for 5 "veth carrier (offloads on)" ip netns exec "$kc2" ping -c1 -W1 10.82.1.2
@@ -960,13 +930,8 @@ best_of() {
 pcap_figures() {
 	local pp pk pt data="$OUT/pcap.in" nc_in p_in p_out t_in t_out
 	pp=$(new_ns pcp); pk=$(new_ns pck); pt=$(new_ns pct)
-	ip -n "$pp" link add veth0 type veth peer name veth1 netns "$pk" || fail "veth for pcap"
-	ip -n "$pp" link set veth0 up
-	ip -n "$pk" addr add 10.81.6.1/24 dev veth1
-	ip -n "$pk" link set veth1 up
-	ip netns exec "$pt" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-	ip -n "$pt" addr add 10.81.7.1/24 dev tap0
-	ip -n "$pt" link set tap0 up
+	veth_up "$pp" veth0 - "$pk" veth1 10.81.6.1/24
+	tap_up "$pt" tap0 10.81.7.1/24
 	head -c $((PCAP_MB * 1000000)) /dev/zero > "$data"
 	local P="--pcap veth0 --addr 10.81.6.2/24" T="--tap tap0 --addr 10.81.7.2/24"
 	# kernel -> ustack: usnc -l receives.
@@ -1110,9 +1075,7 @@ synflood_figures() {
 		say "   kernel: ${r[1]}/50 served, $((c1 - c0)) cookies in ${r[0]} s of flood"
 	fi
 	kill "$sp" 2>/dev/null
-	ip netns exec "$sf" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-	ip -n "$sf" addr add 10.81.8.1/24 dev tap0
-	ip -n "$sf" link set tap0 up
+	tap_up "$sf" tap0 10.81.8.1/24
 	cat > "$OUT/flood.yaml" <<YAML
 interfaces:
   eth0: {backend: tap, device: tap0, addresses: [10.81.8.2/24]}

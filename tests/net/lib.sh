@@ -105,3 +105,60 @@ no_sanitizer_reports() {
 		fail "sanitizer reports in $1"
 	fi
 }
+
+# ---- the usual set-ups: a TAP or a veth pair in the test's namespaces ----
+# Each takes -m MTU first to set the MTU (before the addresses), fails the
+# test if the device cannot be made, and only ever touches NS.
+
+# if_up [-m MTU] NS DEV ADDR/LEN... — give DEV in NS these addresses, up.
+if_up() {
+	local mtu=
+	[ "$1" = -m ] && { mtu=$2; shift 2; }
+	local ns=$1 dev=$2 a
+	shift 2
+	[ -z "$mtu" ] || ip -n "$ns" link set "$dev" mtu "$mtu" || fail "mtu $mtu on $dev in $ns"
+	for a in "$@"; do
+		ip -n "$ns" addr add "$a" dev "$dev" || fail "ip addr add $a dev $dev in $ns"
+	done
+	ip -n "$ns" link set "$dev" up || fail "ip link set $dev up in $ns"
+}
+
+# tap_up [-m MTU] NS DEV ADDR/LEN... — a TAP device DEV in NS (the kernel's
+# side of the stack's wire) with these addresses, up.
+tap_up() {
+	local m=()
+	[ "$1" = -m ] && { m=(-m "$2"); shift 2; }
+	ip netns exec "$1" ip tuntap add dev "$2" mode tap || fail "ip tuntap add $2 in $1"
+	if_up "${m[@]}" "$@"
+}
+
+# veth_up [-m MTU] NS1 DEV1 ADDR1 NS2 DEV2 ADDR2 — a veth pair, DEV1 in NS1
+# and DEV2 in NS2, each with its address (- for none), both up.
+veth_up() {
+	local m=()
+	[ "$1" = -m ] && { m=(-m "$2"); shift 2; }
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4" ||
+		fail "cannot create the veth pair $1/$2 - $4/$5"
+	local a1=() a2=()
+	[ "$3" = - ] || a1=("$3")
+	[ "$6" = - ] || a2=("$6")
+	if_up "${m[@]}" "$1" "$2" "${a1[@]}"
+	if_up "${m[@]}" "$4" "$5" "${a2[@]}"
+}
+
+# start_ustackd NS LOG ARGS... — ustackd ARGS in NS (LAST_PID), then wait
+# (5 s at most) for its "ustackd: up" line in LOG.
+start_ustackd() {
+	local ns=$1 log=$2
+	shift 2
+	start "$ns" "$log" "$BIN/ustackd" "$@"
+	wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$log"
+}
+
+# stack_tap_up NS DEV ADDR/LEN... — wait (5 s at most) for the stack to
+# create its TAP device DEV in NS, then give the kernel's side of it these
+# addresses, up.
+stack_tap_up() {
+	wait_for 5 "ustackd to create $2" ip netns exec "$1" ip link show "$2"
+	if_up "$@"
+}
