@@ -9,10 +9,7 @@ need_root
 need_cmd dnsmasq socat
 
 ns=$(new_ns dns)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.9.1/24 dev tap0
-ip netns exec "$ns" ip addr add 10.9.9.53/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.9.1/24 10.9.9.53/24
 start "$ns" "$TMP/dnsmasq.log" dnsmasq --no-daemon --no-resolv --no-hosts --log-queries \
 	--listen-address=10.9.9.53 --bind-interfaces --pid-file="$TMP/dnsmasq.pid" \
 	--local=/test/ --host-record=files.test,10.9.9.1 --cname=alias.test,files.test

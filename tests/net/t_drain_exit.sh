@@ -66,9 +66,7 @@ cc $SAN -I"$ROOT/core/include" -o "$TMP/exit" "$TMP/exit.c" "$LIB" -lpcap -lyaml
 	fail "cannot build the example against $LIB"
 
 ns=$(new_ns drain)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.12.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.12.1/24
 # A slow reader: small receive buffers (per namespace), so its window closes.
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_rmem="4096 16384 32768" ||
 	fail "cannot set tcp_rmem in the namespace"

@@ -14,9 +14,7 @@ need_root
 need_cmd tshark
 
 ns=$(new_ns lo)
-ip netns exec "$ns" ip tuntap add dev tap1 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.4.1/24 dev tap1
-ip netns exec "$ns" ip link set tap1 up
+tap_up "$ns" tap1 10.9.4.1/24
 
 note "usping own address and 127.0.0.1, capturing eth0"
 for dst in 10.9.4.2 127.0.0.1; do

@@ -18,9 +18,7 @@ need_root
 need_cmd nc ss
 
 ns=$(new_ns obs)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.14.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.14.1/24
 cat > "$TMP/host.yaml" <<Y
 interfaces:
   eth0: {backend: tap, device: tap0, addresses: [10.9.14.2/24]}
@@ -30,9 +28,8 @@ services:
   - {type: http, port: 80, root: "$TMP/www"}
 Y
 mkdir -p "$TMP/www" && echo hello > "$TMP/www/index.html"
-start "$ns" "$TMP/d.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+start_ustackd "$ns" "$TMP/d.log" -C "$TMP/host.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
 
 # Two connections held open by the kernel's nc (stdin a FIFO we keep open).
 mkfifo "$TMP/f1" "$TMP/f2"

@@ -10,12 +10,7 @@ need_cmd nc sha256sum ethtool
 
 a=$(new_ns pta)
 b=$(new_ns ptb)
-ip link add "ust$$a" type veth peer name "ust$$b" || fail "ip link add veth"
-ip link set "ust$$a" netns "$a" name veth0 || fail "move veth end to $a"
-ip link set "ust$$b" netns "$b" name veth1 || fail "move veth end to $b"
-ip netns exec "$a" ip link set veth0 up
-ip netns exec "$b" ip addr add 10.9.12.1/24 dev veth1
-ip netns exec "$b" ip link set veth1 up
+veth_up "$a" veth0 - "$b" veth1 10.9.12.1/24
 # The point of the test: the sender keeps checksum and segmentation offload.
 ip netns exec "$b" ethtool -k veth1 | grep -q '^tx-checksumming: on' ||
 	fail "precondition: tx checksumming is not on for veth1"

@@ -8,16 +8,10 @@ need_cmd ping
 
 a=$(new_ns pa)
 b=$(new_ns pb)
-ip link add "ust$$a" type veth peer name "ust$$b" || fail "ip link add veth"
-ip link set "ust$$a" netns "$a" name veth0 || fail "move veth end to $a"
-ip link set "ust$$b" netns "$b" name veth1 || fail "move veth end to $b"
-ip netns exec "$a" ip link set veth0 up
-ip netns exec "$b" ip addr add 10.9.2.1/24 dev veth1
-ip netns exec "$b" ip link set veth1 up
+veth_up "$a" veth0 - "$b" veth1 10.9.2.1/24
 
-start "$a" "$TMP/ustackd.log" "$BIN/ustackd" --pcap veth0 --addr 10.9.2.2/24
+start_ustackd "$a" "$TMP/ustackd.log" --pcap veth0 --addr 10.9.2.2/24
 d=$LAST_PID
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 
 note "kernel (B) pings the stack (A) through pcap"
 ip netns exec "$b" ping -c 3 -i 0.2 -W 2 10.9.2.2 | tee "$TMP/p1"

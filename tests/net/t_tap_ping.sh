@@ -10,9 +10,7 @@ ns=$(new_ns tap)
 cap=$TMP/ustackd.pcap
 start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" --tap tap0 --addr 10.9.0.2/24 --capture "$cap"
 d=$LAST_PID
-wait_for 5 "ustackd to create tap0" ip netns exec "$ns" ip link show tap0
-ip netns exec "$ns" ip addr add 10.9.0.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+stack_tap_up "$ns" tap0 10.9.0.1/24
 
 note "ping 10.9.0.2 (56 bytes)"
 ip netns exec "$ns" ping -c 5 -i 0.2 -W 2 10.9.0.2 | tee "$TMP/p1" || fail "kernel ping got no reply"

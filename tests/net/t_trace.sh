@@ -10,9 +10,7 @@ need_root
 need_cmd nc tcpdump
 
 ns=$(new_ns trace)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.13.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.13.1/24
 cat > "$TMP/host.yaml" <<Y
 interfaces:
   eth0:
@@ -23,9 +21,8 @@ interfaces:
 services:
   - {type: echo, proto: tcp, port: 7}
 Y
-start "$ns" "$TMP/d.log" "$BIN/ustackd" -v -C "$TMP/host.yaml"
+start_ustackd "$ns" "$TMP/d.log" -v -C "$TMP/host.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
 # The stack sends its first frame to the kernel: ARP first (no cache yet).
 printf 'hello over the stack\n%.0s' $(seq 50) > "$TMP/in"
 ip netns exec "$ns" timeout 10 nc -N 10.9.13.2 7 < "$TMP/in" > "$TMP/out" || fail "nc exit $?"

@@ -26,9 +26,8 @@ routes:
 services:
   - {type: echo, proto: tcp, port: 7}
 Y
-start "$ns" "$TMP/d.log" "$BIN/ustackd" --stack-config "$TMP/host.yaml"
+start_ustackd "$ns" "$TMP/d.log" --stack-config "$TMP/host.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
 
 ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 10.9.16.2 > "$TMP/p1" || { cat "$TMP/p1" "$TMP/d.log"; fail "ping over tun"; }
 ip netns exec "$ns" ping -c 2 -i 0.2 -W 2 -s 3000 10.9.16.2 > "$TMP/p2" || fail "fragmented ping over tun"

@@ -14,9 +14,7 @@ need_root
 need_cmd nc sha256sum
 
 ns=$(new_ns hc)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.21.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.21.1/24
 Q="--tap tap0 --addr 10.9.21.2/24"
 head -c 64000000 /dev/urandom > "$TMP/data"
 want=$(sha256sum < "$TMP/data" | cut -d' ' -f1)

@@ -10,9 +10,7 @@ need_root
 need_cmd nc socat
 
 ns=$(new_ns opt)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.22.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.22.1/24
 Q="--tap tap0 --addr 10.9.22.2/24 --addr 10.9.22.3/24"
 K=10.9.22.1
 usnc() { ip netns exec "$ns" timeout 20 "$BIN/usnc" "$@"; }

@@ -7,9 +7,7 @@ need_root
 need_cmd socat
 
 ns=$(new_ns udp)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.4.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.4.1/24
 Q="--tap tap0 --addr 10.9.4.2/24"
 
 # Kernel-side UDP echo service.

@@ -7,9 +7,7 @@ need_root
 
 ns=$(new_ns usping)
 # A persistent TAP the kernel owns an address on; usping attaches to it.
-ip netns exec "$ns" ip tuntap add dev tap1 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.1.1/24 dev tap1
-ip netns exec "$ns" ip link set tap1 up
+tap_up "$ns" tap1 10.9.1.1/24
 
 note "usping -c 3 10.9.1.1"
 ip netns exec "$ns" timeout 30 "$BIN/usping" -c 3 -i 0.2 -W 3 --tap tap1 --addr 10.9.1.2/24 10.9.1.1 \

@@ -15,16 +15,8 @@ need_cmd ping
 
 P=$(new_ns pingpeer)
 C=$(new_ns pingcli)
-ip netns exec "$P" ip tuntap add dev tap1 mode tap || fail "ip tuntap add"
-ip netns exec "$P" ip addr add 10.9.1.1/24 dev tap1
-ip netns exec "$P" ip link set tap1 up
-ip link add "ust$$vp" type veth peer name "ust$$vc" || fail "ip link add veth"
-ip link set "ust$$vp" netns "$P" name vp
-ip link set "ust$$vc" netns "$C" name vc
-ip netns exec "$P" ip addr add 10.9.2.1/24 dev vp
-ip netns exec "$P" ip link set vp up
-ip netns exec "$C" ip addr add 10.9.2.2/24 dev vc
-ip netns exec "$C" ip link set vc up
+tap_up "$P" tap1 10.9.1.1/24
+veth_up "$P" vp 10.9.2.1/24 "$C" vc 10.9.2.2/24
 ip netns exec "$C" ip route add 10.9.1.0/24 via 10.9.2.1
 wait_for 10 "veth up" ip netns exec "$C" ping -c 1 -W 1 10.9.2.1
 
