@@ -564,19 +564,17 @@ ssize_t us_recvfrom(us_stack *st, int fd, void *buf, size_t len, int flags,
 		    struct sockaddr *from, socklen_t *fromlen)
 {
 	US_API_POINT();
-	static char nothing[1];
 	WITH_SOCK(st, fd, s);
 	int e = us_user_buf(buf, len);
 	if (!e)
 		e = us_sockaddr_out_check(from, fromlen);
 	if (e)
 		return done_err(s, e);
-	if (!buf)
-		buf = nothing;          /* len 0: nothing is written to it */
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC))
 		return done_err(s, EOPNOTSUPP);
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	ssize_t n = ops_of(s)->recvfrom(s, buf, len, flags, &a);
+	struct iovec one = { buf, len };        /* len 0: buf is never touched */
+	ssize_t n = ops_of(s)->recvv(s, &one, 1, len, flags, &a);
 	if (n < 0)
 		return done_err(s, (int)-n);
 	pthread_mutex_unlock(&s->lock);
@@ -590,14 +588,9 @@ ssize_t us_recv(us_stack *st, int fd, void *buf, size_t len, int flags)
 	return us_recvfrom(st, fd, buf, len, flags, NULL, NULL);
 }
 
-/* The largest bounce buffer a scattered recvmsg uses (one datagram; a
- * stream read may return less than asked). */
-#define RECVMSG_BOUNCE 65536
-
 ssize_t us_recvmsg(us_stack *st, int fd, struct msghdr *m, int flags)
 {
 	US_API_POINT();
-	static char nothing[1];
 	WITH_SOCK(st, fd, s);
 	if (!m)
 		return done_err(s, EFAULT);
@@ -622,45 +615,21 @@ ssize_t us_recvmsg(us_stack *st, int fd, struct msghdr *m, int flags)
 		ssize_t n = ops_of(s)->recverr ? ops_of(s)->recverr(s, m) : -EAGAIN;
 		return n < 0 ? done_err(s, (int)-n) : done(s, n);
 	}
-	/* One buffer: straight in. Several: through a bounce buffer (this is
-	 * the application's call, not the per-packet path). */
-	uint8_t *bounce = NULL;
-	void *buf = nothing;
-	size_t len = 0;
-	if (m->msg_iovlen == 1 && m->msg_iov[0].iov_base) {
-		buf = m->msg_iov[0].iov_base;
-		len = m->msg_iov[0].iov_len;
-	} else if (total) {
-		len = total < RECVMSG_BOUNCE ? total : RECVMSG_BOUNCE;
-		buf = bounce = malloc(len);
-		if (!bounce)
-			return done_err(s, ENOMEM);
-	}
+	/* Scattered straight from the socket's queue into the pieces (no
+	 * bounce buffer, one copy), up to their total length. */
 	bool dgram = s->type == SOCK_DGRAM;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	/* A datagram's real length shows whether it was cut (MSG_TRUNC). */
-	ssize_t n = ops_of(s)->recvfrom(s, buf, len, dgram ? flags | MSG_TRUNC : flags, &a);
-	if (n < 0) {
-		free(bounce);
+	ssize_t n = ops_of(s)->recvv(s, m->msg_iov, (int)m->msg_iovlen, total,
+				     dgram ? flags | MSG_TRUNC : flags, &a);
+	if (n < 0)
 		return done_err(s, (int)-n);
-	}
 	pthread_mutex_unlock(&s->lock);
 	us_sock_put(s);
-	size_t got = (size_t)n;
-	if (dgram && got > len) {
+	if (dgram && (size_t)n > total) {
 		m->msg_flags |= MSG_TRUNC;
-		got = len;
 		if (!(flags & MSG_TRUNC))
-			n = (ssize_t)len;
-	}
-	if (bounce) {
-		size_t off = 0;
-		for (size_t i = 0; i < (size_t)m->msg_iovlen && off < got; i++) {
-			size_t k = got - off < m->msg_iov[i].iov_len ? got - off : m->msg_iov[i].iov_len;
-			memcpy(m->msg_iov[i].iov_base, bounce + off, k);
-			off += k;
-		}
-		free(bounce);
+			n = (ssize_t)total;
 	}
 	if (m->msg_name) {
 		if (dgram)

@@ -7,6 +7,7 @@
 #define US_SOCKPROTO_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "socket.h"
 
@@ -17,8 +18,13 @@ struct us_proto_ops {
 	int (*accept)(struct us_sock *s, struct sockaddr_in *peer, int *newfd);
 	ssize_t (*sendto)(struct us_sock *s, const void *buf, size_t len, int flags,
 			  const struct sockaddr_in *to);
-	ssize_t (*recvfrom)(struct us_sock *s, void *buf, size_t len, int flags,
-			    struct sockaddr_in *from);
+	/*
+	 * Receive into the iovcnt pieces at iov, len bytes in all (scattered
+	 * straight from the protocol's queue: iov.h); MSG_TRUNC on a datagram
+	 * socket returns the datagram's real length (Linux).
+	 */
+	ssize_t (*recvv)(struct us_sock *s, const struct iovec *iov, int iovcnt, size_t len,
+			 int flags, struct sockaddr_in *from);
 	int (*shutdown)(struct us_sock *s, int how);
 	/* Detach from protocol tables; called once, from us_close. */
 	void (*close)(struct us_sock *s);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iov.h"
 #include "sockproto.h"
 #include "stack.h"
 #include "tcp.h"
@@ -437,8 +438,18 @@ static void window_update(struct us_tcb *t)
 		tcp_send_ack(t);
 }
 
-static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
-			    struct sockaddr_in *from)
+/* The first n bytes of ring r into the pieces at cursor c. */
+static void ring_scatter(const struct tcp_ring *r, struct us_iov_cur *c, uint32_t n)
+{
+	if (!n)
+		return;
+	uint32_t first = r->size - r->head < n ? r->size - r->head : n;
+	us_iov_put(c, r->buf + r->head, first);
+	us_iov_put(c, r->buf, n - first);
+}
+
+static ssize_t tcp_recvv(struct us_sock *s, const struct iovec *iov, int iovcnt, size_t len,
+			 int flags, struct sockaddr_in *from)
 {
 	US_ASSERT_LOCKED(&s->lock);
 	struct us_tcb *t = s->tcb;
@@ -447,7 +458,9 @@ static ssize_t tcp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 	for (;;) {
 		if (t->rcvq.len > 0 && !s->shut_rd) {
 			uint32_t n = len < t->rcvq.len ? (uint32_t)len : t->rcvq.len;
-			ring_read(&t->rcvq, 0, buf, n);
+			struct us_iov_cur c;
+			us_iov_cur_init(&c, iov, iovcnt);
+			ring_scatter(&t->rcvq, &c, n);
 			if (!(flags & MSG_PEEK)) {
 				ring_consume(&t->rcvq, n);
 				if (!t->rcvq.len && !t->nooo)
@@ -823,7 +836,7 @@ const struct us_proto_ops us_tcp_ops = {
 	.listen = tcp_listen,
 	.accept = tcp_accept,
 	.sendto = tcp_sendto,
-	.recvfrom = tcp_recvfrom,
+	.recvv = tcp_recvv,
 	.shutdown = tcp_shutdown,
 	.close = tcp_close,
 	.poll = tcp_poll,

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iov.h"
 #include "sockproto.h"
 #include "dhcp.h"
 #include "stack.h"
@@ -340,8 +341,17 @@ static ssize_t udp_sendto(struct us_sock *s, const void *buf, size_t len, int fl
 	return (ssize_t)len;
 }
 
-static ssize_t udp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
-			    struct sockaddr_in *from)
+/* n bytes from off in q into the pieces at cursor c. */
+static void ring_scatter(const struct us_udp_rq *q, size_t off, struct us_iov_cur *c, size_t n)
+{
+	off %= q->cap;
+	size_t first = q->cap - off < n ? q->cap - off : n;
+	us_iov_put(c, q->buf + off, first);
+	us_iov_put(c, q->buf, n - first);
+}
+
+static ssize_t udp_recvv(struct us_sock *s, const struct iovec *iov, int iovcnt, size_t len,
+			 int flags, struct sockaddr_in *from)
 {
 	US_ASSERT_LOCKED(&s->lock);
 	uint64_t deadline = us_sock_deadline(s, s->rcvtimeo_ns);
@@ -356,7 +366,9 @@ static ssize_t udp_recvfrom(struct us_sock *s, void *buf, size_t len, int flags,
 			struct rq_hdr h;
 			ring_get(q, q->head, &h, sizeof h);
 			size_t n = h.len < len ? h.len : len;
-			ring_get(q, q->head + sizeof h, buf, n);
+			struct us_iov_cur c;
+			us_iov_cur_init(&c, iov, iovcnt);
+			ring_scatter(q, q->head + sizeof h, &c, n);
 			from->sin_family = AF_INET;
 			from->sin_addr.s_addr = h.addr;
 			from->sin_port = h.port;
@@ -408,7 +420,7 @@ const struct us_proto_ops us_udp_ops = {
 	.bind = udp_bind,
 	.connect = udp_connect,
 	.sendto = udp_sendto,
-	.recvfrom = udp_recvfrom,
+	.recvv = udp_recvv,
 	.shutdown = udp_shutdown,
 	.close = udp_close,
 	.poll = udp_poll,
