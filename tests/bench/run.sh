@@ -61,7 +61,8 @@
 # is checked. BENCH_ONLY=tcp or BENCH_ONLY=http runs only one half
 # (BENCH_ONLY=synflood: only the SYN flood rows; BENCH_ONLY=idle: only the
 # idle-memory rows; BENCH_ONLY=bulk: only the bulk rows, offloads off and
-# on; BENCH_ONLY=rr: only the rr and crr rows; BENCH_ONLY=preload: the shim's);
+# on, and the multiqueue rows; BENCH_ONLY=mq: only the multiqueue rows (queues:
+# 1 against 2, several flows); BENCH_ONLY=rr: only the rr and crr rows; BENCH_ONLY=preload: the shim's);
 # BENCH_HTTP_SERVER=python3 uses the python3 server even when nginx is there.
 #
 # Logs and results go to $BUILD/bench/ (results.txt is the table).
@@ -89,8 +90,8 @@ OUT=$BUILD_ABS/bench
 USPERF=$BIN/usperf
 
 case $ONLY in
-""|tcp|http|pcap|synflood|idle|preload|bulk|rr|forward|loss) ;;
-*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward, loss or unset, not '$ONLY'"; exit 2 ;;
+""|tcp|http|pcap|synflood|idle|preload|bulk|rr|forward|loss|mq) ;;
+*) echo "bench: BENCH_ONLY is tcp, bulk, rr, http, pcap, synflood, idle, preload, forward, loss, mq or unset, not '$ONLY'"; exit 2 ;;
 esac
 need_root
 # BENCH_IDLE_CONNS=N (with BENCH_ONLY=idle): one idle row with N
@@ -576,6 +577,120 @@ idle() {
 		ROWS+=("  timer thread over ${hold} s idle|${tc:--}|-|us CPU|-|-|info")
 		ROWS+=("  timers fired / wake-ups over ${hold} s idle|${tf:--}/${tw:--}|-|count|-|-|info")
 	fi
+}
+
+# ---- multiqueue TAP (issue 10): several flows into ustack, queues: 1 vs 2 ----
+#
+# MQ_FLOWS (BENCH_MQ_FLOWS, default 4) kernel usperf clients send at once,
+# each its own connection, for SECS: into `usperf -s` on ustack over a TAP
+# in ust-<pid>-mq (kernel side 10.81.11.1, ustack 10.81.11.2) that the
+# stack creates itself with IFF_MULTI_QUEUE and `queues: 1`, then `queues:
+# 2` (one receive thread per queue; the kernel's tun driver spreads the
+# flows over the queues), and into the kernel's usperf server over the
+# veth (kernel-veth, the same clients from kc). Offloads off everywhere,
+# as the other "off" rows (ethtool on the TAP once the stack has made it;
+# the stack's `offload: false`). Per set-up the best of REPS_BULK rounds
+# of the flows' summed Mbit/s, and the ustack server's CPU time per MB
+# (its process, all threads, from /proc) in the log lines. Rows: each
+# queue count against kernel-veth, and queues: 2 against queues: 1.
+MQ_FLOWS=${BENCH_MQ_FLOWS:-4}
+MQ_SRV=10.81.11.2
+
+# mq_client_runs NS ADDR TAG — MQ_FLOWS kernel clients at once from NS to
+# ADDR:PORT; prints the summed Mbit/s and bytes ("MBPS BYTES"), or FAILED.
+mq_client_runs() {
+	local ns=$1 addr=$2 tag=$3 i pids=() logs=() sum=0 bytes=0 r
+	for i in $(seq "$MQ_FLOWS"); do
+		logs+=("$OUT/mq.$tag.$i.$(date +%s%N).log")
+		timeout --kill-after=5 $((SECS + 60)) ip netns exec "$ns" "$USPERF" --kernel \
+			-c "$addr" -p $PORT -t "$SECS" -i 0 -m bulk >"${logs[-1]}" 2>&1 &
+		pids+=($!)
+	done
+	local bad=0
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || bad=1
+		r=$(grep '^RESULT' "${logs[$i]}" | tail -1)
+		[ -n "$(field "$r" mbps)" ] || { bad=1; continue; }
+		sum=$(awk -v a="$sum" -v b="$(field "$r" mbps)" 'BEGIN { printf "%.2f", a + b }')
+		bytes=$((bytes + $(field "$r" bytes)))
+	done
+	if [ $bad = 1 ]; then
+		echo "bench: multiqueue $tag: a client failed; ${logs[0]} and the others" >&2
+		echo FAILED
+		return 1
+	fi
+	echo "$sum $bytes"
+}
+
+# mq_ustack Q — one round with the stack's `queues: Q`; prints
+# "MBPS BYTES CPU_US" or FAILED.
+mq_ustack() {
+	local q=$1 y="$OUT/mq-q$1.yaml" log="$OUT/server-mq-q$1.$(date +%s%N).log" pid c0 c1 r
+	printf 'interfaces:\n  eth0:\n    backend: tap\n    device: tap0\n' > "$y"
+	printf '    addresses: [%s/24]\n    macaddress: "02:00:0a:51:0b:02"\n' $MQ_SRV >> "$y"
+	printf '    offload: false\n    queues: %s\n' "$q" >> "$y"
+	start "$mq" "$log" "$USPERF" -s -p $PORT -C "$y"
+	pid=$LAST_PID
+	if ! poll 5 ip netns exec "$mq" ip link show tap0 ||
+	   ! poll 5 grep -q '^Server listening' "$log"; then
+		echo "bench: multiqueue: usperf -s with queues: $q did not come up; $log" >&2
+		stop_pid "$pid" >/dev/null 2>&1
+		echo FAILED
+		return 1
+	fi
+	ip -n "$mq" addr add 10.81.11.1/24 dev tap0
+	ip -n "$mq" link set tap0 up
+	command -v ethtool >/dev/null && ip netns exec "$mq" ethtool -K tap0 tso off gso off \
+		gro off lro off tx off rx off sg off >/dev/null 2>&1
+	poll 5 ip netns exec "$mq" ping -c1 -W1 $MQ_SRV
+	c0=$(pid_cpu_us "$pid")
+	r=$(mq_client_runs "$mq" $MQ_SRV "q$q")
+	c1=$(pid_cpu_us "$pid")
+	stop_pid "$pid" >/dev/null 2>&1
+	[ "$r" != FAILED ] || { echo FAILED; return 1; }
+	echo "$r $((c1 - c0))"
+}
+
+mq_figures() {
+	say ""
+	say "== multiqueue TAP: $MQ_FLOWS flows kernel->ustack, queues: 1 and 2 (offloads off)"
+	mq=$(new_ns mq)
+	local i r bg k=() u1=() u2=() q
+	for i in $(seq "$REPS_BULK"); do
+		bg=$(background)
+		if r=$(mq_client_runs "$kc" 10.81.1.2 kernel); then
+			say "   kernel-veth #$i: ${r%% *} Mbit/s in $MQ_FLOWS flows (background busy ${bg}%)"
+			k+=("${r%% *}:$bg")
+		else
+			say "   kernel-veth #$i: FAILED"
+		fi
+		for q in 1 2; do
+			bg=$(background)
+			if r=$(mq_ustack $q) && [ "$r" != FAILED ]; then
+				set -- $r
+				say "   ustack queues: $q #$i: $1 Mbit/s in $MQ_FLOWS flows, server CPU" \
+					"$(awk -v c="$3" -v b="$2" 'BEGIN { printf "%.0f", c / (b / 1e6) }') us per MB" \
+					"(background busy ${bg}%)"
+				if [ $q = 1 ]; then u1+=("$1:$bg"); else u2+=("$1:$bg"); fi
+			else
+				say "   ustack queues: $q #$i: FAILED"
+			fi
+		done
+	done
+	ip netns del "$mq" 2>/dev/null
+	local REPS=$REPS_BULK kb b1 b2
+	kb=$(summary "${k[@]}")
+	b1=$(summary "${u1[@]}")
+	b2=$(summary "${u2[@]}")
+	[ "${kb%% *}" != FAILED ] && [ "${b1%% *}" != FAILED ] && [ "${b2%% *}" != FAILED ] || FAILED=1
+	row "$MQ_FLOWS flows kernel->ustack, queues: 1" "${b1%% *}" "${kb%% *}" - "Mbit/s" \
+		"$(notes "${b1#* }" "${kb#* }")"
+	row "$MQ_FLOWS flows kernel->ustack, queues: 2" "${b2%% *}" "${kb%% *}" - "Mbit/s" \
+		"$(notes "${b2#* }" "${kb#* }")"
+	local n
+	n=$(notes "${b2#* }" "${b1#* }")
+	row "$MQ_FLOWS flows kernel->ustack, queues: 2 vs 1" "${b2%% *}" "${b1%% *}" - "Mbit/s" \
+		"kernel-veth column = queues: 1${n:+, $n}"
 }
 
 # ---- HTTP figures (reported, no targets) ----
@@ -1135,6 +1250,9 @@ elif [ "$ONLY" = idle ]; then
 elif [ "$ONLY" = bulk ]; then
 	stage bulk_both "bulk ustack->kernel" -m bulk
 	stage bulk_both "bulk kernel->ustack" -m bulk -R
+	stage mq_figures
+elif [ "$ONLY" = mq ]; then
+	stage mq_figures
 elif [ "$ONLY" = rr ]; then
 	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
 	TSECS=$SECS_RR SIDES="ustack-nbp ustack-srv-nbp" \
@@ -1146,6 +1264,7 @@ elif [ "$ONLY" != http ]; then
 	stage loss_figures
 	stage bulk_both "bulk ustack->kernel" -m bulk
 	stage bulk_both "bulk kernel->ustack" -m bulk -R
+	stage mq_figures
 	TSECS=$SECS_RR stage timed "rr 1 byte" tps 1.0 "trans/s" -m rr -l 1
 	TSECS=$SECS_RR SIDES="ustack-nbp ustack-srv-nbp" \
 		stage timed "rr 1 byte, busy_poll_us 0" tps 1.0 "trans/s" -m rr -l 1
