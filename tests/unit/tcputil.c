@@ -150,6 +150,12 @@ void tc_inject(struct tu *t, const struct tc_seg *s)
 	tu_inject(t, f, tc_frame(f, s));
 }
 
+struct tc_seg tc_syn(uint16_t sport, uint16_t dport, uint32_t seq)
+{
+	return (struct tc_seg){ .sport = sport, .dport = dport, .seq = seq, .flags = TC_SYN,
+				.win = 65535, .has_mss = true, .mss = 1460 };
+}
+
 /* ---- parsing ------------------------------------------------------------------- */
 
 /* RFC 9293 3.1 / 3.2: options until EOL or the end; an impossible length stops the walk. */
@@ -446,6 +452,16 @@ int tc_tcbs(struct tu *t)
 	return n;
 }
 
+struct us_tcb *tc_tcb(struct tu *t, int fd)
+{
+	struct us_sock *s = us_sock_get(t->st, fd);
+	if (!s)
+		return NULL;
+	struct us_tcb *c = s->tcb;
+	us_sock_put(s);         /* the descriptor keeps it alive */
+	return c;
+}
+
 /* ---- the socket listing -------------------------------------------------------- */
 
 char *tc_listing(us_stack *st)
@@ -596,6 +612,19 @@ int tc_open_passive_rtt(struct tc_peer *p, int lfd, const struct tc_seg *syn, ui
 		CU_ASSERT_EQUAL(peer.sin_addr.s_addr, TU_PEER_IP);
 		CU_ASSERT_EQUAL(ntohs(peer.sin_port), p->port);
 	}
+	return fd;
+}
+
+int tc_open_conn(struct tu *t, struct us_config *cfg, const struct tc_conn_spec *s,
+		 struct tc_peer *p, int *lfd)
+{
+	*lfd = -1;
+	if (!tu_open_cfg(t, cfg))
+		return -1;
+	*lfd = tc_listen(t, s->lport, s->backlog ? s->backlog : 8);
+	tc_peer_init(p, t, s->pport, s->lport, s->piss);
+	int fd = tc_open_passive_rtt(p, *lfd, s->syn, s->rtt_ns);
+	CU_ASSERT_FATAL(fd >= 0);
 	return fd;
 }
 

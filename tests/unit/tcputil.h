@@ -95,6 +95,10 @@ struct tc_seg {
 	bool bad_csum;                  /* write a wrong checksum */
 };
 
+/* The usual SYN from the peer (TU_PEER_IP:sport -> dport, ISS seq): window
+ * 65535, MSS 1460, no other option. Adjust the fields before injecting. */
+struct tc_seg tc_syn(uint16_t sport, uint16_t dport, uint32_t seq);
+
 /* The TCP segment (header, options, data, checksum) at p; returns its length. */
 size_t tc_build(uint8_t *p, const struct tc_seg *s);
 /* Ethernet + IPv4 (peer MAC -> stack MAC, TTL 64, DF) + tc_build(); returns the frame length. */
@@ -194,6 +198,9 @@ int tc_state(struct tu *t, int fd);
  * a SYN cache entry does, or -1 if there is none.
  */
 int tc_conn_state(struct tu *t, uint16_t stack_port, uint16_t peer_port);
+/* The control block of the TCP socket behind fd (NULL if none); the
+ * descriptor keeps it alive, so it stays valid until fd is closed. */
+struct us_tcb *tc_tcb(struct tu *t, int fd);
 /* How many control blocks the stack's TCP tables hold (connections and bound ports). */
 int tc_tcbs(struct tu *t);
 
@@ -258,6 +265,25 @@ int tc_open_passive(struct tc_peer *p, int lfd, const struct tc_seg *syn);
 /* The same with the handshake's ACK sent rtt_ns after the SYN-ACK (the
  * stack's first RTT sample), which must not be retransmitted meanwhile. */
 int tc_open_passive_rtt(struct tc_peer *p, int lfd, const struct tc_seg *syn, uint64_t rtt_ns);
+
+/*
+ * The set-up most TCP suites start from: open cfg's stack (tc_config'd and
+ * adjusted by the caller) into t, listen on s->lport (backlog s->backlog,
+ * 0: 8; the descriptor in *lfd) and accept a connection from p, a peer at
+ * s->pport with ISS s->piss, whose SYN has s->syn's options (NULL: MSS
+ * 1460) and whose ACK comes s->rtt_ns after the SYN-ACK. Returns the
+ * connection's descriptor, ESTABLISHED; -1 if the stack did not open
+ * (nothing to close). A failed handshake fails the test (CU_ASSERT_FATAL).
+ */
+struct tc_conn_spec {
+	uint16_t lport, pport;
+	uint32_t piss;
+	int backlog;
+	const struct tc_seg *syn;
+	uint64_t rtt_ns;
+};
+int tc_open_conn(struct tu *t, struct us_config *cfg, const struct tc_conn_spec *s,
+		 struct tc_peer *p, int *lfd);
 /*
  * Active open from the stack: a new socket us_connect()s to
  * TU_PEER_IP:p->port (EINPROGRESS in deterministic mode); the peer takes

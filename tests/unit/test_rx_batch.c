@@ -61,13 +61,11 @@ static void test_tcp_segments_one_wake_per_batch(void)
 	struct us_config cfg;
 	struct tu t;
 	tc_config(&cfg, 0, __func__);
-	if (!tu_open_cfg(&t, &cfg))
-		return;
-	int lfd = tc_listen(&t, 80, 8);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, 40000, 80, 1000);
-	int fd = tc_open_passive(&p, lfd, NULL);
-	CU_ASSERT_FATAL(fd >= 0);
+	int lfd, fd = tc_open_conn(&t, &cfg, &(struct tc_conn_spec){ .lport = 80, .pport = 40000,
+								     .piss = 1000 }, &p, &lfd);
+	if (fd < 0)
+		return;
 	tc_collect(&t, NULL);
 	uint32_t w0 = wakes(&t, fd);
 

@@ -43,8 +43,7 @@ static void test_syn_queue_holds_entries_not_sockets(void)
 	int lfd = tc_listen(&t, LPORT, 128);
 	struct tc_out o = { 0 };
 	for (int i = 0; i < 128; i++) {
-		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT, .seq = PISS,
-				      .flags = TC_SYN, .win = 65535, .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn((uint16_t)(PPORT + i), LPORT, PISS);
 		tc_inject(&t, &syn);
 	}
 	tc_collect(&t, &o);
@@ -92,8 +91,7 @@ static void test_listener_close_drops_entries(void)
 	if (!tu_open_cfg(&t, &cfg))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	tc_collect(&t, &o);
@@ -128,8 +126,7 @@ static void test_listing_shows_entries(void)
 	int lfd = tc_listen(&t, LPORT, 8);
 	struct tc_out o = { 0 };
 	for (int i = 0; i < 2; i++) {
-		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT, .seq = PISS,
-				      .flags = TC_SYN, .win = 65535, .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn((uint16_t)(PPORT + i), LPORT, PISS);
 		tc_inject(&t, &syn);
 	}
 	tc_collect(&t, &o);

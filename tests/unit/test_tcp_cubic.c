@@ -72,12 +72,7 @@ struct flow {
 
 static struct us_tcb *tcb_of(struct flow *f)
 {
-	struct us_sock *s = us_sock_get(f->t.st, f->fd);
-	if (!s)
-		return NULL;
-	struct us_tcb *t = s->tcb;
-	us_sock_put(s);
-	return t;
+	return tc_tcb(&f->t, f->fd);
 }
 
 static double cwnd_segs(struct flow *f)

@@ -99,13 +99,9 @@ static void assert_all_acked(struct tu *t, int fd)
 static bool open_conn(struct tu *t, struct us_config *cfg, struct tc_peer *p, int *lfd, int *fd,
 		      uint16_t port)
 {
-	if (!tu_open_cfg(t, cfg))
-		return false;
-	*lfd = tc_listen(t, 80, 4);
-	tc_peer_init(p, t, port, 80, 3000);
-	*fd = tc_open_passive(p, *lfd, NULL);
-	CU_ASSERT_FATAL(*fd >= 0);
-	return true;
+	*fd = tc_open_conn(t, cfg, &(struct tc_conn_spec){ .lport = 80, .pport = port, .piss = 3000,
+							   .backlog = 4 }, p, lfd);
+	return *fd >= 0;
 }
 
 static void close_conn(struct tu *t, int lfd, int fd)

@@ -71,16 +71,10 @@ static bool ti_open(struct ti *k, const char *tag, struct tc_seg syn, uint64_t r
 	k->lfd = k->fd = -1;
 	tu_pattern(k->data, sizeof k->data, 5);
 	tc_config(&cfg, 0, tag);
-	if (!tu_open_cfg(&k->t, &cfg))
-		return false;
-	k->lfd = tc_listen(&k->t, STACK_PORT, 8);
-	tc_peer_init(&k->p, &k->t, PEER_PORT, STACK_PORT, PEER_ISS);
-	k->fd = tc_open_passive_rtt(&k->p, k->lfd, &syn, rtt_ms * TC_MS);
-	if (k->fd < 0) {
-		ti_close(k);
-		return false;
-	}
-	return true;
+	k->fd = tc_open_conn(&k->t, &cfg, &(struct tc_conn_spec){ .lport = STACK_PORT,
+				.pport = PEER_PORT, .piss = PEER_ISS, .syn = &syn,
+				.rtt_ns = rtt_ms * TC_MS }, &k->p, &k->lfd);
+	return k->fd >= 0;
 }
 
 static struct tcp_info_ext info_of(struct ti *k, int fd)
@@ -268,8 +262,7 @@ static void test_info_states(void)
 	/* A second connection waits in the accept queue. */
 	struct tc_peer p2;
 	tc_peer_init(&p2, &k.t, PEER_PORT + 1, STACK_PORT, 9000);
-	struct tc_seg s = { .has_mss = true, .mss = 1460, .sport = PEER_PORT + 1,
-			    .dport = STACK_PORT, .seq = 9000, .flags = TC_SYN, .win = 65535 };
+	struct tc_seg s = tc_syn(PEER_PORT + 1, STACK_PORT, 9000);
 	tc_inject(&k.t, &s);
 	tc_collect(&k.t, &k.o);
 	CU_ASSERT_EQUAL_FATAL(k.o.n, 1);

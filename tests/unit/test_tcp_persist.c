@@ -21,11 +21,10 @@ static int open_zero_window(struct tu *t, struct tc_peer *p, int *lfd)
 {
 	struct us_config cfg;
 	tc_config(&cfg, 0, "tcp_persist");
-	if (!tu_open_cfg(t, &cfg))
+	int fd = tc_open_conn(t, &cfg, &(struct tc_conn_spec){ .lport = 80, .pport = 40000,
+							       .piss = 1000, .backlog = 4 }, p, lfd);
+	if (fd < 0)
 		return -1;
-	*lfd = tc_listen(t, 80, 4);
-	tc_peer_init(p, t, 40000, 80, 1000);
-	int fd = tc_open_passive(p, *lfd, NULL);
 	static char data[3000];
 	CU_ASSERT_EQUAL(us_send(t->st, fd, data, sizeof data, 0), (ssize_t)sizeof data);
 	struct tc_out o = { 0 };

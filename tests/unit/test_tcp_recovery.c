@@ -60,17 +60,12 @@ static bool rc_open_cfg(struct rc *r, const char *tag, bool sack, bool rack)
 	cfg.tcp.rack = rack;
 	/* RFC 6675 4.2's ssthresh = FlightSize / 2 is NewReno's (CUBIC: 0.7). */
 	snprintf(cfg.tcp.congestion, sizeof cfg.tcp.congestion, "newreno");
-	if (!tu_open_cfg(&r->t, &cfg))
-		return false;
 	tu_pattern(r->data, sizeof r->data, 5);
-	r->lfd = tc_listen(&r->t, STACK_PORT, 8);
-	tc_peer_init(&r->p, &r->t, PEER_PORT, STACK_PORT, PEER_ISS);
 	struct tc_seg syn = { .has_mss = true, .mss = MSS, .sack_ok = sack };
-	r->fd = tc_open_passive(&r->p, r->lfd, &syn);
-	if (r->fd < 0) {
-		rc_close(r);
+	r->fd = tc_open_conn(&r->t, &cfg, &(struct tc_conn_spec){ .lport = STACK_PORT,
+				.pport = PEER_PORT, .piss = PEER_ISS, .syn = &syn }, &r->p, &r->lfd);
+	if (r->fd < 0)
 		return false;
-	}
 	r->base = r->p.stack_iss + 1;
 	tc_collect(&r->t, &r->o);
 	tc_out_clear(&r->o);
@@ -84,12 +79,7 @@ static bool rc_open(struct rc *r, const char *tag, bool sack)
 
 static struct us_tcb *tcb_of(struct rc *r)
 {
-	struct us_sock *s = us_sock_get(r->t.st, r->fd);
-	if (!s)
-		return NULL;
-	struct us_tcb *t = s->tcb;
-	us_sock_put(s);
-	return t;
+	return tc_tcb(&r->t, r->fd);
 }
 
 static uint32_t S(const struct rc *r, int k)        /* start of segment k (1-based) */

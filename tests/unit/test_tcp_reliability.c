@@ -123,12 +123,7 @@ static uint64_t now_of(struct rel *r)
 /* The connection's control block (tests read RFC state variables through it). */
 static struct us_tcb *tcb_of(struct rel *r)
 {
-	struct us_sock *s = us_sock_get(r->t.st, r->fd);
-	if (!s)
-		return NULL;
-	struct us_tcb *t = s->tcb;
-	us_sock_put(s);         /* the descriptor keeps it alive */
-	return t;
+	return tc_tcb(&r->t, r->fd);
 }
 
 #define PATTERN_LEN (1u << 20)

@@ -54,12 +54,6 @@ static struct rings rings_of(struct tu *t, int fd)
 	return r;
 }
 
-static void pattern(uint8_t *p, size_t n, unsigned seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
-}
-
 /* Peer takes everything the stack sent into o and ACKs it. */
 static void peer_ack_all(struct tc_peer *p, struct tc_out *o)
 {
@@ -81,11 +75,9 @@ static int open_conn(struct tu *t, struct us_config *cfg, struct tc_peer *p, int
 	cfg->tcp.rcvbuf = bufsize;
 	cfg->tcp.sndbuf = bufsize;
 	cfg->tcp.time_wait_s = 1;
-	if (!tu_open_cfg(t, cfg))
-		return -1;
-	*lfd = tc_listen(t, LPORT, 8);
-	tc_peer_init(p, t, PPORT, LPORT, PISS);
-	return tc_open_passive(p, *lfd, NULL);     /* MSS 1460, no window scaling */
+	/* MSS 1460, no window scaling */
+	return tc_open_conn(t, cfg, &(struct tc_conn_spec){ .lport = LPORT, .pport = PPORT,
+							    .piss = PISS }, p, lfd);
 }
 
 /*
@@ -109,7 +101,7 @@ static void test_rings_follow_the_data_and_go_when_idle(void)
 
 	/* 1000 bytes in: a receive ring just large enough (a power of two). */
 	uint8_t in[4380], got[4380], out[500];
-	pattern(in, sizeof in, 1);
+	tu_pattern(in, sizeof in, 1);
 	tc_peer_send(&p, TC_ACK | TC_PSH, in, 1000);
 	struct tc_out o = { 0 };
 	tc_run(&t, 50 * TC_MS, &o);
@@ -119,7 +111,7 @@ static void test_rings_follow_the_data_and_go_when_idle(void)
 	CU_ASSERT_EQUAL(memcmp(got, in, 1000), 0);
 
 	/* 500 bytes out, acknowledged: the send ring holds nothing now. */
-	pattern(out, sizeof out, 2);
+	tu_pattern(out, sizeof out, 2);
 	CU_ASSERT_EQUAL(us_send(t.st, fd, out, sizeof out, MSG_DONTWAIT), (ssize_t)sizeof out);
 	tc_out_clear(&o);
 	tc_collect(&t, &o);
@@ -185,7 +177,7 @@ static void test_rcvbuf_limit_with_lazy_ring(void)
 	if (fd < 0)
 		return;
 	uint8_t in[7000], got[7000];
-	pattern(in, sizeof in, 3);
+	tu_pattern(in, sizeof in, 3);
 	struct tc_out o = { 0 };
 	/* 6 x 1000 bytes fill the 6000-byte buffer; 1000 more are beyond it. */
 	for (int i = 0; i < 6; i++)
@@ -254,7 +246,7 @@ static void test_sndbuf_limit_with_lazy_ring(void)
 	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb), 0);
 	CU_ASSERT_EQUAL(us_setsockopt(t.st, fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
 	uint8_t out[20000];
-	pattern(out, sizeof out, 4);
+	tu_pattern(out, sizeof out, 4);
 	struct tc_out o = { 0 };
 	for (int round = 0; round < 2; round++) {
 		CU_ASSERT_EQUAL(us_send(t.st, fd, out, sizeof out, MSG_DONTWAIT), 5000);

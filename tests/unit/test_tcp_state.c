@@ -219,8 +219,7 @@ static void test_listen_synack_mss_clamped_to_route_mtu(void)
 	if (!open_cfg(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -294,8 +293,7 @@ static void test_syn_rcvd_retransmits_synack_after_initial_rto(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -328,8 +326,7 @@ static void test_syn_rcvd_bad_ack_gets_rst(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -362,8 +359,7 @@ static void test_syn_rcvd_rst_frees_backlog_slot(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 1);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -393,8 +389,7 @@ static void test_syn_rcvd_duplicate_syn_gets_synack_again(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -434,8 +429,7 @@ static void test_syn_rcvd_duplicate_syn_burst_rate_limited(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -509,8 +503,7 @@ static void test_syn_rcvd_listener_closed_ack_gets_rst(void)
 	if (!OPEN(&t))
 		return;
 	int lfd = tc_listen(&t, LPORT, 8);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -613,9 +606,7 @@ static void test_listen_backlog_overflow_drops_syn(void)
 	struct tc_out o = { 0 };
 	uint32_t iss[3] = { 0 };
 	for (int i = 0; i < 3; i++) {
-		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
-				      .seq = PISS + 1000u * (unsigned)i, .flags = TC_SYN, .win = 65535,
-				      .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn((uint16_t)(PPORT + i), LPORT, PISS + 1000u * (unsigned)i);
 		tc_inject(&t, &syn);
 		take(&t, &o);
 		if (i < 2) {
@@ -635,8 +626,7 @@ static void test_listen_backlog_overflow_drops_syn(void)
 	tc_inject(&t, &ack);
 	int fd = us_accept(t.st, lfd, NULL, NULL);
 	CU_ASSERT(fd >= 0);
-	struct tc_seg syn = { .sport = PPORT + 2, .dport = LPORT, .seq = PISS + 2000, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT + 2, LPORT, PISS + 2000);
 	tc_inject(&t, &syn);
 	take(&t, &o);
 	const struct tc_parsed *s = ONLY(&o, TC_SYN | TC_ACK);
@@ -670,9 +660,7 @@ static void test_listen_child_insert_failure_frees_backlog_slot(void)
 	struct tc_out o = { 0 };
 	atomic_store(&t.st->tcp.fail_inserts, 3);
 	for (int i = 0; i < 3; i++) {
-		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
-				      .seq = PISS, .flags = TC_SYN, .win = 65535,
-				      .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn((uint16_t)(PPORT + i), LPORT, PISS);
 		tc_inject(&t, &syn);
 		take(&t, &o);
 		/* SYN_RCVD is a SYN cache entry: the child is made (and its
@@ -689,9 +677,7 @@ static void test_listen_child_insert_failure_frees_backlog_slot(void)
 	CU_ASSERT_EQUAL(us_accept(t.st, lfd, NULL, NULL), -1);
 	/* Two more SYNs fill the backlog of 2 and each gets its SYN-ACK. */
 	for (int i = 3; i < 5; i++) {
-		struct tc_seg syn = { .sport = (uint16_t)(PPORT + i), .dport = LPORT,
-				      .seq = PISS, .flags = TC_SYN, .win = 65535,
-				      .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn((uint16_t)(PPORT + i), LPORT, PISS);
 		tc_inject(&t, &syn);
 		take(&t, &o);
 		const struct tc_parsed *s = ONLY(&o, TC_SYN | TC_ACK);
@@ -738,8 +724,7 @@ static void test_closed_port_syn_gets_rst_ack(void)
 	if (!OPEN(&t))
 		return;
 	/* RFC 9293 3.10.7.1: no ACK bit -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
-	struct tc_seg syn = { .sport = PPORT, .dport = 81, .seq = 0xfffffff0u, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, 81, 0xfffffff0u);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -1240,8 +1225,7 @@ static int crossing_syns(struct tu *t, struct tc_out *o, struct tc_parsed *syn)
 	SU_ERR(connect_peer(t, fd, 5000), EINPROGRESS);
 	take(t, o);
 	*syn = *ONLY(o, TC_SYN);
-	struct tc_seg s = { .sport = 5000, .dport = syn->sport, .seq = 7000, .flags = TC_SYN,
-			    .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg s = tc_syn(5000, syn->sport, 7000);
 	tc_inject(t, &s);
 	CU_ASSERT_EQUAL(tc_state(t, fd), TCPS_SYN_RCVD);
 	/* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>: the same ISS again. */
@@ -1745,8 +1729,7 @@ static void test_time_wait_new_syn_higher_seq_opens_new_connection(void)
 	int lfd;
 	to_time_wait(&t, &p, &lfd, false);
 	/* RFC 9293 3.10.7.4 / RFC 6191: a SYN above RCV.NXT may start a new incarnation. */
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS + 100000, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS + 100000);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -1822,8 +1805,7 @@ static void test_time_wait_old_syn_gets_ack(void)
 	struct tc_peer p;
 	int lfd;
 	to_time_wait(&t, &p, &lfd, false);
-	struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS - 50, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT, LPORT, PISS - 50);
 	tc_inject(&t, &syn);
 	struct tc_out o = { 0 };
 	take(&t, &o);
@@ -1952,8 +1934,7 @@ static void test_established_syn_gets_challenge_ack(void)
 	/* RFC 5961 4.2: a SYN in a synchronized state, whatever its sequence number. */
 	static const int32_t off[] = { 0, 10, -500 };
 	for (int i = 0; i < 3; i++) {
-		struct tc_seg syn = { .sport = PPORT, .dport = LPORT, .seq = PISS + 1 + (uint32_t)off[i],
-				      .flags = TC_SYN, .win = 65535, .has_mss = true, .mss = 1460 };
+		struct tc_seg syn = tc_syn(PPORT, LPORT, PISS + 1 + (uint32_t)off[i]);
 		tc_inject(&t, &syn);
 		take(&t, &o);
 		const struct tc_parsed *a = ONLY(&o, TC_ACK);
@@ -2310,8 +2291,7 @@ static void test_stack_free_with_live_connections(void)
 	tc_peer_send(&p[2], TC_FIN | TC_ACK, NULL, 0);
 	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT + 2), TCPS_TIME_WAIT);
 	/* An embryo in SYN_RCVD and a child waiting in the accept queue. */
-	struct tc_seg syn = { .sport = PPORT + 3, .dport = LPORT, .seq = PISS, .flags = TC_SYN,
-			      .win = 65535, .has_mss = true, .mss = 1460 };
+	struct tc_seg syn = tc_syn(PPORT + 3, LPORT, PISS);
 	tc_inject(&t, &syn);
 	tc_peer_init(&p[4], &t, PPORT + 4, LPORT, PISS);
 	struct tc_seg syn4 = tc_peer_seg(&p[4], TC_SYN, NULL, 0);

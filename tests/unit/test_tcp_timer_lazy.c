@@ -52,13 +52,10 @@ static bool lazy_open(struct tu *t, const char *tag, uint32_t rto_ms, uint16_t p
 	cfg.tcp.nodelay = true;
 	if (rto_ms)
 		cfg.tcp.rto_initial_ms = cfg.tcp.rto_min_ms = rto_ms;
-	if (!tu_open_cfg(t, &cfg))
-		return false;
-	*lfd = tc_listen(t, 80, 4);
-	tc_peer_init(p, t, port, 80, 5000u + port);
-	*fd = tc_open_passive(p, *lfd, NULL);
-	CU_ASSERT_FATAL(*fd >= 0);
-	return true;
+	*fd = tc_open_conn(t, &cfg, &(struct tc_conn_spec){ .lport = 80, .pport = port,
+							    .piss = 5000u + port, .backlog = 4 },
+			   p, lfd);
+	return *fd >= 0;
 }
 
 static void lazy_close(struct tu *t, int lfd, int fd)
