@@ -15,9 +15,7 @@ ns=$(new_ns frag)
 mac=02:00:00:00:0b:02
 start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" --tap tap0 --addr 10.9.11.2/24 --mac $mac
 d=$LAST_PID
-wait_for 5 "ustackd to create tap0" ip netns exec "$ns" ip link show tap0
-ip netns exec "$ns" ip addr add 10.9.11.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+stack_tap_up "$ns" tap0 10.9.11.1/24
 ip netns exec "$ns" ping -c 1 -W 2 -s 3000 10.9.11.2 >/dev/null \
 	|| fail "no reply to a fragmented ping before the flood"
 

@@ -31,9 +31,7 @@ services:
 YAML
 start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to create tap0" ip netns exec "$ns" ip link show tap0
-ip netns exec "$ns" ip addr add 10.9.81.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+stack_tap_up "$ns" tap0 10.9.81.1/24
 wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 wait_for 10 "the http service to answer" ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "http://$SRV/f.bin"
 

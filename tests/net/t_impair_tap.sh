@@ -13,9 +13,7 @@ need_root
 need_cmd nc sha256sum ping
 
 ns=$(new_ns imp)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.15.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.15.1/24
 cat > "$TMP/lossy.yaml" <<Y
 interfaces:
   eth0:
@@ -59,9 +57,8 @@ interfaces:
     impair: {in: {loss: 0.5}}
 stack: {seed: 5}
 Y
-start "$ns" "$TMP/d.log" "$BIN/ustackd" --stack-config "$TMP/in.yaml"
+start_ustackd "$ns" "$TMP/d.log" --stack-config "$TMP/in.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/d.log"
 # Static neighbour entry: ARP itself must not be what the loss hits.
 mac=$(awk '/ustackd: up/ { for (i = 1; i <= NF; i++) if ($i ~ /^..:..:..:..:..:..$/) print $i }' "$TMP/d.log" | head -1)
 [ -n "$mac" ] && ip netns exec "$ns" ip neigh replace 10.9.15.2 lladdr "$mac" dev tap0 nud permanent

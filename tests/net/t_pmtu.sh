@@ -21,9 +21,7 @@ need_cmd nc sha256sum tcpdump
 r=$(new_ns prtr)
 b=$(new_ns pb)
 ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
-ip netns exec "$r" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$r" ip addr add 10.9.70.1/24 dev tap0
-ip netns exec "$r" ip link set tap0 up
+tap_up "$r" tap0 10.9.70.1/24
 ip netns exec "$r" ip link add vr type veth peer name vb
 ip netns exec "$r" ip link set vb netns "$b"
 ip netns exec "$r" ip addr add 10.9.71.1/24 dev vr

@@ -15,9 +15,7 @@ need_cmd curl ss sort
 [ -x "$BIN/uscurl" ] || fail "$BIN/uscurl is not built (make)"
 
 ns=$(new_ns qack)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.21.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.21.1/24
 Q="--tap tap0 --addr 10.9.21.2/24 --mac 02:00:0a:09:15:02"
 URL=http://10.9.21.1:8000/small.bin
 

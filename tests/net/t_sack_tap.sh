@@ -13,9 +13,7 @@ need_root
 need_cmd nc sha256sum tcpdump tshark
 
 ns=$(new_ns sack)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.133.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.133.1/24
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_sack=1
 head -c 5000000 /dev/urandom > "$TMP/data"
 want=$(sha256sum < "$TMP/data" | cut -d' ' -f1)

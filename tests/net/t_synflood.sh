@@ -27,9 +27,7 @@ services:
 YAML
 start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
 d=$LAST_PID
-wait_for 5 "ustackd to create tap0" ip netns exec "$ns" ip link show tap0
-ip netns exec "$ns" ip addr add 10.9.76.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+stack_tap_up "$ns" tap0 10.9.76.1/24
 wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 # The kernel's own SYN queue is not under test: its clients retry SYNs as usual.
 

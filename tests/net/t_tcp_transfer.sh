@@ -15,9 +15,7 @@ need_cmd nc sha256sum tcpdump
 OFFLOAD=${XFER_OFFLOAD:-true}
 
 ns=$(new_ns xfer)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.7.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.7.1/24
 cat > "$TMP/stack.yaml" <<YAML
 interfaces:
   eth0:

@@ -13,9 +13,7 @@ need_cmd sha256sum ss cmp
 here=$(cd "$(dirname "$0")" && pwd)
 
 ns=$(new_ns curl)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.20.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.20.1/24
 Q="--tap tap0 --addr 10.9.20.2/24 --mac 02:00:0a:09:14:02"
 H=http://10.9.20.1:8000     # python3 -m http.server
 F=http://10.9.20.1:8080     # http_fixture.py

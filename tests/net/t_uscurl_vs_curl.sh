@@ -21,9 +21,7 @@ curl --version | grep -q '^curl 7\.88\.' || skip "the reference is curl 7.88 (fo
 here=$(cd "$(dirname "$0")" && pwd)
 
 ns=$(new_ns uvc)
-ip netns exec "$ns" ip tuntap add dev tap0 mode tap || fail "ip tuntap add"
-ip netns exec "$ns" ip addr add 10.9.21.1/24 dev tap0
-ip netns exec "$ns" ip link set tap0 up
+tap_up "$ns" tap0 10.9.21.1/24
 Q="--tap tap0 --addr 10.9.21.2/24 --mac 02:00:0a:09:15:02"
 F=http://10.9.21.1:8080     # http_fixture.py
 H=http://10.9.21.1:8000     # python3 -m http.server (no ranges)
