@@ -146,12 +146,17 @@ veth_up() {
 	if_up "${m[@]}" "$4" "$5" "${a2[@]}"
 }
 
-# start_ustackd NS LOG ARGS... — ustackd ARGS in NS (LAST_PID), then wait
-# (5 s at most) for its "ustackd: up" line in LOG.
+# start_ustackd [-t DEV ADDR/LEN] NS LOG ARGS... — ustackd ARGS in NS
+# (LAST_PID), then wait (5 s at most) for its "ustackd: up" line in LOG.
+# With -t: ustackd creates the TAP device DEV itself; once it has, the
+# kernel's side gets ADDR/LEN and goes up (stack_tap_up) before the wait.
 start_ustackd() {
+	local tap=()
+	[ "$1" = -t ] && { tap=("$2" "$3"); shift 3; }
 	local ns=$1 log=$2
 	shift 2
 	start "$ns" "$log" "$BIN/ustackd" "$@"
+	[ ${#tap[@]} -eq 0 ] || stack_tap_up "$ns" "${tap[@]}"
 	wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$log"
 }
 
@@ -161,4 +166,13 @@ start_ustackd() {
 stack_tap_up() {
 	wait_for 5 "ustackd to create $2" ip netns exec "$1" ip link show "$2"
 	if_up "$@"
+}
+
+# counter_ge LOG LAYER "description" MIN — print the counter (from
+# ustackd's last stats dump in LOG) and fail unless it is at least MIN.
+counter_ge() {
+	local v
+	v=$(counter "$1" "$2" "$3")
+	echo "$2: $3 = $v"
+	[ "$v" != missing ] && [ "$v" -ge "$4" ] || fail "counter '$2: $3' is $v, expected >= $4"
 }

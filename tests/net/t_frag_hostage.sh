@@ -43,12 +43,7 @@ big_ping "16 bogus first fragments from the same source"
 stop_pid "$d" || fail "ustackd exited with status $?"
 no_sanitizer_reports "$TMP/ustackd.log"
 log=$TMP/ustackd.log
-check() {
-	local v
-	v=$(counter "$log" "$1" "$2")
-	echo "$1: $2 = $v"
-	[ "$v" != missing ] && [ "$v" -ge "$3" ] || fail "counter '$1: $2' is $v, expected >= $3"
-}
+check() { counter_ge "$log" "$@"; }
 # The first ping's datagram evicts one spoofed datagram (the least recently
 # used); the second flood takes 4 slots (the source's share, US_REASM_SRC_SLOTS)
 # by evicting spoofed ones, then recycles its own: 12 + 1 for the ping.

@@ -29,10 +29,8 @@ interfaces:
 services:
   - {type: http, port: 80, root: "$W", max_connections: 2}
 YAML
-start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+start_ustackd -t tap0 10.9.81.1/24 "$ns" "$TMP/ustackd.log" -C "$TMP/host.yaml"
 d=$LAST_PID
-stack_tap_up "$ns" tap0 10.9.81.1/24
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 wait_for 10 "the http service to answer" ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "http://$SRV/f.bin"
 
 # c ARGS... — curl in the namespace; body to $TMP/body, headers to $TMP/hdr; sets CODE and RC.

@@ -42,10 +42,8 @@ interfaces:
 services:
   - {type: http, port: 80, root: "$W"}
 YAML
-start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+start_ustackd -t tap0 10.9.80.1/24 "$ns" "$TMP/ustackd.log" -C "$TMP/host.yaml"
 d=$LAST_PID
-stack_tap_up "$ns" tap0 10.9.80.1/24
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 grep -q 'http on tcp port 80' "$TMP/ustackd.log" || fail "ustackd did not start the http service: $(cat "$TMP/ustackd.log")"
 wait_for 10 "the http service to answer" ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "http://$SRV/"
 

@@ -25,10 +25,8 @@ routes:
 services:
   - {type: echo, proto: tcp, port: 7}
 YAML
-start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+start_ustackd -t tap0 10.9.76.1/24 "$ns" "$TMP/ustackd.log" -C "$TMP/host.yaml"
 d=$LAST_PID
-stack_tap_up "$ns" tap0 10.9.76.1/24
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 # The kernel's own SYN queue is not under test: its clients retry SYNs as usual.
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$d/status"; }

@@ -20,10 +20,8 @@ services:
   - {type: discard, proto: tcp, port: 9}
   - {type: chargen, proto: tcp, port: 19}
 YAML
-start "$ns" "$TMP/ustackd.log" "$BIN/ustackd" -C "$TMP/host.yaml"
+start_ustackd -t tap0 10.9.6.1/24 "$ns" "$TMP/ustackd.log" -C "$TMP/host.yaml"
 d=$LAST_PID
-stack_tap_up "$ns" tap0 10.9.6.1/24
-wait_for 5 "ustackd to come up" grep -q 'ustackd: up' "$TMP/ustackd.log"
 
 note "200 concurrent TCP echo clients"
 ip netns exec "$ns" timeout 120 /usr/bin/python3 "$(dirname "$0")/echo_clients.py" 10.9.6.2 7 200 20000 30 \

@@ -29,12 +29,8 @@ b=$(new_ns ub)
 ns=$r
 ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
 tap_up "$r" tap0 10.9.74.1/24
-ip netns exec "$r" ip link add vr type veth peer name vb
-ip netns exec "$r" ip link set vb netns "$b"
-ip netns exec "$r" ip addr add 10.9.75.1/24 dev vr
-ip netns exec "$r" ip link set vr mtu 1280 up
-ip netns exec "$b" ip addr add 10.9.75.2/24 dev vb
-ip netns exec "$b" ip link set vb up
+veth_up "$r" vr 10.9.75.1/24 "$b" vb 10.9.75.2/24
+ip -n "$r" link set vr mtu 1280
 ip netns exec "$b" ip route add 10.9.74.0/24 via 10.9.75.1
 
 cat > "$TMP/host.yaml" <<YAML
