@@ -250,15 +250,16 @@ static uint32_t discover_xid(struct tu *t)
 }
 
 /*
- * Run the exchange to a bound lease of LEASE_IP: DISCOVER, OFFER,
- * REQUEST, ACK (lease/t1/t2 as given), ARP probe, 1 s of silence.
- * *t0: when the REQUEST went (RFC 2131 4.4.1: the lease counts from it).
+ * Answer the DISCOVER with transaction id xid up to a bound lease of
+ * LEASE_IP: OFFER, REQUEST, ACK (lease/t1/t2 as given), ARP probe, 1 s of
+ * silence. *t0: when the REQUEST went (RFC 2131 4.4.1: the lease counts
+ * from it).
  */
-static bool bind_lease(struct tu *t, uint32_t lease, uint32_t t1, uint32_t t2, uint64_t *t0)
+static bool bind_lease_xid(struct tu *t, uint32_t xid, uint32_t lease, uint32_t t1, uint32_t t2,
+			   uint64_t *t0)
 {
 	struct tu_frames out = { 0 };
 	struct msg m;
-	uint32_t xid = discover_xid(t);
 	inject_reply(t, xid, LEASE_IP, &(struct lease_opts){ .type = 2, .lease = lease, .t1 = t1, .t2 = t2 });
 	tu_frames_clear(&out);
 	tu_collect(t, &out);
@@ -272,6 +273,12 @@ static bool bind_lease(struct tu *t, uint32_t lease, uint32_t t1, uint32_t t2, u
 	CU_ASSERT_EQUAL(us_stack_dhcp_lease(t->st, 0, &l), 0);
 	CU_ASSERT_STRING_EQUAL(l.state, "bound");
 	return ok && l.addr.addr.s_addr == LEASE_IP;
+}
+
+/* The whole exchange from the first DISCOVER (bind_lease_xid). */
+static bool bind_lease(struct tu *t, uint32_t lease, uint32_t t1, uint32_t t2, uint64_t *t0)
+{
+	return bind_lease_xid(t, discover_xid(t), lease, t1, t2, t0);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -507,11 +514,9 @@ static void test_dhcp_nak_requesting_and_renewing(void)
 	CU_ASSERT_EQUAL(TU_STAT(&t, DHCP_RX_NAK), 1);
 	CU_ASSERT_FATAL(find_msg(&out, 0, 1, &m));
 	CU_ASSERT_NOT_EQUAL(m.xid, xid);
-	xid = m.xid;
 	/* Bind, then NAK the renewal: the address goes at once. */
-	inject_reply(&t, xid, LEASE_IP, &(struct lease_opts){ .type = 2, .lease = 100, .t1 = 20, .t2 = 40 });
-	inject_reply(&t, xid, LEASE_IP, &(struct lease_opts){ .type = 5, .lease = 100, .t1 = 20, .t2 = 40 });
-	tu_run(&t, US_DHCP_PROBE_WAIT_NS + 1000, NULL);
+	uint64_t t0;
+	CU_ASSERT_TRUE(bind_lease_xid(&t, m.xid, 100, 20, 40, &t0));
 	CU_ASSERT_TRUE(answers_ping(&t, LEASE_IP));
 	tu_frames_clear(&out);
 	tu_run(&t, 21 * SEC, &out);

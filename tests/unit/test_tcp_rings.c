@@ -80,6 +80,16 @@ static int open_conn(struct tu *t, struct us_config *cfg, struct tc_peer *p, int
 							    .piss = PISS }, p, lfd);
 }
 
+/* Both descriptors closed, TIME_WAIT (1 s) over, the stack closed. */
+static void close_conn(struct tu *t, struct tc_out *o, int fd, int lfd)
+{
+	tc_out_free(o);
+	us_close(t->st, fd);
+	us_close(t->st, lfd);
+	tu_run(t, 5 * TC_SEC, NULL);
+	tu_close(t);
+}
+
 /*
  * An established connection has no ring memory until data comes or goes;
  * a ring holding a small exchange is small; both go back after the idle
@@ -155,11 +165,7 @@ static void test_rings_follow_the_data_and_go_when_idle(void)
 	CU_ASSERT_EQUAL(us_recv(t.st, fd, got, sizeof got, MSG_DONTWAIT), 3 * 1460);
 	CU_ASSERT_EQUAL(memcmp(got, in, 3 * 1460), 0);
 
-	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tu_run(&t, 5 * TC_SEC, NULL);
-	tu_close(&t);
+	close_conn(&t, &o, fd, lfd);
 }
 
 /*
@@ -221,11 +227,7 @@ static void test_rcvbuf_limit_with_lazy_ring(void)
 	CU_ASSERT_EQUAL(us_recv(t.st, fd, got, sizeof got, MSG_DONTWAIT), 1000);
 	CU_ASSERT_EQUAL(memcmp(got, in + 6000, 1000), 0);
 
-	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tu_run(&t, 5 * TC_SEC, NULL);
-	tu_close(&t);
+	close_conn(&t, &o, fd, lfd);
 }
 
 /*
@@ -275,11 +277,7 @@ static void test_sndbuf_limit_with_lazy_ring(void)
 		r = rings_of(&t, fd);
 		CU_ASSERT(!r.snd_mem);
 	}
-	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tu_run(&t, 5 * TC_SEC, NULL);
-	tu_close(&t);
+	close_conn(&t, &o, fd, lfd);
 }
 
 US_SUITE(tcp_rings, NULL, NULL,

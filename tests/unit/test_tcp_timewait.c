@@ -72,6 +72,18 @@ static bool close_to_time_wait(struct tu *t, struct tc_peer *p, int lfd, bool ts
 	return tc_conn_state(t, LPORT, p->port) == TCPS_TIME_WAIT;
 }
 
+/* A stack, a listener and a connection from p (port PPORT) that the stack
+ * closed first, in TIME_WAIT (timestamps if ts); false if no stack. */
+static bool open_time_wait(struct tu *t, struct tc_peer *p, int *lfd, bool ts, const char *tag)
+{
+	if (!open_stack(t, tag))
+		return false;
+	*lfd = tc_listen(t, LPORT, 8);
+	tc_peer_init(p, t, PPORT, LPORT, PISS);
+	CU_ASSERT_FATAL(close_to_time_wait(t, p, *lfd, ts));
+	return true;
+}
+
 /* Peers p[from..to-1] (ports PPORT + i) each take a connection to TIME_WAIT
  * (timestamps on every other one); returns how many got there. */
 static int time_waits(struct tu *t, struct tc_peer *p, int from, int to, int lfd)
@@ -122,12 +134,10 @@ static void test_thousand_time_waits_hold_no_socket(void)
 static void test_time_wait_rst_in_window_ends_it_other_ignored(void)
 {
 	struct tu t;
-	if (!open_stack(&t, __func__))
-		return;
-	int lfd = tc_listen(&t, LPORT, 8);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
-	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, false));
+	int lfd;
+	if (!open_time_wait(&t, &p, &lfd, false, __func__))
+		return;
 	struct tc_out o = { 0 };
 	struct tc_seg r = tc_peer_seg(&p, TC_RST, NULL, 0);
 	r.seq = p.snd_nxt + 1000;
@@ -153,12 +163,10 @@ static void test_time_wait_rst_in_window_ends_it_other_ignored(void)
 static void test_time_wait_new_syn_iss_above_old_snd_nxt(void)
 {
 	struct tu t;
-	if (!open_stack(&t, __func__))
-		return;
-	int lfd = tc_listen(&t, LPORT, 8);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
-	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, true));
+	int lfd;
+	if (!open_time_wait(&t, &p, &lfd, true, __func__))
+		return;
 	uint32_t old_snd_nxt = p.rcv_nxt;
 	struct tc_peer q;
 	tc_peer_init(&q, &t, PPORT, LPORT, PISS + 500000);
@@ -182,12 +190,10 @@ static void test_time_wait_new_syn_iss_above_old_snd_nxt(void)
 static void test_time_wait_record_holds_the_port(void)
 {
 	struct tu t;
-	if (!open_stack(&t, __func__))
-		return;
-	int lfd = tc_listen(&t, LPORT, 8);
 	struct tc_peer p;
-	tc_peer_init(&p, &t, PPORT, LPORT, PISS);
-	CU_ASSERT_FATAL(close_to_time_wait(&t, &p, lfd, false));
+	int lfd;
+	if (!open_time_wait(&t, &p, &lfd, false, __func__))
+		return;
 	us_close(t.st, lfd);
 	int fd = us_socket(t.st, AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = su_sin(0, LPORT);
