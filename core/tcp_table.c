@@ -2,10 +2,12 @@
  * tcp_table.c — TCP connection tables, port binding, ISNs, control block
  * lifetime and the byte rings.
  *
- * Two hash tables under one rwlock: conn[] by 4-tuple (every connection
- * from SYN_SENT/SYN_RCVD through TIME_WAIT) and port[] by local port
- * (every TCB that owns a port: bound, listening or connected). A TCB in
- * either holds one reference to its socket, dropped when it leaves both.
+ * Hash tables under one rwlock: conn[] by 4-tuple (every connection from
+ * SYN_SENT/SYN_RCVD through TIME_WAIT), port[] by local port (every TCB
+ * that owns its port: bound, listening, or connected from a bound port)
+ * and eph[] by local port (connections on a port connect() chose, which
+ * other connections to other peers may share: tcp_connect_hash). A TCB
+ * in any holds one reference to its socket, dropped when it leaves all.
  *
  * conn[] is keyed with the ISN secret (as Linux keys its established hash
  * with a random secret): without the key a peer cannot choose 4-tuples

@@ -1127,6 +1127,49 @@ static void test_socket_every_call_after_stop(void)
 	su_close(&p);
 }
 
+/*
+ * stack.ip_local_port_range [6000, 6003] (4 ports): UDP bind(port 0) and
+ * TCP bind(port 0) each get 4 distinct ports from it, the fifth fails
+ * with EADDRINUSE (as Linux when its range is used up); outside the range
+ * nothing is handed out.
+ */
+static void test_socket_port_range(void)
+{
+	struct us_config cfg;
+	tu_config(&cfg, __func__, &peer_opts);
+	cfg.port_lo = 6000;
+	cfg.port_hi = 6003;
+	struct tu t;
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	us_stack *st = t.st;
+	static const int types[2] = { SOCK_DGRAM, SOCK_STREAM };
+	for (int k = 0; k < 2; k++) {
+		int fds[5];
+		unsigned seen = 0;
+		int in_range = 0;
+		for (int i = 0; i < 4; i++) {
+			fds[i] = us_socket(st, AF_INET, types[k], 0);
+			struct sockaddr_in a = su_sin(INADDR_ANY, 0);
+			SU_OK(us_bind(st, fds[i], SU_SA(a), sizeof a));
+			uint16_t port = su_port(st, fds[i]);
+			if (port >= 6000 && port <= 6003) {
+				in_range++;
+				seen |= 1u << (port - 6000);
+			}
+		}
+		CU_ASSERT_EQUAL(in_range, 4);
+		CU_ASSERT_EQUAL(seen, 0xfu);
+		fds[4] = us_socket(st, AF_INET, types[k], 0);
+		struct sockaddr_in a = su_sin(INADDR_ANY, 0);
+		SU_ERR(us_bind(st, fds[4], SU_SA(a), sizeof a), EADDRINUSE);
+		for (int i = 0; i < 5; i++)
+			us_close(st, fds[i]);
+	}
+	tu_collect(&t, NULL);
+	tu_close(&t);
+}
+
 US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_bad_descriptor),
 	 US_TEST(test_socket_create_errors),
@@ -1135,6 +1178,7 @@ US_SUITE(socket, NULL, NULL,
 	 US_TEST(test_socket_bind_errors),
 	 US_TEST(test_socket_bind_address_in_use),
 	 US_TEST(test_socket_getsockname),
+	 US_TEST(test_socket_port_range),
 	 US_TEST(test_socket_getpeername),
 	 US_TEST(test_socket_sendto_errors),
 	 US_TEST(test_socket_broadcast_needs_so_broadcast),
