@@ -153,6 +153,7 @@ int us_netif_open(struct us_stack *st, struct us_netif *nif, int index,
 	memset(nif, 0, sizeof *nif);
 	nif->st = st;
 	nif->index = index;
+	nif->stats = st->ifstats + (size_t)index * (US_TSLOTS + 1);
 	snprintf(nif->name, sizeof nif->name, "%s", cfg->name);
 	nif->mtu = cfg->mtu ? cfg->mtu : US_DEFAULT_MTU;
 	memcpy(nif->addrs, cfg->addrs, sizeof nif->addrs);
@@ -184,6 +185,7 @@ int us_netif_open_loopback(struct us_stack *st, struct us_netif *nif, uint32_t m
 	memset(nif, 0, sizeof *nif);
 	nif->st = st;
 	nif->index = US_LO_IFINDEX;
+	nif->stats = st->ifstats + (size_t)US_LO_IFINDEX * (US_TSLOTS + 1);
 	nif->loopback = true;
 	snprintf(nif->name, sizeof nif->name, "%s", c.name);
 	nif->mtu = mtu;

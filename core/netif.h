@@ -57,6 +57,11 @@ _Static_assert(sizeof(struct us_netq_rx) == 64, "one queue counter per 64 bytes"
  */
 #define US_LO_IFINDEX US_MAX_IFACES
 
+/* One thread slot's counters of one interface (core/tslot.h). */
+struct us_ifstat_shard {
+	_Atomic uint64_t v[US_IFSTAT__COUNT];
+} __attribute__((aligned(128)));
+
 struct us_netif {
 	struct us_stack *st;
 	int index;                      /* 0-based, config order */
@@ -94,7 +99,8 @@ struct us_netif {
 	pthread_mutex_t rx_lock;
 	struct us_capture *capture;     /* NULL if none; has its own lock */
 
-	_Atomic uint64_t stats[US_IFSTAT__COUNT];  /* relaxed atomic counters of this interface */
+	struct us_ifstat_shard *stats;  /* this interface's counters, one shard per thread
+					 * slot (part of us_stack.ifstats; see us_stack.stats) */
 
 	pthread_t rx_thread;
 	bool rx_started;

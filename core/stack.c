@@ -37,6 +37,29 @@ static struct us_netif *lo_of(struct us_stack *st)
 	return &st->ifs[US_LO_IFINDEX];
 }
 
+/* The counter shards (stack.h): 128-byte aligned, zero. */
+static int stats_alloc(struct us_stack *st)
+{
+	size_t ns = (size_t)(US_TSLOTS + 1) * sizeof *st->stats;
+	size_t ni = (size_t)(US_MAX_IFACES + 1) * (US_TSLOTS + 1) * sizeof *st->ifstats;
+	st->stats = aligned_alloc(128, ns);
+	st->ifstats = aligned_alloc(128, ni);
+	if (!st->stats || !st->ifstats) {
+		free(st->stats);
+		free(st->ifstats);
+		return -1;
+	}
+	memset(st->stats, 0, ns);
+	memset(st->ifstats, 0, ni);
+	return 0;
+}
+
+static void stats_free(struct us_stack *st)
+{
+	free(st->stats);
+	free(st->ifstats);
+}
+
 us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, size_t errlen)
 {
 	US_API_CALL();
@@ -65,10 +88,15 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	us_clock_init(&st->clock, st->deterministic);
 	uint64_t seed = cfg->seed_set ? cfg->seed : st->deterministic ? 1 : us_rng_os_seed();
 	us_rng_init(&st->rng, seed);
-	for (int i = 0; i < US_STAT__COUNT; i++)
-		atomic_init(&st->stats[i], 0);
 	atomic_init(&st->stopping, false);
 	atomic_init(&st->halt, false);
+
+	if (stats_alloc(st) < 0) {
+		snprintf(err, errlen, "out of memory for the counters");
+		us_rng_destroy(&st->rng);
+		free(st);
+		return NULL;
+	}
 
 	uint32_t mtu_max = US_DEFAULT_MTU;
 	for (int i = 0; i < cfg->nifaces; i++)
@@ -77,6 +105,7 @@ us_stack *us_stack_new(const struct us_config *cfg, unsigned flags, char *err, s
 	if (us_pool_init(&st->pool, US_POOL_BUFS, ETH_HLEN + mtu_max) < 0) {
 		snprintf(err, errlen, "out of memory for the buffer pool");
 		us_rng_destroy(&st->rng);
+		stats_free(st);
 		free(st);
 		return NULL;
 	}
@@ -138,6 +167,7 @@ fail_ip:
 	us_wheel_destroy(&st->wheel);
 	us_pool_destroy(&st->pool);
 	us_rng_destroy(&st->rng);
+	stats_free(st);
 	free(st);
 	return NULL;
 }
@@ -278,6 +308,7 @@ void us_stack_free(us_stack *st)
 	us_wheel_destroy(&st->wheel);
 	us_pool_destroy(&st->pool);
 	us_rng_destroy(&st->rng);
+	stats_free(st);
 	free(st);
 }
 
@@ -325,18 +356,12 @@ int us_stack_reset(us_stack *st)
 	us_clock_set(&st->clock, UINT64_MAX / 2);
 	while (lo->link.ops && lo->link.ops->recv(&lo->link, junk, sizeof junk, 0) > 0)
 		;
-	for (int i = 0; i < US_IFSTAT__COUNT; i++)
-		atomic_store_explicit(&lo->stats[i], 0, memory_order_relaxed);
 
 	/* Build again, drawing from the generator in us_stack_new()'s order. */
 	st->up = false;
 	us_clock_init(&st->clock, true);
 	us_rng_init(&st->rng, st->cfg.seed_set ? st->cfg.seed : 1);
-	for (int i = 0; i < US_STAT__COUNT; i++)
-		atomic_store_explicit(&st->stats[i], 0, memory_order_relaxed);
-	for (int n = 0; n < st->nifs; n++)
-		for (int i = 0; i < US_IFSTAT__COUNT; i++)
-			atomic_store_explicit(&st->ifs[n].stats[i], 0, memory_order_relaxed);
+	us_stats_zero(st);
 	us_wheel_init(&st->wheel, &st->clock);
 	us_arp_init(st, &st->arp);
 	us_ipv4_reset(st, &st->ip);

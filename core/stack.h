@@ -29,6 +29,7 @@
 #include "socket.h"
 #include "tcp.h"
 #include "timer.h"
+#include "tslot.h"
 #include "udp.h"
 #include "ustack/ustack.h"
 
@@ -56,7 +57,16 @@ struct us_stack {
 	struct us_tcp tcp;              /* tables: own rwlock; each connection under its socket's lock */
 	struct us_socktab socks;        /* descriptor table: own rwlock; each socket its own mutex */
 
-	_Atomic uint64_t stats[US_STAT__COUNT];  /* relaxed atomic counters */
+	/*
+	 * Counters, one shard per thread slot (core/tslot.h): shard k is
+	 * written only by the thread owning slot k (relaxed load + store),
+	 * shard US_TSLOT_SHARED by every thread without a slot (relaxed
+	 * atomic add); readers (us_stack_stats) sum the US_TSLOTS + 1 shards.
+	 * Allocated 128-byte aligned at us_stack_new(): no two threads'
+	 * shards on one cache line (or one adjacent-line prefetch pair).
+	 */
+	struct us_stat_shard *stats;
+	struct us_ifstat_shard *ifstats;  /* interface i's shard k: [i * (US_TSLOTS + 1) + k] */
 
 	/* Lifecycle: changed only by the thread calling start/stop/free. */
 	pthread_t timer_thread;
@@ -66,15 +76,32 @@ struct us_stack {
 	_Atomic bool halt;              /* set once closed connections are drained: receive threads end */
 };
 
-#define US_STAT_INC(st, id) \
-	atomic_fetch_add_explicit(&(st)->stats[US_STAT_##id], 1, memory_order_relaxed)
-#define US_STAT_ADD(st, id, n) \
-	atomic_fetch_add_explicit(&(st)->stats[US_STAT_##id], (n), memory_order_relaxed)
+struct us_stat_shard {
+	_Atomic uint64_t v[US_STAT__COUNT];
+} __attribute__((aligned(128)));
 
-#define US_IFSTAT_INC(nif, id) \
-	atomic_fetch_add_explicit(&(nif)->stats[US_IFSTAT_##id], 1, memory_order_relaxed)
-#define US_IFSTAT_ADD(nif, id, n) \
-	atomic_fetch_add_explicit(&(nif)->stats[US_IFSTAT_##id], (n), memory_order_relaxed)
+static inline void us_stat_add_(struct us_stat_shard *sh, unsigned id, uint64_t n)
+{
+	unsigned s = us_tslot();
+	us_tslot_add(&sh[s].v[id], s, n);
+}
+
+static inline void us_ifstat_add_(struct us_ifstat_shard *sh, unsigned id, uint64_t n)
+{
+	unsigned s = us_tslot();
+	us_tslot_add(&sh[s].v[id], s, n);
+}
+
+#define US_STAT_INC(st, id) us_stat_add_((st)->stats, US_STAT_##id, 1)
+#define US_STAT_ADD(st, id, n) us_stat_add_((st)->stats, US_STAT_##id, (n))
+
+#define US_IFSTAT_INC(nif, id) us_ifstat_add_((nif)->stats, US_IFSTAT_##id, 1)
+#define US_IFSTAT_ADD(nif, id, n) us_ifstat_add_((nif)->stats, US_IFSTAT_##id, (n))
+
+/* Sum of counter id over every shard (a snapshot: relaxed loads). */
+uint64_t us_stat_sum(const struct us_stack *st, enum us_stat_id id);
+/* Zero every counter of the stack and its interfaces (us_stack_reset). */
+void us_stats_zero(struct us_stack *st);
 
 static inline uint64_t us_now(const struct us_stack *st) { return us_clock_now(&st->clock); }
 

@@ -41,9 +41,13 @@ int us_stack_iface_stats(const us_stack *st, int ifindex, uint64_t out[US_IFSTAT
 		errno = EINVAL;
 		return -1;
 	}
-	for (int i = 0; i < US_IFSTAT__COUNT; i++)
-		out[i] = atomic_load_explicit(&((struct us_stack *)st)->ifs[ifindex].stats[i],
-					      memory_order_relaxed);
+	const struct us_ifstat_shard *sh = st->ifs[ifindex].stats;
+	for (int i = 0; i < US_IFSTAT__COUNT; i++) {
+		uint64_t v = 0;
+		for (int k = 0; k <= US_TSLOTS; k++)
+			v += atomic_load_explicit(&sh[k].v[i], memory_order_relaxed);
+		out[i] = v;
+	}
 	return 0;
 }
 
@@ -71,17 +75,46 @@ const char *us_stat_name(enum us_stat_id id)
 	return buf;
 }
 
+/*
+ * The counters are sharded per thread slot (stack.h): a value is the sum
+ * of its US_TSLOTS + 1 shards, read with relaxed loads while the owners
+ * keep adding. Each shard only grows, so a sum read later is never smaller
+ * than one read earlier by the same thread (per counter; two counters read
+ * in one call are not one instant, as they never were).
+ */
 void us_stack_stats(const us_stack *st, uint64_t out[US_STAT__COUNT])
 {
 	for (int i = 0; i < US_STAT__COUNT; i++)
-		out[i] = atomic_load_explicit(&((struct us_stack *)st)->stats[i], memory_order_relaxed);
+		out[i] = 0;
+	for (int k = 0; k <= US_TSLOTS; k++)
+		for (int i = 0; i < US_STAT__COUNT; i++)
+			out[i] += atomic_load_explicit(&st->stats[k].v[i], memory_order_relaxed);
+}
+
+uint64_t us_stat_sum(const struct us_stack *st, enum us_stat_id id)
+{
+	uint64_t v = 0;
+	for (int k = 0; k <= US_TSLOTS; k++)
+		v += atomic_load_explicit(&st->stats[k].v[id], memory_order_relaxed);
+	return v;
 }
 
 uint64_t us_stack_stat(const us_stack *st, enum us_stat_id id)
 {
 	if (id >= US_STAT__COUNT)
 		return 0;
-	return atomic_load_explicit(&((struct us_stack *)st)->stats[id], memory_order_relaxed);
+	return us_stat_sum(st, id);
+}
+
+void us_stats_zero(struct us_stack *st)
+{
+	for (int k = 0; k <= US_TSLOTS; k++)
+		for (int i = 0; i < US_STAT__COUNT; i++)
+			atomic_store_explicit(&st->stats[k].v[i], 0, memory_order_relaxed);
+	size_t n = (size_t)(US_MAX_IFACES + 1) * (US_TSLOTS + 1);
+	for (size_t k = 0; k < n; k++)
+		for (int i = 0; i < US_IFSTAT__COUNT; i++)
+			atomic_store_explicit(&st->ifstats[k].v[i], 0, memory_order_relaxed);
 }
 
 void us_stack_stats_print(const us_stack *st, FILE *out)
