@@ -7,9 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "api.h"
@@ -127,26 +131,95 @@ void us_sock_put(struct us_sock *s)
 	const struct us_proto_ops *ops = ops_of(s);
 	if (ops->destroy)
 		ops->destroy(s);
-	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
+static void abs_timespec(uint64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / US_NS_PER_SEC);
+	ts->tv_nsec = (long)(ns % US_NS_PER_SEC);
+}
+
+/*
+ * Sleeping on a socket: a futex on wake_seq, which every wake-up bumps
+ * under the socket's lock. A sleeper reads it under the lock, drops the
+ * lock and sleeps only while it is unchanged, so a wake-up between the
+ * two is never lost. Not a condition variable: glibc's condition wait
+ * takes the mutex back marked "contended", so the sleeper's next unlock
+ * always costs a futex-wake system call that wakes nobody.
+ */
+static void seq_wake_all(struct us_sock *s)
+{
+	int e = errno;
+	syscall(SYS_futex, &s->wake_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	errno = e;
+}
+
+int us_sock_sleep(struct us_sock *s, uint64_t deadline)
+{
+	US_ASSERT_LOCKED(&s->lock);
+	int e = errno, rc = 0;
+	uint32_t seq = atomic_load_explicit(&s->wake_seq, memory_order_relaxed);
+	struct timespec ts;
+	if (deadline)
+		abs_timespec(deadline, &ts);
+	s->waiters++;
+	pthread_mutex_unlock(&s->lock);
+	/* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC deadline. */
+	if (syscall(SYS_futex, &s->wake_seq, FUTEX_WAIT_BITSET_PRIVATE, seq,
+		    deadline ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY) < 0 && errno == ETIMEDOUT)
+		rc = ETIMEDOUT;
+	pthread_mutex_lock(&s->lock);
+	s->waiters--;
+	errno = e;
+	return rc;
+}
+
+/* A poller's state word (us_pollwait.state) is its futex. */
+enum { PW_IDLE, PW_FIRED, PW_ASLEEP };
+
+static void fire_pollwait(struct us_pollwait *w)
+{
+	/* A system call only when the poller sleeps. */
+	if (atomic_exchange_explicit(&w->state, PW_FIRED, memory_order_acq_rel) == PW_ASLEEP) {
+		int e = errno;
+		syscall(SYS_futex, &w->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		errno = e;
+	}
+}
+
+/* The poller: sleep while nothing fired, until the deadline (monotonic
+ * ns). True when fired; false on the deadline (*timed_out) or spuriously. */
+static bool pollwait_sleep(struct us_pollwait *w, uint64_t deadline, bool *timed_out)
+{
+	int exp = PW_IDLE;
+	if (!atomic_compare_exchange_strong(&w->state, &exp, PW_ASLEEP))
+		return true;    /* PW_FIRED */
+	struct timespec ts;
+	abs_timespec(deadline, &ts);
+	int e = errno;
+	if (syscall(SYS_futex, &w->state, FUTEX_WAIT_BITSET_PRIVATE, PW_ASLEEP, &ts, NULL,
+		    FUTEX_BITSET_MATCH_ANY) < 0 && errno == ETIMEDOUT)
+		*timed_out = true;
+	errno = e;
+	exp = PW_ASLEEP;
+	atomic_compare_exchange_strong(&w->state, &exp, PW_IDLE);
+	return exp == PW_FIRED;
+}
+
+/* Wake now, with s->lock held (outside a receive batch). */
 static void wake_now(struct us_sock *s)
 {
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	if (s->waiters)
-		pthread_cond_broadcast(&s->cond);
+		seq_wake_all(s);
 	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
 		nx = r->next;
-		if (r->notify) {
+		if (r->notify)
 			r->notify(r);
-			continue;
-		}
-		pthread_mutex_lock(&r->w->lock);
-		r->w->fired = true;
-		pthread_cond_signal(&r->w->cond);
-		pthread_mutex_unlock(&r->w->lock);
+		else
+			fire_pollwait(r->w);
 	}
 }
 
@@ -161,18 +234,53 @@ void us_sock_batch_begin(struct us_wake_batch *b)
 		wake_batch = b;
 }
 
+/*
+ * Wake one socket noted by a batch: under its lock only what must be
+ * (wake_seq, epoll notifications, counting the pollers to fire in their
+ * pending); the futex wake of its sleepers and the pollers' after the
+ * unlock, so that a woken thread, which on a 2-CPU machine often runs at
+ * once, does not find the lock still held and sleep again on it.
+ */
+#define POLLERS_AFTER 16
+static void batch_wake(struct us_sock *s)
+{
+	struct us_pollwait *after[POLLERS_AFTER];
+	int nafter = 0;
+	pthread_mutex_lock(&s->lock);
+	s->wake_deferred = false;
+	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
+	bool sleepers = s->waiters > 0;
+	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
+		nx = r->next;
+		if (r->notify) {
+			r->notify(r);
+		} else if (nafter < POLLERS_AFTER) {
+			/* Counted while the registration (and so r->w) is alive:
+			 * us_poll unregisters under this lock, then waits for 0. */
+			atomic_fetch_add_explicit(&r->w->pending, 1, memory_order_relaxed);
+			after[nafter++] = r->w;
+		} else {
+			fire_pollwait(r->w);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (sleepers)
+		seq_wake_all(s);
+	for (int i = 0; i < nafter; i++) {
+		fire_pollwait(after[i]);
+		/* After this, us_poll may return and its us_pollwait go. */
+		atomic_fetch_sub_explicit(&after[i]->pending, 1, memory_order_release);
+	}
+}
+
 void us_sock_batch_end(struct us_wake_batch *b)
 {
 	if (!b->outer)
 		return;
 	wake_batch = NULL;
 	for (int i = 0; i < b->n; i++) {
-		struct us_sock *s = b->s[i];
-		pthread_mutex_lock(&s->lock);
-		s->wake_deferred = false;
-		wake_now(s);
-		pthread_mutex_unlock(&s->lock);
-		us_sock_put(s);
+		batch_wake(b->s[i]);
+		us_sock_put(b->s[i]);
 	}
 	b->n = 0;
 }
@@ -199,11 +307,6 @@ uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns)
 	return timeout_ns ? us_monotonic_ns() + timeout_ns : 0;
 }
 
-static void abs_timespec(uint64_t ns, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ns / US_NS_PER_SEC);
-	ts->tv_nsec = (long)(ns % US_NS_PER_SEC);
-}
 
 int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 {
@@ -249,15 +352,7 @@ int us_sock_wait(struct us_sock *s, uint64_t deadline, bool nonblock)
 			return 0;
 		}
 	}
-	s->waiters++;
-	if (deadline) {
-		struct timespec ts;
-		abs_timespec(deadline, &ts);
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-	} else {
-		pthread_cond_wait(&s->cond, &s->lock);
-	}
-	s->waiters--;
+	us_sock_sleep(s, deadline);
 	s->last_wait_ns = us_monotonic_ns() - t0;
 	if (s->closed)
 		return EBADF;
@@ -330,11 +425,6 @@ struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 	s->fd = -1;
 	s->type = type;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	s->polls.next = s->polls.prev = &s->polls;
 	s->local.sin_family = AF_INET;
 	s->remote.sin_family = AF_INET;
@@ -347,7 +437,6 @@ struct us_sock *us_sock_alloc(struct us_stack *st, int type)
 		s->sndbuf = (int)(st->cfg.tcp.sndbuf ? st->cfg.tcp.sndbuf : 262144) * 2;
 		s->tcb = tcb_new(s);
 		if (!s->tcb) {
-			pthread_cond_destroy(&s->cond);
 			pthread_mutex_destroy(&s->lock);
 			free(s);
 			return NULL;
@@ -940,13 +1029,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		memset(socks_local, 0, sizeof socks_local);
 		memset(regs_local, 0, sizeof regs_local);
 	}
-	struct us_pollwait w = { .fired = false };
-	pthread_mutex_init(&w.lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	struct us_pollwait w = { .state = PW_IDLE };
 
 	/* Register first, then look: an event between the two is not lost. */
 	for (nfds_t i = 0; i < nfds; i++) {
@@ -969,9 +1052,7 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 	uint64_t deadline = timeout_ms > 0 ? us_monotonic_ns() + (uint64_t)timeout_ms * US_NS_PER_MS : 0;
 	int ready, err = 0;
 	for (;;) {
-		pthread_mutex_lock(&w.lock);
-		w.fired = false;
-		pthread_mutex_unlock(&w.lock);
+		atomic_store(&w.state, PW_IDLE);
 		ready = 0;
 		for (nfds_t i = 0; i < nfds; i++) {
 			fds[i].revents = fds[i].fd < 0 ? 0 : revents_of(st, &fds[i], socks[i]);
@@ -993,29 +1074,24 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 				end = deadline;
 			for (;;) {
 				us_netif_busy_poll(st);
-				pthread_mutex_lock(&w.lock);
-				bool fired = w.fired;
-				pthread_mutex_unlock(&w.lock);
+				bool fired = atomic_load(&w.state) == PW_FIRED;
 				if (fired || us_monotonic_ns() >= end || atomic_load(&st->stopping))
 					break;
 			}
 			}
-		pthread_mutex_lock(&w.lock);
 		int rc = 0;
-		while (!w.fired && rc != ETIMEDOUT && !atomic_load(&st->stopping)) {
-			if (timeout_ms < 0) {
-				/* Sockets wake us; a stack stop may not reach a poll
-				 * with no valid descriptor, so look at it once a second. */
-				struct timespec ts;
-				abs_timespec(us_monotonic_ns() + US_NS_PER_SEC, &ts);
-				pthread_cond_timedwait(&w.cond, &w.lock, &ts);
-			} else {
-				struct timespec ts;
-				abs_timespec(deadline, &ts);
-				rc = pthread_cond_timedwait(&w.cond, &w.lock, &ts);
+		while (!atomic_load(&st->stopping)) {
+			/* Sockets wake us; a stack stop may not reach a poll with
+			 * no valid descriptor, so look at it once a second. */
+			bool timed_out = false;
+			if (pollwait_sleep(&w, timeout_ms < 0 ? us_monotonic_ns() + US_NS_PER_SEC
+							     : deadline, &timed_out))
+				break;
+			if (timed_out && timeout_ms >= 0) {
+				rc = ETIMEDOUT;
+				break;
 			}
 		}
-		pthread_mutex_unlock(&w.lock);
 		poll_short = us_monotonic_ns() - t0 < busy_ns;
 		if (rc == ETIMEDOUT)
 			timeout_ms = 0;         /* one last look, then return */
@@ -1029,12 +1105,14 @@ int us_poll(us_stack *st, struct pollfd *fds, nfds_t nfds, int timeout_ms)
 		pthread_mutex_unlock(&socks[i]->lock);
 		us_sock_put(socks[i]);
 	}
+	/* A receive batch's wake-up (batch_wake) may still be on its way to
+	 * w, after its socket's unlock: wait for it before w goes. */
+	while (atomic_load_explicit(&w.pending, memory_order_acquire))
+		sched_yield();
 	if (!local) {
 		free(socks);
 		free(regs);
 	}
-	pthread_cond_destroy(&w.cond);
-	pthread_mutex_destroy(&w.lock);
 	if (err)
 		return fail(err);
 	return ready;

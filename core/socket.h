@@ -24,9 +24,13 @@ struct us_stack;
 
 /* A thread blocked in us_poll(): sockets it watches signal it. */
 struct us_pollwait {
-	pthread_mutex_t lock;           /* protects fired */
-	pthread_cond_t cond;
-	bool fired;
+	/* Idle, fired or asleep (socket.c PW_*): a futex, no lock. A waker
+	 * sets it to fired and makes a system call only when it was asleep. */
+	_Atomic int state;
+	/* Wake-ups a receive batch has counted and not yet delivered (after
+	 * the socket's unlock, socket.c batch_wake): us_poll waits for 0
+	 * before its us_pollwait goes away. */
+	_Atomic int pending;
 };
 
 /* Registration of one poll waiter on one socket (lives on the poller's stack). */
@@ -58,10 +62,11 @@ struct us_sock {
 	int type;                       /* SOCK_DGRAM | SOCK_STREAM, fixed */
 
 	pthread_mutex_t lock;           /* protects every field below */
-	pthread_cond_t cond;            /* readers, writers, connect/accept waiters */
 	struct us_pollreg polls;        /* sentinel of the poll registrations */
-	int waiters;                    /* threads blocked on cond */
-	_Atomic uint32_t wake_seq;      /* bumped by every us_sock_wake (under lock); read by busy pollers */
+	int waiters;                    /* threads asleep on wake_seq (us_sock_sleep) */
+	/* Bumped by every wake-up (under lock); read by busy pollers; the
+	 * futex that readers, writers, connect/accept waiters sleep on. */
+	_Atomic uint32_t wake_seq;
 	uint64_t last_wait_ns;          /* how long the last wait took: decides whether to busy-poll */
 	bool wake_deferred;             /* in this thread's receive batch's wake list (us_sock_wake) */
 
@@ -162,6 +167,11 @@ struct us_wake_batch {
 };
 void us_sock_batch_begin(struct us_wake_batch *b);
 void us_sock_batch_end(struct us_wake_batch *b);
+/* With s->lock held (dropped while asleep): sleep until the next wake-up
+ * or the deadline (monotonic ns, 0 = none). 0 when woken or spuriously,
+ * ETIMEDOUT after the deadline. Callers re-check their condition;
+ * us_sock_wait is this plus busy polling and the usual errors. */
+int us_sock_sleep(struct us_sock *s, uint64_t deadline);
 /* With s->lock held: POLLIN | POLLOUT | POLLERR | POLLHUP ..., POLLNVAL if closed. */
 short us_sock_revents(struct us_sock *s);
 

@@ -590,12 +590,7 @@ static void tcp_close(struct us_sock *s)
 		uint64_t deadline = us_monotonic_ns() + (uint64_t)t->linger_s * US_NS_PER_SEC;
 		while (t->state != TCPS_CLOSED && t->state != TCPS_TIME_WAIT &&
 		       t->state != TCPS_FIN_WAIT_2 && !atomic_load(&st->stopping)) {
-			struct timespec ts = { (time_t)(deadline / US_NS_PER_SEC),
-					       (long)(deadline % US_NS_PER_SEC) };
-			s->waiters++;
-			int rc = pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-			s->waiters--;
-			if (rc == ETIMEDOUT)
+			if (us_sock_sleep(s, deadline) == ETIMEDOUT)
 				break;
 		}
 	}
