@@ -17,6 +17,7 @@
 
 #define RX_POLL_MS 200  /* receive threads re-check for stop this often */
 #define RX_BATCH   64   /* frames a receive thread takes per turn of rx_lock */
+#define RX_PROBE   8    /* one-frame wake-ups between two that read on (rx_turn) */
 
 static void close_queues(struct us_netif *nif)
 {
@@ -494,10 +495,21 @@ static int rx_turn(struct us_netif *nif, int qi, uint8_t *rx)
 	int r = l->ops->wait(l, RX_POLL_MS);
 	if (r <= 0)
 		return r;
+	/* Request/response traffic brings one frame per wake-up: reading on
+	 * until the queue is empty costs an empty read(2) per frame. While
+	 * the wake-ups have brought one frame each, take one and go back to
+	 * waiting (which returns at once if more came); every RX_PROBE-th
+	 * wake-up reads on, and leaves that mode when it finds more. */
+	struct us_netq_rx *qr = &nif->rxq[qi];
+	int max = RX_BATCH;
+	if (qr->single && qr->probe) {
+		qr->probe--;
+		max = 1;
+	}
 	int n = 0, len = 0;
 	us_sock_batch_begin(&wb);
 	pthread_mutex_lock(rxl);
-	while (n < RX_BATCH) {
+	while (n < max) {
 		len = l->ops->recv(l, rx, RX_CAP, 0);
 		if (len <= 0)
 			break;
@@ -506,6 +518,10 @@ static int rx_turn(struct us_netif *nif, int qi, uint8_t *rx)
 	}
 	pthread_mutex_unlock(rxl);
 	us_sock_batch_end(&wb);       /* readers woken once per batch */
+	if (max > 1) {
+		qr->single = n == 1 && len == 0;
+		qr->probe = RX_PROBE;
+	}
 	return n == 0 && len < 0 ? -1 : n;
 }
 

@@ -44,6 +44,12 @@ struct us_netq {
 struct us_netq_rx {
 	struct us_netif *nif;
 	int qi;
+	/* Receive thread only (rx_turn): frames have been arriving one per
+	 * wake-up, so a wake-up reads one and does not look for a second
+	 * (an empty read is a system call); probe counts down to the
+	 * wake-up that looks again. */
+	bool single;
+	uint8_t probe;
 	_Atomic uint64_t frames;        /* frames received on this queue (relaxed) */
 	uint8_t pad[64 - sizeof(void *) - 2 * sizeof(uint64_t)];
 };
