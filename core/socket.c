@@ -208,11 +208,17 @@ static bool pollwait_sleep(struct us_pollwait *w, uint64_t deadline, bool *timed
 	return exp == PW_FIRED;
 }
 
+/* Sleepers to wake: all, or (readers false) those not waiting in recv. */
+static bool sleepers_for(const struct us_sock *s, bool readers)
+{
+	return (readers ? s->waiters : s->waiters - s->rd_waiters) > 0;
+}
+
 /* Wake now, with s->lock held (outside a receive batch). */
-static void wake_now(struct us_sock *s)
+static void wake_now(struct us_sock *s, bool readers)
 {
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
-	if (s->waiters)
+	if (sleepers_for(s, readers))
 		seq_wake_all(s);
 	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
 		nx = r->next;
@@ -249,7 +255,7 @@ static void batch_wake(struct us_sock *s)
 	pthread_mutex_lock(&s->lock);
 	s->wake_deferred = false;
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
-	bool sleepers = s->waiters > 0;
+	bool sleepers = sleepers_for(s, s->wake_readers);
 	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
 		nx = r->next;
 		if (r->notify) {
@@ -285,21 +291,34 @@ void us_sock_batch_end(struct us_wake_batch *b)
 	b->n = 0;
 }
 
-void us_sock_wake(struct us_sock *s)
+static void sock_wake(struct us_sock *s, bool readers)
 {
 	US_ASSERT_LOCKED(&s->lock);
 	struct us_wake_batch *b = wake_batch;
 	if (b) {
-		if (s->wake_deferred)
+		if (s->wake_deferred) {
+			s->wake_readers |= readers;
 			return;
+		}
 		if (b->n < US_WAKE_BATCH) {
 			us_sock_hold(s);
 			s->wake_deferred = true;
+			s->wake_readers = readers;
 			b->s[b->n++] = s;
 			return;
 		}
 	}
-	wake_now(s);
+	wake_now(s, readers);
+}
+
+void us_sock_wake(struct us_sock *s)
+{
+	sock_wake(s, true);
+}
+
+void us_sock_wake_room(struct us_sock *s)
+{
+	sock_wake(s, false);
 }
 
 uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns)

@@ -64,11 +64,13 @@ struct us_sock {
 	pthread_mutex_t lock;           /* protects every field below */
 	struct us_pollreg polls;        /* sentinel of the poll registrations */
 	int waiters;                    /* threads asleep on wake_seq (us_sock_sleep) */
+	int rd_waiters;                 /* of those, readers (TCP recv): data, FIN, errors only */
 	/* Bumped by every wake-up (under lock); read by busy pollers; the
 	 * futex that readers, writers, connect/accept waiters sleep on. */
 	_Atomic uint32_t wake_seq;
 	uint64_t last_wait_ns;          /* how long the last wait took: decides whether to busy-poll */
 	bool wake_deferred;             /* in this thread's receive batch's wake list (us_sock_wake) */
+	bool wake_readers;              /* the noted wake-up is for readers too (not us_sock_wake_room alone) */
 
 	bool closed;                    /* us_close() happened: waiters get EBADF */
 	bool nonblock;
@@ -167,6 +169,13 @@ struct us_wake_batch {
 };
 void us_sock_batch_begin(struct us_wake_batch *b);
 void us_sock_batch_end(struct us_wake_batch *b);
+/*
+ * With s->lock held: as us_sock_wake, for a change only writers and
+ * pollers can be waiting for (an ACK made room in the send buffer):
+ * sleepers are woken only when some are not readers (rd_waiters), so a
+ * thread waiting in recv does not wake for the ACK of its own request.
+ */
+void us_sock_wake_room(struct us_sock *s);
 /* With s->lock held (dropped while asleep): sleep until the next wake-up
  * or the deadline (monotonic ns, 0 = none). 0 when woken or spuriously,
  * ETIMEDOUT after the deadline. Callers re-check their condition;

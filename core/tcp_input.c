@@ -793,7 +793,7 @@ static bool ack_input(struct us_tcb *t, const struct wire_tcp *g)
 			tcp_timer_clear(t, TT_REXMIT);
 		else
 			tcp_rexmit_restart(t);
-		us_sock_wake(t->sock);
+		us_sock_wake_room(t->sock);     /* room for writers; readers sleep on */
 	} else if (ack == t->snd_una && g->payload_len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
 		   new_wnd == t->snd_wnd && t->snd_max != t->snd_una) {
 		/* A duplicate ACK (RFC 5681 2); with SACK, RFC 6675's rules

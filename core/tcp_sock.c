@@ -482,7 +482,9 @@ static ssize_t tcp_recvv(struct us_sock *s, const struct iovec *iov, int iovcnt,
 			return -ENOTCONN;
 		if (t->state == TCPS_CLOSED)
 			return s->connected ? 0 : -ENOTCONN;
+		s->rd_waiters++;        /* not woken by ACKs (us_sock_wake_room) */
 		int e = us_sock_wait(s, deadline, flags & MSG_DONTWAIT);
+		s->rd_waiters--;
 		if (e)
 			return -e;
 	}
