@@ -82,7 +82,12 @@ uint64_t wire_csum_add_at(uint64_t sum, const void *p, size_t len, size_t off)
  * the same native 16-bit words wire_csum_add sums, so the two fold to
  * the same checksum (RFC 1071 2(B)).
  */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+/* Not under ThreadSanitizer: the clones' resolver runs while the dynamic
+ * loader relocates the program, before TSan's runtime is set up, and its
+ * instrumented prologue crashes there (every SANITIZE=thread binary died
+ * at start-up). Those builds use the baseline copy. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute) && \
+	!defined(__SANITIZE_THREAD__)
 #if __has_attribute(target_clones)
 #define CSUM_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
