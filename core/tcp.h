@@ -300,6 +300,11 @@ struct us_tcb {
 	uint64_t deadline[TT__COUNT];   /* 0 = not armed */
 	uint64_t wheel_at[TT__COUNT];   /* 0, or a wheel firing of this kind is pending at or
 					 * before this time (armed, or its callback about to run) */
+	/* Bits (1 << kind) that let a firing know, without asking the wheel,
+	 * whether the wheel was armed again after it was taken off (tcp_timer.c). */
+	uint8_t wheel_busy;             /* tcp_timers_clear_all could not cancel it: a
+					 * firing is under way */
+	uint8_t wheel_again;            /* armed anew while a firing was under way */
 	int persist_backoff;
 	int probes_out;                 /* zero-window probes since an ACK last came (Linux icsk_probes_out) */
 	int keep_probes;

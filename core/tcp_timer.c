@@ -77,8 +77,16 @@ void tcp_timer_set(struct us_tcb *t, enum tcp_timer_kind k, uint64_t when)
 	t->deadline[k] = when;
 	if (t->wheel_at[k] && t->wheel_at[k] <= when)
 		return;         /* the pending firing comes first and re-checks */
-	if (!us_timer_arm(&st->wheel, &t->timer[k], when))
+	uint8_t bit = (uint8_t)(1u << k);
+	if (!us_timer_arm(&st->wheel, &t->timer[k], when)) {
 		us_sock_hold(t->sock);
+		/* It was not armed although a firing is pending (wheel_at, or
+		 * one clear_all could not cancel): that firing is under way,
+		 * its callback waiting for this lock; it must know that this
+		 * arming, with its own reference, is not its own. */
+		if (t->wheel_at[k] || (t->wheel_busy & bit))
+			t->wheel_again |= bit;
+	}
 	t->wheel_at[k] = when;
 }
 
@@ -93,13 +101,22 @@ void tcp_timers_clear_all(struct us_tcb *t)
 {
 	US_ASSERT_LOCKED(&t->sock->lock);
 	for (int k = 0; k < TT__COUNT; k++) {
+		uint8_t bit = (uint8_t)(1u << k);
 		t->deadline[k] = 0;
 		if (!t->wheel_at[k])
 			continue;
 		t->wheel_at[k] = 0;
-		if (us_timer_cancel(&t->sock->st->wheel, &t->timer[k]))
+		if (us_timer_cancel(&t->sock->st->wheel, &t->timer[k])) {
 			atomic_fetch_sub_explicit(&t->sock->refs, 1, memory_order_acq_rel);
-		/* else: its handler is about to run; it sees deadline 0 and drops the reference. */
+			/* A firing taken off before this arming is still under way. */
+			if (t->wheel_again & bit)
+				t->wheel_busy |= bit;
+		} else {
+			/* Its handler is about to run; it sees deadline 0 and drops
+			 * the reference. */
+			t->wheel_busy |= bit;
+		}
+		t->wheel_again &= (uint8_t)~bit;
 	}
 }
 
@@ -328,9 +345,17 @@ static void timer_fire(struct us_tcb *t, enum tcp_timer_kind k)
 	/*
 	 * Was the wheel armed again (an earlier deadline) after this firing
 	 * was taken off it? Then wheel_at describes that arming, which holds
-	 * its own reference; else this firing was the pending one.
+	 * its own reference; else this firing was the pending one. The TCB's
+	 * bits say so (tcp_timer_set): no wheel operation, so a firing that
+	 * follows a deadline moved later costs one (its re-arming), and one
+	 * that finds its deadline cleared none. There is one timer thread,
+	 * blocked in this callback until the lock is had, so at most one
+	 * firing of a timer is under way.
 	 */
-	bool rearmed = us_timer_armed(&st->wheel, &t->timer[k]);
+	uint8_t bit = (uint8_t)(1u << k);
+	bool rearmed = t->wheel_again & bit;
+	t->wheel_again &= (uint8_t)~bit;
+	t->wheel_busy &= (uint8_t)~bit;
 	if (!rearmed)
 		t->wheel_at[k] = 0;
 	bool current = t->deadline[k] && t->deadline[k] <= now && s->tcb == t;

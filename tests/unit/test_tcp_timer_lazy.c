@@ -18,44 +18,58 @@
 #include "tcputil.h"
 #include "../../core/stack.h"
 
-/* One request/response round: the stack sends 100 bytes, the peer
- * answers with 100 of its own (carrying the ACK), the stack reads them. */
-static bool rr_round(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt)
+/* One request/response round: the stack sends len bytes (at most 4000),
+ * the peer answers with 100 of its own (carrying the ACK of all), the
+ * stack reads them. */
+static bool rr_round_len(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt, size_t len)
 {
-	char buf[100];
+	static char buf[4000];
 	memset(buf, 'q', sizeof buf);
-	if (us_send(t->st, fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf)
+	if (us_send(t->st, fd, buf, len, 0) != (ssize_t)len)
 		return false;
 	struct tc_out o = { 0 };
 	tc_run(t, rtt, &o);
-	int with_data = 0;
+	size_t sent = 0;
 	for (int i = 0; i < o.n; i++)
-		with_data += o.seg[i].len == sizeof buf;
-	bool ok = with_data == 1;
+		sent += o.seg[i].len;
+	bool ok = sent == len;
 	for (int i = 0; i < o.n; i++)
 		tc_peer_saw(p, &o.seg[i]);
 	tc_out_free(&o);
-	tc_peer_send(p, TC_ACK | TC_PSH, buf, sizeof buf);
+	tc_peer_send(p, TC_ACK | TC_PSH, buf, 100);
 	char in[200];
-	if (us_recv(t->st, fd, in, sizeof in, 0) != (ssize_t)sizeof buf)
+	if (us_recv(t->st, fd, in, sizeof in, 0) != 100)
 		ok = false;
 	return ok;
 }
 
+static bool rr_round(struct tu *t, struct tc_peer *p, int fd, uint64_t rtt)
+{
+	return rr_round_len(t, p, fd, rtt, 100);
+}
+
 /* A stack (nodelay; rto: 0 = default, else initial and minimum RTO in ms)
  * with one connection accepted from the peer's port; false if no stack. */
-static bool lazy_open(struct tu *t, const char *tag, uint32_t rto_ms, uint16_t port,
-		      struct tc_peer *p, int *lfd, int *fd)
+static bool lazy_open_sack(struct tu *t, const char *tag, uint32_t rto_ms, uint16_t port,
+			   struct tc_peer *p, int *lfd, int *fd, bool sack)
 {
 	struct us_config cfg;
 	tc_config(&cfg, 0, tag);
 	cfg.tcp.nodelay = true;
 	if (rto_ms)
 		cfg.tcp.rto_initial_ms = cfg.tcp.rto_min_ms = rto_ms;
+	struct tc_seg syn = { .has_mss = true, .mss = 1460, .sack_ok = sack };
 	*fd = tc_open_conn(t, &cfg, &(struct tc_conn_spec){ .lport = 80, .pport = port,
-							    .piss = 5000u + port, .backlog = 4 },
+							    .piss = 5000u + port, .backlog = 4,
+							    .syn = &syn },
 			   p, lfd);
 	return *fd >= 0;
+}
+
+static bool lazy_open(struct tu *t, const char *tag, uint32_t rto_ms, uint16_t port,
+		      struct tc_peer *p, int *lfd, int *fd)
+{
+	return lazy_open_sack(t, tag, rto_ms, port, p, lfd, fd, false);
 }
 
 static void lazy_close(struct tu *t, int lfd, int fd)
@@ -191,7 +205,46 @@ static void test_lazy_end_cancels(void)
 	tu_close(&t);
 }
 
+/*
+ * The loss timer (TT_LOSS: TLP's probe timeout, RFC 8985 7.2) with a peer
+ * that SACKs: each round sends 3,000 bytes (3 segments: PTO = max(2 SRTT,
+ * 10 ms) = 10 ms, before the RTO, so the PTO is armed at every send and
+ * pushed later by every ACK) and the reply ACKs them 1 ms later. The PTO
+ * never expires, but its wheel firing comes every PTO period (about 10
+ * rounds), finds the deadline moved later and follows it. That firing
+ * must cost one wheel operation (its re-arming), not two (a check of the
+ * wheel whether it was armed again meanwhile, then the re-arming): 500
+ * rounds, about 57 firings of TT_LOSS, ~12 of the delayed ACK, a few of
+ * the others, at most one operation per 5 rounds in all (the code that
+ * asked the wheel at each firing: 142; re-arming at every ACK: >= 1,000).
+ */
+static void test_lazy_tlp_wheel_ops(void)
+{
+	struct tu t;
+	struct tc_peer p;
+	int lfd, fd;
+	if (!lazy_open_sack(&t, __func__, 0, 40004, &p, &lfd, &fd, true))
+		return;
+	for (int i = 0; i < 20; i++)
+		CU_ASSERT_TRUE(rr_round_len(&t, &p, fd, TC_MS, 3000));
+	uint64_t probes = TU_STAT(&t, TCP_TLP_PROBES);
+	enum { ROUNDS = 500 };
+	uint64_t before = us_wheel_ops(&t.st->wheel);
+	int ok = 0;
+	for (int i = 0; i < ROUNDS; i++)
+		ok += rr_round_len(&t, &p, fd, TC_MS, 3000);
+	uint64_t ops = us_wheel_ops(&t.st->wheel) - before;
+	CU_ASSERT_EQUAL(ok, ROUNDS);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_TLP_PROBES), probes);  /* never needed */
+	CU_ASSERT(ops * 5 <= ROUNDS);
+	if (ops * 5 > ROUNDS || getenv("LAZY_DEBUG"))
+		fprintf(stderr, "\n  %llu wheel operations in %d request/response rounds (SACK, TLP)\n",
+			(unsigned long long)ops, ROUNDS);
+	lazy_close(&t, lfd, fd);
+}
+
 US_SUITE(tcp_timer_lazy, NULL, NULL,
 	 US_TEST(test_lazy_wheel_ops_per_ack),
 	 US_TEST(test_lazy_rexmit_follows_deadline),
-	 US_TEST(test_lazy_end_cancels));
+	 US_TEST(test_lazy_end_cancels),
+	 US_TEST(test_lazy_tlp_wheel_ops));
