@@ -253,7 +253,16 @@ static void batch_wake(struct us_sock *s)
 	struct us_pollwait *after[POLLERS_AFTER];
 	int nafter = 0;
 	pthread_mutex_lock(&s->lock);
-	s->wake_deferred = false;
+	s->batch_noted = false;
+	if (s->ack_pending) {
+		s->ack_pending = false;
+		ops_of(s)->batch_ack(s);
+	}
+	if (!s->wake_pending) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	s->wake_pending = false;
 	atomic_fetch_add_explicit(&s->wake_seq, 1, memory_order_release);
 	bool sleepers = sleepers_for(s, s->wake_readers);
 	for (struct us_pollreg *r = s->polls.next, *nx; r != &s->polls; r = nx) {
@@ -291,24 +300,36 @@ void us_sock_batch_end(struct us_wake_batch *b)
 	b->n = 0;
 }
 
+/* Note s in this thread's batch, if one is open and has room (or s is
+ * noted already, by this thread's batch or another's). */
+static bool batch_note(struct us_sock *s)
+{
+	struct us_wake_batch *b = wake_batch;
+	if (!b)
+		return false;
+	if (s->batch_noted)
+		return true;
+	if (b->n == US_WAKE_BATCH)
+		return false;
+	us_sock_hold(s);
+	s->batch_noted = true;
+	b->s[b->n++] = s;
+	return true;
+}
+
 static void sock_wake(struct us_sock *s, bool readers)
 {
 	US_ASSERT_LOCKED(&s->lock);
-	struct us_wake_batch *b = wake_batch;
-	if (b) {
-		if (s->wake_deferred) {
-			s->wake_readers |= readers;
-			return;
-		}
-		if (b->n < US_WAKE_BATCH) {
-			us_sock_hold(s);
-			s->wake_deferred = true;
-			s->wake_readers = readers;
-			b->s[b->n++] = s;
-			return;
-		}
+	if (!batch_note(s)) {
+		wake_now(s, readers);
+		return;
 	}
-	wake_now(s, readers);
+	if (s->wake_pending) {
+		s->wake_readers |= readers;
+	} else {
+		s->wake_pending = true;
+		s->wake_readers = readers;
+	}
 }
 
 void us_sock_wake(struct us_sock *s)
@@ -319,6 +340,15 @@ void us_sock_wake(struct us_sock *s)
 void us_sock_wake_room(struct us_sock *s)
 {
 	sock_wake(s, false);
+}
+
+bool us_sock_batch_ack(struct us_sock *s)
+{
+	US_ASSERT_LOCKED(&s->lock);
+	if (!ops_of(s)->batch_ack || !batch_note(s))
+		return false;
+	s->ack_pending = true;
+	return true;
 }
 
 uint64_t us_sock_deadline(struct us_sock *s, uint64_t timeout_ns)

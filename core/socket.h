@@ -69,8 +69,10 @@ struct us_sock {
 	 * futex that readers, writers, connect/accept waiters sleep on. */
 	_Atomic uint32_t wake_seq;
 	uint64_t last_wait_ns;          /* how long the last wait took: decides whether to busy-poll */
-	bool wake_deferred;             /* in this thread's receive batch's wake list (us_sock_wake) */
-	bool wake_readers;              /* the noted wake-up is for readers too (not us_sock_wake_room alone) */
+	bool batch_noted;               /* in a receive batch's list (us_sock_batch_begin) */
+	bool wake_pending;              /* noted: wake at the batch's end (us_sock_wake, _room) */
+	bool wake_readers;              /* the pending wake-up is for readers too (not us_sock_wake_room alone) */
+	bool ack_pending;               /* noted: ops->batch_ack at the batch's end (us_sock_batch_ack) */
 
 	bool closed;                    /* us_close() happened: waiters get EBADF */
 	bool nonblock;
@@ -181,6 +183,14 @@ void us_sock_wake_room(struct us_sock *s);
  * ETIMEDOUT after the deadline. Callers re-check their condition;
  * us_sock_wait is this plus busy polling and the usual errors. */
 int us_sock_sleep(struct us_sock *s, uint64_t deadline);
+/*
+ * With s->lock held, from the input path: inside a receive batch, note s
+ * so that its protocol's batch_ack operation runs (under the lock) at the
+ * batch's end, and return true; outside one (or with the batch full),
+ * false: the caller acknowledges now. TCP defers its every-second-segment
+ * ACK this way: one ACK per batch, as Linux's GRO gives one per aggregate.
+ */
+bool us_sock_batch_ack(struct us_sock *s);
 /* With s->lock held: POLLIN | POLLOUT | POLLERR | POLLHUP ..., POLLNVAL if closed. */
 short us_sock_revents(struct us_sock *s);
 

@@ -32,6 +32,9 @@ struct us_proto_ops {
 	short (*poll)(struct us_sock *s);
 	/* Release protocol memory when the last reference goes (lock not held). */
 	void (*destroy)(struct us_sock *s);
+	/* The end of a receive batch that deferred an ACK (us_sock_batch_ack),
+	 * lock held. NULL: the protocol defers none. */
+	void (*batch_ack)(struct us_sock *s);
 	/* SO_RCVBUF or SO_SNDBUF changed (buffers may be resized). */
 	void (*rcvbuf_changed)(struct us_sock *s);
 	/* Options the protocol handles; -ENOPROTOOPT if not one of them. */

@@ -639,9 +639,11 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 			t->segs_unacked += n / t->mss;  /* a TAP's GRO aggregate counts as its segments */
 		uint32_t delack = st->cfg.tcp.delayed_ack_ms;
 		bool quick = quickack_on_data(t);
-		if (had_holes || t->segs_unacked >= 2 || delack == 0 || fin || quick)
+		if (had_holes || delack == 0 || fin || quick)
 			t->ack_now = true;
-		else if (!t->deadline[TT_DELACK])
+		else if (t->segs_unacked >= 2 && !us_sock_batch_ack(t->sock))
+			t->ack_now = true;      /* (in a receive batch: one ACK at its end) */
+		else if (t->segs_unacked < 2 && !t->deadline[TT_DELACK])
 			tcp_timer_set(t, TT_DELACK, us_now(st) + (uint64_t)delack * US_NS_PER_MS);
 		us_sock_wake(t->sock);
 	} else {

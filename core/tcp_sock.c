@@ -827,6 +827,22 @@ static int tcp_getsockopt(struct us_sock *s, int level, int name, void *val, soc
 	}
 }
 
+/*
+ * The end of a receive batch in which in-order data reached the
+ * every-second-segment mark (text_input): one ACK for all of it, unless
+ * one went out meanwhile (a reply, a window update, a FIN's ACK).
+ */
+static void tcp_batch_ack(struct us_sock *s)
+{
+	US_ASSERT_LOCKED(&s->lock);
+	struct us_tcb *t = s->tcb;
+	if (!t || !t->segs_unacked)
+		return;
+	if (t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+	    t->state == TCPS_FIN_WAIT_2 || t->state == TCPS_CLOSE_WAIT)
+		tcp_send_ack(t);
+}
+
 const struct us_proto_ops us_tcp_ops = {
 	.bind = tcp_bind,
 	.connect = tcp_connect,
@@ -841,4 +857,5 @@ const struct us_proto_ops us_tcp_ops = {
 	.rcvbuf_changed = tcp_bufs_changed,
 	.setsockopt = tcp_setsockopt,
 	.getsockopt = tcp_getsockopt,
+	.batch_ack = tcp_batch_ack,
 };

@@ -9,6 +9,8 @@
  * every segment woke a sleeping reader again: one futex wake-up and one
  * context switch per segment in bulk receive.
  *
+ * TCP also acknowledges a batch's in-order data once, at its end.
+ *
  * One deterministic stack; the test queues frames on its end of the pair
  * wire without letting the stack run, then lets it run once, so that the
  * stack reads them all in one batch (us_netif_poll).
@@ -20,6 +22,8 @@
 #include "harness.h"
 #include "tcputil.h"
 #include "socket.h"
+
+enum { MSS = 1460 };
 
 /* How many wake-ups the socket behind fd has had (us_sock_wake calls that woke). */
 static uint32_t wakes(struct tu *t, int fd)
@@ -52,6 +56,109 @@ static int udp_bound(struct tu *t, uint16_t port)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	CU_ASSERT_EQUAL_FATAL(us_bind(t->st, fd, (struct sockaddr *)&a, sizeof a), 0);
 	return fd;
+}
+
+/*
+ * A passive connection whose quick-ACK start (Linux's: the first 16 or
+ * so segments ACKed at once) is over: 40 full-sized segments, one per
+ * poll, read by the application as they come. Returns the descriptor.
+ */
+static int bulk_conn(struct tu *t, struct tc_peer *p, int *lfd)
+{
+	*lfd = tc_listen(t, 80, 8);
+	tc_peer_init(p, t, 40000, 80, 1000);
+	int fd = tc_open_passive(p, *lfd, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	static uint8_t seg[MSS], sink[MSS];
+	memset(seg, 'q', sizeof seg);
+	for (int i = 0; i < 40; i++) {
+		tc_peer_send(p, TC_ACK, seg, MSS);
+		CU_ASSERT_EQUAL(us_recv(t->st, fd, sink, sizeof sink, MSG_DONTWAIT), MSS);
+	}
+	tc_collect(t, NULL);
+	return fd;
+}
+
+/* Queue one full-sized segment at seq (not moving the peer's snd_nxt). */
+static void queue_seg(struct tu *t, const struct tc_peer *p, uint32_t seq)
+{
+	static uint8_t data[MSS], f[2048];
+	memset(data, 'b', sizeof data);
+	struct tc_seg s = tc_peer_seg(p, TC_ACK, data, MSS);
+	s.seq = seq;
+	queue_frame(t, f, tc_frame(f, &s));
+}
+
+/* Pure ACKs (no data, no SYN/FIN/RST) among o's segments. */
+static int pure_acks(const struct tc_out *o)
+{
+	int n = 0;
+	for (int i = 0; i < o->n; i++)
+		n += o->seg[i].flags == TC_ACK && o->seg[i].len == 0;
+	return n;
+}
+
+/*
+ * Eight in-order full-sized segments in one batch: one ACK, for all of
+ * them, at the batch's end (as Linux ACKs a GRO aggregate once), where
+ * an ACK per second segment went before (4).
+ */
+static void test_tcp_one_ack_per_batch(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	struct tc_peer p;
+	int lfd, fd = bulk_conn(&t, &p, &lfd);
+	for (int i = 0; i < 8; i++)
+		queue_seg(&t, &p, p.snd_nxt + (uint32_t)i * MSS);
+	p.snd_nxt += 8 * MSS;
+	us_stack_poll(t.st);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(pure_acks(&o), 1);
+	CU_ASSERT_EQUAL(o.n, 1);
+	if (o.n == 1)
+		CU_ASSERT_EQUAL(o.seg[0].ack, p.snd_nxt);
+	tc_out_free(&o);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_run(&t, 5 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+/*
+ * A hole in a batch is not waited for: each segment beyond it is
+ * acknowledged at once (duplicate ACKs with SACK, RFC 5681 4.2), and the
+ * batch's end adds nothing.
+ */
+static void test_tcp_dupacks_not_deferred(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	struct tc_peer p;
+	int lfd, fd = bulk_conn(&t, &p, &lfd);
+	uint32_t s0 = p.snd_nxt;
+	queue_seg(&t, &p, s0);
+	queue_seg(&t, &p, s0 + MSS);
+	queue_seg(&t, &p, s0 + 3 * MSS);        /* s0 + 2 MSS is missing */
+	queue_seg(&t, &p, s0 + 4 * MSS);
+	us_stack_poll(t.st);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 2);
+	for (int i = 0; i < o.n; i++)
+		CU_ASSERT_EQUAL(o.seg[i].ack, s0 + 2 * MSS);
+	tc_out_free(&o);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_run(&t, 5 * TC_SEC, NULL);
+	tu_close(&t);
 }
 
 /* Eight data segments read in one batch: the connection's reader is woken
@@ -169,4 +276,6 @@ static void test_batch_overflow_wakes_every_socket(void)
 US_SUITE(rx_batch, NULL, NULL,
 	 US_TEST(test_tcp_segments_one_wake_per_batch),
 	 US_TEST(test_udp_interleaved_one_wake_each),
-	 US_TEST(test_batch_overflow_wakes_every_socket));
+	 US_TEST(test_batch_overflow_wakes_every_socket),
+	 US_TEST(test_tcp_one_ack_per_batch),
+	 US_TEST(test_tcp_dupacks_not_deferred));
