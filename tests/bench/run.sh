@@ -1287,6 +1287,16 @@ if [ "$ONLY" = "" ] && [ -x "$BUILD_ABS/tests/timerbench" ]; then
 	ROWS+=("timer loop at 100,000 timers (run + next)|${tl:--}|-|ns|-|-|info")
 	ROWS+=("timer re-arm at 100,000 timers|${ta:--}|-|ns|-|-|info")
 fi
+# Per-thread counters and buffer caches (tests/bench/pcpubench.c): one
+# counter increment and one buffer get+put, 2 threads at once, in ns, the
+# per-thread scheme in the ustack column and the replaced one (shared
+# atomic array, pool mutex) in the kernel column (full bench only).
+if [ "$ONLY" = "" ] && [ -x "$BUILD_ABS/tests/pcpubench" ]; then
+	pb=$("$BUILD_ABS/tests/pcpubench" 2>&1 | grep '^RESULT.*threads=2' || true)
+	pv() { sed -n "s/.*pcpubench $1 *threads=2 ns_per_op=\([0-9.]*\).*/\1/p" <<<"$pb"; }
+	ROWS+=("counter increment, 2 threads (old: shared atomic)|$(pv 'count new')|$(pv 'count old')|ns|-|-|info")
+	ROWS+=("buffer get+put, 2 threads (old: pool mutex)|$(pv 'buf new')|$(pv 'buf old')|ns|-|-|info")
+fi
 
 say ""
 {
