@@ -77,6 +77,7 @@ const char *tcp_state_name(enum tcp_state s);
 #define US_TCP_PAWS_IDLE_NS (24ULL * 24 * 3600 * US_NS_PER_SEC)   /* RFC 7323 5.5: 24 days */
 #define US_TCP_REORDERING  3        /* RFC 5681 DupThresh, Linux tcp_reordering */
 #define US_TCP_SB_MAX      32       /* SACKed ranges a sender's scoreboard keeps */
+#define US_TCP_BATCH_ACK_MAX 65536 /* in-order bytes a receive batch leaves unACKed (GRO's 64 KB) */
 #define US_TCP_XL_MAX      32       /* RACK's transmit log entries (tcp_rack.c) */
 #define US_TCP_CC_PRIV     18       /* 64-bit words of congestion-control state
 				     * (struct cubic is the largest: tcp_cubic.c) */

@@ -29,6 +29,20 @@ static uint32_t seg_len(const struct wire_tcp *g)
 	return (uint32_t)g->payload_len + !!(g->flags & TCP_SYN) + !!(g->flags & TCP_FIN);
 }
 
+/*
+ * A receive batch's in-order data is ACKed once, at the batch's end, as
+ * Linux ACKs a GRO aggregate once; but, as GRO's aggregates, not for more
+ * than 64 KB, nor for half of the window our last ACK offered: a batch of
+ * 64 offloaded 64 KB frames would otherwise hold one ACK back for 4 MB and
+ * let the sender's window run out while we read. Due: ACK now.
+ */
+static bool batch_ack_due(const struct us_tcb *t)
+{
+	uint32_t unacked = t->rcv_nxt - t->last_ack_sent;
+	uint32_t offered = t->rcv_adv - t->last_ack_sent;
+	return unacked >= US_TCP_BATCH_ACK_MAX || unacked >= offered / 2;
+}
+
 static bool ooo_add(struct us_tcb *t, uint32_t start, uint32_t end);
 static bool sync_input(struct us_tcb *t, const struct wire_ip4 *ip, struct wire_tcp *g);
 static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin);
@@ -641,7 +655,8 @@ static void text_input(struct us_tcb *t, uint32_t seq, const uint8_t *data, uint
 		bool quick = quickack_on_data(t);
 		if (had_holes || delack == 0 || fin || quick)
 			t->ack_now = true;
-		else if (t->segs_unacked >= 2 && !us_sock_batch_ack(t->sock))
+		else if (t->segs_unacked >= 2 &&
+			 (batch_ack_due(t) || !us_sock_batch_ack(t->sock)))
 			t->ack_now = true;      /* (in a receive batch: one ACK at its end) */
 		else if (t->segs_unacked < 2 && !t->deadline[TT_DELACK])
 			tcp_timer_set(t, TT_DELACK, us_now(st) + (uint64_t)delack * US_NS_PER_MS);

@@ -130,6 +130,47 @@ static void test_tcp_one_ack_per_batch(void)
 }
 
 /*
+ * A batch of in-order full-sized segments filling the window (44 of them,
+ * 64,240 bytes: the peer scales no window, so the stack offers at most
+ * 65,535) is not ACKed only at its end: as GRO's 64 KB aggregates, at most
+ * 64 KB or half the offered window goes unACKed, so here more than one
+ * ACK, none more than half the window plus a segment past the one before,
+ * the last for everything. Fails with one ACK per batch whatever its size
+ * (the sender would wait for the batch's end with its window used up).
+ */
+static void test_tcp_batch_ack_capped(void)
+{
+	struct us_config cfg;
+	struct tu t;
+	tc_config(&cfg, 0, __func__);
+	if (!tu_open_cfg(&t, &cfg))
+		return;
+	struct tc_peer p;
+	int lfd, fd = bulk_conn(&t, &p, &lfd);
+	uint32_t start = p.snd_nxt;
+	enum { N = 44 };
+	for (int i = 0; i < N; i++)
+		queue_seg(&t, &p, start + (uint32_t)i * MSS);
+	p.snd_nxt += N * MSS;
+	us_stack_poll(t.st);
+	struct tc_out o = { 0 };
+	tc_collect(&t, &o);
+	int acks = pure_acks(&o);
+	CU_ASSERT(acks >= 2 && acks <= 4);
+	uint32_t prev = start;
+	for (int i = 0; i < o.n; i++) {
+		CU_ASSERT(o.seg[i].ack - prev <= 65535 / 2 + MSS);
+		prev = o.seg[i].ack;
+	}
+	CU_ASSERT_EQUAL(prev, p.snd_nxt);
+	tc_out_free(&o);
+	us_close(t.st, fd);
+	us_close(t.st, lfd);
+	tu_run(&t, 5 * TC_SEC, NULL);
+	tu_close(&t);
+}
+
+/*
  * A hole in a batch is not waited for: each segment beyond it is
  * acknowledged at once (duplicate ACKs with SACK, RFC 5681 4.2), and the
  * batch's end adds nothing.
@@ -278,4 +319,5 @@ US_SUITE(rx_batch, NULL, NULL,
 	 US_TEST(test_udp_interleaved_one_wake_each),
 	 US_TEST(test_batch_overflow_wakes_every_socket),
 	 US_TEST(test_tcp_one_ack_per_batch),
+	 US_TEST(test_tcp_batch_ack_capped),
 	 US_TEST(test_tcp_dupacks_not_deferred));
