@@ -115,24 +115,33 @@ static struct us_buf *get_scarce(struct us_buf_pool *p)
 	return b;
 }
 
+/* This thread's cache of p, or NULL: no slot of its own, no caches, or
+ * the pool is draining (then the cache was just flushed). */
+static struct us_buf_cache *own_cache(struct us_buf_pool *p)
+{
+	unsigned s = us_tslot();
+	if (s >= US_TSLOTS || !p->cache_cap)
+		return NULL;
+	struct us_buf_cache *c = &p->cache[s];
+	if (atomic_load_explicit(&p->drain, memory_order_relaxed)) {
+		if (atomic_load_explicit(&c->n, memory_order_relaxed))
+			cache_flush(p, c);
+		return NULL;
+	}
+	return c;
+}
+
 struct us_buf *us_buf_get(struct us_buf_pool *p)
 {
 	struct us_buf *b = NULL;
-	unsigned s = us_tslot();
-	if (s < US_TSLOTS && p->cache_cap) {
-		struct us_buf_cache *c = &p->cache[s];
+	struct us_buf_cache *c = own_cache(p);
+	if (c) {
 		unsigned n = atomic_load_explicit(&c->n, memory_order_relaxed);
-		if (atomic_load_explicit(&p->drain, memory_order_relaxed)) {
-			if (n)
-				cache_flush(p, c);
-			list_get(p, &b, 1);
-		} else {
-			if (n == 0)
-				n = list_get(p, c->b, p->cache_cap / 2);
-			if (n) {
-				b = c->b[--n];
-				atomic_store_explicit(&c->n, n, memory_order_relaxed);
-			}
+		if (n == 0)
+			n = list_get(p, c->b, p->cache_cap / 2);
+		if (n) {
+			b = c->b[--n];
+			atomic_store_explicit(&c->n, n, memory_order_relaxed);
 		}
 	} else {
 		list_get(p, &b, 1);
@@ -152,28 +161,21 @@ void us_buf_put(struct us_buf_pool *p, struct us_buf *b)
 {
 	if (!b)
 		return;
-	unsigned s = us_tslot();
-	if (s < US_TSLOTS && p->cache_cap) {
-		struct us_buf_cache *c = &p->cache[s];
-		unsigned n = atomic_load_explicit(&c->n, memory_order_relaxed);
-		if (atomic_load_explicit(&p->drain, memory_order_relaxed)) {
-			if (n)
-				cache_flush(p, c);
-			list_put(p, &b, 1);
-			return;
-		}
-		if (n == p->cache_cap) {
-			/* Full: the older half (least recently touched) goes. */
-			unsigned h = n / 2;
-			list_put(p, c->b, h);
-			memmove(c->b, c->b + h, (n - h) * sizeof c->b[0]);
-			n -= h;
-		}
-		c->b[n++] = b;
-		atomic_store_explicit(&c->n, n, memory_order_relaxed);
+	struct us_buf_cache *c = own_cache(p);
+	if (!c) {
+		list_put(p, &b, 1);
 		return;
 	}
-	list_put(p, &b, 1);
+	unsigned n = atomic_load_explicit(&c->n, memory_order_relaxed);
+	if (n == p->cache_cap) {
+		/* Full: the older half (least recently touched) goes. */
+		unsigned h = n / 2;
+		list_put(p, c->b, h);
+		memmove(c->b, c->b + h, (n - h) * sizeof c->b[0]);
+		n -= h;
+	}
+	c->b[n++] = b;
+	atomic_store_explicit(&c->n, n, memory_order_relaxed);
 }
 
 void us_buf_put_chain(struct us_buf_pool *p, struct us_buf *b)
