@@ -17,6 +17,11 @@
  * read-modify-writes (never a lost count), and the buffer pool serves it
  * from its shared list under the pool lock, as before the caches existed.
  *
+ * A signal handler counting on the thread it interrupted could lose that
+ * thread's interrupted increment (load, handler's store, stale store):
+ * nothing of the stack is async-signal-safe anyway (it takes mutexes), and
+ * the SIGUSR1/SIGUSR2 listings only read.
+ *
  * Slots are process-wide, not per stack: one thread has the same slot in
  * every stack of the process, and each stack or pool sizes its per-thread
  * arrays US_TSLOTS + 1.
