@@ -392,6 +392,14 @@ struct us_tcp {
 	_Atomic int fail_inserts;
 	/* Tests only: the next N allocations of a TCB array (tcb_array_get) fail. */
 	_Atomic int fail_arrays;
+	/* Passive children between leaving the SYN cache (under their
+	 * listener's lock) and entering the connection table (after it): a
+	 * segment of theirs that another receive thread meanwhile hands to the
+	 * listener finds neither (tcp_input.c, child_from_syn). */
+	_Atomic int handshakes_inflight;
+	/* Tests only: called in that window (child_from_syn), the child locked. */
+	void (*test_before_insert)(struct us_stack *st, void *arg);
+	void *test_before_insert_arg;
 };
 
 int us_tcp_init(struct us_stack *st, struct us_tcp *t);

@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "sockproto.h"
@@ -139,6 +140,10 @@ static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct
 		return;
 	}
 	lt->syn_count++;
+	/* Counted before the listener's lock goes: a segment of this 4-tuple
+	 * that another receive thread hands to the listener after us finds
+	 * the count and looks again instead of answering RST (listen_input). */
+	atomic_fetch_add_explicit(&st->tcp.handshakes_inflight, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&ls->lock);
 
 	pthread_mutex_lock(&cs->lock);
@@ -184,7 +189,12 @@ static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct
 	/* fail_inserts: a test's stand-in for the race below (tcp.h). */
 	bool raced = atomic_load_explicit(&st->tcp.fail_inserts, memory_order_relaxed) > 0 &&
 		     atomic_fetch_sub_explicit(&st->tcp.fail_inserts, 1, memory_order_relaxed) > 0;
-	if (raced || tcp_conn_insert(t) < 0) {
+	if (st->tcp.test_before_insert)
+		st->tcp.test_before_insert(st, st->tcp.test_before_insert_arg);
+	bool inserted = !raced && tcp_conn_insert(t) == 0;
+	/* Release: whoever sees the count drop sees the child in the table. */
+	atomic_fetch_sub_explicit(&st->tcp.handshakes_inflight, 1, memory_order_release);
+	if (!inserted) {
 		/* The same 4-tuple raced in through another interface. Still in
 		 * SYN_RCVD, so tcp_done gives the listener its SYN slot back
 		 * (syn_count) and drops the child's hold on it. */
@@ -242,9 +252,14 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 	return true;
 }
 
+/* How often a segment handed to a listener while a handshake's child was
+ * on its way into the connection table looks the 4-tuple up again. */
+#define US_TCP_HANDSHAKE_RETRIES 100
+
 /* A segment for a listener; tw_isn: the ISS a TIME_WAIT record that let a
- * new SYN through asks for (tcp_timewait.c), 0 none. Unlocks ls. */
-static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g,
+ * new SYN through asks for (tcp_timewait.c), 0 none. Unlocks ls. True:
+ * look the 4-tuple up again (its child may be entering the table). */
+static bool listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g,
 			 uint32_t tw_isn)
 {
 	US_ASSERT_LOCKED(&ls->lock);
@@ -256,7 +271,7 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 	switch (tcp_syncache_input(ls, ip, g, &p)) {
 	case SYN_ESTABLISH:
 		child_from_syn(ls, ip, g, &p, false);   /* unlocks ls */
-		return;
+		return false;
 	case SYN_DONE:
 		goto drop;
 	case SYN_NONE:
@@ -266,7 +281,28 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 		goto drop;
 	if (g->flags & TCP_ACK) {
 		if (cookie_ack_input(ls, ip, g))
-			return;
+			return false;
+		/* With two receive threads (multiqueue) the handshake's ACK and
+		 * the next segment (curl's request) can be read at once: the
+		 * first thread takes the SYN cache entry and makes the child
+		 * after letting the listener go, and the second, which found no
+		 * connection, finds no entry either. Not a stray ACK: look again
+		 * once that child is in the table, or now if it got there since
+		 * our look-up. (Linux replaces the request by the child in one
+		 * step, inet_ehash_insert.) */
+		bool busy = atomic_load_explicit(&st->tcp.handshakes_inflight,
+						 memory_order_acquire) > 0;
+		struct us_sock *o = busy ? NULL
+					 : tcp_lookup(st, ip->dst, htons(g->dport), ip->src,
+						      htons(g->sport));
+		if (busy || (o && o != ls)) {
+			pthread_mutex_unlock(&ls->lock);
+			if (o)
+				us_sock_put(o);         /* not under ls: it may be the last */
+			return true;
+		}
+		if (o)
+			us_sock_put(o);                 /* ls: the caller holds it too */
 		tcp_send_rst_to(st, ip->dst, ip->src, htons(g->dport), htons(g->sport), g->ack, 0,
 				TCP_RST);
 		goto drop;
@@ -330,6 +366,7 @@ static void listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 	US_STAT_INC(st, TCP_PASSIVE_OPENS);
 drop:
 	pthread_mutex_unlock(&ls->lock);
+	return false;
 }
 
 static void syn_sent_input(struct us_tcb *t, const struct wire_tcp *g)
@@ -1159,6 +1196,7 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 	 */
 	uint32_t tw_isn = 0;
 	bool tw_checked = false;
+	int handshaking = 0;
 	for (int pass = 0; pass < 3; pass++) {
 		struct us_sock *s = tcp_lookup(st, ip->dst, htons(g.dport), ip->src, htons(g.sport));
 		if (!s) {
@@ -1204,7 +1242,20 @@ void us_tcp_input(struct us_netif *nif, const struct wire_ip4 *ip, const uint8_t
 					return;
 				}
 			}
-			listen_input(s, ip, &g, tw_isn);        /* unlocks s */
+			if (listen_input(s, ip, &g, tw_isn)) {  /* unlocks s */
+				/* Its child is entering the table on another
+				 * thread: look again (not a pass of its own),
+				 * a bounded number of times; then drop it, the
+				 * peer sends it again. */
+				us_sock_put(s);
+				if (++handshaking > US_TCP_HANDSHAKE_RETRIES) {
+					US_STAT_INC(st, TCP_DROP_HANDSHAKING);
+					return;
+				}
+				sched_yield();
+				pass--;
+				continue;
+			}
 		} else {
 			t->stats.segs_in++;
 			if (g.payload_len)

@@ -45,22 +45,35 @@ txq=$(ip netns exec "$ns" sh -c 'ls -d /sys/class/net/tap0/queues/tx-* | wc -l')
 [ "$txq" -ge 2 ] || fail "tap0 has $txq transmit queue(s) in the kernel, want 2 (IFF_MULTI_QUEUE)"
 echo "ok: tap0 has $txq kernel queues"
 
+# On a failed download: curl's own message, ustackd's counters (SIGUSR1)
+# and the tail of its log, so a rare failure leaves something to analyse.
+mq_fail() {
+	echo "FAIL: $*"
+	kill -USR1 "$d" 2>/dev/null && sleep 1
+	for f in "$TMP"/curl*.err; do
+		[ -s "$f" ] && echo "--- $(basename "$f"): $(cat "$f")"
+	done
+	echo "--- ustackd log (counters at the end):"
+	tail -n 150 "$TMP/ustackd.log"
+	exit 1
+}
+
 note "16 parallel curl downloads of 8 MB"
 pids=()
 for i in $(seq 1 16); do
-	ip netns exec "$ns" timeout 120 curl -sf -o "$TMP/got$i" "http://$SRV/big.bin" &
+	ip netns exec "$ns" timeout 120 curl -sSf -o "$TMP/got$i" "http://$SRV/big.bin" 2> "$TMP/curl$i.err" &
 	pids+=($!)
 done
 for i in $(seq 1 16); do
-	wait "${pids[$((i - 1))]}" || fail "curl $i exit $?"
+	wait "${pids[$((i - 1))]}" || mq_fail "curl $i exit $?: $(cat "$TMP/curl$i.err")"
 	got=$(sha256sum < "$TMP/got$i" | cut -d' ' -f1)
-	[ "$got" = "$want" ] || fail "download $i: $(wc -c < "$TMP/got$i") bytes with another SHA-256"
+	[ "$got" = "$want" ] || mq_fail "download $i: $(wc -c < "$TMP/got$i") bytes with another SHA-256"
 done
 echo "ok: 16 downloads, SHA-256 equal"
 
 note "16 parallel echo clients, 256 KB each"
 ip netns exec "$ns" timeout 120 $PY "$(dirname "$0")/echo_clients.py" $SRV 7 16 262144 60 ||
-	fail "echo clients failed"
+	mq_fail "echo clients failed"
 
 kill -USR1 "$d"
 wait_for 5 "ustackd to print its counters" grep -q 'frames received on queue 1' "$TMP/ustackd.log"

@@ -148,6 +148,7 @@
 	X(TCP_SYNCOOKIES_RECV, "tcp", "valid SYN cookies received (connections made)") \
 	X(TCP_SYNCOOKIES_FAILED, "tcp", "invalid SYN cookies received (answered with RST)") \
 	X(TCP_NO_SOCKET,      "tcp",  "segments for no connection (answered with RST)") \
+	X(TCP_DROP_HANDSHAKING, "tcp", "dropped: their connection was still being made by another thread") \
 	X(TCP_DROP_SHORT,     "tcp",  "dropped: truncated or bad data offset") \
 	X(TCP_DROP_CHECKSUM,  "tcp",  "dropped: bad checksum")
 
