@@ -214,26 +214,31 @@ static void child_from_syn(struct us_sock *ls, const struct wire_ip4 *ip, struct
 	us_sock_put(cs);        /* the table holds it now */
 }
 
+/* What cookie_ack_input made of an ACK to a listener. */
+enum cookie_verdict {
+	COOKIE_UNCHECKED,       /* cookies off or not in use, or SYN/RST set */
+	COOKIE_FAILED,          /* checked: not one of our cookies */
+	COOKIE_MADE,            /* a valid cookie: the child is made, ls unlocked */
+};
+
 /*
  * The ACK of a cookie SYN-ACK (tcp_syncookie.c): the child is made from
- * what the cookie gives back. Called with the listener locked; unlocks
- * it. False (listener still locked): not a valid cookie, or cookies are
- * not in use.
+ * what the cookie gives back. Called with the listener locked; unlocks it
+ * only for COOKIE_MADE.
  */
-static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, struct wire_tcp *g)
+static enum cookie_verdict cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip,
+					    struct wire_tcp *g)
 {
 	struct us_stack *st = ls->st;
 	struct us_tcb *lt = ls->tcb;
 	const struct us_tcp_config *c = &st->cfg.tcp;
 	if (!c->syncookies || (g->flags & (TCP_SYN | TCP_RST)) || !cookie_recent(st, lt))
-		return false;
+		return COOKIE_UNCHECKED;
 	struct tcp_cookie_tuple ct = { .laddr = ip->dst, .raddr = ip->src, .lport = htons(g->dport),
 				       .rport = htons(g->sport) };
 	struct tcp_cookie_opts co;
-	if (!tcp_syncookie_check(st, &ct, g, &co)) {
-		US_STAT_INC(st, TCP_SYNCOOKIES_FAILED);
-		return false;
-	}
+	if (!tcp_syncookie_check(st, &ct, g, &co))
+		return COOKIE_FAILED;
 	US_STAT_INC(st, TCP_SYNCOOKIES_RECV);
 	struct tcp_synparams p = {
 		.laddr = ct.laddr, .raddr = ct.raddr, .lport = ct.lport, .rport = ct.rport,
@@ -249,7 +254,7 @@ static bool cookie_ack_input(struct us_sock *ls, const struct wire_ip4 *ip, stru
 		.ts_first = g->opt.tsecr + 1,
 	};
 	child_from_syn(ls, ip, g, &p, true);
-	return true;
+	return COOKIE_MADE;
 }
 
 /* How often a segment handed to a listener while a handshake's child was
@@ -280,7 +285,8 @@ static bool listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 	if (g->flags & TCP_RST)
 		goto drop;
 	if (g->flags & TCP_ACK) {
-		if (cookie_ack_input(ls, ip, g))
+		enum cookie_verdict cv = cookie_ack_input(ls, ip, g);
+		if (cv == COOKIE_MADE)
 			return false;
 		/* With two receive threads (multiqueue) the handshake's ACK and
 		 * the next segment (curl's request) can be read at once: the
@@ -303,6 +309,21 @@ static bool listen_input(struct us_sock *ls, const struct wire_ip4 *ip, struct w
 		}
 		if (o)
 			us_sock_put(o);                 /* ls: the caller holds it too */
+		if (cv == COOKIE_FAILED && (g->payload_len || (g->flags & TCP_FIN))) {
+			/* Cookies are in use and this data or FIN cannot prove
+			 * one: most likely a cookie connection whose handshake
+			 * ACK and first segment were lost (a receive queue
+			 * overflowing under the very flood that made us send
+			 * cookies). Only its first segment (SEG.SEQ = ISN + 1)
+			 * can prove the cookie, and the peer resends it when its
+			 * RTO fires; Linux's RST here would end a connection the
+			 * peer thinks established. A pure ACK still gets the RST
+			 * (doc/TCP.md "A lost handshake ACK under a flood"). */
+			US_STAT_INC(st, TCP_SYNCOOKIES_DATA_DROPPED);
+			goto drop;
+		}
+		if (cv == COOKIE_FAILED)
+			US_STAT_INC(st, TCP_SYNCOOKIES_FAILED);
 		tcp_send_rst_to(st, ip->dst, ip->src, htons(g->dport), htons(g->sport), g->ack, 0,
 				TCP_RST);
 		goto drop;

@@ -5,7 +5,9 @@ as A.B.C, hosts .1-.254) and random source ports and sequence numbers.
 Run it only inside the test's network namespace: every source address is
 in SRC_NET, which the test routes to nowhere outside the namespace.
 
-Prints "sent N in T s (R/s)" and exits 0.
+Prints "flooding" (flushed) once the first 5,000 are sent, so that a test
+can wait for the flood to be under way; at the end "sent N in T s (R/s)"
+and exits 0.
 
 usage: synflood.py DST PORT SRC_NET COUNT SECONDS
 """
@@ -58,6 +60,8 @@ while sent < count:
     try:
         s.sendto(pool[sent % n], addr)
         sent += 1
+        if sent == 5000:
+            print("flooding", flush=True)
     except (BlockingIOError, OSError):
         time.sleep(0.0005)          # the device queue is full: a moment
         if time.monotonic() > deadline:

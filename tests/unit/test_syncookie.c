@@ -360,6 +360,89 @@ out:
 	finish(&t);
 }
 
+/*
+ * The handshake's ACK and the first data segment were both lost (a
+ * receive queue that overflowed under the flood, t_synflood.sh); a later
+ * segment, or the peer's tail loss probe of its last one, arrives first.
+ * Its sequence number is not the peer's ISN + 1, so it cannot prove the
+ * cookie. Linux answers it with an RST, which kills a connection the peer
+ * thinks established; ustack drops it (counted) while cookies are in use
+ * and the segment carries data or FIN, so that the peer's retransmission
+ * of its first segment, which does prove the cookie, makes the connection
+ * and nothing is lost. A pure ACK that fails still gets its RST, and so
+ * does data once no cookie was sent for 2 minutes (doc/TCP.md).
+ */
+static void test_cookie_data_after_lost_ack_waits_for_first_segment(void)
+{
+	struct tu t;
+	if (!open_stack(&t, __func__, true))
+		return;
+	struct tc_out o = { 0 };
+	int lfd = listen_full(&t, &o);
+	struct tc_seg s = syn_from(PPORT, PISS);
+	struct tc_parsed sa;
+	if (!cookie_synack(&t, &s, &o, &sa))
+		goto out;
+	tu_run(&t, 30 * TC_MS, NULL);
+	/* "hello" (with the lost ACK) lost; " world" and the FIN arrive. */
+	struct tc_seg first = ack_for(&sa, PPORT, PISS, "hello");
+	struct tc_seg later = ack_for(&sa, PPORT, PISS + 5, " world");
+	struct tc_seg fin = ack_for(&sa, PPORT, PISS + 11, NULL);
+	fin.flags |= TC_FIN;
+	tc_inject(&t, &later);
+	tc_inject(&t, &fin);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(o.n, 0);                /* no RST */
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_SYNCOOKIES_DATA_DROPPED), 2);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_SYNCOOKIES_FAILED), 0);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_TX_RST), 0);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), -1);
+	/* The peer's RTO resends its first segment: the cookie holds. */
+	tu_run(&t, 300 * TC_MS, NULL);
+	tc_inject(&t, &first);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_SYNCOOKIES_RECV), 1);
+	CU_ASSERT_EQUAL(tc_conn_state(&t, LPORT, PPORT), TCPS_ESTABLISHED);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_RST), 0);
+	/* Then the rest, and every byte reaches the application in order. */
+	tc_inject(&t, &later);
+	tc_inject(&t, &fin);
+	tc_collect(&t, NULL);
+	int fd = us_accept(t.st, lfd, NULL, NULL);
+	CU_ASSERT_FATAL(fd >= 0);
+	char buf[32];
+	ssize_t n = us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT);
+	CU_ASSERT_EQUAL(n, 11);
+	CU_ASSERT(n == 11 && memcmp(buf, "hello world", 11) == 0);
+	CU_ASSERT_EQUAL(us_recv(t.st, fd, buf, sizeof buf, MSG_DONTWAIT), 0);    /* the FIN */
+	/* A pure ACK that is no cookie is still reset (RFC 9293 3.10.7.2). */
+	struct tc_seg s2 = syn_from(PPORT + 1, PISS);
+	struct tc_parsed sa2;
+	if (cookie_synack(&t, &s2, &o, &sa2)) {
+		struct tc_seg bare = ack_for(&sa2, PPORT + 1, PISS + 5, NULL);
+		tc_inject(&t, &bare);
+		tc_out_clear(&o);
+		tc_collect(&t, &o);
+		CU_ASSERT_EQUAL(tc_count_flags(&o, TC_RST), 1);
+		CU_ASSERT_EQUAL(TU_STAT(&t, TCP_SYNCOOKIES_FAILED), 1);
+	}
+	/* Two minutes after the last cookie, data that is no cookie is reset too. */
+	tu_run(&t, 121 * TC_SEC, NULL);
+	struct tc_seg stale = ack_for(&sa2, PPORT + 1, PISS + 5, " world");
+	tc_inject(&t, &stale);
+	tc_out_clear(&o);
+	tc_collect(&t, &o);
+	CU_ASSERT_EQUAL(tc_count_flags(&o, TC_RST), 1);
+	CU_ASSERT_EQUAL(TU_STAT(&t, TCP_SYNCOOKIES_DATA_DROPPED), 2);
+	us_close(t.st, fd);
+out:
+	us_close(t.st, lfd);
+	tc_out_free(&o);
+	finish(&t);
+}
+
 static void test_cookie_ack_dropped_when_accept_queue_full(void)
 {
 	struct tu t;
@@ -458,5 +541,6 @@ US_SUITE(syncookie, NULL, NULL,
 	 US_TEST(test_cookie_without_timestamps_has_no_window_scaling),
 	 US_TEST(test_cookie_valid_for_two_periods_then_stale),
 	 US_TEST(test_cookie_forged_or_unsolicited_ack_gets_rst),
+	 US_TEST(test_cookie_data_after_lost_ack_waits_for_first_segment),
 	 US_TEST(test_cookie_ack_dropped_when_accept_queue_full),
 	 US_TEST(test_cookie_off_drops_syn));

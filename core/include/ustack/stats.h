@@ -147,6 +147,7 @@
 	X(TCP_SYNCOOKIES_SENT, "tcp", "SYN cookies sent (SYN queue full)") \
 	X(TCP_SYNCOOKIES_RECV, "tcp", "valid SYN cookies received (connections made)") \
 	X(TCP_SYNCOOKIES_FAILED, "tcp", "invalid SYN cookies received (answered with RST)") \
+	X(TCP_SYNCOOKIES_DATA_DROPPED, "tcp", "data or FIN not proving a SYN cookie while cookies are in use (dropped, no RST: the peer resends its first segment)") \
 	X(TCP_NO_SOCKET,      "tcp",  "segments for no connection (answered with RST)") \
 	X(TCP_DROP_HANDSHAKING, "tcp", "dropped: their connection was still being made by another thread") \
 	X(TCP_DROP_SHORT,     "tcp",  "dropped: truncated or bad data offset") \
