@@ -63,7 +63,11 @@ static bool ts_rtt_us(const struct us_tcb *t, const struct wire_tcp *g, uint64_t
 	uint32_t now = tcp_ts_now(t->sock->st);
 	if ((int32_t)(g->opt.tsecr - t->ts_first) < 0 || (int32_t)(now - g->opt.tsecr) < 0)
 		return false;
-	*us = (uint64_t)(now - g->opt.tsecr) * 1000;
+	/* Linux tcp_ack_update_rtt: an echo from this very tick counts as one
+	 * tick (1 ms), not 0; else on a sub-millisecond path SRTT decays to 0
+	 * (7/8 of a few us truncated) and TCP_INFO reports no RTT. */
+	uint32_t ticks = now - g->opt.tsecr;
+	*us = (uint64_t)(ticks ? ticks : 1) * 1000;
 	return true;
 }
 
