@@ -199,18 +199,26 @@ static int ring_reserve(struct tcp_ring *r, uint32_t need)
 	return ring_realloc(r, (uint32_t)size) < 0 ? -ENOMEM : 1;
 }
 
-bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
-		    uint32_t n)
+/* Room for need bytes from the ring's head, grown if it must be (counted). */
+static bool tcb_ring_reserve(struct us_tcb *t, struct tcp_ring *r, uint32_t need)
 {
-	if (!n)
-		return true;
-	int rc = ring_reserve(r, off + n);
+	int rc = ring_reserve(r, need);
 	if (rc < 0) {
 		US_STAT_INC(t->sock->st, TCP_RING_NOMEM);
 		return false;
 	}
 	if (rc > 0)
 		US_STAT_INC(t->sock->st, TCP_RING_GROWS);
+	return true;
+}
+
+bool tcb_ring_write(struct us_tcb *t, struct tcp_ring *r, uint32_t off, const void *src,
+		    uint32_t n)
+{
+	if (!n)
+		return true;
+	if (!tcb_ring_reserve(t, r, off + n))
+		return false;
 	ring_write(r, off, src, n);
 	return true;
 }
@@ -220,13 +228,8 @@ bool tcb_ring_write_csum(struct us_tcb *t, struct tcp_ring *r, uint32_t off, con
 {
 	if (!n)
 		return true;
-	int rc = ring_reserve(r, off + n);
-	if (rc < 0) {
-		US_STAT_INC(t->sock->st, TCP_RING_NOMEM);
+	if (!tcb_ring_reserve(t, r, off + n))
 		return false;
-	}
-	if (rc > 0)
-		US_STAT_INC(t->sock->st, TCP_RING_GROWS);
 	uint32_t pos = (r->head + off) % r->size;
 	uint32_t first = r->size - pos < n ? r->size - pos : n;
 	*sum = wire_csum_copy_at(*sum, r->buf + pos, src, first, at);

@@ -99,34 +99,60 @@ static int pure_acks(const struct tc_out *o)
 }
 
 /*
+ * n in-order full-sized segments queued and read in one batch by a bulk
+ * connection; *o gets what the stack sent for them, *start the first
+ * segment's sequence number. Returns with the connection still open:
+ * batch_close ends it.
+ */
+struct batch {
+	struct us_config cfg;
+	struct tu t;
+	struct tc_peer p;
+	int lfd, fd;
+	uint32_t start;
+	struct tc_out o;
+};
+
+static bool batch_run(struct batch *b, int n, const char *tag)
+{
+	memset(b, 0, sizeof *b);
+	tc_config(&b->cfg, 0, tag);
+	if (!tu_open_cfg(&b->t, &b->cfg))
+		return false;
+	b->fd = bulk_conn(&b->t, &b->p, &b->lfd);
+	b->start = b->p.snd_nxt;
+	for (int i = 0; i < n; i++)
+		queue_seg(&b->t, &b->p, b->start + (uint32_t)i * MSS);
+	b->p.snd_nxt += (uint32_t)n * MSS;
+	us_stack_poll(b->t.st);
+	tc_collect(&b->t, &b->o);
+	return true;
+}
+
+static void batch_close(struct batch *b)
+{
+	tc_out_free(&b->o);
+	us_close(b->t.st, b->fd);
+	us_close(b->t.st, b->lfd);
+	tu_run(&b->t, 5 * TC_SEC, NULL);
+	tu_close(&b->t);
+}
+
+/*
  * Eight in-order full-sized segments in one batch: one ACK, for all of
  * them, at the batch's end (as Linux ACKs a GRO aggregate once), where
  * an ACK per second segment went before (4).
  */
 static void test_tcp_one_ack_per_batch(void)
 {
-	struct us_config cfg;
-	struct tu t;
-	tc_config(&cfg, 0, __func__);
-	if (!tu_open_cfg(&t, &cfg))
+	struct batch b;
+	if (!batch_run(&b, 8, __func__))
 		return;
-	struct tc_peer p;
-	int lfd, fd = bulk_conn(&t, &p, &lfd);
-	for (int i = 0; i < 8; i++)
-		queue_seg(&t, &p, p.snd_nxt + (uint32_t)i * MSS);
-	p.snd_nxt += 8 * MSS;
-	us_stack_poll(t.st);
-	struct tc_out o = { 0 };
-	tc_collect(&t, &o);
-	CU_ASSERT_EQUAL(pure_acks(&o), 1);
-	CU_ASSERT_EQUAL(o.n, 1);
-	if (o.n == 1)
-		CU_ASSERT_EQUAL(o.seg[0].ack, p.snd_nxt);
-	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tu_run(&t, 5 * TC_SEC, NULL);
-	tu_close(&t);
+	CU_ASSERT_EQUAL(pure_acks(&b.o), 1);
+	CU_ASSERT_EQUAL(b.o.n, 1);
+	if (b.o.n == 1)
+		CU_ASSERT_EQUAL(b.o.seg[0].ack, b.p.snd_nxt);
+	batch_close(&b);
 }
 
 /*
@@ -140,34 +166,18 @@ static void test_tcp_one_ack_per_batch(void)
  */
 static void test_tcp_batch_ack_capped(void)
 {
-	struct us_config cfg;
-	struct tu t;
-	tc_config(&cfg, 0, __func__);
-	if (!tu_open_cfg(&t, &cfg))
+	struct batch b;
+	if (!batch_run(&b, 44, __func__))
 		return;
-	struct tc_peer p;
-	int lfd, fd = bulk_conn(&t, &p, &lfd);
-	uint32_t start = p.snd_nxt;
-	enum { N = 44 };
-	for (int i = 0; i < N; i++)
-		queue_seg(&t, &p, start + (uint32_t)i * MSS);
-	p.snd_nxt += N * MSS;
-	us_stack_poll(t.st);
-	struct tc_out o = { 0 };
-	tc_collect(&t, &o);
-	int acks = pure_acks(&o);
+	int acks = pure_acks(&b.o);
 	CU_ASSERT(acks >= 2 && acks <= 4);
-	uint32_t prev = start;
-	for (int i = 0; i < o.n; i++) {
-		CU_ASSERT(o.seg[i].ack - prev <= 65535 / 2 + MSS);
-		prev = o.seg[i].ack;
+	uint32_t prev = b.start;
+	for (int i = 0; i < b.o.n; i++) {
+		CU_ASSERT(b.o.seg[i].ack - prev <= 65535 / 2 + MSS);
+		prev = b.o.seg[i].ack;
 	}
-	CU_ASSERT_EQUAL(prev, p.snd_nxt);
-	tc_out_free(&o);
-	us_close(t.st, fd);
-	us_close(t.st, lfd);
-	tu_run(&t, 5 * TC_SEC, NULL);
-	tu_close(&t);
+	CU_ASSERT_EQUAL(prev, b.p.snd_nxt);
+	batch_close(&b);
 }
 
 /*
